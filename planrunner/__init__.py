@@ -1,0 +1,3 @@
+"""planrunner: run declarative YAML order plans against Kiwoom Securities' REST API."""
+
+__version__ = "0.1.0"

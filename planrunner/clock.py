@@ -1,0 +1,83 @@
+"""Clocks. The runner, the simulator and the trigger watchers take one as an argument.
+
+A VirtualClock runs the plan's day compressed: `speed` virtual seconds pass per real
+second. `real_of` maps a virtual instant to the real wall-clock instant at which it
+happens, which is when APScheduler must fire the job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Protocol
+
+from planrunner.calendar import SEOUL
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+    def real_of(self, when: dt.datetime) -> dt.datetime: ...
+
+    def virtual_seconds(self, real_seconds: float) -> float: ...
+
+
+class RealClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(SEOUL)
+
+    def real_of(self, when: dt.datetime) -> dt.datetime:
+        return when
+
+    def virtual_seconds(self, real_seconds: float) -> float:
+        return real_seconds
+
+
+class VirtualClock:
+    def __init__(self, start: dt.datetime, speed: float, *, real_start: float | None = None):
+        if start.tzinfo is None:
+            raise ValueError("VirtualClock needs an aware start")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.start = start
+        self.speed = speed
+        self.real_start = time.time() if real_start is None else real_start
+
+    def now(self) -> dt.datetime:
+        elapsed = (time.time() - self.real_start) * self.speed
+        return self.start + dt.timedelta(seconds=elapsed)
+
+    def real_of(self, when: dt.datetime) -> dt.datetime:
+        seconds = (when - self.start).total_seconds() / self.speed
+        return dt.datetime.fromtimestamp(self.real_start + seconds, tz=SEOUL)
+
+    def virtual_seconds(self, real_seconds: float) -> float:
+        return real_seconds * self.speed
+
+
+class ManualClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: dt.datetime):
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> dt.datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, when: dt.datetime) -> None:
+        with self._lock:
+            self._now = when
+
+    def advance(self, seconds: float) -> dt.datetime:
+        with self._lock:
+            self._now += dt.timedelta(seconds=seconds)
+            return self._now
+
+    def real_of(self, when: dt.datetime) -> dt.datetime:
+        return when
+
+    def virtual_seconds(self, real_seconds: float) -> float:
+        return real_seconds

@@ -1,0 +1,237 @@
+"""The vocabulary shared by compile, show and the runner: orders, actions, jobs, triggers.
+
+Plain product words only (symbol, price, qty, order_type); broker field names live in
+planrunner.kiwoom and planrunner.sim. Won and quantities are ints; datetimes are aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+Side = Literal["buy", "sell"]
+Exchange = Literal["KRX", "NXT", "SOR"]
+
+# Plan order types. The wire code of each is in planrunner.kiwoom.codes.TRDE_TP.
+PRICED_TYPES = frozenset(
+    {"limit", "conditional", "limit_ioc", "limit_fok", "stop_limit", "after_hours_single"}
+)
+UNPRICED_TYPES = frozenset(
+    {
+        "market",
+        "best",
+        "priority",
+        "market_ioc",
+        "best_ioc",
+        "market_fok",
+        "best_fok",
+        "mid",
+        "mid_ioc",
+        "mid_fok",
+        "after_hours_open",
+        "after_hours_close",
+    }
+)
+ORDER_TYPES = PRICED_TYPES | UNPRICED_TYPES
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mark:
+    """Where something was written: for messages that point back into the plan."""
+
+    file: str
+    line: int
+    col: int
+    path: str  # "$.steps[2].modify"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeSpec:
+    """A time as written: a clock time in the plan's zone, or an offset from the run start."""
+
+    text: str
+    clock: dt.time | None = None
+    offset: dt.timedelta | None = None
+
+    def resolve(self, day: dt.date, run_start: dt.datetime | None, tz: dt.tzinfo) -> dt.datetime:
+        if self.offset is not None:
+            if run_start is None:
+                raise ValueError(f"relative time {self.text!r} needs the run start")
+            return run_start + self.offset
+        assert self.clock is not None
+        return dt.datetime.combine(day, self.clock, tzinfo=tz)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderSpec:
+    """An order the plan places, or one it adopts from the broker by number."""
+
+    id: str
+    symbol: str
+    side: Side
+    qty: int | None  # None only for an adopted order whose size the broker tells
+    price: int | None  # None for unpriced types, or an adopted order of unknown price
+    order_type: str = "limit"
+    stop_price: int | None = None
+    exchange: Exchange = "KRX"
+    at: TimeSpec | None = None  # None: when the run starts
+    adopt: str | None = None  # the broker's ord_no of an adopted order
+    mark: Mark | None = None
+
+
+# ---- actions: the same vocabulary for steps and triggers -------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Place:
+    spec: OrderSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Modify:
+    """Change price and/or qty of what remains.
+
+    `price` is absolute when compile could resolve it; `ticks` is kept as written so the
+    runner can re-derive it from the broker's price when the plan does not know the base.
+    A qty below the remainder is a partial cancel; a qty above it is refused by the plan.
+    """
+
+    order: str
+    price: int | None = None
+    ticks: int | None = None
+    qty: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancel:
+    order: str
+    qty: int | None = None  # None: all remaining
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Market:
+    """Cancel the remainder, then place exactly the confirmed quantity at market."""
+
+    order: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Replace:
+    """Cancel the remainder, then place a new order for the same plan order id."""
+
+    order: str
+    qty: int
+    price: int | None = None
+    order_type: str = "limit"
+
+
+Action = Place | Modify | Cancel | Market | Replace
+
+
+def action_name(action: Action) -> str:
+    return type(action).__name__.lower()
+
+
+def action_order(action: Action) -> str:
+    return action.spec.id if isinstance(action, Place) else action.order
+
+
+# ---- what the broker will be sent (for show; the runner builds its own at fire time) ----
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireRequest:
+    """One broker request as `show` prints it; unknown values are placeholders like
+    `<entry@2>` (the order number the 2nd request on `entry` will return)."""
+
+    api_id: str
+    body: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One timed action. `id` is stable across runs of the same plan file: the journal
+    keys on it, so a restart recognises what was already done."""
+
+    id: str
+    at: dt.datetime  # aware; for "when the run starts" it is the run start
+    at_text: str  # as written ("09:30", "+90s", "start")
+    order: str
+    action: Action
+    requests: tuple[WireRequest, ...] = ()
+    source: Mark | None = None
+
+
+# ---- triggers ---------------------------------------------------------------------------
+
+PriceOp = Literal["below", "above", "at_or_below", "at_or_above"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceCond:
+    symbol: str
+    op: PriceOp
+    value: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilledCond:
+    order: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartiallyFilledCond:
+    order: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllCond:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnyCond:
+    items: tuple[Condition, ...]
+
+
+Condition = PriceCond | FilledCond | PartiallyFilledCond | AllCond | AnyCond
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trigger:
+    id: str
+    when: Condition
+    action: Action
+    between: tuple[dt.time, dt.time] | None = None  # None: the regular session
+    repeat: bool = False  # fire at most once unless the plan says otherwise
+    requests: tuple[WireRequest, ...] = ()
+    source: Mark | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    misfire_grace: dt.timedelta = dt.timedelta(seconds=30)
+    on_late: Literal["skip", "fail"] = "skip"
+    price_poll: dt.timedelta = dt.timedelta(seconds=1)
+    max_order_value: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledPlan:
+    """What compile returns: everything the runner and `show` need for one day."""
+
+    name: str
+    file: str
+    day: dt.date
+    tz: dt.tzinfo
+    exchange: Exchange
+    orders: dict[str, OrderSpec]
+    jobs: tuple[Job, ...]  # sorted by (at, plan order)
+    triggers: tuple[Trigger, ...]
+    policy: Policy
+    run_start: dt.datetime | None = None
+    warnings: tuple[str, ...] = field(default=())

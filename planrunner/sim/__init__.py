@@ -1,0 +1,1 @@
+"""A Kiwoom-compatible simulator: an independent implementation of the HTTP API."""
