@@ -1,0 +1,117 @@
+"""Request bodies in Kiwoom's official field names. Pure: no I/O, no httpx.
+
+Every value is a string, as Kiwoom requires. Quantities and prices may be passed as
+placeholder strings (`"<entry@2>"`, `"<confirmed qty>"`) so `show` can print the exact
+request before the values are known; the client passes ints.
+"""
+
+from __future__ import annotations
+
+from planrunner.kiwoom import codes
+from planrunner.model import PRICED_TYPES, WireRequest
+
+Value = int | str
+
+
+def _s(v: Value | None) -> str:
+    return "" if v is None else str(v)
+
+
+def place_request(
+    *,
+    symbol: str,
+    side: str,
+    qty: Value,
+    price: Value | None,
+    order_type: str,
+    exchange: str = "KRX",
+    stop_price: Value | None = None,
+) -> WireRequest:
+    """kt10000 (buy) / kt10001 (sell). `ord_uv` is empty for unpriced types (market…)."""
+    if order_type not in codes.TRDE_TP:
+        raise ValueError(f"unknown order type {order_type!r}")
+    body = {
+        "dmst_stex_tp": exchange,
+        "stk_cd": symbol,
+        "ord_qty": _s(qty),
+        "ord_uv": _s(price) if order_type in PRICED_TYPES else "",
+        "trde_tp": codes.TRDE_TP[order_type],
+        "cond_uv": _s(stop_price) if order_type == "stop_limit" else "",
+    }
+    return WireRequest(api_id=codes.BUY if side == "buy" else codes.SELL, body=body)
+
+
+def modify_request(
+    *,
+    orig_ord_no: str,
+    symbol: str,
+    price: Value,
+    qty: Value = 0,
+    exchange: str = "KRX",
+    stop_price: Value | None = None,
+) -> WireRequest:
+    """kt10002. `mdfy_qty "0"` modifies all remaining. There is no trde_tp: a modify never
+    changes the order type."""
+    body = {
+        "dmst_stex_tp": exchange,
+        "orig_ord_no": orig_ord_no,
+        "stk_cd": symbol,
+        "mdfy_qty": _s(qty),
+        "mdfy_uv": _s(price),
+    }
+    if stop_price is not None:
+        body["mdfy_cond_uv"] = _s(stop_price)
+    return WireRequest(api_id=codes.MODIFY, body=body)
+
+
+def cancel_request(
+    *, orig_ord_no: str, symbol: str, qty: Value = 0, exchange: str = "KRX"
+) -> WireRequest:
+    """kt10003. `cncl_qty "0"` cancels all remaining; a number cancels that many."""
+    body = {
+        "dmst_stex_tp": exchange,
+        "orig_ord_no": orig_ord_no,
+        "stk_cd": symbol,
+        "cncl_qty": _s(qty),
+    }
+    return WireRequest(api_id=codes.CANCEL, body=body)
+
+
+_SIDE_FILTER = {None: "0", "sell": "1", "buy": "2"}
+_STEX = {None: "0", "KRX": "1", "NXT": "2"}
+
+
+def open_orders_request(
+    *, symbol: str | None = None, side: str | None = None, exchange: str | None = None
+) -> WireRequest:
+    """ka10075 미체결 (open orders)."""
+    body = {
+        "all_stk_tp": "1" if symbol else "0",
+        "trde_tp": _SIDE_FILTER[side],
+        "stk_cd": symbol or "",
+        "stex_tp": _STEX.get(exchange, "0"),
+    }
+    return WireRequest(api_id=codes.OPEN_ORDERS, body=body)
+
+
+def fills_request(
+    *,
+    symbol: str | None = None,
+    side: str | None = None,
+    exchange: str | None = None,
+    before_ord_no: str | None = None,
+) -> WireRequest:
+    """ka10076 체결 (fills)."""
+    body = {
+        "stk_cd": symbol or "",
+        "qry_tp": "1" if symbol else "0",
+        "sell_tp": _SIDE_FILTER[side],
+        "ord_no": before_ord_no or "",
+        "stex_tp": _STEX.get(exchange, "0"),
+    }
+    return WireRequest(api_id=codes.FILLS, body=body)
+
+
+def quote_request(*, symbol: str) -> WireRequest:
+    """ka10001 주식기본정보 (current price and the day's limits)."""
+    return WireRequest(api_id=codes.QUOTE, body={"stk_cd": symbol})
