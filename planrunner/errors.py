@@ -1,11 +1,11 @@
 """The exception root and the plan-problem value.
 
-    PlanrunnerError
-    ├── PlanError            one or more Problems in plan files (exit 1)
-    ├── UsageError           a command used wrongly: bad flags, missing keys (exit 1)
-    ├── RunError             the run could not go on: lock held, non-trading day (exit 2)
-    └── BrokerError          anything the broker said or did not say (exit 2);
-                             the tree below it lives in planrunner.kiwoom.errors
+PlanrunnerError
+├── PlanError            one or more Problems in plan files (exit 1)
+├── UsageError           a command used wrongly: bad flags, missing keys (exit 1)
+├── RunError             the run could not go on: lock held, non-trading day (exit 2)
+└── BrokerError          anything the broker said or did not say (exit 2);
+                         the tree below it lives in planrunner.kiwoom.errors
 """
 
 from __future__ import annotations

@@ -1,0 +1,79 @@
+"""What a run tells the terminal: one Event per thing that happened, and the summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Event kinds, in the words the terminal prints.
+SCHEDULED = "scheduled"
+SENT = "sent"
+ACKED = "acked"
+REJECTED = "rejected"
+SKIPPED = "skipped"
+UNKNOWN = "unknown"
+RECONCILED = "reconciled"
+FAILED = "failed"
+DONE = "done"
+TRIGGERED = "triggered"
+FILL = "fill"
+INFO = "info"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    kind: str
+    at: dt.datetime  # on the plan's clock (virtual in --sim)
+    message: str
+    job: str | None = None
+    order: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "at": self.at.isoformat(timespec="milliseconds"),
+            "job": self.job,
+            "order": self.order,
+            "message": self.message,
+            **({"data": self.data} if self.data else {}),
+        }
+
+
+Emit = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderSummary:
+    order: str
+    symbol: str
+    side: str
+    lineage: tuple[str, ...]  # "0000139", "0000140 (modify 09:30)", …
+    ordered: int
+    filled: int
+    remaining: int
+    state: str  # open | filled | cancelled | partially filled … | not placed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "order": self.order,
+            "symbol": self.symbol,
+            "side": self.side,
+            "lineage": list(self.lineage),
+            "ordered": self.ordered,
+            "filled": self.filled,
+            "remaining": self.remaining,
+            "state": self.state,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    exit_code: int
+    orders: tuple[OrderSummary, ...]
+    jobs: dict[str, str]  # job id -> final state ("done", "skipped (filled)", …)
+    attention: tuple[str, ...]  # what a person must look at
+    stats: dict[str, Any] = field(default_factory=dict)
