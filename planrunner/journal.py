@@ -198,10 +198,15 @@ class Journal:
         if lock:
             self._acquire_lock()
         self.state = replay(self.path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         if self.state.torn_tail:
-            # Finish the torn line so the next record starts on its own line.
-            os.write(self._fd, b"\n")
+            # Drop the line a crash left half-written; it never completed, so the request
+            # it announced was never sent (we send only after the intent is on disk).
+            data = self.path.read_bytes()
+            os.truncate(self.path, data.rstrip(b"\n").rfind(b"\n") + 1)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        size = os.fstat(self._fd).st_size
+        if size and not self.path.read_bytes()[-1:] == b"\n":
+            os.write(self._fd, b"\n")  # a complete last record that lost its newline
         return self.state
 
     def _acquire_lock(self) -> None:
