@@ -30,6 +30,8 @@ def place_request(
     """kt10000 (buy) / kt10001 (sell). `ord_uv` is empty for unpriced types (market…)."""
     if order_type not in codes.TRDE_TP:
         raise ValueError(f"unknown order type {order_type!r}")
+    if side not in ("buy", "sell"):
+        raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
     body = {
         "dmst_stex_tp": exchange,
         "stk_cd": symbol,
@@ -115,3 +117,15 @@ def fills_request(
 def quote_request(*, symbol: str) -> WireRequest:
     """ka10001 주식기본정보 (current price and the day's limits)."""
     return WireRequest(api_id=codes.QUOTE, body={"stk_cd": symbol})
+
+
+def token_request(*, appkey: str, secretkey: str) -> WireRequest:
+    """au10001. The body holds secrets: never log, print or journal this request."""
+    body = {"grant_type": "client_credentials", "appkey": appkey, "secretkey": secretkey}
+    return WireRequest(api_id=codes.TOKEN, body=body)
+
+
+def revoke_request(*, appkey: str, secretkey: str, token: str) -> WireRequest:
+    """au10002. The body holds secrets: never log, print or journal this request."""
+    body = {"appkey": appkey, "secretkey": secretkey, "token": token}
+    return WireRequest(api_id=codes.REVOKE, body=body)

@@ -1,0 +1,321 @@
+"""KiwoomClient: product words in, typed values out; the only httpx import.
+
+Bodies come from `wire` (the builders `show` prints), so what is previewed is what is
+sent. `_call` holds the one retry policy (DESIGN.md §4): only answers that prove the
+request was not executed are retried — rate limits (1700–1702, 1687, HTTP 429), a
+refused token (one refresh, one resend), a connection that was never made. An order
+POST whose answer we did not see (timeout or drop after sending, HTTP 5xx, 1999) raises
+UnknownOutcome and is never resent. Reads may also retry on 5xx, 1999 and timeouts.
+Thread-safe: httpx.Client is, and token and rate state sit behind locks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import httpx
+
+from planrunner.clock import Clock, RealClock
+from planrunner.errors import UsageError
+from planrunner.kiwoom import codes, wire
+from planrunner.kiwoom import errors as e
+from planrunner.kiwoom.envelope import Failure, error_for, verdict
+from planrunner.kiwoom.ratelimit import RateLimiter, RateLimits, RetryPolicy
+from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file
+from planrunner.kiwoom.types import CancelAck, Fill, ModifyAck, OpenOrder, PlaceAck, Quote
+from planrunner.model import PRICED_TYPES, Side, WireRequest
+
+log = logging.getLogger(__name__)
+A = TypeVar("A")
+
+Env = Literal["mock", "live", "sim"]
+CONTENT_TYPE = "application/json;charset=UTF-8"
+MAX_PAGES = 200
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class KiwoomClient:
+    def __init__(
+        self,
+        *,
+        appkey: str,
+        secretkey: str,
+        env: Env = "mock",
+        base_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        token_cache_dir: Path | None = None,
+        rate_limits: RateLimits | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if env not in ("mock", "live", "sim"):
+            raise UsageError(f"env must be mock, live or sim, not {env!r}")
+        if not appkey or not secretkey:
+            raise UsageError("an app key and a secret key are needed (KIWOOM_APPKEY, ...)")
+        default = {"mock": codes.MOCK_URL, "live": codes.LIVE_URL, "sim": "http://sim"}[env]
+        self.env: Env = env
+        self.base_url = (base_url or default).rstrip("/")
+        other = {"mock": codes.LIVE_URL, "live": codes.MOCK_URL}.get(env)
+        if other and self.base_url == other:
+            raise UsageError(f"env {env} cannot use {other}: mock and live never mix")
+        self._appkey, self._secretkey = appkey, secretkey
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self.limiter = RateLimiter(
+            rate_limits or RateLimits.for_env(env), monotonic=monotonic, sleep=sleep
+        )
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            trust_env=env != "sim",
+        )
+        tfile = None
+        if token_cache_dir is not None:
+            path = cache_file(token_cache_dir, env=env, base_url=self.base_url, appkey=appkey)
+            tfile = TokenFile(path)
+        self.tokens = TokenKeeper(self._issue, clock=clock or RealClock(), file=tfile)
+
+    def __repr__(self) -> str:
+        return f"KiwoomClient(env={self.env!r}, base_url={self.base_url!r})"
+
+    def __enter__(self) -> KiwoomClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- orders ------------------------------------------------------------------------
+
+    def place(
+        self,
+        symbol: str,
+        side: Side,
+        qty: int,
+        price: int | None,
+        order_type: str,
+        exchange: str = "KRX",
+        stop_price: int | None = None,
+    ) -> PlaceAck:
+        """kt10000 (buy) / kt10001 (sell); `price` None for unpriced types (market…)."""
+        _positive("qty", qty)
+        if order_type in PRICED_TYPES:
+            _positive("price", price)
+        if order_type == "stop_limit":
+            _positive("stop_price", stop_price)
+        req = wire.place_request(
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            price=price,
+            order_type=order_type,
+            exchange=exchange,
+            stop_price=stop_price,
+        )
+        return self._order(req, lambda data: PlaceAck.from_wire(data, exchange))
+
+    def modify(
+        self,
+        orig_ord_no: str,
+        symbol: str,
+        price: int,
+        qty: int = 0,
+        exchange: str = "KRX",
+        stop_price: int | None = None,
+    ) -> ModifyAck:
+        """kt10002: qty 0 = all remaining. The answer's `ord_no` is the order's new number."""
+        _positive("price", price)
+        _positive("qty", qty, zero=True)
+        req = wire.modify_request(
+            orig_ord_no=orig_ord_no,
+            symbol=symbol,
+            price=price,
+            qty=qty,
+            exchange=exchange,
+            stop_price=stop_price,
+        )
+        return self._order(req, lambda data: ModifyAck.from_wire(data, orig_ord_no))
+
+    def cancel(
+        self, orig_ord_no: str, symbol: str, qty: int = 0, exchange: str = "KRX"
+    ) -> CancelAck:
+        """kt10003: qty 0 = all remaining; the answer's qty is what was cancelled."""
+        _positive("qty", qty, zero=True)
+        req = wire.cancel_request(
+            orig_ord_no=orig_ord_no, symbol=symbol, qty=qty, exchange=exchange
+        )
+        return self._order(req, lambda data: CancelAck.from_wire(data, orig_ord_no))
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def open_orders(
+        self, symbol: str | None = None, side: Side | None = None, exchange: str | None = None
+    ) -> list[OpenOrder]:
+        req = wire.open_orders_request(symbol=symbol, side=side, exchange=exchange)
+        return [OpenOrder.from_wire(item) for item in self._pages(req, "oso")]
+
+    def fills(
+        self, symbol: str | None = None, side: Side | None = None, exchange: str | None = None
+    ) -> list[Fill]:
+        req = wire.fills_request(symbol=symbol, side=side, exchange=exchange)
+        return [Fill.from_wire(item) for item in self._pages(req, "cntr")]
+
+    def quote(self, symbol: str) -> Quote:
+        return Quote.from_wire(symbol, self._call(wire.quote_request(symbol=symbol))[0])
+
+    # ---- token -------------------------------------------------------------------------
+
+    def token(self) -> Token:
+        """A valid token (issued, or from the cache), renewed 10 minutes before expiry."""
+        return self.tokens.get()
+
+    def revoke(self) -> None:
+        """au10002: revoke the held (or cached) token and forget it."""
+        held = self.tokens.forget()
+        if held is not None:
+            req = wire.revoke_request(
+                appkey=self._appkey, secretkey=self._secretkey, token=held.value
+            )
+            self._call(req, auth=False)
+
+    def _issue(self) -> Token:
+        req = wire.token_request(appkey=self._appkey, secretkey=self._secretkey)
+        data = self._call(req, auth=False)[0]
+        try:
+            return Token.from_wire(str(data["token"]), str(data["expires_dt"]))
+        except (KeyError, ValueError):
+            raise e.AuthError(
+                "The token answer lacked a token or a valid expires_dt.", api_id=req.api_id
+            ) from None
+
+    # ---- the one send loop -------------------------------------------------------------
+
+    def _pages(self, req: WireRequest, key: str) -> list[Mapping[str, Any]]:
+        """Follow cont-yn / next-key until the broker says there is no more."""
+        items: list[Mapping[str, Any]] = []
+        page: str | None = None
+        for _ in range(MAX_PAGES):
+            data, headers = self._call(req, page=page)
+            items.extend(i for i in (data.get(key) or []) if isinstance(i, Mapping))
+            if headers.get("cont-yn", "N").strip().upper() != "Y":
+                return items
+            page = headers.get("next-key", "")
+        raise e.ServerBug(
+            f"More than {MAX_PAGES} pages: the paging never ended.", api_id=req.api_id
+        )
+
+    def _call(
+        self, req: WireRequest, *, auth: bool = True, page: str | None = None
+    ) -> tuple[dict[str, Any], httpx.Headers]:
+        order = req.api_id in codes.ORDER_APIS
+        url = self.base_url + codes.PATH_OF[req.api_id]
+        content = json.dumps(req.body, ensure_ascii=False, separators=(",", ":")).encode()
+        token = self.tokens.get() if auth else None
+        refreshed = False
+        tries = {"rate": 0, "connect": 0, "read": 0}
+
+        def again(kind: str, limit: int, after: float | None = None) -> bool:
+            if tries[kind] >= limit:
+                return False
+            tries[kind] += 1
+            wait = min(self.retry.max_backoff, self.retry.backoff * 2 ** (tries[kind] - 1))
+            self._sleep(wait if after is None else min(after, 30.0))
+            return True
+
+        while True:
+            self.limiter.acquire(req.api_id)
+            headers = {"Content-Type": CONTENT_TYPE, "api-id": req.api_id}
+            if token is not None:
+                headers["authorization"] = f"Bearer {token.value}"
+            if page is not None:
+                headers.update({"cont-yn": "Y", "next-key": page})
+            try:
+                resp = self._http.post(url, content=content, headers=headers)
+            except _NOT_SENT as exc:
+                log.warning("%s: not connected (%s)", req.api_id, type(exc).__name__)
+                if again("connect", self.retry.not_connected):
+                    continue
+                raise e.Unreachable(api_id=req.api_id, code=type(exc).__name__) from exc
+            except httpx.TransportError as exc:
+                log.warning("%s: no answer after sending (%s)", req.api_id, type(exc).__name__)
+                what = f"no answer after sending ({type(exc).__name__})"
+                if order:
+                    raise e.UnknownOutcome(
+                        f"{what}. {e.UnknownOutcome.advice}", request=req
+                    ) from exc
+                if again("read", self.retry.read_failures):
+                    continue
+                raise e.ServerError(f"{what}. {e.ServerError.advice}", api_id=req.api_id) from exc
+            data = _json(resp)
+            failure = verdict(resp.status_code, data, resp.text)
+            log.debug("%s: HTTP %s %s", req.api_id, resp.status_code, failure or "ok")
+            if failure is None:
+                return data, resp.headers
+            status = resp.status_code
+            message = self._scrub(failure.message, token)
+            if failure.kind == "token" and token is not None and not refreshed:
+                refreshed = True
+                token = self.tokens.refused(token)
+                continue
+            if failure.kind == "rate" and again("rate", self.retry.rate_limited, _after(resp)):
+                continue
+            if failure.kind == "server" and order:
+                raise e.UnknownOutcome(
+                    code=failure.code, broker_message=message, http_status=status, request=req
+                )
+            if failure.kind == "server" and again("read", self.retry.read_failures):
+                continue
+            scrubbed = Failure(code=failure.code, message=message, kind=failure.kind)
+            raise error_for(scrubbed, api_id=req.api_id, http_status=status)
+
+    def _order(self, req: WireRequest, parse: Callable[[dict[str, Any]], A]) -> A:
+        data = self._call(req)[0]
+        try:
+            return parse(data)
+        except (KeyError, ValueError):
+            # The broker said success but its answer is unreadable: the order may well
+            # have executed, so this is not a rejection.
+            msg = "The broker accepted the order but its answer was unreadable."
+            raise e.UnknownOutcome(f"{msg} {e.UnknownOutcome.advice}", request=req) from None
+
+    def _scrub(self, text: str, sent: Token | None) -> str:
+        """Blank out keys and tokens should a broker message ever echo them."""
+        held = self.tokens.held_value()
+        for secret in (self._appkey, self._secretkey, held, sent.value if sent else ""):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _json(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _after(resp: httpx.Response) -> float | None:
+    try:
+        return float(resp.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _positive(name: str, value: int | None, *, zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+        raise ValueError(
+            f"{name} must be a {'non-negative' if zero else 'positive'} int: {value!r}"
+        )

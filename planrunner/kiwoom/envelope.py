@@ -1,0 +1,142 @@
+"""Read a broker answer's envelope and name its failure. Pure: no I/O.
+
+Two envelopes reach us. The official one: `return_code` (0 = success) and `return_msg`
+carrying `[code:message]` (`[8005:Token이 유효하지 않습니다]`). The guide's one:
+`{rt_cd, msg_cd, msg1, msg2}` (`EGW0008` already filled…). A business failure usually
+arrives as HTTP 200, so the body decides, never the status alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from planrunner.kiwoom import codes
+from planrunner.kiwoom import errors as e
+
+# What the client does about a failure, before it becomes an exception.
+Kind = Literal["token", "rate", "server", "final"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    code: str  # "8005", "EGW0008", or the bare return_code when no code is given
+    message: str  # the broker's text, as received
+    kind: Kind
+
+
+_BRACKET = re.compile(r"\[\s*([A-Za-z]*\d+)\s*:\s*([^\]]*)\]")
+_PAREN = re.compile(r"\(\s*([A-Za-z]*\d+)\s*:\s*([^)]*)\)")
+
+_GUIDE: dict[str, type[e.KiwoomError]] = {
+    codes.GUIDE_FILLED: e.AlreadyFilled,
+    codes.GUIDE_NO_ORDER: e.NoSuchOrder,
+    codes.GUIDE_CLOSED: e.MarketClosed,
+    codes.GUIDE_PARTIAL: e.PartiallyFilled,
+    "EGW0001": e.BadField,
+}
+
+_BY_CODE: list[tuple[frozenset[str], type[e.KiwoomError]]] = [
+    (codes.ENV_MISMATCH, e.EnvironmentMismatch),
+    (codes.AUTH, e.AuthError),
+    (codes.NOT_ON_MOCK, e.NotSupportedOnMock),
+    (codes.BUG, e.ServerBug),
+    (codes.BAD_FIELD, e.BadField),
+    (codes.UNKNOWN_STOCK, e.UnknownSymbol),
+]
+
+# Order rejections come with a Korean sentence and a code the published tables do not
+# list; the sentence is what identifies them. Checked in order: "부분 체결" before "체결".
+_KEYWORDS: list[tuple[tuple[str, ...], type[e.Rejected]]] = [
+    (("부분체결", "부분 체결"), e.PartiallyFilled),
+    (("체결된", "이미 체결", "수량이 없", "잔량이 없"), e.AlreadyFilled),
+    (("주문이 없", "존재하지 않", "없는 주문"), e.NoSuchOrder),
+    (
+        ("장종료", "장 종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"),
+        e.MarketClosed,
+    ),
+    (("상한가", "하한가", "호가단위", "호가 단위", "가격범위", "가격 범위"), e.PriceOutOfRange),
+]
+
+
+def failure_of(data: Mapping[str, object]) -> Failure | None:
+    """None when the body says success; otherwise the code, the text and what to do."""
+    if "rt_cd" in data and str(data["rt_cd"]).strip() not in ("0", ""):
+        code = str(data.get("msg_cd") or data["rt_cd"])
+        parts = [str(data[k]) for k in ("msg1", "msg2") if data.get(k)]
+        return _failure(code, " / ".join(parts))
+    rc = data.get("return_code", 0)
+    if str(rc).strip() in ("0", ""):
+        return None
+    msg = str(data.get("return_msg", ""))
+    m = _BRACKET.search(msg) or _PAREN.search(msg)
+    if m:
+        return _failure(m.group(1), msg)
+    # No code inside the message: the return_code itself is all we have.
+    if str(rc) == "3":
+        return Failure(code="8005", message=msg, kind="token")
+    if str(rc) == "5":
+        return Failure(code="1700", message=msg, kind="rate")
+    return Failure(code=str(rc), message=msg, kind="final")
+
+
+def _failure(code: str, message: str) -> Failure:
+    if code in codes.TOKEN_INVALID or code == codes.GUIDE_AUTH:
+        kind: Kind = "token"
+    elif code in codes.NOT_EXECUTED_RATE or code in codes.BACK_OFF:
+        kind = "rate"
+    elif code in codes.SERVER_ERROR or code == codes.GUIDE_SYSTEM:
+        kind = "server"
+    else:
+        kind = "final"
+    return Failure(code=code, message=message, kind=kind)
+
+
+def error_class(failure: Failure) -> type[e.KiwoomError]:
+    """The exception for a failure the client will not (or no longer) retry."""
+    if failure.kind == "token":
+        return e.AuthError
+    if failure.kind == "rate":
+        return e.RateLimited
+    if failure.kind == "server":
+        return e.ServerError
+    if failure.code in _GUIDE:
+        return _GUIDE[failure.code]
+    for group, cls in _BY_CODE:
+        if failure.code in group:
+            return cls
+    for words, rejected in _KEYWORDS:
+        if any(w in failure.message for w in words):
+            return rejected
+    return e.Rejected
+
+
+def error_for(
+    failure: Failure, *, api_id: str, http_status: int | None, message: str | None = None
+) -> e.KiwoomError:
+    cls = error_class(failure)
+    return cls(
+        message,
+        api_id=api_id,
+        code=failure.code,
+        broker_message=failure.message,
+        http_status=http_status,
+    )
+
+
+def verdict(status: int, data: Mapping[str, object], text: str) -> Failure | None:
+    """The answer's verdict: the body's, with the HTTP status as the fallback."""
+    failure = failure_of(data) if data else None
+    if status == 429 and (failure is None or failure.kind != "rate"):
+        return Failure(code="429", message=failure.message if failure else "", kind="rate")
+    if status >= 500:
+        return Failure(
+            code=str(status), message=failure.message if failure else text[:200], kind="server"
+        )
+    if failure is None and (status >= 400 or not data):
+        # A 4xx without an envelope is our bug; a 2xx without a body tells nothing.
+        kind: Kind = "final" if status >= 400 else "server"
+        return Failure(code=str(status), message=text[:200], kind=kind)
+    return failure

@@ -1,0 +1,168 @@
+"""What the broker said, or did not say, translated at the edge into one tree.
+
+BrokerError                      planrunner.errors: everything from the broker (exit 2)
+└── KiwoomError                  api_id, code, broker_message (Korean, as received), message
+    ├── Rejected                 a business rejection; `reason` names which one
+    │   ├── AlreadyFilled        EGW0008, "체결된 주문"            reason "already-filled"
+    │   ├── NoSuchOrder          EGW0009, "주문이 없"               reason "no-such-order"
+    │   ├── MarketClosed         EGW0010, "장종료/장운영시간"        reason "market-closed"
+    │   ├── PartiallyFilled      EGW0011                            reason "partially-filled"
+    │   ├── PriceOutOfRange      "상한가/하한가/호가단위"          reason "price-out-of-range"
+    │   ├── BadField             1511, 1517, EGW0001                reason "bad-field"
+    │   └── UnknownSymbol        1901–1903                          reason "unknown-symbol"
+    ├── RateLimited              1700–1702, 1687, HTTP 429 (retried first; raised when exhausted)
+    ├── AuthError                8001/8002/8010/8020/8040/8050/8103, EGW0002, 8005 twice
+    │   └── EnvironmentMismatch  8030/8031: a mock key or token used on live, or the reverse
+    ├── NotSupportedOnMock       8104
+    ├── ServerBug                1501/1504/1505/1512–1516: our request was malformed
+    ├── ServerError              1999/EGW9999/5xx on a read, or a read that kept failing
+    ├── Unreachable              nothing was sent: connection refused or timed out
+    └── UnknownOutcome           an order POST may or may not have executed; carries
+                                 `request` (api-id and body, never a key or token)
+
+Only order POSTs raise UnknownOutcome: the caller must reconcile through open orders
+(ka10075) and fills (ka10076) before doing anything else with that order (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from planrunner.errors import BrokerError
+from planrunner.model import WireRequest
+
+
+class KiwoomError(BrokerError):
+    """One failed broker call: where (api_id), the broker's own words, and what to do."""
+
+    advice = "See the broker's message."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        api_id: str,
+        code: str = "",
+        broker_message: str = "",
+        http_status: int | None = None,
+    ) -> None:
+        self.api_id = api_id
+        self.code = code
+        self.broker_message = broker_message
+        self.http_status = http_status
+        self.message = message or self.advice
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        said = f" — broker said [{self.code}] {self.broker_message}".rstrip()
+        if not self.code and not self.broker_message:
+            said = ""
+        return f"{self.api_id}: {self.message}{said}"
+
+
+class Rejected(KiwoomError):
+    reason = "rejected"
+    advice = "The broker refused the request; nothing was executed. Check the order and plan."
+
+
+class AlreadyFilled(Rejected):
+    reason = "already-filled"
+    advice = "The order is already filled: nothing is left to modify or cancel."
+
+
+class NoSuchOrder(Rejected):
+    reason = "no-such-order"
+    advice = (
+        "The broker knows no open order with that number: use the newest ord_no of the "
+        "order's lineage, or check open orders (ka10075)."
+    )
+
+
+class MarketClosed(Rejected):
+    reason = "market-closed"
+    advice = "The market is closed for this request: retry in the next session."
+
+
+class PartiallyFilled(Rejected):
+    reason = "partially-filled"
+    advice = "The order is partially filled: cancel the remainder and place what is missing."
+
+
+class PriceOutOfRange(Rejected):
+    reason = "price-out-of-range"
+    advice = "The price is outside today's limits or off the tick grid: fix the price."
+
+
+class BadField(Rejected):
+    reason = "bad-field"
+    advice = "A request field is missing or malformed: fix the plan (or report a bug)."
+
+
+class UnknownSymbol(Rejected):
+    reason = "unknown-symbol"
+    advice = "The broker does not know this stock code on that venue: check symbol and exchange."
+
+
+class RateLimited(KiwoomError):
+    advice = (
+        "The broker's rate limit was hit and retries ran out; nothing was executed. "
+        "Lower the request rate (rate limits) and try again."
+    )
+
+
+class AuthError(KiwoomError):
+    advice = (
+        "The broker refused the credentials: check KIWOOM_APPKEY / KIWOOM_SECRETKEY and "
+        "that the key is registered for this IP and environment."
+    )
+
+
+class EnvironmentMismatch(AuthError):
+    advice = (
+        "The key or token belongs to the other environment (mock vs live): use mock keys "
+        "with --dry-run and live keys with --live."
+    )
+
+
+class NotSupportedOnMock(KiwoomError):
+    advice = "This API is not offered on the mock domain: it works on live only."
+
+
+class ServerBug(KiwoomError):
+    advice = "The broker says our request was malformed (header or api-id): a planrunner bug."
+
+
+class ServerError(KiwoomError):
+    advice = "The broker failed to answer this read after retries: try again later."
+
+
+class Unreachable(KiwoomError):
+    advice = "Could not connect to the broker; nothing was sent. Check the network and base URL."
+
+
+class UnknownOutcome(KiwoomError):
+    """An order POST whose result we did not see. It is never resent automatically."""
+
+    advice = (
+        "The order may or may not have been executed: do not resend it; reconcile through "
+        "open orders (ka10075) and fills (ka10076) first."
+    )
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        request: WireRequest,
+        code: str = "",
+        broker_message: str = "",
+        http_status: int | None = None,
+    ) -> None:
+        self.request = request
+        super().__init__(
+            message,
+            api_id=request.api_id,
+            code=code,
+            broker_message=broker_message,
+            http_status=http_status,
+        )
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} (request body: {self.request.body})"

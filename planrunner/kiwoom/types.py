@@ -1,0 +1,182 @@
+"""Typed answers of the client, and their parsing from the broker's string fields.
+
+Broker field names stop here: callers get product words (symbol, price, qty) and ints.
+Quantities arrive as strings, often zero-padded (`"000000000010"`); prices carry a sign
+for the direction against yesterday (`"-160400"`), so we keep their absolute value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from planrunner.model import Side
+
+NO_ORDER = "0000000"  # orig_ord_no of an order that was not a modify or cancel
+
+
+def qty_of(value: object) -> int:
+    """`"000000000010"` → 10; empty → 0."""
+    text = str(value if value is not None else "").strip().replace(",", "")
+    return int(text) if text.lstrip("+-") else 0
+
+
+def price_of(value: object) -> int:
+    """`"-160400"` → 160400 (the sign is the direction against yesterday); empty → 0."""
+    return abs(qty_of(value))
+
+
+def _str(item: Mapping[str, object], key: str) -> str:
+    return str(item.get(key) or "").strip()
+
+
+def side_of(text: str) -> Side | None:
+    """`+매수`, `-매도정정`, `매수취소`… → buy / sell."""
+    if "매수" in text:
+        return "buy"
+    if "매도" in text:
+        return "sell"
+    return None
+
+
+def ord_no_of(data: Mapping[str, object]) -> str:
+    """The answer's order number; KeyError when a success answer lacks one."""
+    ord_no = _str(data, "ord_no")
+    if not ord_no:
+        raise KeyError("ord_no")
+    return ord_no
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceAck:
+    ord_no: str
+    exchange: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, object], exchange: str) -> PlaceAck:
+        return cls(ord_no=ord_no_of(data), exchange=_str(data, "dmst_stex_tp") or exchange)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModifyAck:
+    ord_no: str  # the new number: later modifies and cancels must use it
+    base_orig_ord_no: str  # the order this modify acted on
+    qty: int  # the quantity modified (the broker's mdfy_qty)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, object], orig_ord_no: str) -> ModifyAck:
+        return cls(
+            ord_no=ord_no_of(data),
+            base_orig_ord_no=_str(data, "base_orig_ord_no") or orig_ord_no,
+            qty=qty_of(data.get("mdfy_qty")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAck:
+    ord_no: str  # the new number the cancel itself got
+    base_orig_ord_no: str
+    qty: int  # the quantity cancelled (the broker's cncl_qty)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, object], orig_ord_no: str) -> CancelAck:
+        return cls(
+            ord_no=ord_no_of(data),
+            base_orig_ord_no=_str(data, "base_orig_ord_no") or orig_ord_no,
+            qty=qty_of(data.get("cncl_qty")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenOrder:
+    """One ka10075 row: an order with something still unfilled."""
+
+    ord_no: str
+    orig_ord_no: str | None  # None when the order is not a modify/cancel of another
+    symbol: str
+    side: Side | None
+    status: str  # ord_stt as the broker writes it (접수, 확인…)
+    qty: int
+    price: int
+    open_qty: int
+    filled_qty: int
+    fill_price: int
+    order_type: str  # trde_tp as text (보통, 시장가…)
+    time: str  # HHmmss
+    exchange: str
+    stop_price: int
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, object]) -> OpenOrder:
+        orig = _str(item, "orig_ord_no")
+        return cls(
+            ord_no=_str(item, "ord_no"),
+            orig_ord_no=None if orig in ("", NO_ORDER) else orig,
+            symbol=_str(item, "stk_cd"),
+            side=side_of(_str(item, "io_tp_nm")),
+            status=_str(item, "ord_stt"),
+            qty=qty_of(item.get("ord_qty")),
+            price=price_of(item.get("ord_pric")),
+            open_qty=qty_of(item.get("oso_qty")),
+            filled_qty=qty_of(item.get("cntr_qty")),
+            fill_price=price_of(item.get("cntr_pric")),
+            order_type=_str(item, "trde_tp"),
+            time=_str(item, "tm"),
+            exchange=_str(item, "stex_tp"),
+            stop_price=price_of(item.get("stop_pric")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """One ka10076 row: an order of today with its filled quantity and price."""
+
+    ord_no: str
+    orig_ord_no: str | None
+    symbol: str
+    side: Side | None
+    status: str
+    qty: int
+    price: int
+    filled_qty: int
+    fill_price: int
+    open_qty: int
+    time: str  # ord_tm, HHmmss
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, object]) -> Fill:
+        orig = _str(item, "orig_ord_no")
+        return cls(
+            ord_no=_str(item, "ord_no"),
+            orig_ord_no=None if orig in ("", NO_ORDER) else orig,
+            symbol=_str(item, "stk_cd"),
+            side=side_of(_str(item, "io_tp_nm")),
+            status=_str(item, "ord_stt"),
+            qty=qty_of(item.get("ord_qty")),
+            price=price_of(item.get("ord_pric")),
+            filled_qty=qty_of(item.get("cntr_qty")),
+            fill_price=price_of(item.get("cntr_pric")),
+            open_qty=qty_of(item.get("oso_qty")),
+            time=_str(item, "ord_tm"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """ka10001: the current price and today's limits, in won."""
+
+    symbol: str
+    price: int
+    upper_limit: int
+    lower_limit: int
+    base_price: int
+
+    @classmethod
+    def from_wire(cls, symbol: str, data: Mapping[str, object]) -> Quote:
+        return cls(
+            symbol=_str(data, "stk_cd") or symbol,
+            price=price_of(data.get("cur_prc")),
+            upper_limit=price_of(data.get("upl_pric")),
+            lower_limit=price_of(data.get("lst_pric")),
+            base_price=price_of(data.get("base_pric")),
+        )
