@@ -1,0 +1,248 @@
+"""The in-memory exchange: accepts, modifies and cancels orders and fills them against
+the market's price events. Broker vocabulary stays here and in the HTTP surface.
+
+Fill rules (docs/simulator.md): a buy fills when the price is at or below its limit, a
+sell at or above; market-like types (no limit price) fill completely on arrival at the
+current price. A scenario's `max_qty` caps each priced order's fill per price event.
+A resting order fills at its own limit; one marketable on arrival at the current price.
+IOC keeps what filled on arrival and cancels the rest; FOK fills all on arrival or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from planrunner import calendar
+from planrunner.sim import codes
+from planrunner.sim.codes import SimError, rejected
+from planrunner.sim.market import Market
+from planrunner.sim.orders import Fill, Order, Side
+from planrunner.ticks import on_grid
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewOrder:
+    symbol: str
+    side: Side
+    trde_tp: str
+    exchange: str
+    qty: int
+    price: int | None  # None for market-like types
+    stop_price: int | None = None
+
+    @property
+    def order_type(self) -> str:
+        return codes.TRDE_TP[self.trde_tp][0]
+
+
+class Broker:
+    def __init__(self, market: Market, *, first_ord_no: int = 1, enforce_session: bool = True):
+        self.market = market
+        self.enforce_session = enforce_session
+        self.orders: dict[str, Order] = {}
+        self._open: dict[str, list[Order]] = {}
+        self._next = first_ord_no
+
+    # ---- time -------------------------------------------------------------------------
+
+    def advance(self, now: dt.datetime) -> None:
+        for symbol, price in self.market.advance(now):
+            self._price_event(symbol, price, now)
+
+    def set_price(self, symbol: str, price: int, now: dt.datetime) -> int:
+        """Move a symbol's price now (clamped to its daily limits) and fill what crosses."""
+        self.advance(now)
+        actual = self.market.set_price(symbol, price)
+        self._price_event(symbol, actual, now)
+        return actual
+
+    def _price_event(self, symbol: str, price: int, now: dt.datetime) -> None:
+        book = self._open.get(symbol)
+        if book:
+            for order in book:
+                self._match(order, price, now, arriving=False)
+            self._open[symbol] = [o for o in book if o.remaining > 0]
+
+    # ---- requests ---------------------------------------------------------------------
+
+    def place(self, new: NewOrder, now: dt.datetime) -> Order:
+        self._check_session(new.order_type, new.exchange, now)
+        if new.price is not None:
+            self._check_price(new.symbol, new.price)
+        if new.stop_price is not None:
+            self._check_price(new.symbol, new.stop_price)
+        ord_no = self._number()
+        order = Order(
+            ord_no=ord_no,
+            kind="order",
+            symbol=new.symbol,
+            side=new.side,
+            order_type=new.order_type,
+            trde_tp=new.trde_tp,
+            exchange=new.exchange,
+            qty=new.qty,
+            price=new.price,
+            stop_price=new.stop_price,
+            orig_ord_no=None,
+            base_ord_no=ord_no,
+            placed_at=now,
+            triggered=new.order_type != "stop_limit",
+        )
+        return self._enter(order, now)
+
+    def modify(
+        self,
+        orig_ord_no: str,
+        symbol: str,
+        qty: int,
+        price: int | None,
+        stop_price: int | None,
+        now: dt.datetime,
+    ) -> Order:
+        """Move `qty` (0: all remaining) of an order to a new number at a new price."""
+        target = self._target(orig_ord_no, symbol)
+        q = self._qty(target, qty)
+        self._check_session(target.order_type, target.exchange, now)
+        if target.price is None:
+            price = None  # market-like orders keep trading at the market
+        elif price is not None:
+            self._check_price(symbol, price)
+        if stop_price is not None:
+            self._check_price(symbol, stop_price)
+        target.moved += q
+        target.settle("modified")
+        order = Order(
+            ord_no=self._number(),
+            kind="modify",
+            symbol=symbol,
+            side=target.side,
+            order_type=target.order_type,
+            trde_tp=target.trde_tp,
+            exchange=target.exchange,
+            qty=q,
+            price=price if price is not None else target.price,
+            stop_price=stop_price if stop_price is not None else target.stop_price,
+            orig_ord_no=target.ord_no,
+            base_ord_no=target.base_ord_no,
+            placed_at=now,
+            triggered=target.triggered,
+        )
+        return self._enter(order, now)
+
+    def cancel(self, orig_ord_no: str, symbol: str, qty: int, now: dt.datetime) -> Order:
+        """Cancel `qty` (0: all remaining); the rest stays open under the original number."""
+        target = self._target(orig_ord_no, symbol)
+        q = self._qty(target, qty)
+        self._check_session(target.order_type, target.exchange, now)
+        target.cancelled += q
+        target.settle("cancelled")
+        record = Order(
+            ord_no=self._number(),
+            kind="cancel",
+            symbol=symbol,
+            side=target.side,
+            order_type=target.order_type,
+            trde_tp=target.trde_tp,
+            exchange=target.exchange,
+            qty=q,
+            price=target.price,
+            stop_price=target.stop_price,
+            orig_ord_no=target.ord_no,
+            base_ord_no=target.base_ord_no,
+            placed_at=now,
+            state="confirmed",
+        )
+        self.orders[record.ord_no] = record
+        return record
+
+    # ---- reads ------------------------------------------------------------------------
+
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.remaining > 0]
+
+    def filled_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.filled > 0]
+
+    # ---- internals --------------------------------------------------------------------
+
+    def _number(self) -> str:
+        n = self._next
+        self._next += 1
+        return f"{n:07d}"
+
+    def _enter(self, order: Order, now: dt.datetime) -> Order:
+        self.orders[order.ord_no] = order
+        self._match(order, self.market.symbol(order.symbol).price, now, arriving=True)
+        if order.remaining > 0:
+            self._open.setdefault(order.symbol, []).append(order)
+        return order
+
+    def _target(self, ord_no: str, symbol: str) -> Order:
+        target = self.orders.get(ord_no)
+        if target is None or target.kind == "cancel":
+            raise rejected(codes.NO_SUCH_ORDER, f"원주문번호({ord_no})가 존재하지 않습니다")
+        if target.symbol != symbol:
+            raise rejected(codes.SYMBOL_MISMATCH, f"원주문({ord_no})과 종목코드가 다릅니다")
+        if target.remaining == 0:
+            if target.state == "filled":
+                raise rejected(codes.ALREADY_FILLED, f"이미 체결된 주문입니다({ord_no})")
+            if target.state == "modified":
+                raise rejected(
+                    codes.ALREADY_MODIFIED, f"이미 정정된 주문입니다({ord_no}): 최신 주문번호 사용"
+                )
+            raise rejected(codes.ALREADY_CANCELLED, f"이미 취소된 주문입니다({ord_no})")
+        return target
+
+    @staticmethod
+    def _qty(target: Order, qty: int) -> int:
+        q = qty or target.remaining
+        if q > target.remaining:
+            raise rejected(
+                codes.QTY_EXCEEDS_REMAINING,
+                f"정정/취소 가능수량({target.remaining})을 초과하였습니다",
+            )
+        return q
+
+    def _check_session(self, order_type: str, exchange: str, now: dt.datetime) -> None:
+        if self.enforce_session and not calendar.accepts(order_type, now, exchange):
+            raise rejected(codes.OUTSIDE_SESSION, "주문 가능 시간이 아닙니다")
+
+    def _check_price(self, symbol: str, price: int) -> None:
+        if not on_grid(price):
+            raise rejected(codes.OFF_TICK, f"호가단위가 맞지 않는 주문가격입니다({price})")
+        quote = self.market.quote(symbol)
+        if not quote.lower <= price <= quote.upper:
+            raise rejected(
+                codes.OUTSIDE_LIMITS,
+                f"주문가격({price})이 상하한가({quote.lower}~{quote.upper})를 벗어났습니다",
+            )
+
+    def _match(self, order: Order, price: int, now: dt.datetime, *, arriving: bool) -> None:
+        if order.remaining == 0:
+            return
+        buy = order.side == "buy"
+        if not order.triggered:
+            assert order.stop_price is not None
+            order.triggered = price >= order.stop_price if buy else price <= order.stop_price
+            if not order.triggered:
+                return
+        limit = order.price
+        marketable = limit is None or (price <= limit if buy else price >= limit)
+        qty = order.remaining if marketable else 0
+        cap = self.market.symbol(order.symbol).spec.max_fill
+        if limit is not None and cap is not None:
+            qty = min(qty, cap)
+        if arriving and order.order_type in codes.FOK and qty < order.remaining:
+            qty = 0
+        if qty:
+            fill_price = price if arriving or limit is None else limit
+            order.filled += qty
+            order.fills.append(Fill(qty=qty, price=fill_price, at=now))
+            order.settle("filled")
+        if arriving and order.order_type in codes.IOC | codes.FOK and order.remaining:
+            order.cancelled += order.remaining
+            order.settle("cancelled")
+
+
+__all__ = ["Broker", "NewOrder", "SimError"]

@@ -1,0 +1,128 @@
+"""The simulated market: one price per symbol, moved by its scenario path or a seeded walk.
+
+Deterministic: `advance(now)` replays every path point and walk step up to `now` in time
+order, whatever the pattern of requests that triggered it, so the same scenario, seed and
+clock give the same prices and fills.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from planrunner.sim.scenario import Scenario, SymbolScenario
+from planrunner.ticks import nearest_valid, on_grid, step, tick_size
+
+MAX_WALK_STEPS = 100_000  # per advance: a clock jump of days does not spin forever
+
+
+def daily_limits(base: int) -> tuple[int, int]:
+    """KRX ±30% price limits on the tick grid: (lower, upper)."""
+    up = base * 13 // 10
+    upper = up - up % tick_size(up)
+    down = -(-base * 7 // 10)
+    lower = down if on_grid(down) else nearest_valid(down)[1]
+    return max(lower, 1), upper
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    symbol: str
+    name: str
+    price: int
+    base: int
+    lower: int
+    upper: int
+
+
+class _Symbol:
+    __slots__ = ("base", "lower", "name", "next_walk", "points", "price", "rng", "spec", "upper")
+
+    def __init__(self, spec: SymbolScenario, day: dt.date, start: dt.datetime, seed: int):
+        self.spec = spec
+        self.name = spec.name or spec.symbol
+        self.base = spec.base
+        self.lower, self.upper = daily_limits(spec.base)
+        self.price = spec.price
+        self.points = sorted(
+            ((p.resolve(day, start), p.price) for p in spec.path), key=lambda tp: tp[0]
+        )
+        self.rng = random.Random(f"{seed}:{spec.symbol}")
+        self.next_walk: dt.datetime | None = start if spec.walk else None
+
+    def clamp(self, price: int) -> int:
+        return min(max(price, self.lower), self.upper)
+
+
+class Market:
+    def __init__(
+        self, scenario: Scenario, *, day: dt.date, start: dt.datetime, seed: int = 0
+    ) -> None:
+        self.scenario = scenario
+        self.day = day
+        self.start = start
+        self.seed = seed
+        self.now = start
+        self._symbols: dict[str, _Symbol] = {}
+        for code in scenario.symbols:
+            self.symbol(code)
+
+    def symbol(self, code: str) -> _Symbol:
+        s = self._symbols.get(code)
+        if s is None:
+            s = _Symbol(self.scenario.for_symbol(code), self.day, self.start, self.seed)
+            # Points already past when the symbol is first seen set its price silently.
+            for _ in self._events(s, self.now):
+                pass
+            self._symbols[code] = s
+        return s
+
+    def symbols(self) -> list[str]:
+        return sorted(self._symbols)
+
+    def advance(self, now: dt.datetime) -> Iterator[tuple[str, int]]:
+        """Yield (symbol, price) for every price event up to `now`, in time order per symbol."""
+        if now <= self.now:
+            return
+        self.now = now
+        for code in sorted(self._symbols):
+            s = self._symbols[code]
+            for price in self._events(s, now):
+                yield code, price
+
+    def _events(self, s: _Symbol, now: dt.datetime) -> Iterator[int]:
+        every = self.scenario.walk_every
+        steps = 0
+        while True:
+            point_at = s.points[0][0] if s.points else None
+            walk_at = s.next_walk
+            if walk_at is not None and steps >= MAX_WALK_STEPS:
+                walk_at = s.next_walk = now + every
+            due = [t for t in (point_at, walk_at) if t is not None and t <= now]
+            if not due:
+                return
+            if point_at is not None and point_at == min(due):
+                s.price = s.clamp(s.points.pop(0)[1])
+            else:
+                assert walk_at is not None
+                s.next_walk = walk_at + every
+                steps += 1
+                r = s.rng.random()
+                if r < 0.25:
+                    s.price = s.clamp(step(s.price, -1))
+                elif r < 0.5:
+                    s.price = s.clamp(step(s.price, 1))
+            yield s.price
+
+    def set_price(self, code: str, price: int) -> int:
+        s = self.symbol(code)
+        s.price = s.clamp(price)
+        return s.price
+
+    def quote(self, code: str) -> Quote:
+        s = self.symbol(code)
+        return Quote(
+            symbol=code, name=s.name, price=s.price, base=s.base, lower=s.lower, upper=s.upper
+        )

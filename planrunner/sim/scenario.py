@@ -1,0 +1,181 @@
+"""Scenario files: the market the simulator plays (price paths and fill behaviour).
+
+    date: 2026-11-26            # optional: the day "HH:MM" points refer to
+    walk_every: 10s             # optional: random-walk step (default 10s)
+    default: {price: 70000, fill: full}     # symbols not listed below
+    symbols:
+      "005930":
+        base: 70000             # 기준가: daily limits are ±30% of it (default: first price)
+        path: [["09:00", 70000], ["09:30", 69500], ["+90s", 69900]]
+        walk: false             # random walk between points (default: only without a path)
+        fill: {mode: partial, max_qty: 3}   # at most 3 shares per order per price event
+
+Times are Asia/Seoul on the scenario's day, or "+30s"/"+5m" offsets from the clock's
+start. The format is documented in docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planrunner.errors import UsageError
+
+
+class ScenarioError(UsageError):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    """Keeps `09:00` a string (YAML 1.1 reads 540) and `000660` a string (octal 432)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:int"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9_]*)$"), list("-+0123456789")
+)
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ScenarioError(f"bad duration {text!r}: use 500ms, 30s, 5m or 1h")
+    return dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathPoint:
+    text: str
+    price: int
+    clock: dt.time | None = None
+    offset: dt.timedelta | None = None
+
+    def resolve(self, day: dt.date, start: dt.datetime) -> dt.datetime:
+        if self.offset is not None:
+            return start + self.offset
+        assert self.clock is not None
+        return dt.datetime.combine(day, self.clock, tzinfo=start.tzinfo)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolScenario:
+    symbol: str
+    price: int  # the starting price
+    base: int  # 기준가, for the daily limits and the sign of quotes
+    name: str = ""
+    path: tuple[PathPoint, ...] = ()
+    walk: bool = True
+    max_fill: int | None = None  # None: fill completely when crossed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    date: dt.date | None = None
+    walk_every: dt.timedelta = dt.timedelta(seconds=10)
+    default_price: int = 70_000
+    default_max_fill: int | None = None
+    symbols: dict[str, SymbolScenario] = field(default_factory=dict)
+
+    def for_symbol(self, symbol: str) -> SymbolScenario:
+        known = self.symbols.get(symbol)
+        if known is not None:
+            return known
+        return SymbolScenario(
+            symbol=symbol,
+            price=self.default_price,
+            base=self.default_price,
+            max_fill=self.default_max_fill,
+        )
+
+
+def _int(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ScenarioError(f"{where}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _point(item: object, where: str) -> PathPoint:
+    if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+        raise ScenarioError(f'{where}: expected ["HH:MM[:SS]" or "+30s", price]')
+    text, price = item[0], _int(item[1], where)
+    if text.startswith("+"):
+        return PathPoint(text=text, price=price, offset=parse_duration(text[1:]))
+    try:
+        return PathPoint(text=text, price=price, clock=dt.time.fromisoformat(text))
+    except ValueError:
+        raise ScenarioError(f"{where}: bad time {text!r}") from None
+
+
+def _max_fill(value: object, where: str) -> int | None:
+    if value is None or value == "full":
+        return None
+    if isinstance(value, dict) and value.get("mode") == "partial":
+        return _int(value.get("max_qty"), f"{where}.max_qty")
+    if isinstance(value, dict) and value.get("mode") == "full":
+        return None
+    raise ScenarioError(f"{where}: expected full or {{mode: partial, max_qty: N}}")
+
+
+def _symbol(symbol: str, raw: Any, default_fill: int | None) -> SymbolScenario:
+    where = f"symbols.{symbol}"
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: expected a mapping")
+    path = tuple(_point(p, f"{where}.path[{i}]") for i, p in enumerate(raw.get("path") or []))
+    first = raw.get("price", path[0].price if path else raw.get("base"))
+    price = _int(first, f"{where}.price")
+    return SymbolScenario(
+        symbol=symbol,
+        name=str(raw.get("name", "")),
+        price=price,
+        base=_int(raw.get("base", price), f"{where}.base"),
+        path=path,
+        walk=bool(raw.get("walk", not path)),
+        max_fill=_max_fill(raw["fill"], f"{where}.fill") if "fill" in raw else default_fill,
+    )
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    try:
+        raw = yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"{source}: {e}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{source}: expected a mapping at the top")
+    try:
+        default = raw.get("default") or {}
+        default_fill = _max_fill(default.get("fill"), "default.fill")
+        day = raw.get("date")
+        symbols = {
+            str(s): _symbol(str(s), v, default_fill) for s, v in (raw.get("symbols") or {}).items()
+        }
+        return Scenario(
+            date=dt.date.fromisoformat(str(day)) if day is not None else None,
+            walk_every=parse_duration(str(raw.get("walk_every", "10s"))),
+            default_price=_int(default.get("price", 70_000), "default.price"),
+            default_max_fill=default_fill,
+            symbols=symbols,
+        )
+    except ScenarioError as e:
+        raise ScenarioError(f"{source}: {e}") from None
+    except ValueError as e:
+        raise ScenarioError(f"{source}: {e}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"cannot read scenario {p}: {e.strerror}") from None
+    return parse_scenario(text, str(p))

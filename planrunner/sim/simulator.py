@@ -1,0 +1,154 @@
+"""The Simulator: market + broker + auth + faults + log behind one lock, and the two ways
+to serve it (an httpx transport in-process, a loopback HTTP server).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planrunner import calendar
+from planrunner.clock import Clock, VirtualClock
+from planrunner.sim import app
+from planrunner.sim.auth import Auth, Env
+from planrunner.sim.broker import Broker
+from planrunner.sim.faults import Faults
+from planrunner.sim.log import LogEntry
+from planrunner.sim.market import Market, Quote
+from planrunner.sim.orders import OrderView
+from planrunner.sim.reply import Reply
+from planrunner.sim.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from planrunner.sim.server import SimServer
+    from planrunner.sim.transport import SimTransport
+
+
+def default_start(now: dt.datetime | None = None) -> dt.datetime:
+    """09:00 of the next trading day, counting today (the plan's default day)."""
+    day = calendar.default_plan_date(now)
+    return dt.datetime.combine(day, calendar.session(day).regular.start, tzinfo=calendar.SEOUL)
+
+
+def default_clock(speed: float = 1.0) -> VirtualClock:
+    return VirtualClock(default_start(), speed)
+
+
+class Simulator:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        scenario: Scenario | str | Path | None = None,
+        seed: int = 0,
+        env: Env = "mock",
+        first_ord_no: int = 1,
+        page_size: int = 100,
+        enforce_session: bool = True,
+        default_price: int | None = None,
+    ) -> None:
+        self.clock: Clock = clock or default_clock()
+        if scenario is None:
+            scenario = Scenario()
+        elif not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario)
+        if default_price is not None:
+            scenario = Scenario(
+                date=scenario.date,
+                walk_every=scenario.walk_every,
+                default_price=default_price,
+                default_max_fill=scenario.default_max_fill,
+                symbols=scenario.symbols,
+            )
+        start = self.clock.now()
+        day = scenario.date or start.astimezone(calendar.SEOUL).date()
+        self.scenario = scenario
+        self.market = Market(scenario, day=day, start=start, seed=seed)
+        self.broker = Broker(
+            self.market, first_ord_no=first_ord_no, enforce_session=enforce_session
+        )
+        self.auth = Auth(env)
+        self.faults = Faults(seed)
+        self.log: list[LogEntry] = []
+        self.page_size = page_size
+        self.lock = threading.RLock()
+
+    # ---- serving ------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Answer one HTTP request (header names lower-case); used by both servers."""
+        return app.handle(self, method, path, headers, body)
+
+    def transport(self) -> SimTransport:
+        from planrunner.sim.transport import SimTransport
+
+        return SimTransport(self)
+
+    def serve(self, port: int = 0, host: str = "127.0.0.1") -> SimServer:
+        from planrunner.sim.server import SimServer
+
+        return SimServer(self, host=host, port=port)
+
+    # ---- the truth ----------------------------------------------------------------------
+
+    def advance(self) -> dt.datetime:
+        """Play the market up to the clock's now (requests do this on their own)."""
+        with self.lock:
+            now = self.clock.now()
+            self.broker.advance(now)
+            return now
+
+    def orders(self) -> dict[str, OrderView]:
+        with self.lock:
+            self.broker.advance(self.clock.now())
+            return {no: o.view() for no, o in sorted(self.broker.orders.items())}
+
+    def order(self, ord_no: str) -> OrderView:
+        return self.orders()[ord_no]
+
+    def log_snapshot(self) -> list[LogEntry]:
+        with self.lock:
+            return list(self.log)
+
+    def quote(self, symbol: str) -> Quote:
+        with self.lock:
+            self.broker.advance(self.clock.now())
+            return self.market.quote(symbol)
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            now = self.advance()
+            quotes = {s: self.market.quote(s) for s in self.market.symbols()}
+            return {
+                "now": now.isoformat(),
+                "env": self.auth.env,
+                "tokens_issued": self.auth.issued,
+                "quotes": {
+                    s: {"price": q.price, "base": q.base, "lower": q.lower, "upper": q.upper}
+                    for s, q in quotes.items()
+                },
+            }
+
+    # ---- steering -----------------------------------------------------------------------
+
+    def set_price(self, symbol: str, price: int) -> int:
+        """Set a symbol's price now (clamped to its daily limits); crossing orders fill."""
+        with self.lock:
+            return self.broker.set_price(symbol, price, self.clock.now())
+
+    def expire_tokens(self) -> int:
+        with self.lock:
+            return self.auth.invalidate_all()
+
+    def register_key(self, appkey: str, secretkey: str, env: Env) -> None:
+        """Declare a key pair as belonging to `env` (the other env answers 8030)."""
+        with self.lock:
+            self.auth.register_key(appkey, secretkey, env)
+
+    def register_token(self, token: str, env: Env) -> None:
+        """Declare a token as issued by `env` (the other env answers 8031)."""
+        with self.lock:
+            expires = self.clock.now() + dt.timedelta(days=1)
+            self.auth.register_token(token, env, expires)
