@@ -260,7 +260,8 @@ class KiwoomClient:
                 raise e.ServerError(f"{what}. {e.ServerError.advice}", api_id=req.api_id) from exc
             data = _json(resp)
             failure = verdict(resp.status_code, data, resp.text)
-            log.debug("%s: HTTP %s %s", req.api_id, resp.status_code, failure or "ok")
+            code = f"{failure.kind} {failure.code}" if failure else "ok"
+            log.debug("%s: HTTP %s %s", req.api_id, resp.status_code, code)
             if failure is None:
                 return data, resp.headers
             status = resp.status_code

@@ -48,16 +48,15 @@ _BY_CODE: list[tuple[frozenset[str], type[e.KiwoomError]]] = [
 ]
 
 # Order rejections come with a Korean sentence and a code the published tables do not
-# list; the sentence is what identifies them. Checked in order: "부분 체결" before "체결".
+# list; the sentence identifies them. Matched with spaces removed, in order: "부분체결"
+# before "체결된". A cancelled or superseded (modified) number is "no such order": the
+# caller must use the newest number of the lineage or re-read open orders.
 _KEYWORDS: list[tuple[tuple[str, ...], type[e.Rejected]]] = [
-    (("부분체결", "부분 체결"), e.PartiallyFilled),
-    (("체결된", "이미 체결", "수량이 없", "잔량이 없"), e.AlreadyFilled),
-    (("주문이 없", "존재하지 않", "없는 주문"), e.NoSuchOrder),
-    (
-        ("장종료", "장 종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"),
-        e.MarketClosed,
-    ),
-    (("상한가", "하한가", "호가단위", "호가 단위", "가격범위", "가격 범위"), e.PriceOutOfRange),
+    (("부분체결",), e.PartiallyFilled),
+    (("체결된", "이미체결", "수량이없", "잔량이없"), e.AlreadyFilled),
+    (("주문이없", "존재하지않", "없는주문", "이미취소된", "이미정정된"), e.NoSuchOrder),
+    (("장종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"), e.MarketClosed),
+    (("상한가", "하한가", "상하한가", "호가단위", "가격범위"), e.PriceOutOfRange),
 ]
 
 
@@ -107,8 +106,9 @@ def error_class(failure: Failure) -> type[e.KiwoomError]:
     for group, cls in _BY_CODE:
         if failure.code in group:
             return cls
+    text = "".join(failure.message.split())
     for words, rejected in _KEYWORDS:
-        if any(w in failure.message for w in words):
+        if any(w in text for w in words):
             return rejected
     return e.Rejected
 
