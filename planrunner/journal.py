@@ -62,6 +62,7 @@ class Link:
     t: str
     base: str | None = None
     at: str | None = None  # on the plan's clock (virtual under --sim)
+    working: bool = True  # False for a partial cancel: the rest stays under the old number
 
 
 @dataclass(slots=True, kw_only=True)
@@ -94,8 +95,9 @@ class Replay:
         return self.jobs.setdefault(job_id, JobState())
 
     def newest(self, order: str) -> str | None:
-        links = self.lineage.get(order)
-        return links[-1].ord_no if links else None
+        """The number a modify or cancel of this order must name now."""
+        working = [link for link in self.lineage.get(order, []) if link.working]
+        return working[-1].ord_no if working else None
 
     def in_doubt(self) -> list[tuple[str, int, Record]]:
         """Requests whose outcome is not known: intents without outcome, and unknowns."""
@@ -139,6 +141,7 @@ class Replay:
                         t=rec["t"],
                         base=rec.get("base_orig_ord_no"),
                         at=rec.get("at"),
+                        working=not rec.get("partial", False),
                     )
                 )
         elif kind == "rejected":
@@ -205,7 +208,7 @@ class Journal:
             os.truncate(self.path, data.rstrip(b"\n").rfind(b"\n") + 1)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         size = os.fstat(self._fd).st_size
-        if size and not self.path.read_bytes()[-1:] == b"\n":
+        if size and self.path.read_bytes()[-1:] != b"\n":
             os.write(self._fd, b"\n")  # a complete last record that lost its newline
         return self.state
 

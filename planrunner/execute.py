@@ -1,0 +1,413 @@
+"""Carry out one action against the broker: journal first, lineage resolved at fire time.
+
+Every order POST goes through `Executor._send`: an `intent` line is fsynced before the
+call, the outcome after it. A request the journal already shows as acked is not sent
+again (a restart resumes a half-done `market` at its second request). Broker state
+(open, remaining, filled) is read before each modify/cancel: the guide's checklists.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from planrunner import calendar, ticks
+from planrunner.clock import Clock
+from planrunner.events import ACKED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit, Event
+from planrunner.journal import Journal, Record
+from planrunner.kiwoom import wire
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.errors import Rejected, UnknownOutcome
+from planrunner.model import (
+    PRICED_TYPES,
+    Action,
+    Cancel,
+    CompiledPlan,
+    Market,
+    Modify,
+    OrderSpec,
+    Place,
+    Replace,
+    WireRequest,
+)
+
+
+class Skip(Exception):
+    """The action is not sent, for a reason the user is told (`skipped (filled)`)."""
+
+
+class InDoubt(Exception):
+    """A request's outcome is unknown: nothing more is sent for this job until reconciled."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderStatus:
+    ord_no: str | None
+    is_open: bool
+    remaining: int
+    filled: int  # over the whole lineage
+    price: int | None
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        plan: CompiledPlan,
+        client: KiwoomClient,
+        journal: Journal,
+        clock: Clock,
+        emit: Emit,
+        enforce_session: bool = True,
+        warn: Callable[[str], None] | None = None,
+    ):
+        self.plan = plan
+        self.client = client
+        self.journal = journal
+        self.clock = clock
+        self.emit = emit
+        self.enforce_session = enforce_session
+        self.warn = warn or (lambda _m: None)
+        self.orders: dict[str, OrderSpec] = dict(plan.orders)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # ---- entry point ------------------------------------------------------------------
+
+    def lock_for(self, order: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(order, threading.Lock())
+
+    def execute(self, job_id: str, action: Action) -> str:
+        """Run one action; returns the job's final state text. Raises InDoubt, BrokerError."""
+        order = action.spec.id if isinstance(action, Place) else action.order
+        with self.lock_for(order):
+            try:
+                if isinstance(action, Place):
+                    self.orders.setdefault(action.spec.id, action.spec)
+                    self._place(job_id, 0, action.spec)
+                elif isinstance(action, Modify):
+                    self._modify(job_id, action)
+                elif isinstance(action, Cancel):
+                    self._cancel(job_id, action)
+                elif isinstance(action, Market):
+                    self._market(job_id, action)
+                elif isinstance(action, Replace):
+                    self._replace(job_id, action)
+            except Skip as s:
+                self.journal.append({"type": "skipped", "job": job_id, "reason": str(s)})
+                self.emit(self._event(SKIPPED, f"skipped ({s})", job_id, order))
+                return f"skipped ({s})"
+            except Rejected as e:
+                self.journal.append({"type": "failed", "job": job_id, "reason": str(e)})
+                return f"rejected ({e!s})"
+        self.journal.append({"type": "done", "job": job_id})
+        return "done"
+
+    # ---- actions ----------------------------------------------------------------------
+
+    def _place(
+        self, job_id: str, req: int, spec: OrderSpec, qty: int | None = None, kind: str = "place"
+    ) -> Record:
+        n = spec.qty if qty is None else qty
+        assert n is not None
+        self._check_session(spec.order_type, spec.exchange)
+        self._check_value(spec, n, spec.price)
+        request = wire.place_request(
+            symbol=spec.symbol,
+            side=spec.side,
+            qty=n,
+            price=spec.price,
+            order_type=spec.order_type,
+            exchange=spec.exchange,
+            stop_price=spec.stop_price,
+        )
+        return self._send(
+            job_id,
+            req,
+            spec.id,
+            kind,
+            request,
+            lambda: self.client.place(
+                symbol=spec.symbol,
+                side=spec.side,
+                qty=n,
+                price=spec.price,
+                order_type=spec.order_type,
+                exchange=spec.exchange,
+                stop_price=spec.stop_price,
+            ),
+            qty=n,
+        )
+
+    def _modify(self, job_id: str, a: Modify) -> None:
+        spec = self.orders[a.order]
+        st = self._open_status(a.order)
+        if a.qty is not None:
+            if a.qty >= st.remaining:
+                if a.price is None and a.ticks is None:
+                    raise Skip(f"remaining {st.remaining} is already at or below {a.qty}")
+            else:
+                self._cancel_qty(job_id, 0, spec, st, st.remaining - a.qty)
+                st = self._open_status(a.order)
+        if a.price is None and a.ticks is None:
+            return
+        price = a.price
+        if price is None:
+            if st.price is None:
+                raise Skip("the broker did not tell the order's price; a relative step needs it")
+            price = ticks.step(st.price, a.ticks or 0)
+        self._check_price(spec, price)
+        self._check_session(spec.order_type, spec.exchange)
+        if st.price == price:
+            raise Skip(f"already at {price:,}")
+        assert st.ord_no is not None
+        ord_no = st.ord_no
+        self._send(
+            job_id,
+            1,
+            a.order,
+            "modify",
+            wire.modify_request(
+                orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
+            ),
+            lambda: self.client.modify(
+                orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
+            ),
+            price=price,
+        )
+
+    def _cancel(self, job_id: str, a: Cancel) -> None:
+        spec = self.orders[a.order]
+        st = self._open_status(a.order)
+        qty = 0 if a.qty is None or a.qty >= st.remaining else a.qty
+        self._cancel_qty(job_id, 0, spec, st, qty)
+
+    def _cancel_qty(
+        self, job_id: str, req: int, spec: OrderSpec, st: OrderStatus, qty: int
+    ) -> Record:
+        assert st.ord_no is not None
+        ord_no = st.ord_no
+        return self._send(
+            job_id,
+            req,
+            spec.id,
+            "cancel",
+            wire.cancel_request(
+                orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
+            ),
+            lambda: self.client.cancel(
+                orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
+            ),
+            partial=0 < qty < st.remaining,
+        )
+
+    def _confirmed_cancel(self, job_id: str, order: str) -> int:
+        """Cancel all that remains; the quantity the broker confirmed (0 if it filled)."""
+        done = self.journal.state.job(job_id).acked_reqs.get(0)
+        if done is not None:
+            return int(done.get("qty") or 0)
+        spec = self.orders[order]
+        try:
+            st = self._open_status(order)
+        except Skip:
+            return 0
+        try:
+            ack = self._cancel_qty(job_id, 0, spec, st, 0)
+        except Rejected as e:
+            if e.reason in ("already-filled", "no-such-order"):
+                return 0
+            raise
+        return int(ack.get("qty") or 0)
+
+    def _market(self, job_id: str, a: Market) -> None:
+        qty = self._confirmed_cancel(job_id, a.order)
+        if qty <= 0:
+            raise Skip("filled before the cancel: nothing left to send at market")
+        spec = self.orders[a.order]
+        market = OrderSpec(
+            id=spec.id,
+            symbol=spec.symbol,
+            side=spec.side,
+            qty=qty,
+            price=None,
+            order_type="market",
+            exchange=spec.exchange,
+        )
+        self._place(job_id, 1, market, qty=qty, kind="market")
+
+    def _replace(self, job_id: str, a: Replace) -> None:
+        self._confirmed_cancel(job_id, a.order)
+        spec = self.orders[a.order]
+        new = OrderSpec(
+            id=spec.id,
+            symbol=spec.symbol,
+            side=spec.side,
+            qty=a.qty,
+            price=a.price,
+            order_type=a.order_type,
+            exchange=spec.exchange,
+        )
+        self._place(job_id, 1, new, qty=a.qty, kind="replace")
+
+    # ---- the journal-first send ---------------------------------------------------------
+
+    def _send(
+        self,
+        job_id: str,
+        req: int,
+        order: str,
+        kind: str,
+        request: WireRequest,
+        call: Callable[[], Any],
+        **extra: Any,
+    ) -> Record:
+        js = self.journal.state.job(job_id)
+        if req in js.acked_reqs:
+            return js.acked_reqs[req]
+        if req in js.unknown_reqs or req in js.open_intents:
+            raise InDoubt(f"{job_id} request {req} has an unknown outcome: reconcile first")
+        self.journal.append(
+            {
+                "type": "intent",
+                "job": job_id,
+                "req": req,
+                "order": order,
+                "kind": kind,
+                "api_id": request.api_id,
+                "body": request.body,
+                **extra,
+            },
+            sync=True,
+        )
+        self.emit(self._event(SENT, f"sent {request.api_id} {kind}", job_id, order, request.body))
+        try:
+            ack = call()
+        except UnknownOutcome as e:
+            self.journal.append(
+                {"type": "unknown", "job": job_id, "req": req, "order": order, "error": str(e)},
+                sync=True,
+            )
+            self.emit(self._event(UNKNOWN, f"unknown outcome: {e}", job_id, order))
+            raise InDoubt(str(e)) from e
+        except Rejected as e:
+            self.journal.append(
+                {
+                    "type": "rejected",
+                    "job": job_id,
+                    "req": req,
+                    "order": order,
+                    "code": e.code,
+                    "message": e.broker_message,
+                },
+                sync=True,
+            )
+            self.emit(self._event(REJECTED, f"rejected: {e}", job_id, order))
+            raise
+        rec = self.journal.append(
+            {
+                "type": "ack",
+                "job": job_id,
+                "req": req,
+                "order": order,
+                "kind": kind,
+                "ord_no": ack.ord_no,
+                "base_orig_ord_no": getattr(ack, "base_orig_ord_no", None),
+                "qty": getattr(ack, "qty", extra.get("qty")),
+                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                **{k: v for k, v in extra.items() if k != "qty"},
+            },
+            sync=True,
+        )
+        base = getattr(ack, "base_orig_ord_no", None)
+        text = f"acked {kind} → {ack.ord_no}" + (f" (from {base})" if base else "")
+        self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no}))
+        return rec
+
+    # ---- broker state and checks -------------------------------------------------------
+
+    def status(self, order: str) -> OrderStatus:
+        spec = self.orders[order]
+        lineage = self.journal.state.lineage.get(order, [])
+        newest = self.journal.state.newest(order)
+        numbers = {link.ord_no for link in lineage}
+        row = None
+        if newest is not None:
+            for o in self.client.open_orders(symbol=spec.symbol):
+                if o.ord_no == newest:
+                    row = o
+                    break
+        per_number: dict[str, int] = {}
+        for f in self.client.fills(symbol=spec.symbol):
+            if f.ord_no in numbers:
+                per_number[f.ord_no] = max(per_number.get(f.ord_no, 0), f.filled_qty)
+        filled = sum(per_number.values())
+        if row is not None:
+            per_number[row.ord_no] = max(per_number.get(row.ord_no, 0), row.filled_qty)
+            filled = sum(per_number.values())
+            return OrderStatus(
+                ord_no=newest,
+                is_open=row.open_qty > 0,
+                remaining=row.open_qty,
+                filled=filled,
+                price=row.price or None,
+            )
+        return OrderStatus(ord_no=newest, is_open=False, remaining=0, filled=filled, price=None)
+
+    def _open_status(self, order: str) -> OrderStatus:
+        if not self.journal.state.lineage.get(order):
+            raise Skip("never placed")
+        st = self.status(order)
+        if not st.is_open:
+            ordered = self.orders[order].qty
+            if st.filled and (ordered is None or st.filled >= ordered):
+                raise Skip("filled")
+            raise Skip("not open at the broker (cancelled or filled)")
+        return st
+
+    def _check_session(self, order_type: str, exchange: str) -> None:
+        now = self.clock.now()
+        if calendar.accepts(order_type, now, exchange):
+            return
+        windows = calendar.describe_windows(calendar.windows_for(order_type, now.date(), exchange))
+        text = f"{order_type} orders are not accepted at {now:%H:%M:%S} (accepted: {windows})"
+        if self.enforce_session:
+            raise Skip(text)
+        self.warn(text)
+
+    def _check_price(self, spec: OrderSpec, price: int) -> None:
+        if not ticks.on_grid(price):
+            low, high = ticks.nearest_valid(price)
+            raise Skip(f"{price:,} is off the tick grid (nearest {low:,} / {high:,})")
+        q = self.client.quote(spec.symbol)
+        if not q.lower_limit <= price <= q.upper_limit:
+            raise Skip(f"{price:,} is outside today's limits {q.lower_limit:,}-{q.upper_limit:,}")
+
+    def _check_value(self, spec: OrderSpec, qty: int, price: int | None) -> None:
+        cap = self.plan.policy.max_order_value
+        if cap is None:
+            return
+        if price is None or spec.order_type not in PRICED_TYPES:
+            q = self.client.quote(spec.symbol)
+            price = q.upper_limit if spec.side == "buy" else q.price
+        if qty * price > cap:
+            raise Skip(f"order value {qty * price:,} KRW exceeds max_order_value {cap:,}")
+
+    def _event(
+        self,
+        kind: str,
+        message: str,
+        job: str | None,
+        order: str | None,
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        return Event(
+            kind=kind,
+            at=self.clock.now(),
+            message=message,
+            job=job,
+            order=order,
+            data=dict(data or {}),
+        )

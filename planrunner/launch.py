@@ -1,0 +1,221 @@
+"""`planrunner run` as a library call: plan file + mode → a finished (or resumed) run.
+
+Order of things: validate the plan, pick the day, open the journal (which takes the
+one-runner lock and tells the run start of an earlier attempt), compile with that start,
+connect to the target, record `start`, then hand the jobs to the Runner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from planrunner import calendar
+from planrunner.calendar import SEOUL
+from planrunner.compile import compile_plan
+from planrunner.errors import RunError, UsageError
+from planrunner.events import INFO, WARNING, Emit, Event, RunResult
+from planrunner.execute import Executor
+from planrunner.journal import Journal, journal_path
+from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
+from planrunner.modes import (
+    Target,
+    build_remote,
+    build_sim,
+    file_sha256,
+    keys_from_env,
+    live_guard,
+    sim_speed,
+    sim_window,
+)
+from planrunner.plan import load_plan
+from planrunner.runner import Runner
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    mode: str = "sim"  # sim | dry-run | live
+    state_dir: Path
+    date: dt.date | None = None
+    speed: float | None = None
+    scenario: Path | None = None
+    seed: int = 0
+    base_url: str | None = None
+    allow_dirty: bool = False
+    adopt: tuple[tuple[str, str], ...] = ()
+
+
+def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
+    day = opt or plan_date or calendar.default_plan_date()
+    if not calendar.is_trading_day(day):
+        name = calendar.holiday_name(day) or day.strftime("%A")
+        if strict:
+            raise RunError(f"{day} is not a KRX trading day ({name}): the plan will not run")
+    return day
+
+
+def _with_adoptions(plan: CompiledPlan, adopt: tuple[tuple[str, str], ...]) -> CompiledPlan:
+    if not adopt:
+        return plan
+    orders = dict(plan.orders)
+    for order_id, ord_no in adopt:
+        if order_id not in orders:
+            raise UsageError(f"--adopt {order_id}={ord_no}: the plan has no order {order_id!r}")
+        spec = orders[order_id]
+        orders[order_id] = OrderSpec(
+            id=spec.id,
+            symbol=spec.symbol,
+            side=spec.side,
+            qty=spec.qty,
+            price=spec.price,
+            order_type=spec.order_type,
+            stop_price=spec.stop_price,
+            exchange=spec.exchange,
+            at=spec.at,
+            adopt=ord_no,
+            mark=spec.mark,
+        )
+    jobs = tuple(j for j in plan.jobs if j.id not in {f"{o}.place" for o, _ in adopt})
+    return CompiledPlan(
+        name=plan.name,
+        file=plan.file,
+        day=plan.day,
+        tz=plan.tz,
+        exchange=plan.exchange,
+        orders=orders,
+        jobs=jobs,
+        triggers=plan.triggers,
+        policy=plan.policy,
+        run_start=plan.run_start,
+        warnings=plan.warnings,
+    )
+
+
+def _first_prices(plan: CompiledPlan) -> dict[str, int]:
+    prices: dict[str, int] = {}
+    for spec in plan.orders.values():
+        if spec.price and spec.order_type in PRICED_TYPES:
+            prices.setdefault(spec.symbol, spec.price)
+    return prices
+
+
+def run_plan(
+    path: Path,
+    opts: RunOptions,
+    *,
+    emit: Emit,
+    stop: threading.Event,
+    on_target: Callable[[Target], None] | None = None,
+) -> RunResult:
+    """Run (or resume) a plan. `on_target` sees the connected target first: tests use it
+    to keep the embedded simulator, whose request log is the truth about what was sent."""
+    plan = load_plan(path)  # raises PlanError with every problem
+    strict = not (opts.mode == "dry-run" and opts.base_url)
+    day = _day(plan.date, opts.date, strict=strict)
+    live = opts.mode == "live"
+    commit = live_guard(path, allow_dirty=opts.allow_dirty) if live else None
+
+    if opts.mode == "sim":
+        draft = compile_plan(plan, day=day, run_start=None)
+        start, end = sim_window(draft)
+        speed = sim_speed(start, end, opts.speed)
+        compiled = _with_adoptions(compile_plan(plan, day=day, run_start=start), opts.adopt)
+        target: Target = build_sim(
+            start=start,
+            speed=speed,
+            scenario=opts.scenario,
+            seed=opts.seed,
+            prices=_first_prices(compiled),
+        )
+        env = "sim"
+        jpath = journal_path(opts.state_dir, plan.name, day, env)
+        if jpath.exists():  # a rehearsal starts from nothing; keep the last one beside it
+            jpath.rename(jpath.with_name(f"{jpath.stem}.{int(os.path.getmtime(jpath))}.jsonl"))
+    else:
+        appkey, secret = keys_from_env()
+        target = build_remote(
+            live=live,
+            base_url=opts.base_url,
+            state_dir=opts.state_dir,
+            appkey=appkey,
+            secret=secret,
+        )
+        env = target.env
+        jpath = journal_path(opts.state_dir, plan.name, day, env)
+
+    if on_target is not None:
+        on_target(target)
+    journal = Journal(jpath)
+    try:
+        state = journal.open()
+        if opts.mode != "sim":
+            run_start = state.run_start or target.clock.now()
+            compiled = _with_adoptions(compile_plan(plan, day=day, run_start=run_start), opts.adopt)
+        run_start = compiled.run_start or target.clock.now()
+        journal.append(
+            {
+                "type": "start",
+                "pid": os.getpid(),
+                "mode": target.mode,
+                "env": env,
+                "file": str(path),
+                "sha256": file_sha256(path),
+                "git_commit": commit,
+                "run_start": (state.run_start or run_start).isoformat(),
+                "resumed": bool(state.starts),
+            },
+            sync=True,
+        )
+        now = target.clock.now()
+        emit(
+            Event(
+                kind=INFO,
+                at=now,
+                message=f"{target.mode} run of {plan.name} for {day} (journal {jpath})",
+            )
+        )
+        if opts.mode == "sim":
+            speed_note = f"×{target.clock.virtual_seconds(1.0):.0f}"
+            emit(
+                Event(
+                    kind=INFO,
+                    at=now,
+                    message=f"embedded simulator, virtual clock from "
+                    f"{now.astimezone(SEOUL):%H:%M:%S} {speed_note}",
+                )
+            )
+        for note in [*target.notes, *compiled.warnings]:
+            emit(Event(kind=WARNING, at=now, message=note))
+        if not strict and not calendar.is_trading_day(day):
+            emit(Event(kind=WARNING, at=now, message=f"{day} is not a KRX trading day"))
+
+        def warn(message: str) -> None:
+            emit(Event(kind=WARNING, at=target.clock.now(), message=message))
+
+        executor = Executor(
+            plan=compiled,
+            client=target.client,
+            journal=journal,
+            clock=target.clock,
+            emit=emit,
+            enforce_session=target.enforce_session,
+            warn=warn,
+        )
+        runner = Runner(
+            plan=compiled,
+            executor=executor,
+            journal=journal,
+            clock=target.clock,
+            emit=emit,
+            stop=stop,
+        )
+        result = runner.run()
+        journal.append({"type": "stop", "exit_code": result.exit_code}, sync=True)
+        return result
+    finally:
+        journal.close()
+        target.client.close()

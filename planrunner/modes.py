@@ -1,0 +1,164 @@
+"""Run modes (DESIGN.md §1): where orders go, with which keys, on which clock.
+
+    --sim      the embedded simulator, in-process, on a compressed virtual clock
+    --dry-run  Kiwoom's mock domain (or --base-url), real clock, keys from the environment
+    --live     Kiwoom's live domain, behind a typed confirmation and a clean git tree
+
+Keys are read from KIWOOM_APPKEY / KIWOOM_SECRETKEY only (no .env), and never printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from planrunner import calendar
+from planrunner.calendar import SEOUL
+from planrunner.clock import Clock, RealClock, VirtualClock
+from planrunner.errors import RunError, UsageError
+from planrunner.kiwoom import codes
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.model import CompiledPlan
+
+SIM_TARGET_SECONDS = 25.0  # a whole day rehearses in about this long by default
+SIM_KEY = "sim-appkey"  # the embedded simulator takes any key; these are not secrets
+SIM_SECRET = "sim-secretkey"
+
+
+@dataclass(slots=True, kw_only=True)
+class Target:
+    mode: str  # sim | dry-run | live
+    env: str  # the journal's environment label: sim, mock, live, local-127.0.0.1-8080
+    client: KiwoomClient
+    clock: Clock
+    enforce_session: bool = True
+    simulator: object | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def keys_from_env() -> tuple[str, str]:
+    appkey = os.environ.get("KIWOOM_APPKEY", "")
+    secret = os.environ.get("KIWOOM_SECRETKEY", "")
+    missing = [n for n, v in (("KIWOOM_APPKEY", appkey), ("KIWOOM_SECRETKEY", secret)) if not v]
+    if missing:
+        raise UsageError(
+            f"{' and '.join(missing)} not set: export the app key and secret key of your "
+            "Kiwoom account (mock keys for --dry-run, live keys for --live); "
+            "a .env file is not read"
+        )
+    return appkey, secret
+
+
+def env_label(base_url: str | None, default: str) -> str:
+    if not base_url:
+        return default
+    u = urlparse(base_url)
+    host = re.sub(r"[^A-Za-z0-9.]+", "-", f"{u.hostname}-{u.port or ''}").strip("-")
+    return f"local-{host}"
+
+
+def sim_window(plan: CompiledPlan) -> tuple[dt.datetime, dt.datetime]:
+    """The slice of the day a rehearsal covers: from just before the first job (or the open)
+    to just after the last job or trigger window."""
+    s = calendar.session(plan.day)
+    open_at = dt.datetime.combine(plan.day, s.regular.start, tzinfo=SEOUL)
+    times = [j.at for j in plan.jobs]
+    start = min([*times, open_at]) - dt.timedelta(seconds=5)
+    ends = [*times, start + dt.timedelta(minutes=1)]
+    for t in plan.triggers:
+        b = t.between[1] if t.between else s.regular.end
+        ends.append(dt.datetime.combine(plan.day, b, tzinfo=SEOUL))
+    return start, max(ends) + dt.timedelta(seconds=5)
+
+
+def sim_speed(start: dt.datetime, end: dt.datetime, speed: float | None) -> float:
+    if speed is not None:
+        if speed <= 0:
+            raise UsageError("--speed must be positive")
+        return speed
+    return max(1.0, (end - start).total_seconds() / SIM_TARGET_SECONDS)
+
+
+def build_sim(
+    *,
+    start: dt.datetime,
+    speed: float,
+    scenario: Path | None,
+    seed: int,
+    prices: dict[str, int],
+) -> Target:
+    from planrunner.sim import Scenario, Simulator, load_scenario
+
+    clock = VirtualClock(start, speed)
+    story = load_scenario(scenario) if scenario else Scenario()
+    sim = Simulator(clock=clock, scenario=story, seed=seed)
+    for symbol, price in prices.items():
+        if symbol not in story.symbols:  # no path given: a seeded walk from the plan's price
+            sim.set_price(symbol, price)
+    client = KiwoomClient(
+        appkey=SIM_KEY, secretkey=SIM_SECRET, env="sim", transport=sim.transport(), clock=clock
+    )
+    return Target(mode="sim", env="sim", client=client, clock=clock, simulator=sim)
+
+
+def build_remote(
+    *, live: bool, base_url: str | None, state_dir: Path, appkey: str, secret: str
+) -> Target:
+    env = "live" if live else "mock"
+    if base_url and live:
+        raise UsageError("--base-url goes with --dry-run, not --live")
+    client = KiwoomClient(
+        appkey=appkey,
+        secretkey=secret,
+        env="mock" if not live else "live",
+        base_url=base_url or (codes.LIVE_URL if live else codes.MOCK_URL),
+        token_cache_dir=state_dir / "tokens",
+    )
+    target = Target(
+        mode="live" if live else "dry-run",
+        env=env_label(base_url, env),
+        client=client,
+        clock=RealClock(),
+        enforce_session=base_url is None,
+    )
+    if base_url:
+        target.notes.append(
+            f"{base_url} keeps its own hours: calendar and session refusals are warnings"
+        )
+    return target
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def git_state(path: Path) -> tuple[str | None, bool]:
+    """(commit of HEAD, whether the file has uncommitted changes or is untracked)."""
+    d = str(path.resolve().parent)
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", d, *args], capture_output=True, text=True)
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return None, True
+    status = git("status", "--porcelain", "--", str(path.resolve()))
+    tracked = git("ls-files", "--error-unmatch", str(path.resolve())).returncode == 0
+    return head.stdout.strip(), bool(status.stdout.strip()) or not tracked
+
+
+def live_guard(path: Path, *, allow_dirty: bool) -> str | None:
+    commit, dirty = git_state(path)
+    if dirty and not allow_dirty:
+        where = "is not committed in git" if commit else "is not in a git repository"
+        raise RunError(
+            f"{path} {where}: --live runs only committed plans, so the journal can name the "
+            "exact plan that traded (commit it, or pass --allow-dirty)"
+        )
+    return commit

@@ -1,0 +1,279 @@
+"""Timed actions become APScheduler jobs (the only apscheduler import in planrunner).
+
+One date job per timed action, in Asia/Seoul whatever the machine's zone, with an
+explicit misfire grace, `coalesce` and `max_instances=1`. The pool is sized to the jobs
+that share an instant (APScheduler's default of 10 threads delays the 11th by a whole
+broker call). Lateness is judged on the plan's clock (virtual under --sim): a job later
+than `policy.misfire_grace` is not sent; it is reported `skipped (late by 42s)` or stops
+the run (`on_late: fail`). EVENT_JOB_MISSED is reported the same way, never silent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections import Counter
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from planrunner.calendar import SEOUL
+from planrunner.clock import Clock
+from planrunner.errors import BrokerError
+from planrunner.events import (
+    DONE,
+    FAILED,
+    INFO,
+    SCHEDULED,
+    SKIPPED,
+    WARNING,
+    Emit,
+    Event,
+    RunResult,
+)
+from planrunner.execute import Executor, InDoubt
+from planrunner.journal import Journal
+from planrunner.kiwoom.errors import AuthError, KiwoomError, ServerBug
+from planrunner.model import CompiledPlan, Job, action_name
+from planrunner.reconcile import reconcile
+from planrunner.summary import summarize
+from planrunner.triggers import TriggerWatcher
+
+FINAL = frozenset({"done", "skipped", "failed"})
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        plan: CompiledPlan,
+        executor: Executor,
+        journal: Journal,
+        clock: Clock,
+        emit: Emit,
+        stop: threading.Event | None = None,
+    ):
+        self.plan = plan
+        self.ex = executor
+        self.journal = journal
+        self.clock = clock
+        self.emit = emit
+        self.stop = stop or threading.Event()
+        self.grace = plan.policy.misfire_grace
+        self._cv = threading.Condition()
+        self._finished: set[str] = set()
+        self._states: dict[str, str] = {}
+        self._blocked: dict[str, str] = {}  # order -> why later jobs can't run
+        self._fatal: str | None = None
+        self._order_jobs: dict[str, list[str]] = {}
+        for job in plan.jobs:
+            self._order_jobs.setdefault(job.order, []).append(job.id)
+        self.watcher = TriggerWatcher(
+            plan=plan,
+            executor=executor,
+            journal=journal,
+            clock=clock,
+            emit=emit,
+            stop=self.stop,
+        )
+
+    # ---- the run ------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        reconcile(journal=self.journal, client=self.ex.client, clock=self.clock, emit=self.emit)
+        todo: list[Job] = []
+        for job in self.plan.jobs:
+            js = self.journal.state.jobs.get(job.id)
+            if js is not None and js.state in FINAL:
+                self._finish(job.id, js.state + (f" ({js.reason})" if js.reason else ""))
+                continue
+            todo.append(job)
+        resumed = len(self.plan.jobs) - len(todo)
+        if resumed:
+            self._info(f"resuming: {resumed} job(s) already finished are not repeated")
+        self._adopt()
+        scheduler = self._scheduler(todo)
+        try:
+            scheduler.start()
+            self.watcher.start()
+            self._wait(todo)
+        finally:
+            scheduler.shutdown(wait=True)
+            self.watcher.join()
+        return summarize(
+            plan=self.plan,
+            executor=self.ex,
+            journal=self.journal,
+            states=self._states,
+            fatal=self._fatal,
+            interrupted=self.stop.is_set() and self._fatal is None,
+            watcher=self.watcher,
+        )
+
+    def _adopt(self) -> None:
+        for spec in self.plan.orders.values():
+            if spec.adopt and not self.journal.state.lineage.get(spec.id):
+                self.journal.append(
+                    {"type": "adopt", "order": spec.id, "ord_no": spec.adopt}, sync=True
+                )
+                self._info(f"adopted {spec.id} = {spec.adopt}", order=spec.id)
+
+    def _scheduler(self, todo: list[Job]) -> BackgroundScheduler:
+        shared = Counter(job.at for job in todo)
+        pool = max(shared.values(), default=1) + 2
+        grace_real = max(1, math.ceil(self.grace.total_seconds()))
+        scheduler = BackgroundScheduler(
+            timezone=SEOUL,
+            executors={"default": ThreadPoolExecutor(max_workers=pool)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace_real},
+        )
+        scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        now = self.clock.now()
+        for job in todo:
+            late = now - job.at
+            if late > self.grace:
+                self._late(job, late)
+                continue
+            scheduler.add_job(
+                self._fire,
+                trigger="date",
+                run_date=self.clock.real_of(max(job.at, now)),
+                args=[job],
+                id=job.id,
+                name=job.id,
+            )
+            self.emit(
+                Event(
+                    kind=SCHEDULED,
+                    at=now,
+                    job=job.id,
+                    order=job.order,
+                    message=f"scheduled {action_name(job.action)} at "
+                    f"{job.at.astimezone(SEOUL):%H:%M:%S}",
+                )
+            )
+        return scheduler
+
+    def _wait(self, todo: list[Job]) -> None:
+        ids = {job.id for job in todo}
+        with self._cv:
+            while not self.stop.is_set() and self._fatal is None:
+                if ids <= self._finished and self.watcher.finished():
+                    return
+                self._cv.wait(0.05)
+        self.stop.set()
+
+    # ---- firing -------------------------------------------------------------------------
+
+    def _fire(self, job: Job) -> None:
+        try:
+            self._await_turn(job)
+            if self.stop.is_set():
+                return
+            late = self.clock.now() - job.at
+            if late > self.grace:
+                self._late(job, late)
+                return
+            blocked = self._blocked.get(job.order)
+            if blocked:
+                self._skip(job, blocked)
+                return
+            self._finish(job.id, self._execute(job))
+        except Exception as e:  # any failure ends this job, loudly
+            self._fail_run(job, e)
+
+    def _execute(self, job: Job) -> str:
+        try:
+            return self.ex.execute(job.id, job.action)
+        except InDoubt:
+            # Settle it now from the broker's lists, then finish what the job still owes.
+            reconcile(journal=self.journal, client=self.ex.client, clock=self.clock, emit=self.emit)
+            try:
+                return self.ex.execute(job.id, job.action)
+            except InDoubt as e:
+                self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
+                self.journal.append({"type": "failed", "job": job.id, "reason": str(e)})
+                return f"unknown ({e})"
+
+    def _await_turn(self, job: Job) -> None:
+        """Jobs on one order run in plan order, even when they share an instant."""
+        earlier = self._order_jobs.get(job.order, [])
+        earlier = earlier[: earlier.index(job.id)] if job.id in earlier else []
+        with self._cv:
+            while not self.stop.is_set() and not set(earlier) <= self._finished:
+                self._cv.wait(0.05)
+
+    def _late(self, job: Job, late: dt.timedelta) -> None:
+        seconds = late.total_seconds()
+        text = f"late by {seconds:.0f}s" if seconds >= 1 else f"late by {seconds * 1000:.0f}ms"
+        if self.plan.policy.on_late == "fail":
+            self.journal.append({"type": "failed", "job": job.id, "reason": text})
+            self._fatal = f"{job.id} was {text} and the plan says on_late: fail"
+            self.emit(
+                Event(
+                    kind=FAILED,
+                    at=self.clock.now(),
+                    job=job.id,
+                    order=job.order,
+                    message=f"failed ({text}); stopping the run (on_late: fail)",
+                )
+            )
+            self._finish(job.id, f"failed ({text})")
+            return
+        self._skip(job, text)
+
+    def _skip(self, job: Job, reason: str) -> None:
+        self.journal.append({"type": "skipped", "job": job.id, "reason": reason})
+        self.emit(
+            Event(
+                kind=SKIPPED,
+                at=self.clock.now(),
+                job=job.id,
+                order=job.order,
+                message=f"skipped ({reason})",
+            )
+        )
+        self._finish(job.id, f"skipped ({reason})")
+
+    def _finish(self, job_id: str, state: str) -> None:
+        with self._cv:
+            self._states[job_id] = state
+            self._finished.add(job_id)
+            self._cv.notify_all()
+        if state == "done":
+            self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))
+
+    def _fail_run(self, job: Job, e: Exception) -> None:
+        fatal = isinstance(e, AuthError | ServerBug) or not isinstance(e, BrokerError)
+        text = str(e) if isinstance(e, KiwoomError) else f"{type(e).__name__}: {e}"
+        self.journal.append({"type": "failed", "job": job.id, "reason": text})
+        self.emit(
+            Event(
+                kind=FAILED,
+                at=self.clock.now(),
+                job=job.id,
+                order=job.order,
+                message=f"failed: {text}",
+            )
+        )
+        if fatal:
+            self._fatal = text
+        self._finish(job.id, f"failed ({text})")
+
+    def _on_event(self, event: JobExecutionEvent) -> None:
+        job = next((j for j in self.plan.jobs if j.id == event.job_id), None)
+        if job is None or job.id in self._finished:
+            return
+        if event.code == EVENT_JOB_MISSED:
+            self._late(job, self.clock.now() - job.at)
+        else:
+            self._fail_run(job, event.exception or RuntimeError("job error"))
+
+    def _info(self, message: str, *, order: str | None = None, **data: Any) -> None:
+        self.emit(Event(kind=INFO, at=self.clock.now(), message=message, order=order, data=data))
+
+    def warn(self, message: str) -> None:
+        self.emit(Event(kind=WARNING, at=self.clock.now(), message=message))

@@ -1,0 +1,110 @@
+"""The end of a run: per order its lineage, filled/remaining and state; the exit code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from planrunner.calendar import SEOUL
+from planrunner.events import OrderSummary, RunResult
+from planrunner.journal import Journal, Link
+from planrunner.model import CompiledPlan
+
+if TYPE_CHECKING:
+    from planrunner.execute import Executor
+    from planrunner.triggers import TriggerWatcher
+
+EXIT_OK, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 2, 130
+BAD_STATES = ("rejected", "failed", "unknown")
+
+
+def link_text(link: Link) -> str:
+    if link.kind in ("place", "adopt"):
+        return link.ord_no
+    try:
+        at = dt.datetime.fromisoformat(link.at or link.t).astimezone(SEOUL)
+        when = f" {at:%H:%M:%S}" if at.second else f" {at:%H:%M}"
+    except ValueError:
+        when = ""
+    return f"{link.ord_no or '?'} ({link.kind}{when})"
+
+
+def summarize(
+    *,
+    plan: CompiledPlan,
+    executor: Executor,
+    journal: Journal,
+    states: dict[str, str],
+    fatal: str | None,
+    interrupted: bool,
+    watcher: TriggerWatcher | None = None,
+) -> RunResult:
+    orders: list[OrderSummary] = []
+    attention: list[str] = []
+    for order_id, spec in executor.orders.items():
+        links = journal.state.lineage.get(order_id, [])
+        if not links:
+            orders.append(
+                OrderSummary(
+                    order=order_id,
+                    symbol=spec.symbol,
+                    side=spec.side,
+                    lineage=(),
+                    ordered=spec.qty or 0,
+                    filled=0,
+                    remaining=0,
+                    state="not placed",
+                )
+            )
+            continue
+        try:
+            st = executor.status(order_id)
+            filled, remaining = st.filled, st.remaining
+        except Exception as e:  # the summary must still print
+            attention.append(f"{order_id}: could not read its state at the end: {e}")
+            filled, remaining = 0, 0
+        ordered = spec.qty or filled + remaining
+        if remaining:
+            state = "open" if not filled else "partially filled, open"
+        elif filled >= ordered:
+            state = "filled"
+        elif filled:
+            state = "partially filled, rest cancelled"
+        else:
+            state = "cancelled"
+        orders.append(
+            OrderSummary(
+                order=order_id,
+                symbol=spec.symbol,
+                side=spec.side,
+                lineage=tuple(link_text(x) for x in links),
+                ordered=ordered,
+                filled=filled,
+                remaining=remaining,
+                state=state,
+            )
+        )
+    for job_id, state in sorted(states.items()):
+        if state.startswith(BAD_STATES) or state.startswith("skipped (late"):
+            attention.append(f"{job_id}: {state}")
+    for job_id, _req, _rec in journal.state.in_doubt():
+        attention.append(f"{job_id}: outcome unknown; run again to reconcile")
+    if fatal:
+        code = EXIT_RUNTIME
+        attention.insert(0, f"run stopped: {fatal}")
+    elif interrupted:
+        code = EXIT_INTERRUPTED
+    elif any(s.startswith(BAD_STATES) for s in states.values()) or journal.state.in_doubt():
+        code = EXIT_RUNTIME
+    else:
+        code = EXIT_OK
+    stats: dict[str, object] = {}
+    if watcher is not None and watcher.reaction:
+        stats["triggers"] = watcher.reaction
+    return RunResult(
+        exit_code=code,
+        orders=tuple(orders),
+        jobs=dict(states),
+        attention=tuple(attention),
+        stats=stats,
+    )
