@@ -117,6 +117,12 @@ class Market:
             yield s.price
 
     def set_price(self, code: str, price: int) -> int:
+        if code not in self._symbols and code not in self.scenario.symbols:
+            # The first price given to a symbol the scenario does not describe lists it:
+            # that price becomes its base (and its limits), then it walks from there.
+            spec = self.scenario.for_symbol(code)
+            listed = SymbolScenario(symbol=code, price=price, base=price, max_fill=spec.max_fill)
+            self._symbols[code] = _Symbol(listed, self.day, self.now, self.seed)
         s = self.symbol(code)
         s.price = s.clamp(price)
         return s.price

@@ -138,6 +138,10 @@ class Simulator:
         with self.lock:
             return self.broker.set_price(symbol, price, self.clock.now())
 
+    def knows(self, symbol: str) -> bool:
+        """Whether the scenario describes this symbol (else it walks around a default)."""
+        return symbol in self.scenario.symbols
+
     def expire_tokens(self) -> int:
         with self.lock:
             return self.auth.invalidate_all()
