@@ -1,0 +1,232 @@
+"""Plan text -> plain data + where each value was written.
+
+PyYAML's YAML 1.1 resolvers are footguns for plans: `15:10` is the int 910 (base 60),
+`15:10:05` is 54605, `000660` is the octal 432, `012330` the octal 5336, `2026-11-26` a
+date, `on`/`off`/`yes`/`no` booleans. `PlanLoader` keeps all of those as the strings the user wrote; only plain
+decimal ints (`10`, `70_000`), decimal floats, `true`/`false` and `null` are resolved.
+Duplicate keys are errors (PyYAML silently keeps the last one).
+
+`load_text` never raises for bad input: a YAML error, a duplicate key or an unreadable
+file come back as `Problem`s in `Loaded.problems`, so one bad file does not stop the
+others (check-jsonschema's habit). `Loaded.marks` maps every JSON path (`$.steps[2].at`)
+to its 1-based line and column: scalars point at the value, mappings and sequences at
+the key that introduces them, so "missing key" messages point at the right line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planrunner.errors import Problem
+
+Pos = tuple[int, int]
+
+_KEEP = (
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+)
+_RESOLVERS: list[tuple[str, re.Pattern[str], str]] = [
+    ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), "tTfF"),
+    # Decimal only: no base-60 (15:10), no octal (000660), no leading zeros (012330).
+    ("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$"),
+        "-+0123456789.",
+    ),
+]
+
+
+def _install(cls: type[yaml.SafeLoader] | type[Any]) -> None:
+    table: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+    for first, rules in yaml.resolver.Resolver.yaml_implicit_resolvers.items():
+        kept = [(tag, rx) for tag, rx in rules if tag not in _KEEP]
+        if kept:
+            table[first] = kept
+    for tag, rx, firsts in _RESOLVERS:
+        for ch in firsts:
+            table.setdefault(ch, []).append((tag, rx))
+    cls.yaml_implicit_resolvers = table
+
+
+class _NoDuplicates:
+    """Refuse duplicate keys when constructing plain data (PyYAML keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[attr-defined]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc, no-any-return]
+
+
+class PlanLoader(_NoDuplicates, yaml.SafeLoader):
+    """SafeLoader whose implicit resolvers keep times, codes and dates as strings and
+    which rejects duplicate keys (`yaml.load(text, Loader=PlanLoader)`)."""
+
+
+_install(PlanLoader)
+
+if hasattr(yaml, "CSafeLoader"):  # same resolvers over libyaml's parser: ~10x faster
+
+    class _FastLoader(_NoDuplicates, yaml.CSafeLoader):
+        pass
+
+    _install(_FastLoader)
+    _Loader: Any = _FastLoader
+else:  # pragma: no cover - libyaml missing
+    _Loader = PlanLoader
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def child_path(path: str, key: str | int) -> str:
+    """`$.orders` + `entry` -> `$.orders.entry`; ints index sequences."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _IDENT.match(key):
+        return f"{path}.{key}"
+    return f"{path}[{key!r}]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Loaded:
+    """One plan file after parsing: `data` is None when the text could not be parsed."""
+
+    file: str
+    data: Any
+    marks: dict[str, Pos] = field(default_factory=dict)
+    key_marks: dict[str, Pos] = field(default_factory=dict)  # where the key itself is
+    problems: tuple[Problem, ...] = ()
+
+    def mark(self, path: str) -> Pos:
+        """Line and column of a path, or of its nearest written ancestor."""
+        p = path
+        while p not in self.marks:
+            cut = max(p.rfind("."), p.rfind("["))
+            if cut <= 0:
+                return (1, 1)
+            p = p[:cut]
+        return self.marks[p]
+
+    def key_mark(self, path: str) -> Pos:
+        return self.key_marks.get(path) or self.mark(path)
+
+    def problem(self, path: str, message: str, *, at_key: bool = False) -> Problem:
+        line, col = self.key_mark(path) if at_key else self.mark(path)
+        return Problem(file=self.file, line=line, col=col, path=path, message=message)
+
+
+def _pos(node: yaml.Node) -> Pos:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, loader: Any, file: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.marks: dict[str, Pos] = {}
+        self.key_marks: dict[str, Pos] = {}
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: str, key_pos: Pos | None) -> Any:
+        is_scalar = isinstance(node, yaml.ScalarNode)
+        self.marks[path] = _pos(node) if is_scalar or key_pos is None else key_pos
+        if key_pos is not None:
+            self.key_marks[path] = key_pos
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                self.build(item, child_path(path, i), None) for i, item in enumerate(node.value)
+            ]
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
+        self.loader.flatten_mapping(node)  # `<<` merge keys
+        out: dict[str, Any] = {}
+        seen: dict[str, Pos] = {}
+        for key_node, value_node in node.value:
+            line, col = _pos(key_node)
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(self._problem(line, col, path, "a key must be a plain value"))
+                continue
+            key = str(self.loader.construct_object(key_node))
+            where = child_path(path, key)
+            if key in seen:
+                first = seen[key]
+                msg = f"duplicate key '{key}' (first written at line {first[0]}, column {first[1]})"
+                self.problems.append(self._problem(line, col, where, msg))
+                continue
+            seen[key] = (line, col)
+            out[key] = self.build(value_node, where, (line, col))
+        return out
+
+    def _problem(self, line: int, col: int, path: str, message: str) -> Problem:
+        return Problem(file=self.file, line=line, col=col, path=path, message=message)
+
+
+def load_text(text: str, file: str = "<plan>") -> Loaded:
+    """Parse one plan; every failure is a Problem in the result, never an exception."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            problem = Problem(file=file, line=1, col=1, path="$", message="the file is empty")
+            return Loaded(file=file, data=None, problems=(problem,))
+        builder = _Builder(loader, file)
+        data = builder.build(node, "$", None)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = f"YAML syntax error: {e.problem}"
+        if e.context:
+            msg += f" ({e.context})"
+        return Loaded(
+            file=file,
+            data=None,
+            problems=(Problem(file=file, line=line, col=col, path="$", message=msg),),
+        )
+    except yaml.YAMLError as e:
+        problem = Problem(file=file, line=1, col=1, path="$", message=f"YAML error: {e}")
+        return Loaded(file=file, data=None, problems=(problem,))
+    finally:
+        loader.dispose()
+    return Loaded(
+        file=file,
+        data=data,
+        marks=builder.marks,
+        key_marks=builder.key_marks,
+        problems=tuple(builder.problems),
+    )
+
+
+def load_file(path: str | Path) -> Loaded:
+    """Read and parse a plan file; unreadable files are Problems too."""
+    name = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        problem = Problem(file=name, line=1, col=1, path="$", message=f"cannot read: {reason}")
+        return Loaded(file=name, data=None, problems=(problem,))
+    return load_text(text, name)
+
+
+def yaml_load(text: str) -> Any:
+    """Plain data with the plan resolvers (no marks); for tests and tools."""
+    return yaml.load(text, Loader=PlanLoader)  # PlanLoader is a SafeLoader
