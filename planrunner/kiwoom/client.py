@@ -146,7 +146,7 @@ class KiwoomClient:
             exchange=exchange,
             stop_price=stop_price,
         )
-        return self._order(req, lambda data: ModifyAck.from_wire(data, orig_ord_no))
+        return self._order(req, ModifyAck.from_wire)
 
     def cancel(
         self, orig_ord_no: str, symbol: str, qty: int = 0, exchange: str = "KRX"
@@ -156,7 +156,7 @@ class KiwoomClient:
         req = wire.cancel_request(
             orig_ord_no=orig_ord_no, symbol=symbol, qty=qty, exchange=exchange
         )
-        return self._order(req, lambda data: CancelAck.from_wire(data, orig_ord_no))
+        return self._order(req, CancelAck.from_wire)
 
     # ---- reads -------------------------------------------------------------------------
 

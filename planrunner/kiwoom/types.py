@@ -60,14 +60,14 @@ class PlaceAck:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModifyAck:
     ord_no: str  # the new number: later modifies and cancels must use it
-    base_orig_ord_no: str  # the order this modify acted on
+    base_orig_ord_no: str  # the lineage's first number (0000139 in 139 → 140 → 141)
     qty: int  # the quantity modified (the broker's mdfy_qty)
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, object], orig_ord_no: str) -> ModifyAck:
+    def from_wire(cls, data: Mapping[str, object]) -> ModifyAck:
         return cls(
             ord_no=ord_no_of(data),
-            base_orig_ord_no=_str(data, "base_orig_ord_no") or orig_ord_no,
+            base_orig_ord_no=_str(data, "base_orig_ord_no"),
             qty=qty_of(data.get("mdfy_qty")),
         )
 
@@ -79,10 +79,10 @@ class CancelAck:
     qty: int  # the quantity cancelled (the broker's cncl_qty)
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, object], orig_ord_no: str) -> CancelAck:
+    def from_wire(cls, data: Mapping[str, object]) -> CancelAck:
         return cls(
             ord_no=ord_no_of(data),
-            base_orig_ord_no=_str(data, "base_orig_ord_no") or orig_ord_no,
+            base_orig_ord_no=_str(data, "base_orig_ord_no"),
             qty=qty_of(data.get("cncl_qty")),
         )
 
