@@ -1,0 +1,188 @@
+"""Render a compiled plan: the day's timeline as text for people, or JSON for machines.
+
+Pure: returns strings and dicts; `cli.py` prints them.
+
+JSON form of `planrunner show --format json` (one object):
+
+    {"plan": name, "file": path, "date": "YYYY-MM-DD", "timezone": "Asia/Seoul",
+     "run_start": ISO datetime or null (null: offsets laid out from now / the open),
+     "jobs": [{"id": "steps[1]#2", "at": ISO datetime, "at_text": "09:40" | "+90s" | "start",
+               "order": "entry", "action": "modify", "summary": "modify entry price 70,300",
+               "requests": [{"api_id": "kt10002", "body": {...official field names...}}]}],
+     "triggers": [{"id", "when": "price 005930 below 69,000", "between": ["09:00:00", "15:30:00"],
+                   "repeat": false, "order", "action", "summary", "requests": [...]}],
+     "policy": {"misfire_grace_s", "on_late", "price_poll_s", "max_order_value"}}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from planrunner.model import (
+    Action,
+    AllCond,
+    AnyCond,
+    Cancel,
+    CompiledPlan,
+    Condition,
+    FilledCond,
+    Job,
+    Market,
+    Modify,
+    PartiallyFilledCond,
+    Place,
+    PriceCond,
+    Replace,
+    Trigger,
+    WireRequest,
+    action_name,
+    action_order,
+)
+
+_OPS = {
+    "below": "below",
+    "above": "above",
+    "at_or_below": "at or below",
+    "at_or_above": "at or above",
+}
+
+
+def describe(cond: Condition) -> str:
+    """A condition in words: `price 005930 below 69,000`."""
+    if isinstance(cond, PriceCond):
+        return f"price {cond.symbol} {_OPS[cond.op]} {cond.value:,}"
+    if isinstance(cond, FilledCond):
+        return f"{cond.order} filled"
+    if isinstance(cond, PartiallyFilledCond):
+        return f"{cond.order} partially filled"
+    joiner = " and " if isinstance(cond, AllCond) else " or "
+    assert isinstance(cond, AllCond | AnyCond)
+    return "(" + joiner.join(describe(c) for c in cond.items) + ")"
+
+
+def _won(price: int | None) -> str:
+    return "?" if price is None else f"{price:,}"
+
+
+def summary(action: Action) -> str:
+    """One line for an action: `modify entry price 70,300`."""
+    if isinstance(action, Place):
+        s = action.spec
+        price = f" @ {s.price:,}" if s.price is not None else ""
+        stop = f" stop {s.stop_price:,}" if s.stop_price is not None else ""
+        return (
+            f"place {s.id}: {s.side} {s.qty} {s.symbol}{price} {s.order_type}{stop} on {s.exchange}"
+        )
+    if isinstance(action, Modify):
+        parts = []
+        if action.qty is not None:
+            parts.append(f"qty {action.qty}")
+        if action.ticks is not None:
+            sign = f"{action.ticks:+d} tick{'s' if abs(action.ticks) != 1 else ''}"
+            parts.append(f"price {_won(action.price)} ({sign})")
+        elif action.price is not None:
+            parts.append(f"price {action.price:,}")
+        return f"modify {action.order} " + ", ".join(parts)
+    if isinstance(action, Cancel):
+        return f"cancel {action.order} " + (
+            "all remaining" if action.qty is None else f"qty {action.qty}"
+        )
+    if isinstance(action, Market):
+        return f"market {action.order}: cancel the remainder, place what it confirms at market"
+    assert isinstance(action, Replace)
+    price = f" @ {action.price:,}" if action.price is not None else ""
+    return f"replace {action.order}: cancel the remainder, new {action.order_type} order of {action.qty}{price}"
+
+
+def _req(r: WireRequest) -> dict[str, Any]:
+    return {"api_id": r.api_id, "body": dict(r.body)}
+
+
+def _body(r: WireRequest) -> str:
+    return f"{r.api_id} " + json.dumps(r.body, ensure_ascii=False)
+
+
+def _time(plan: CompiledPlan, job: Job) -> str:
+    """Clock times as HH:MM:SS; offsets as written, with the instant if the start is known."""
+    local = job.at.astimezone(plan.tz).strftime("%H:%M:%S")
+    if job.at_text.startswith("+") or job.at_text == "start":
+        return f"{local} ({job.at_text})" if plan.run_start is not None else job.at_text
+    return local
+
+
+def as_dict(plan: CompiledPlan) -> dict[str, Any]:
+    p = plan.policy
+    return {
+        "plan": plan.name,
+        "file": plan.file,
+        "date": plan.day.isoformat(),
+        "timezone": "Asia/Seoul",
+        "run_start": plan.run_start.isoformat() if plan.run_start else None,
+        "jobs": [
+            {
+                "id": j.id,
+                "at": j.at.isoformat(),
+                "at_text": j.at_text,
+                "order": j.order,
+                "action": action_name(j.action),
+                "summary": summary(j.action),
+                "requests": [_req(r) for r in j.requests],
+            }
+            for j in plan.jobs
+        ],
+        "triggers": [_trigger_dict(t) for t in plan.triggers],
+        "policy": {
+            "misfire_grace_s": p.misfire_grace.total_seconds(),
+            "on_late": p.on_late,
+            "price_poll_s": p.price_poll.total_seconds(),
+            "max_order_value": p.max_order_value,
+        },
+    }
+
+
+def _trigger_dict(t: Trigger) -> dict[str, Any]:
+    between = [x.isoformat("seconds") for x in t.between] if t.between else None
+    return {
+        "id": t.id,
+        "when": describe(t.when),
+        "between": between,
+        "repeat": t.repeat,
+        "order": action_order(t.action),
+        "action": action_name(t.action),
+        "summary": summary(t.action),
+        "requests": [_req(r) for r in t.requests],
+    }
+
+
+def as_text(plan: CompiledPlan) -> str:
+    start = plan.run_start.strftime("%H:%M:%S") if plan.run_start else None
+    lines = [
+        f"plan {plan.name} ({plan.file})",
+        f"day {plan.day.isoformat()} ({plan.day.strftime('%a')}), times in Asia/Seoul"
+        + (f", run start {start}" if start else "; +offsets count from the run start"),
+        "",
+        "jobs",
+    ]
+    for j in plan.jobs:
+        lines.append(f"  {_time(plan, j):<16} {j.id:<12} {summary(j.action)}")
+        lines.extend(f"  {'':<16} {'':<12} {_body(r)}" for r in j.requests)
+    if not plan.jobs:
+        lines.append("  (none)")
+    lines += ["", "triggers"]
+    for t in plan.triggers:
+        d = _trigger_dict(t)
+        window = "-".join(d["between"]) if d["between"] else "the regular session"
+        once = "every time" if t.repeat else "once"
+        lines.append(f"  {t.id}: when {d['when']}, between {window}, {once}")
+        lines.append(f"    {d['summary']}")
+        lines.extend(f"    {_body(r)}" for r in t.requests)
+    if not plan.triggers:
+        lines.append("  (none)")
+    if plan.policy.max_order_value is not None:
+        lines += [
+            "",
+            f"max_order_value {plan.policy.max_order_value:,} won "
+            "(market orders are checked by the runner when they fire)",
+        ]
+    return "\n".join(lines) + "\n"
