@@ -1,0 +1,118 @@
+"""The limiter waits (on an injected clock) instead of letting the broker refuse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from conftest import APPKEY, SECRETKEY
+
+from planrunner.calendar import SEOUL
+from planrunner.clock import ManualClock
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.ratelimit import Rate, RateLimiter, RateLimits
+from planrunner.sim import Simulator
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def limiter(limits: RateLimits, t: FakeTime) -> RateLimiter:
+    return RateLimiter(limits, monotonic=t.monotonic, sleep=t.sleep)
+
+
+def test_a_burst_passes_then_calls_are_spaced_by_the_rate() -> None:
+    t = FakeTime()
+    rl = limiter(RateLimits(default=Rate(per_second=1, burst=2)), t)
+    waits = [rl.acquire("kt10000") for _ in range(4)]
+    assert waits == [0.0, 0.0, 1.0, 1.0]
+    assert t.now == 2.0
+
+
+def test_buckets_are_per_api_id() -> None:
+    t = FakeTime()
+    rl = limiter(RateLimits(default=Rate(per_second=1, burst=1)), t)
+    assert [rl.acquire(a) for a in ("kt10000", "kt10002", "kt10003")] == [0.0, 0.0, 0.0]
+    assert rl.acquire("kt10000") == 1.0
+
+
+def test_the_overall_bucket_spans_api_ids() -> None:
+    t = FakeTime()
+    rl = limiter(RateLimits(overall=Rate(per_second=2, burst=2)), t)
+    assert [rl.acquire(a) for a in ("kt10000", "kt10002", "kt10003")] == [0.0, 0.0, 0.5]
+
+
+def test_per_api_overrides_and_none_means_unlimited() -> None:
+    t = FakeTime()
+    limits = RateLimits(
+        default=Rate(per_second=1, burst=1),
+        per_api={"ka10001": None, "kt10000": Rate(per_second=4, burst=1)},
+    )
+    rl = limiter(limits, t)
+    assert sum(rl.acquire("ka10001") for _ in range(50)) == 0.0
+    assert [rl.acquire("kt10000") for _ in range(3)] == [0.0, 0.25, 0.25]
+
+
+def test_idle_time_refills_up_to_the_burst_only() -> None:
+    t = FakeTime()
+    rl = limiter(RateLimits(default=Rate(per_second=1, burst=2)), t)
+    rl.acquire("kt10000")
+    t.now += 100
+    assert [rl.acquire("kt10000") for _ in range(3)] == [0.0, 0.0, 1.0]
+
+
+def test_concurrent_callers_queue_behind_each_other() -> None:
+    t = FakeTime()
+    rl = RateLimiter(
+        RateLimits(default=Rate(per_second=10, burst=1)),
+        monotonic=t.monotonic,
+        sleep=lambda s: None,
+    )
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def go() -> None:
+        w = rl.reserve("kt10000")
+        with lock:
+            waits.append(w)
+
+    threads = [threading.Thread(target=go) for _ in range(5)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(waits) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
+def test_defaults_are_cautious_on_mock_and_open_on_the_simulator() -> None:
+    mock, live, sim = (RateLimits.for_env(env) for env in ("mock", "live", "sim"))
+    assert mock.for_api("kt10000") == Rate(per_second=1, burst=2)
+    live_rate = live.for_api("kt10000")
+    assert live_rate is not None and live_rate.per_second > 1
+    assert sim.for_api("kt10000") is None and sim.overall is None
+    with pytest.raises(ValueError):
+        Rate(per_second=0)
+
+
+def test_the_client_waits_its_turn_on_mock_defaults() -> None:
+    clock = ManualClock(dt.datetime(2026, 11, 26, 9, 0, tzinfo=SEOUL))
+    sim, t = Simulator(clock=clock, default_price=70000), FakeTime()
+    with KiwoomClient(
+        appkey=APPKEY, secretkey=SECRETKEY, env="mock", base_url="http://sim.test",
+        transport=sim.transport(), clock=clock, sleep=t.sleep, monotonic=t.monotonic,
+    ) as kc:  # fmt: skip
+        for _ in range(4):
+            kc.quote("005930")
+    assert t.slept == [1.0, 1.0]  # burst 2, then 1/s per api-id
+    assert all(x.code != 1700 for x in sim.log_snapshot())
