@@ -92,7 +92,8 @@ def summary(action: Action) -> str:
         return f"market {action.order}: cancel the remainder, place what it confirms at market"
     assert isinstance(action, Replace)
     price = f" @ {action.price:,}" if action.price is not None else ""
-    return f"replace {action.order}: cancel the remainder, new {action.order_type} order of {action.qty}{price}"
+    new = f"new {action.order_type} order of {action.qty}{price}"
+    return f"replace {action.order}: cancel the remainder, {new}"
 
 
 def _req(r: WireRequest) -> dict[str, Any]:
