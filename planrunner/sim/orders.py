@@ -79,6 +79,7 @@ class Order:
             stop_price=self.stop_price,
             filled=self.filled,
             remaining=self.remaining,
+            avg_fill_price=self.avg_fill_price,
             cancelled=self.cancelled,
             moved=self.moved,
             state=self.state,
@@ -105,6 +106,7 @@ class OrderView:
     stop_price: int | None
     filled: int
     remaining: int
+    avg_fill_price: int  # 0 until something fills
     cancelled: int
     moved: int
     state: State
@@ -127,6 +129,7 @@ class OrderView:
             "stop_price": self.stop_price,
             "filled": self.filled,
             "remaining": self.remaining,
+            "avg_fill_price": self.avg_fill_price,
             "cancelled": self.cancelled,
             "moved": self.moved,
             "state": self.state,
