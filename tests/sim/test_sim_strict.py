@@ -50,12 +50,12 @@ def test_a_missing_required_field_is_1511_naming_the_field(
             "kt10003",
             {"dmst_stex_tp": "KRX", "orig_ord_no": "139", "stk_cd": "005930", "cncl_qty": "0"},
             "orig_ord_no",
-        ),  # noqa: E501
+        ),
         (
             "kt10003",
             {"dmst_stex_tp": "KRX", "orig_ord_no": "0000139", "stk_cd": "005930", "cncl_qty": "-1"},
             "cncl_qty",
-        ),  # noqa: E501
+        ),
         ("ka10075", {"all_stk_tp": "0", "trde_tp": "0", "stex_tp": "9"}, "stex_tp"),
     ],
 )
