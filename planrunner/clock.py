@@ -44,6 +44,11 @@ class VirtualClock:
         self.speed = speed
         self.real_start = time.time() if real_start is None else real_start
 
+    def restart(self) -> None:
+        """Re-anchor: the virtual clock stands at `start` again from this real instant
+        (a rehearsal begins after its set-up, not during it)."""
+        self.real_start = time.time()
+
     def now(self) -> dt.datetime:
         elapsed = (time.time() - self.real_start) * self.speed
         return self.start + dt.timedelta(seconds=elapsed)

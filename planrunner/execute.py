@@ -321,8 +321,8 @@ class Executor:
             },
             sync=True,
         )
-        base = getattr(ack, "base_orig_ord_no", None)
-        text = f"acked {kind} → {ack.ord_no}" + (f" (from {base})" if base else "")
+        orig = request.body.get("orig_ord_no")
+        text = f"acked {kind} {orig} → {ack.ord_no}" if orig else f"acked {kind} → {ack.ord_no}"
         self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no}))
         return rec
 

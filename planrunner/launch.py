@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from planrunner import calendar
+from planrunner import calendar, ticks
 from planrunner.calendar import SEOUL
 from planrunner.compile import compile_plan
 from planrunner.errors import RunError, UsageError
@@ -31,6 +31,7 @@ from planrunner.modes import (
     live_guard,
     sim_speed,
     sim_window,
+    warm_up,
 )
 from planrunner.plan import load_plan
 from planrunner.runner import Runner
@@ -96,10 +97,13 @@ def _with_adoptions(plan: CompiledPlan, adopt: tuple[tuple[str, str], ...]) -> C
 
 
 def _first_prices(plan: CompiledPlan) -> dict[str, int]:
+    """Where the simulator's random walk starts for each symbol: a few ticks away from the
+    plan's first limit price, on the side where the order waits (above a buy, below a
+    sell), so a rehearsal shows orders resting before the walk reaches them."""
     prices: dict[str, int] = {}
     for spec in plan.orders.values():
-        if spec.price and spec.order_type in PRICED_TYPES:
-            prices.setdefault(spec.symbol, spec.price)
+        if spec.price and spec.order_type in PRICED_TYPES and spec.symbol not in prices:
+            prices[spec.symbol] = ticks.step(spec.price, 5 if spec.side == "buy" else -5)
     return prices
 
 
@@ -170,6 +174,7 @@ def run_plan(
             },
             sync=True,
         )
+        warm_up(target, day)
         now = target.clock.now()
         emit(
             Event(

@@ -106,7 +106,11 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         )
     for job_id, _req, _rec in state.in_doubt():
         attention.append(f"{job_id}: outcome unknown; `planrunner run` reconciles it first")
-    lineage = {order: [link_text(link) for link in links] for order, links in state.lineage.items()}
+    planned = {job.id: job.at for job in plan.jobs}
+    lineage = {
+        order: [link_text(link, planned) for link in links]
+        for order, links in state.lineage.items()
+    }
     fills = {
         o: {"filled": r.get("filled"), "remaining": r.get("remaining")}
         for o, r in state.fills.items()

@@ -18,15 +18,19 @@ EXIT_OK, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 2, 130
 BAD_STATES = ("rejected", "failed", "unknown")
 
 
-def link_text(link: Link) -> str:
+def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
+    """`0000140 (modify 09:30)`: the time is the step's planned time, else when it acked."""
     if link.kind in ("place", "adopt"):
         return link.ord_no
-    try:
-        at = dt.datetime.fromisoformat(link.at or link.t).astimezone(SEOUL)
-        when = f" {at:%H:%M:%S}" if at.second else f" {at:%H:%M}"
-    except ValueError:
-        when = ""
-    return f"{link.ord_no or '?'} ({link.kind}{when})"
+    when = (planned or {}).get(link.job or "")
+    if when is None:
+        try:
+            when = dt.datetime.fromisoformat(link.at or link.t)
+        except ValueError:
+            return f"{link.ord_no or '?'} ({link.kind})"
+    local = when.astimezone(SEOUL)
+    clock = f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
+    return f"{link.ord_no or '?'} ({link.kind} {clock})"
 
 
 def summarize(
@@ -41,6 +45,7 @@ def summarize(
 ) -> RunResult:
     orders: list[OrderSummary] = []
     attention: list[str] = []
+    planned = {job.id: job.at for job in plan.jobs}
     for order_id, spec in executor.orders.items():
         links = journal.state.lineage.get(order_id, [])
         if not links:
@@ -77,7 +82,7 @@ def summarize(
                 order=order_id,
                 symbol=spec.symbol,
                 side=spec.side,
-                lineage=tuple(link_text(x) for x in links),
+                lineage=tuple(link_text(x, planned) for x in links),
                 ordered=ordered,
                 filled=filled,
                 remaining=remaining,
