@@ -1,0 +1,99 @@
+"""Cold `planrunner validate` against check-jsonschema on the same files.
+
+    python bench/validate.py
+
+Prints: one plan, cold (median of 10 process runs), and one call over 1,000 generated
+plans; each next to `check-jsonschema --schemafile schemas/plan.schema.json` on the same
+files. Goals (issue 3): one plan < 0.3 s, 1,000 plans < 2 s, not slower than
+check-jsonschema even though validate also runs the cross-field rules and compile.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SCHEMA = ROOT / "schemas" / "plan.schema.json"
+RUNS = 10
+
+TEMPLATE = """\
+version: 1
+name: gen-{i}
+orders:
+  entry:
+    symbol: "{symbol}"
+    side: buy
+    qty: {qty}
+    price: {price}
+    at: "09:00:{sec:02d}"
+steps:
+  - at: "09:30"
+    modify: {{order: entry, price: +1 tick}}
+  - ladder: {{order: entry, every: 5m, by: +1 tick, from: "09:35", until: "10:00", limit: {limit}}}
+  - at: "15:10"
+    cancel: {{order: entry}}
+triggers:
+  - id: stop
+    when: {{price: {{symbol: "{symbol}", below: {stop}}}}}
+    market: {{order: entry}}
+"""
+
+
+def generate(folder: Path, n: int) -> list[str]:
+    files = []
+    for i in range(n):
+        price = 60000 + (i % 50) * 100
+        text = TEMPLATE.format(
+            i=i,
+            symbol=f"{i % 1000:06d}",
+            qty=1 + i % 20,
+            price=price,
+            sec=i % 60,
+            limit=price + 1000,
+            stop=price - 1000,
+        )
+        f = folder / f"plan-{i:04d}.yaml"
+        f.write_text(text, encoding="utf-8")
+        files.append(str(f))
+    return files
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def median(cmd: list[str], runs: int = RUNS) -> float:
+    return statistics.median(timed(cmd) for _ in range(runs))
+
+
+def main() -> None:
+    ours = [str(BIN / "planrunner"), "validate"]
+    theirs = [
+        str(shutil.which("check-jsonschema", path=str(BIN)) or "check-jsonschema"),
+        "--schemafile",
+        str(SCHEMA),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        one = generate(Path(tmp) / "one", 1) if (Path(tmp) / "one").mkdir() is None else []
+        many = generate(Path(tmp) / "many", 1000) if (Path(tmp) / "many").mkdir() is None else []
+        timed(ours + one), timed(theirs + one)  # warm the .pyc caches, not the data
+        rows = [
+            ("1 plan, cold (median of 10)", median(ours + one), median(theirs + one)),
+            ("1,000 plans, one call", timed(ours + many), timed(theirs + many)),
+        ]
+    print(f"{'':32} {'planrunner validate':>20} {'check-jsonschema':>17}")
+    for label, a, b in rows:
+        print(f"{label:32} {a:>19.3f}s {b:>16.3f}s")
+
+
+if __name__ == "__main__":
+    main()
