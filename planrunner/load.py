@@ -2,8 +2,9 @@
 
 PyYAML's YAML 1.1 resolvers are footguns for plans: `15:10` is the int 910 (base 60),
 `15:10:05` is 54605, `000660` is the octal 432, `012330` the octal 5336, `2026-11-26` a
-date, `on`/`off`/`yes`/`no` booleans. `PlanLoader` keeps all of those as the strings the user wrote; only plain
-decimal ints (`10`, `70_000`), decimal floats, `true`/`false` and `null` are resolved.
+date, `on`/`off`/`yes`/`no` booleans. `PlanLoader` keeps all of those as the strings
+the user wrote; only plain decimal ints (`10`, `70_000`), decimal floats, `true`/`false`
+and `null` are resolved.
 Duplicate keys are errors (PyYAML silently keeps the last one).
 
 `load_text` never raises for bad input: a YAML error, a duplicate key or an unreadable
