@@ -43,6 +43,7 @@ class Broker:
         self.orders: dict[str, Order] = {}
         self._open: dict[str, list[Order]] = {}
         self._next = first_ord_no
+        self._windows: dict[tuple[str, str, dt.date], tuple[calendar.Window, ...]] = {}
 
     # ---- time -------------------------------------------------------------------------
 
@@ -205,7 +206,18 @@ class Broker:
         return q
 
     def _check_session(self, order_type: str, exchange: str, now: dt.datetime) -> None:
-        if self.enforce_session and not calendar.accepts(order_type, now, exchange):
+        if not self.enforce_session:
+            return
+        # calendar.accepts, with the day's windows cached: it rebuilds the session per call.
+        local = now.astimezone(calendar.SEOUL)
+        key = (order_type, exchange, local.date())
+        windows = self._windows.get(key)
+        if windows is None:
+            day = local.date()
+            trading = calendar.is_trading_day(day)
+            windows = calendar.windows_for(order_type, day, exchange) if trading else ()
+            self._windows[key] = windows
+        if not any(w.contains(local.time()) for w in windows):
             raise rejected(codes.OUTSIDE_SESSION, "주문 가능 시간이 아닙니다")
 
     def _check_price(self, symbol: str, price: int) -> None:

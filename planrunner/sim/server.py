@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import socketserver
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from planrunner.sim.simulator import Simulator
 
 
 _PHRASES = {s.value: s.phrase for s in HTTPStatus}
+_MAX_LINE = 65536
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(socketserver.StreamRequestHandler):
+    """A small HTTP/1.1 keep-alive loop: http.server's header parsing (email.parser) cost
+    more per request than the simulator itself."""
+
     server: _Server
 
     def setup(self) -> None:
@@ -35,33 +38,54 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.track(self.connection, add=False)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the simulator keeps its own log
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while self._one():
+                pass
 
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
+    def _one(self) -> bool:
+        line = self.rfile.readline(_MAX_LINE)
+        while line in (b"\r\n", b"\n"):
+            line = self.rfile.readline(_MAX_LINE)
+        if not line:
+            return False
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            self._write(400, (), b"", keep=False)
+            return False
+        method, target, version = parts
+        headers: dict[str, str] = {}
+        while (h := self.rfile.readline(_MAX_LINE)) not in (b"\r\n", b"\n", b""):
+            name, _, value = h.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self._write(411, (), b"", keep=False)  # every Kiwoom client sends a length
+            return False
+        length = int(headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        path = self.path.split("?", 1)[0]
-        reply = self.server.sim.handle(self.command, path, headers, raw)
+        reply = self.server.sim.handle(method, target.split("?", 1)[0], headers, raw)
         if reply.drop:
-            self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        phrase = _PHRASES.get(reply.status, "")
-        head = [f"HTTP/1.1 {reply.status} {phrase}"]
-        head += [f"{k}: {v}" for k, v in reply.headers]
-        head.append(f"content-length: {len(reply.body)}")
-        if self.close_connection:
+            return False
+        keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        self._write(reply.status, reply.headers, reply.body, keep=keep)
+        return keep
+
+    def _write(
+        self, status: int, headers: tuple[tuple[str, str], ...], body: bytes, *, keep: bool
+    ) -> None:
+        head = [f"HTTP/1.1 {status} {_PHRASES.get(status, '')}"]
+        head += [f"{k}: {v}" for k, v in headers]
+        head.append(f"content-length: {len(body)}")
+        if not keep:
             head.append("connection: close")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
-
-    do_POST = _serve
-    do_GET = _serve
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
     allow_reuse_address = True
 
     def __init__(self, sim: Simulator, address: tuple[str, int]) -> None:
