@@ -1,0 +1,57 @@
+"""Scenario files: the example under plans/scenarios/ loads and plays; mistakes are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import at
+
+from planrunner.clock import ManualClock
+from planrunner.sim import ScenarioError, Simulator, load_scenario, parse_scenario
+
+EXAMPLE = Path(__file__).parents[2] / "plans" / "scenarios" / "samsung-dip.yaml"
+
+
+def test_the_example_scenario_plays_its_path_and_partial_fills() -> None:
+    scenario = load_scenario(EXAMPLE)
+    assert sorted(scenario.symbols) == ["000660", "005930"]
+    assert scenario.symbols["005930"].path[1].text == "09:05"
+    clock = ManualClock(at(9, 0))
+    sim = Simulator(clock=clock, scenario=scenario, enforce_session=False)
+    assert sim.quote("005930").price == 70_000
+    ord_no = sim.broker.place(_buy(qty=5, price=69_000), clock.now()).ord_no
+    clock.set(at(9, 59))
+    assert sim.quote("005930").price == 69_500
+    clock.set(at(10, 0))
+    assert (sim.quote("005930").price, sim.order(ord_no).filled) == (68_900, 3)
+    assert sim.quote("000660").base == 180_000
+    # Unlisted symbols walk from the default price, replayed from the clock start.
+    assert sim.quote("035720").base == 50_000
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('symbols: {"005930": {path: [["9h", 70000]]}}', "bad time '9h'"),
+        ('symbols: {"005930": {path: [["09:00", 0]]}}', "expected a positive integer"),
+        ('symbols: {"005930": {base: 70000, fill: half}}', "expected full or"),
+        ("walk_every: soon", "bad duration 'soon'"),
+        ("- just a list", "expected a mapping at the top"),
+        ("symbols: {a: [1", "<scenario>"),
+    ],
+)
+def test_scenario_mistakes_are_named(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario(text)
+
+
+def test_a_missing_scenario_file_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read scenario"):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+def _buy(qty: int, price: int):  # type: ignore[no-untyped-def]
+    from planrunner.sim.broker import NewOrder
+
+    return NewOrder(symbol="005930", side="buy", trde_tp="0", exchange="KRX", qty=qty, price=price)
