@@ -138,5 +138,5 @@ def verdict(status: int, data: Mapping[str, object], text: str) -> Failure | Non
     if failure is None and (status >= 400 or not data):
         # A 4xx without an envelope is our bug; a 2xx without a body tells nothing.
         kind: Kind = "final" if status >= 400 else "server"
-        return Failure(code=str(status), message=text[:200], kind=kind)
+        return Failure(code=str(status), message=text, kind=kind)
     return failure
