@@ -4,22 +4,12 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from fake_broker import FakeKiwoom
+from fake_broker import APPKEY, SECRETKEY, FakeKiwoom, Sleeps
 
 from planrunner.calendar import SEOUL
 from planrunner.clock import ManualClock
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
-
-APPKEY = "APPKEY-sekrit-0123456789"
-SECRETKEY = "SECRETKEY-sekrit-9876543210"
-
-
-class Sleeps(list[float]):
-    """An injected sleep: records the waits instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture

@@ -15,7 +15,16 @@ import httpx
 
 Answer = httpx.Response | dict[str, Any] | Exception | Callable[["Sent"], Any]
 
+APPKEY = "APPKEY-sekrit-0123456789"
+SECRETKEY = "SECRETKEY-sekrit-9876543210"
 OK = {"return_code": 0, "return_msg": "정상적으로 처리되었습니다"}
+
+
+class Sleeps(list[float]):
+    """An injected sleep: records the waits instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
 
 
 @dataclass(frozen=True)

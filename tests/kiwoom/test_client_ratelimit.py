@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from conftest import APPKEY, SECRETKEY
+from fake_broker import APPKEY, SECRETKEY
 
 from planrunner.calendar import SEOUL
 from planrunner.clock import ManualClock

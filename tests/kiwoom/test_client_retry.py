@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Sleeps
-from fake_broker import OK, FakeKiwoom, official_error
+from fake_broker import OK, FakeKiwoom, Sleeps, official_error
 
 from planrunner.kiwoom import errors as e
 from planrunner.kiwoom.client import KiwoomClient

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from conftest import APPKEY, SECRETKEY
+from fake_broker import APPKEY, SECRETKEY
 
 from planrunner.calendar import SEOUL
 from planrunner.clock import ManualClock

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import APPKEY, SECRETKEY
-from fake_broker import OK, FakeKiwoom, Sent, official_error, token_answer
+from fake_broker import APPKEY, OK, SECRETKEY, FakeKiwoom, Sent, official_error, token_answer
 
 from planrunner.clock import ManualClock
 from planrunner.kiwoom import errors as e
