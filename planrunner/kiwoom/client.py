@@ -6,7 +6,7 @@ request was not executed are retried — rate limits (1700–1702, 1687, HTTP 42
 refused token (one refresh, one resend), a connection that was never made. An order
 POST whose answer we did not see (timeout or drop after sending, HTTP 5xx, 1999) raises
 UnknownOutcome and is never resent. Reads may also retry on 5xx, 1999 and timeouts.
-Thread-safe: httpx.Client is, and token and rate state sit behind locks.
+Thread-safe: httpx's pooled transport is, and token and rate state sit behind locks.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import httpx
 
 from planrunner.clock import Clock, RealClock
 from planrunner.errors import UsageError
-from planrunner.kiwoom import codes, wire
+from planrunner.kiwoom import codes, types, wire
 from planrunner.kiwoom import errors as e
-from planrunner.kiwoom.envelope import Failure, error_for, verdict
-from planrunner.kiwoom.ratelimit import RateLimiter, RateLimits, RetryPolicy
+from planrunner.kiwoom.envelope import Failure, body_of, error_for, retry_after, scrub, verdict
+from planrunner.kiwoom.ratelimit import Attempts, RateLimiter, RateLimits, RetryPolicy
 from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file
 from planrunner.kiwoom.types import CancelAck, Fill, ModifyAck, OpenOrder, PlaceAck, Quote
 from planrunner.model import PRICED_TYPES, Side, WireRequest
@@ -61,12 +61,8 @@ class KiwoomClient:
             raise UsageError(f"env must be mock, live or sim, not {env!r}")
         if not appkey or not secretkey:
             raise UsageError("an app key and a secret key are needed (KIWOOM_APPKEY, ...)")
-        default = {"mock": codes.MOCK_URL, "live": codes.LIVE_URL, "sim": "http://sim"}[env]
         self.env: Env = env
-        self.base_url = (base_url or default).rstrip("/")
-        other = {"mock": codes.LIVE_URL, "live": codes.MOCK_URL}.get(env)
-        if other and self.base_url == other:
-            raise UsageError(f"env {env} cannot use {other}: mock and live never mix")
+        self.base_url = codes.base_url_for(env, base_url)
         self._appkey, self._secretkey = appkey, secretkey
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -111,11 +107,11 @@ class KiwoomClient:
         stop_price: int | None = None,
     ) -> PlaceAck:
         """kt10000 (buy) / kt10001 (sell); `price` None for unpriced types (market…)."""
-        _positive("qty", qty)
+        types.require_int("qty", qty)
         if order_type in PRICED_TYPES:
-            _positive("price", price)
+            types.require_int("price", price)
         if order_type == "stop_limit":
-            _positive("stop_price", stop_price)
+            types.require_int("stop_price", stop_price)
         req = wire.place_request(
             symbol=symbol,
             side=side,
@@ -137,8 +133,8 @@ class KiwoomClient:
         stop_price: int | None = None,
     ) -> ModifyAck:
         """kt10002: qty 0 = all remaining. The answer's `ord_no` is the order's new number."""
-        _positive("price", price)
-        _positive("qty", qty, zero=True)
+        types.require_int("price", price)
+        types.require_int("qty", qty, zero=True)
         req = wire.modify_request(
             orig_ord_no=orig_ord_no,
             symbol=symbol,
@@ -153,7 +149,7 @@ class KiwoomClient:
         self, orig_ord_no: str, symbol: str, qty: int = 0, exchange: str = "KRX"
     ) -> CancelAck:
         """kt10003: qty 0 = all remaining; the answer's qty is what was cancelled."""
-        _positive("qty", qty, zero=True)
+        types.require_int("qty", qty, zero=True)
         req = wire.cancel_request(
             orig_ord_no=orig_ord_no, symbol=symbol, qty=qty, exchange=exchange
         )
@@ -225,15 +221,7 @@ class KiwoomClient:
         content = json.dumps(req.body, ensure_ascii=False, separators=(",", ":")).encode()
         token = self.tokens.get() if auth else None
         refreshed = False
-        tries = {"rate": 0, "connect": 0, "read": 0}
-
-        def again(kind: str, limit: int, after: float | None = None) -> bool:
-            if tries[kind] >= limit:
-                return False
-            tries[kind] += 1
-            wait = min(self.retry.max_backoff, self.retry.backoff * 2 ** (tries[kind] - 1))
-            self._sleep(wait if after is None else min(after, 30.0))
-            return True
+        tries = Attempts(self.retry, self._sleep)
 
         while True:
             self.limiter.acquire(req.api_id)
@@ -246,7 +234,7 @@ class KiwoomClient:
                 resp = self._post(url, headers, content)
             except _NOT_SENT as exc:
                 log.warning("%s: not connected (%s)", req.api_id, type(exc).__name__)
-                if again("connect", self.retry.not_connected):
+                if tries.again("connect"):
                     continue
                 raise e.Unreachable(api_id=req.api_id, code=type(exc).__name__) from exc
             except httpx.TransportError as exc:
@@ -256,10 +244,10 @@ class KiwoomClient:
                     raise e.UnknownOutcome(
                         f"{what}. {e.UnknownOutcome.advice}", request=req
                     ) from exc
-                if again("read", self.retry.read_failures):
+                if tries.again("read"):
                     continue
                 raise e.ServerError(f"{what}. {e.ServerError.advice}", api_id=req.api_id) from exc
-            data = _json(resp)
+            data = body_of(resp.content)
             failure = verdict(resp.status_code, data, resp.content[:200].decode("utf-8", "replace"))
             code = f"{failure.kind} {failure.code}" if failure else "ok"
             log.debug("%s: HTTP %s %s", req.api_id, resp.status_code, code)
@@ -271,13 +259,13 @@ class KiwoomClient:
                 refreshed = True
                 token = self.tokens.refused(token)
                 continue
-            if failure.kind == "rate" and again("rate", self.retry.rate_limited, _after(resp)):
+            if failure.kind == "rate" and tries.again("rate", retry_after(resp.headers)):
                 continue
             if failure.kind == "server" and order:
                 raise e.UnknownOutcome(
                     code=failure.code, broker_message=message, http_status=status, request=req
                 )
-            if failure.kind == "server" and again("read", self.retry.read_failures):
+            if failure.kind == "server" and tries.again("read"):
                 continue
             scrubbed = Failure(code=failure.code, message=message, kind=failure.kind)
             raise error_for(scrubbed, api_id=req.api_id, http_status=status)
@@ -306,29 +294,4 @@ class KiwoomClient:
     def _scrub(self, text: str, sent: Token | None) -> str:
         """Blank out keys and tokens should a broker message ever echo them."""
         held = self.tokens.held_value()
-        for secret in (self._appkey, self._secretkey, held, sent.value if sent else ""):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-
-def _json(resp: httpx.Response) -> dict[str, Any]:
-    try:
-        data = resp.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _after(resp: httpx.Response) -> float | None:
-    try:
-        return float(resp.headers["retry-after"])
-    except (KeyError, ValueError):
-        return None
-
-
-def _positive(name: str, value: int | None, *, zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
-        raise ValueError(
-            f"{name} must be a {'non-negative' if zero else 'positive'} int: {value!r}"
-        )
+        return scrub(text, self._appkey, self._secretkey, held, sent.value if sent else "")

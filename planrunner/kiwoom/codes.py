@@ -6,8 +6,11 @@ own copy on purpose so the two check each other.
 
 from __future__ import annotations
 
+from planrunner.errors import UsageError
+
 LIVE_URL = "https://api.kiwoom.com"
 MOCK_URL = "https://mockapi.kiwoom.com"
+SIM_URL = "http://sim"  # placeholder host for an in-process simulator transport
 
 TOKEN_PATH = "/oauth2/token"
 REVOKE_PATH = "/oauth2/revoke"
@@ -79,3 +82,13 @@ GUIDE_CLOSED = "EGW0010"
 GUIDE_PARTIAL = "EGW0011"
 GUIDE_AUTH = "EGW0002"
 GUIDE_SYSTEM = "EGW9999"
+
+
+def base_url_for(env: str, base_url: str | None) -> str:
+    """The base URL of an environment; a mock client never talks to live, nor the reverse."""
+    default = {"mock": MOCK_URL, "live": LIVE_URL, "sim": SIM_URL}[env]
+    url = (base_url or default).rstrip("/")
+    other = {"mock": LIVE_URL, "live": MOCK_URL}.get(env)
+    if other and url == other:
+        raise UsageError(f"env {env} cannot use {other}: mock and live never mix")
+    return url

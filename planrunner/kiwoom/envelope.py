@@ -8,10 +8,11 @@ arrives as HTTP 200, so the body decides, never the status alone.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from planrunner.kiwoom import codes
 from planrunner.kiwoom import errors as e
@@ -58,6 +59,22 @@ _KEYWORDS: list[tuple[tuple[str, ...], type[e.Rejected]]] = [
     (("장종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"), e.MarketClosed),
     (("상한가", "하한가", "상하한가", "호가단위", "가격범위"), e.PriceOutOfRange),
 ]
+
+
+def body_of(content: bytes) -> dict[str, Any]:
+    """The answer's JSON object; {} when it is empty, not JSON, or not an object."""
+    try:
+        data = json.loads(content) if content else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def scrub(text: str, *secrets: str) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def failure_of(data: Mapping[str, object]) -> Failure | None:
@@ -140,3 +157,11 @@ def verdict(status: int, data: Mapping[str, object], text: str) -> Failure | Non
         kind: Kind = "final" if status >= 400 else "server"
         return Failure(code=str(status), message=text, kind=kind)
     return failure
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """A rate-limit answer's Retry-After, in seconds, when it gives one."""
+    try:
+        return float(headers["retry-after"])
+    except (KeyError, ValueError):
+        return None

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +55,31 @@ class RetryPolicy:
     read_failures: int = 2  # resends of a read (ka*) after 5xx / 1999 / timeout / drop
     backoff: float = 0.25  # seconds; doubles per attempt
     max_backoff: float = 4.0
+
+
+class Attempts:
+    """The resends one call has left, per reason; each resend first sleeps its backoff."""
+
+    def __init__(self, policy: RetryPolicy, sleep: Callable[[float], None]) -> None:
+        self._limits = {
+            "rate": policy.rate_limited,
+            "connect": policy.not_connected,
+            "read": policy.read_failures,
+        }
+        self._policy = policy
+        self._sleep = sleep
+        self._used: dict[str, int] = {}
+
+    def again(self, why: Literal["rate", "connect", "read"], after: float | None = None) -> bool:
+        """Sleep and return True if one more resend is allowed; `after`: the broker's
+        Retry-After, honoured up to 30 s."""
+        used = self._used.get(why, 0)
+        if used >= self._limits[why]:
+            return False
+        self._used[why] = used + 1
+        backoff = min(self._policy.max_backoff, self._policy.backoff * 2**used)
+        self._sleep(backoff if after is None else min(after, 30.0))
+        return True
 
 
 class _Bucket:

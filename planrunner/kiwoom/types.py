@@ -26,6 +26,14 @@ def price_of(value: object) -> int:
     return abs(qty_of(value))
 
 
+def require_int(name: str, value: int | None, *, zero: bool = False) -> None:
+    """Refuse, before anything is sent, a quantity or price that is not a positive int."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+        raise ValueError(
+            f"{name} must be a {'non-negative' if zero else 'positive'} int: {value!r}"
+        )
+
+
 def _str(item: Mapping[str, object], key: str) -> str:
     return str(item.get(key) or "").strip()
 

@@ -7,6 +7,7 @@ truth about what the broker holds.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -246,3 +247,21 @@ def test_over_loopback_the_lineage_holds_and_a_drop_is_unknown(
             assert sim.orders()["0000142"].side == "sell"
     finally:
         server.close()
+
+
+def test_one_client_serves_many_threads(kc: KiwoomClient, sim: Simulator) -> None:
+    acks: list[str] = []
+
+    def work() -> None:
+        for _ in range(5):
+            placed = kc.place("005930", "buy", 1, 69000, "limit")
+            acks.append(kc.cancel(placed.ord_no, "005930").base_orig_ord_no)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(acks) == len(set(acks)) == 40
+    assert sim.auth.issued == 1  # one token, shared
+    assert kc.open_orders() == []
