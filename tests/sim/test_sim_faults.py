@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Raw, msg_code
+from simhelp import Raw, msg_code
 
 from planrunner.sim import FaultSpecError, Simulator, parse_fault
 

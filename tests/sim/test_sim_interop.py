@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import STILL
 from kiwoom_client import KiwoomAPI, KiwoomAPIError
+from simhelp import STILL
 
 from planrunner.clock import ManualClock
 from planrunner.sim import Simulator, parse_scenario

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import STILL, Raw, at, msg_code
+from simhelp import STILL, Raw, at, msg_code
 
 from planrunner.clock import ManualClock
 from planrunner.sim import Simulator, parse_scenario

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import at
+from simhelp import at
 
 from planrunner.clock import ManualClock
 from planrunner.sim import ScenarioError, Simulator, load_scenario, parse_scenario

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import Raw, msg_code
+from simhelp import Raw, msg_code
 
 from planrunner.sim import Simulator
 from planrunner.sim.server import SimServer

@@ -6,7 +6,7 @@ import datetime as dt
 
 import httpx
 import pytest
-from conftest import Raw, msg_code
+from simhelp import Raw, msg_code
 
 from planrunner.clock import ManualClock
 from planrunner.sim import Simulator
