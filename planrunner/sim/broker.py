@@ -165,6 +165,17 @@ class Broker:
     def filled_orders(self) -> list[Order]:
         return [o for o in self.orders.values() if o.filled > 0]
 
+    @property
+    def next_ord_no(self) -> int:
+        return self._next
+
+    @next_ord_no.setter
+    def next_ord_no(self, n: int) -> None:
+        """Jump the counter forward (to recreate an adopted order under its number)."""
+        if n < self._next:
+            raise ValueError(f"order number {n:07d} is already used")
+        self._next = n
+
     # ---- internals --------------------------------------------------------------------
 
     def _number(self) -> str:

@@ -133,6 +133,11 @@ class Simulator:
 
     # ---- steering -----------------------------------------------------------------------
 
+    def set_next_ord_no(self, ord_no: int) -> None:
+        """The number the next accepted order gets (to recreate an order a plan adopts)."""
+        with self.lock:
+            self.broker.next_ord_no = ord_no
+
     def set_price(self, symbol: str, price: int) -> int:
         """Set a symbol's price now (clamped to its daily limits); crossing orders fill."""
         with self.lock:

@@ -237,3 +237,11 @@ def test_the_random_walk_is_the_same_for_the_same_seed(clock: ManualClock) -> No
     assert prices(7) == prices(7)
     assert prices(7) != prices(8)
     assert all(p % 50 == 0 and 35_000 <= p <= 65_000 for p in prices(7))
+
+
+def test_the_counter_jumps_forward_only(sim: Simulator, raw: Raw) -> None:
+    sim.set_next_ord_no(500)
+    assert raw.buy(price=69_000)["ord_no"] == "0000500"
+    with pytest.raises(ValueError, match="0000500 is already used"):
+        sim.set_next_ord_no(500)
+    assert raw.buy(price=69_000)["ord_no"] == "0000501"
