@@ -185,7 +185,11 @@ class KiwoomClient:
             req = wire.revoke_request(
                 appkey=self._appkey, secretkey=self._secretkey, token=held.value
             )
-            self._call(req, auth=False)
+            try:
+                self._call(req, auth=False)
+            except e.AuthError as exc:
+                if exc.code not in codes.TOKEN_INVALID:
+                    raise  # 8005 here: the token was already dead, which is what we wanted
 
     def _issue(self) -> Token:
         req = wire.token_request(appkey=self._appkey, secretkey=self._secretkey)

@@ -221,6 +221,9 @@ def test_revoke_reaches_the_simulator(kc: KiwoomClient, sim: Simulator) -> None:
     assert calls(sim, "au10002") == [(200, None)]
     kc.quote("005930")  # a new token is issued on demand
     assert sim.auth.issued == 2
+    sim.expire_tokens()
+    kc.revoke()  # revoking a token that is already dead is not an error
+    assert calls(sim, "au10002")[-1] == (200, 8005)
 
 
 def test_over_loopback_the_lineage_holds_and_a_drop_is_unknown(
