@@ -12,6 +12,7 @@
     sim.register_key(appkey, secretkey, env="live")   # that key now answers 8030
     sim.register_token(token, env="live")             # that token now answers 8031
     sim.expire_tokens()                               # every token answers 8005
+    sim.set_next_ord_no(139)                          # jump the order-number counter
 
 Endpoints: /oauth2/token (au10001), /oauth2/revoke (au10002), /api/dostk/ordr
 (kt10000-kt10003), /api/dostk/acnt (ka10075, ka10076), /api/dostk/stkinfo (ka10001), and
