@@ -8,11 +8,14 @@ sleeps outside the lock until both allow it: threads queue fairly and never spin
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,7 +116,6 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
         self._overall = _Bucket(limits.overall, monotonic()) if limits.overall else None
-        self.waited = 0.0  # total seconds callers were made to wait (for tests and logs)
 
     def reserve(self, api_id: str) -> float:
         """Reserve a slot for one call of `api_id`; the seconds to wait before sending."""
@@ -126,12 +128,12 @@ class RateLimiter:
                 if bucket is None:
                     bucket = self._buckets[api_id] = _Bucket(rate, now)
                 wait = max(wait, bucket.reserve(now))
-            self.waited += wait
             return wait
 
     def acquire(self, api_id: str) -> float:
         """Wait until one call of `api_id` may be sent; returns the seconds waited."""
         wait = self.reserve(api_id)
         if wait > 0:
+            log.debug("%s: waiting %.3f s for the rate limit", api_id, wait)
             self._sleep(wait)
         return wait
