@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from planrunner.model import Side
 
@@ -95,6 +96,23 @@ class CancelAck:
         )
 
 
+def _row(item: Mapping[str, object]) -> dict[str, Any]:
+    """The fields ka10075 (open orders) and ka10076 (fills) rows share."""
+    orig = _str(item, "orig_ord_no")
+    return {
+        "ord_no": _str(item, "ord_no"),
+        "orig_ord_no": None if orig in ("", NO_ORDER) else orig,
+        "symbol": _str(item, "stk_cd"),
+        "side": side_of(_str(item, "io_tp_nm")),
+        "status": _str(item, "ord_stt"),
+        "qty": qty_of(item.get("ord_qty")),
+        "price": price_of(item.get("ord_pric")),
+        "open_qty": qty_of(item.get("oso_qty")),
+        "filled_qty": qty_of(item.get("cntr_qty")),
+        "fill_price": price_of(item.get("cntr_pric")),
+    }
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenOrder:
     """One ka10075 row: an order with something still unfilled."""
@@ -116,18 +134,8 @@ class OpenOrder:
 
     @classmethod
     def from_wire(cls, item: Mapping[str, object]) -> OpenOrder:
-        orig = _str(item, "orig_ord_no")
         return cls(
-            ord_no=_str(item, "ord_no"),
-            orig_ord_no=None if orig in ("", NO_ORDER) else orig,
-            symbol=_str(item, "stk_cd"),
-            side=side_of(_str(item, "io_tp_nm")),
-            status=_str(item, "ord_stt"),
-            qty=qty_of(item.get("ord_qty")),
-            price=price_of(item.get("ord_pric")),
-            open_qty=qty_of(item.get("oso_qty")),
-            filled_qty=qty_of(item.get("cntr_qty")),
-            fill_price=price_of(item.get("cntr_pric")),
+            **_row(item),
             order_type=_str(item, "trde_tp"),
             time=_str(item, "tm"),
             exchange=_str(item, "stex_tp"),
@@ -153,20 +161,7 @@ class Fill:
 
     @classmethod
     def from_wire(cls, item: Mapping[str, object]) -> Fill:
-        orig = _str(item, "orig_ord_no")
-        return cls(
-            ord_no=_str(item, "ord_no"),
-            orig_ord_no=None if orig in ("", NO_ORDER) else orig,
-            symbol=_str(item, "stk_cd"),
-            side=side_of(_str(item, "io_tp_nm")),
-            status=_str(item, "ord_stt"),
-            qty=qty_of(item.get("ord_qty")),
-            price=price_of(item.get("ord_pric")),
-            filled_qty=qty_of(item.get("cntr_qty")),
-            fill_price=price_of(item.get("cntr_pric")),
-            open_qty=qty_of(item.get("oso_qty")),
-            time=_str(item, "ord_tm"),
-        )
+        return cls(**_row(item), time=_str(item, "ord_tm"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
