@@ -1,8 +1,8 @@
 """KRX trading days and session hours, in Asia/Seoul.
 
-Holidays come from the `holidays` package (XKRX financial calendar), imported lazily
-because it costs ~70 ms and most commands never need it. `exchange-calendars` was
-rejected (slow start through pandas, wrong on the 2026 rule changes and exam days).
+Holidays come from the `holidays` package (XKRX financial calendar), imported lazily, and
+only the two calendars KRX needs (see `_xkrx_class`). `exchange-calendars` was rejected
+(slow start through pandas, wrong on the 2026 rule changes and exam days).
 Late opens are our own small rule: the first trading day of a year opens at 10:00, and
 college-entrance-exam days run one hour late all day (10:00-16:30).
 """
@@ -10,8 +10,13 @@ college-entrance-exam days run one hour late all day (10:00-16:30).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
+import threading
+import types
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -30,19 +35,70 @@ EXAM_DAYS: frozenset[dt.date] = frozenset(
 )
 
 
+_XKRX_LOCK = threading.Lock()
+
+
+@cache
+def _xkrx_class() -> Any:
+    """The `holidays` XKRX calendar class, without importing every country and market.
+
+    `holidays.financial_holidays("XKRX")` imports the packages `holidays.countries` and
+    `holidays.financial`, whose `__init__` modules import all ~250 calendars (~150 ms).
+    KRX needs two of them. So, unless `holidays` is already imported, its three packages
+    are stood in for by empty ones while `holidays.financial.korea_exchange` and what it
+    imports load from the real files; then every `holidays*` entry this added leaves
+    `sys.modules` again, so a later `import holidays` anywhere gets the whole, real
+    package. The class is the same code `financial_holidays("XKRX")` instantiates
+    (tests/test_calendar.py compares the two for every year we support).
+    """
+    with _XKRX_LOCK:
+        if "holidays" in sys.modules:
+            from holidays.financial.korea_exchange import XKRX
+
+            return XKRX
+        import importlib.util
+
+        spec = importlib.util.find_spec("holidays")
+        if spec is None or spec.submodule_search_locations is None:
+            raise ModuleNotFoundError("No module named 'holidays'", name="holidays")
+        root = list(spec.submodule_search_locations)
+        before = set(sys.modules)
+        try:
+            for name, sub in (
+                ("holidays", ""),
+                ("holidays.countries", "countries"),
+                ("holidays.financial", "financial"),
+            ):
+                stand_in = types.ModuleType(name)
+                stand_in.__path__ = [os.path.join(p, sub) if sub else p for p in root]
+                sys.modules[name] = stand_in
+            module = importlib.import_module("holidays.financial.korea_exchange")
+        finally:
+            for name in set(sys.modules) - before:
+                if name == "holidays" or name.startswith("holidays."):
+                    del sys.modules[name]
+        return module.XKRX
+
+
+@lru_cache(maxsize=32)
+def _calendar(year: int) -> dict[dt.date, str]:
+    """{day: name} of the XKRX holidays of one year, as `holidays.financial_holidays`."""
+    # Same arguments as holidays.financial_holidays("XKRX", years=[year]) passes.
+    cal = _xkrx_class()(
+        years=[year], subdiv=None, expand=True, observed=True, language=None, categories=None
+    )
+    return {day: str(name) for day, name in cal.items()}
+
+
 @lru_cache(maxsize=32)
 def _holidays(year: int) -> frozenset[dt.date]:
-    import holidays  # lazy: see module docstring
-
-    return frozenset(holidays.financial_holidays("XKRX", years=[year]).keys())
+    return frozenset(_calendar(year))
 
 
 def holiday_name(day: dt.date) -> str | None:
     if day not in _holidays(day.year):
         return None
-    import holidays
-
-    return str(holidays.financial_holidays("XKRX", years=[day.year]).get(day))
+    return _calendar(day.year)[day]
 
 
 def is_trading_day(day: dt.date) -> bool:
