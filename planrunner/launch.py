@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from planrunner import calendar, ticks
@@ -107,6 +107,14 @@ def _first_prices(plan: CompiledPlan) -> dict[str, int]:
     return prices
 
 
+def _crash_log(state_dir: Path, tracebacks: list[str]) -> Path:
+    d = state_dir / "logs"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"crash-{dt.datetime.now(SEOUL):%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    path.write_text("\n".join(tracebacks), encoding="utf-8")
+    return path
+
+
 def run_plan(
     path: Path,
     opts: RunOptions,
@@ -134,6 +142,7 @@ def run_plan(
             scenario=opts.scenario,
             seed=opts.seed,
             prices=_first_prices(compiled),
+            adopted=tuple(o for o in compiled.orders.values() if o.adopt),
         )
         env = "sim"
         jpath = journal_path(opts.state_dir, plan.name, day, env)
@@ -219,6 +228,9 @@ def run_plan(
             stop=stop,
         )
         result = runner.run()
+        if runner.tracebacks:
+            log = _crash_log(opts.state_dir, runner.tracebacks)
+            result = replace(result, attention=(*result.attention, f"traceback in {log}"))
         journal.append({"type": "stop", "exit_code": result.exit_code}, sync=True)
         return result
     finally:

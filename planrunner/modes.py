@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from planrunner import calendar
+from planrunner import calendar, ticks
 from planrunner.calendar import SEOUL
 from planrunner.clock import Clock, RealClock, VirtualClock
 from planrunner.errors import RunError, UsageError
 from planrunner.kiwoom import codes
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.model import CompiledPlan
+from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 
 if TYPE_CHECKING:
-    from planrunner.sim import Scenario
+    from planrunner.sim import Scenario, Simulator
 
 SIM_TARGET_SECONDS = 22.0  # a whole day rehearses in about this long by default
 SIM_KEY = "sim-appkey"  # the embedded simulator takes any key; these are not secrets
@@ -105,6 +105,7 @@ def build_sim(
     scenario: Path | Scenario | None,
     seed: int,
     prices: dict[str, int],
+    adopted: tuple[OrderSpec, ...] = (),
 ) -> Target:
     from planrunner.sim import Scenario, Simulator, load_scenario
 
@@ -113,14 +114,38 @@ def build_sim(
         story = load_scenario(scenario)
     else:
         story = scenario or Scenario()
-    sim = Simulator(clock=clock, scenario=story, seed=seed)
+    # The embedded simulator plays the live domain: NXT and SOR orders are accepted there
+    # (Kiwoom's mock domain takes KRX only).
+    sim = Simulator(clock=clock, scenario=story, seed=seed, env="live")
     for symbol, price in prices.items():
         if symbol not in story.symbols:  # no path given: a seeded walk from the plan's price
             sim.set_price(symbol, price)
     client = KiwoomClient(
         appkey=SIM_KEY, secretkey=SIM_SECRET, env="sim", transport=sim.transport(), clock=clock
     )
+    for spec in sorted(adopted, key=lambda s: s.adopt or ""):
+        _recreate(sim, client, spec)
     return Target(mode="sim", env="sim", client=client, clock=clock, simulator=sim)
+
+
+def _recreate(sim: Simulator, client: KiwoomClient, spec: OrderSpec) -> None:
+    """An adopted order is already at the broker: put it in the fresh simulator under its
+    own number, resting a few ticks away from the market so the plan has time to act."""
+    assert spec.adopt is not None
+    sim.set_next_ord_no(int(spec.adopt))
+    price = spec.price
+    if price is None and spec.order_type in PRICED_TYPES:
+        market = client.quote(spec.symbol).price
+        price = ticks.step(market, -5 if spec.side == "buy" else 5)
+    client.place(
+        symbol=spec.symbol,
+        side=spec.side,
+        qty=spec.qty or 1,
+        price=price,
+        order_type=spec.order_type,
+        exchange=spec.exchange,
+        stop_price=spec.stop_price,
+    )
 
 
 def build_remote(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+import traceback
 from collections import Counter
 from typing import Any
 
@@ -43,6 +44,7 @@ from planrunner.summary import summarize
 from planrunner.triggers import TriggerWatcher
 
 FINAL = frozenset({"done", "skipped", "failed"})
+SIM_REAL_GRACE = 0.25  # seconds of real time
 
 
 class Runner:
@@ -63,11 +65,17 @@ class Runner:
         self.emit = emit
         self.stop = stop or threading.Event()
         self.grace = plan.policy.misfire_grace
+        speed = clock.virtual_seconds(1.0)
+        if speed > 1:
+            # On a compressed clock the machine's own latency becomes minutes: a job is
+            # late only past the plan's grace or a quarter second of real time.
+            self.grace = max(self.grace, dt.timedelta(seconds=SIM_REAL_GRACE * speed))
         self._cv = threading.Condition()
         self._finished: set[str] = set()
         self._states: dict[str, str] = {}
         self._blocked: dict[str, str] = {}  # order -> why later jobs can't run
         self._fatal: str | None = None
+        self.tracebacks: list[str] = []  # bugs: kept for the crash log, exit 3
         self._order_jobs: dict[str, list[str]] = {}
         for job in plan.jobs:
             self._order_jobs.setdefault(job.order, []).append(job.id)
@@ -100,6 +108,7 @@ class Runner:
             scheduler.start()
             self.watcher.start()
             self._wait(todo)
+            self._drain(scheduler)
         finally:
             scheduler.shutdown(wait=True)
             self.watcher.join()
@@ -109,6 +118,7 @@ class Runner:
             journal=self.journal,
             states=self._states,
             fatal=self._fatal,
+            internal=bool(self.tracebacks),
             interrupted=self.stop.is_set() and self._fatal is None,
             watcher=self.watcher,
         )
@@ -165,6 +175,15 @@ class Runner:
                     return
                 self._cv.wait(0.05)
         self.stop.set()
+
+    def _drain(self, scheduler: BackgroundScheduler) -> None:
+        """Let APScheduler remove the date jobs it already handed to the pool before it is
+        shut down (it removes each one just after submitting it)."""
+        for _ in range(100):
+            if not self.stop.is_set() and scheduler.get_jobs():
+                threading.Event().wait(0.01)
+            else:
+                return
 
     # ---- firing -------------------------------------------------------------------------
 
@@ -249,6 +268,8 @@ class Runner:
     def _fail_run(self, job: Job, e: Exception) -> None:
         fatal = isinstance(e, AuthError | ServerBug) or not isinstance(e, BrokerError)
         text = str(e) if isinstance(e, KiwoomError) else f"{type(e).__name__}: {e}"
+        if not isinstance(e, BrokerError):
+            self.tracebacks.append(f"job {job.id}:\n" + "".join(traceback.format_exception(e)))
         self.journal.append({"type": "failed", "job": job.id, "reason": text})
         self.emit(
             Event(

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from planrunner.execute import Executor
     from planrunner.triggers import TriggerWatcher
 
-EXIT_OK, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_RUNTIME, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 130
 BAD_STATES = ("rejected", "failed", "unknown")
 
 
@@ -41,6 +41,7 @@ def summarize(
     states: dict[str, str],
     fatal: str | None,
     interrupted: bool,
+    internal: bool = False,
     watcher: TriggerWatcher | None = None,
 ) -> RunResult:
     orders: list[OrderSummary] = []
@@ -94,7 +95,10 @@ def summarize(
             attention.append(f"{job_id}: {state}")
     for job_id, _req, _rec in journal.state.in_doubt():
         attention.append(f"{job_id}: outcome unknown; run again to reconcile")
-    if fatal:
+    if internal:
+        code = EXIT_INTERNAL
+        attention.insert(0, f"run stopped by an internal error: {fatal}")
+    elif fatal:
         code = EXIT_RUNTIME
         attention.insert(0, f"run stopped: {fatal}")
     elif interrupted:
