@@ -13,12 +13,22 @@ Every error of `iter_errors` is kept (never stop at the first) and rewritten:
   for every failure of that node other than unknown/missing keys. This is how
   "exactly one action" (`oneOf` over `required`) gives one line instead of six;
 - any other `oneOf`/`anyOf` is reduced with jsonschema's `best_match`.
+
+Most files are valid, and importing jsonschema costs ~100 ms (cold) while its `$ref`
+resolution is most of the warm time. So `check` first asks `_fast_valid`, a yes/no check
+compiled once from the schema into plain closures (the keywords this schema uses, with
+jsonschema's Draft 2020-12 semantics); only when it says no does jsonschema run to find
+and word the errors. A schema keyword the fast check does not know turns it off (every
+file then goes through jsonschema) rather than being ignored.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import numbers
+import re
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -45,6 +55,196 @@ def _validator() -> Any:
     from jsonschema.validators import Draft202012Validator  # lazy: ~100 ms to import
 
     return Draft202012Validator(schema())
+
+
+# ---- the yes/no fast path ----------------------------------------------------------------
+
+Check = Callable[[Any], bool]
+
+# Annotations: no effect on validity.
+_ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$comment", "$defs", "title", "description", "x-message", "default"}
+)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Number) and not isinstance(x, bool)
+
+
+# jsonschema's Draft 2020-12 type checker (an integral float is an integer).
+_TYPES: dict[str, Check] = {
+    "object": lambda x: isinstance(x, dict),
+    "array": lambda x: isinstance(x, list),
+    "string": lambda x: isinstance(x, str),
+    "boolean": lambda x: isinstance(x, bool),
+    "null": lambda x: x is None,
+    "number": _is_number,
+    "integer": lambda x: (
+        (isinstance(x, int) and not isinstance(x, bool))
+        or (isinstance(x, float) and x.is_integer())
+    ),
+}
+
+
+def _equal(one: Any, two: Any) -> bool:
+    """jsonschema's `_utils.equal`: like ==, but True is not 1 and False is not 0."""
+    if one is two:
+        return True
+    if isinstance(one, str) or isinstance(two, str):
+        return bool(one == two)
+    if isinstance(one, Sequence) and isinstance(two, Sequence):
+        return len(one) == len(two) and all(_equal(a, b) for a, b in zip(one, two, strict=True))
+    if isinstance(one, Mapping) and isinstance(two, Mapping):
+        return len(one) == len(two) and all(k in two and _equal(v, two[k]) for k, v in one.items())
+    if isinstance(one, bool) or isinstance(two, bool):
+        return False  # `one is two` already covered True/True and False/False
+    return bool(one == two)
+
+
+class _Unsupported(Exception):
+    """The schema uses something the fast check does not implement."""
+
+
+class _Compiler:
+    """Schema node -> Check, with `#/$defs/...` references compiled once each."""
+
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self.refs: dict[str, Check] = {}
+
+    def ref(self, ref: str) -> Check:
+        if not ref.startswith("#/$defs/") or "/" in ref[len("#/$defs/") :]:
+            raise _Unsupported(f"$ref {ref}")
+        name = ref[len("#/$defs/") :]
+        if name not in self.refs:
+            target = self.root.get("$defs", {}).get(name)
+            if target is None:
+                raise _Unsupported(f"$ref {ref}")
+            cell: list[Check] = []
+            self.refs[name] = lambda x: cell[0](x)  # recursive schemas: bound below
+            cell.append(self.node(target))
+            self.refs[name] = cell[0]
+        return self.refs[name]
+
+    def node(self, node: Any) -> Check:
+        if node is True or node == {}:
+            return _always
+        if node is False:
+            return _never
+        if not isinstance(node, dict):
+            raise _Unsupported(repr(node))
+        checks = [
+            self.keyword(node, key, value)
+            for key, value in node.items()
+            if key not in _ANNOTATIONS and key not in ("then", "else")
+        ]
+        if len(checks) == 1:
+            return checks[0]
+
+        def every(x: Any) -> bool:
+            return all(c(x) for c in checks)
+
+        return every
+
+    def keyword(self, node: dict[str, Any], key: str, value: Any) -> Check:
+        """One keyword of a schema node, with jsonschema's meaning (`_keywords.py`)."""
+        if key == "$ref":
+            return self.ref(value)
+        if key == "type":
+            return _any([_TYPES[t] for t in ([value] if isinstance(value, str) else value)])
+        if key == "properties":
+            return _properties({k: self.node(v) for k, v in value.items()})
+        if key == "additionalProperties":
+            if "patternProperties" in node:
+                raise _Unsupported("patternProperties")
+            return _additional(frozenset(node.get("properties", {})), self.node(value))
+        if key == "required":
+            return _on_object(lambda x: all(n in x for n in value))
+        if key == "minProperties":
+            return _on_object(lambda x: len(x) >= value)
+        if key == "propertyNames":
+            name_ok = self.node(value)
+            return _on_object(lambda x: all(name_ok(k) for k in x))
+        if key == "items":
+            if "prefixItems" in node:
+                raise _Unsupported("prefixItems")
+            item = self.node(value)
+            return _on_array(lambda x: all(item(i) for i in x))
+        if key == "minItems":
+            return _on_array(lambda x: len(x) >= value)
+        if key == "maxItems":
+            return _on_array(lambda x: len(x) <= value)
+        if key == "pattern":
+            search = re.compile(value).search
+            return lambda x: not isinstance(x, str) or search(x) is not None
+        if key == "minimum":
+            return lambda x: not _is_number(x) or not x < value
+        if key == "enum":
+            return lambda x: any(_equal(c, x) for c in value)
+        if key == "const":
+            return lambda x: _equal(x, value)
+        if key == "anyOf":
+            return _any([self.node(v) for v in value])
+        if key == "oneOf":
+            subs = [self.node(v) for v in value]
+            return lambda x: sum(1 for s in subs if s(x)) == 1
+        if key == "if":
+            cond = self.node(value)
+            then = self.node(node.get("then", True))
+            other = self.node(node.get("else", True))
+            return lambda x: then(x) if cond(x) else other(x)
+        raise _Unsupported(key)
+
+
+def _always(x: Any) -> bool:
+    return True
+
+
+def _never(x: Any) -> bool:
+    return False
+
+
+def _any(checks: list[Check]) -> Check:
+    return lambda x: any(c(x) for c in checks)
+
+
+def _on_object(check: Check) -> Check:
+    """Object keywords pass anything that is not an object."""
+    return lambda x: not isinstance(x, dict) or check(x)
+
+
+def _on_array(check: Check) -> Check:
+    return lambda x: not isinstance(x, list) or check(x)
+
+
+def _properties(props: dict[str, Check]) -> Check:
+    return _on_object(lambda x: all(c(x[k]) for k, c in props.items() if k in x))
+
+
+def _additional(known: frozenset[str], extra: Check) -> Check:
+    if extra is _always:
+        return _always
+    if extra is _never:
+        return _on_object(lambda x: all(k in known for k in x))
+    return _on_object(lambda x: all(extra(v) for k, v in x.items() if k not in known))
+
+
+@cache
+def _fast_check() -> Check | None:
+    """The compiled yes/no check, or None if the schema needs something it lacks."""
+    try:
+        return _Compiler(schema()).node(schema())
+    except (_Unsupported, KeyError, TypeError, re.error):
+        return None
+
+
+def _fast_valid(data: Any) -> bool:
+    """True only if the schema accepts `data` (False may also mean: cannot tell)."""
+    fast = _fast_check()
+    return fast is not None and fast(data)
+
+
+# ---- errors, through jsonschema ------------------------------------------------------------
 
 
 def _path(error: Any) -> str:
@@ -113,7 +313,7 @@ def _message(error: Any) -> str:
 
 def check(loaded: Loaded) -> list[Problem]:
     """Every schema problem of a parsed plan (none if it did not parse)."""
-    if loaded.data is None:
+    if loaded.data is None or _fast_valid(loaded.data):
         return []
     found: list[tuple[str, str, list[Problem]]] = []
     for error in _validator().iter_errors(loaded.data):
