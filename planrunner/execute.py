@@ -71,6 +71,8 @@ class Executor:
         self.enforce_session = enforce_session
         self.warn = warn or (lambda _m: None)
         self.orders: dict[str, OrderSpec] = dict(plan.orders)
+        # The total size each order aims at now (a replace or a qty modify changes it).
+        self.targets: dict[str, int] = {o.id: o.qty for o in plan.orders.values() if o.qty}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -87,6 +89,8 @@ class Executor:
             try:
                 if isinstance(action, Place):
                     self.orders.setdefault(action.spec.id, action.spec)
+                    if action.spec.qty:
+                        self.targets.setdefault(action.spec.id, action.spec.qty)
                     self._place(job_id, 0, action.spec)
                 elif isinstance(action, Modify):
                     self._modify(job_id, action)
@@ -111,6 +115,8 @@ class Executor:
     def _place(
         self, job_id: str, req: int, spec: OrderSpec, qty: int | None = None, kind: str = "place"
     ) -> Record:
+        if self._acked(job_id, req):
+            return self.journal.state.job(job_id).acked_reqs[req]
         n = spec.qty if qty is None else qty
         assert n is not None
         self._check_session(spec.order_type, spec.exchange)
@@ -142,17 +148,29 @@ class Executor:
             qty=n,
         )
 
+    def _acked(self, job_id: str, req: int) -> bool:
+        """Whether a restart finds this request already done (it is never sent again)."""
+        return req in self.journal.state.job(job_id).acked_reqs
+
     def _modify(self, job_id: str, a: Modify) -> None:
+        """`qty` is the order's new total size (fills count toward it): the excess of what
+        remains is cancelled (kt10003). A price change is kt10002 on all that remains."""
+        reprice = a.price is not None or a.ticks is not None
+        if self._acked(job_id, 1 if reprice else 0):
+            return
         spec = self.orders[a.order]
         st = self._open_status(a.order)
-        if a.qty is not None:
-            if a.qty >= st.remaining:
-                if a.price is None and a.ticks is None:
-                    raise Skip(f"remaining {st.remaining} is already at or below {a.qty}")
-            else:
-                self._cancel_qty(job_id, 0, spec, st, st.remaining - a.qty)
+        if a.qty is not None and not self._acked(job_id, 0):
+            self.targets[a.order] = a.qty
+            keep = max(a.qty - st.filled, 0)
+            if keep >= st.remaining and not reprice:
+                raise Skip(f"{st.filled} filled + {st.remaining} open is already within {a.qty}")
+            if keep < st.remaining:
+                self._cancel_qty(job_id, 0, spec, st, 0 if keep == 0 else st.remaining - keep)
+                if keep == 0:
+                    return
                 st = self._open_status(a.order)
-        if a.price is None and a.ticks is None:
+        if not reprice:
             return
         price = a.price
         if price is None:
@@ -180,6 +198,8 @@ class Executor:
         )
 
     def _cancel(self, job_id: str, a: Cancel) -> None:
+        if self._acked(job_id, 0):
+            return
         spec = self.orders[a.order]
         st = self._open_status(a.order)
         qty = 0 if a.qty is None or a.qty >= st.remaining else a.qty
@@ -223,6 +243,8 @@ class Executor:
         return int(ack.get("qty") or 0)
 
     def _market(self, job_id: str, a: Market) -> None:
+        if self._acked(job_id, 1):
+            return
         qty = self._confirmed_cancel(job_id, a.order)
         if qty <= 0:
             raise Skip("filled before the cancel: nothing left to send at market")
@@ -239,18 +261,28 @@ class Executor:
         self._place(job_id, 1, market, qty=qty, kind="market")
 
     def _replace(self, job_id: str, a: Replace) -> None:
+        """The guide's add-to-position. `qty` is the order's new total size: what filled
+        before the cancel counts toward it, so a replace never buys more than the plan's
+        number (10 filled, replace to 20 → a new order for 10; 20 filled → nothing)."""
+        if self._acked(job_id, 1):
+            return
         self._confirmed_cancel(job_id, a.order)
         spec = self.orders[a.order]
+        filled = self.status(a.order).filled
+        qty = a.qty - filled
+        if qty <= 0:
+            raise Skip(f"{filled} already filled: the new total of {a.qty} is reached")
         new = OrderSpec(
             id=spec.id,
             symbol=spec.symbol,
             side=spec.side,
-            qty=a.qty,
+            qty=qty,
             price=a.price,
             order_type=a.order_type,
             exchange=spec.exchange,
         )
-        self._place(job_id, 1, new, qty=a.qty, kind="replace")
+        self._place(job_id, 1, new, qty=qty, kind="replace")
+        self.targets[a.order] = a.qty
 
     # ---- the journal-first send ---------------------------------------------------------
 

@@ -9,6 +9,7 @@ Keys are read from KIWOOM_APPKEY / KIWOOM_SECRETKEY only (no .env), and never pr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -110,10 +111,12 @@ def build_sim(
     from planrunner.sim import Scenario, Simulator, load_scenario
 
     clock = VirtualClock(start, speed)
-    if isinstance(scenario, Path):
-        story = load_scenario(scenario)
-    else:
-        story = scenario or Scenario()
+    story = load_scenario(scenario) if isinstance(scenario, Path) else scenario or Scenario()
+    notes = []
+    if story.date is not None and story.date != start.date():
+        # A rehearsal plays the scenario on the plan's day, whatever day it was written for.
+        notes.append(f"scenario written for {story.date}: played on {start.date()} instead")
+        story = dataclasses.replace(story, date=None)
     # The embedded simulator plays the live domain: NXT and SOR orders are accepted there
     # (Kiwoom's mock domain takes KRX only).
     sim = Simulator(clock=clock, scenario=story, seed=seed, env="live")
@@ -125,7 +128,7 @@ def build_sim(
     )
     for spec in sorted(adopted, key=lambda s: s.adopt or ""):
         _recreate(sim, client, spec)
-    return Target(mode="sim", env="sim", client=client, clock=clock, simulator=sim)
+    return Target(mode="sim", env="sim", client=client, clock=clock, simulator=sim, notes=notes)
 
 
 def _recreate(sim: Simulator, client: KiwoomClient, spec: OrderSpec) -> None:

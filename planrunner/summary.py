@@ -69,7 +69,7 @@ def summarize(
         except Exception as e:  # the summary must still print
             attention.append(f"{order_id}: could not read its state at the end: {e}")
             filled, remaining = 0, 0
-        ordered = spec.qty or filled + remaining
+        ordered = executor.targets.get(order_id) or spec.qty or filled + remaining
         if remaining:
             state = "open" if not filled else "partially filled, open"
         elif filled >= ordered:

@@ -34,15 +34,29 @@ def spec(order_id: str = "entry", **kw: object) -> OrderSpec:
 
 
 def job(job_id: str, minutes: float, action: Action) -> Job:
-    return Job(id=job_id, at=at(minutes), at_text=f"+{minutes}m", order=action_order(action),
-               action=action)
+    return Job(
+        id=job_id, at=at(minutes), at_text=f"+{minutes}m", order=action_order(action), action=action
+    )
 
 
-def plan(orders: list[OrderSpec], jobs: list[Job], triggers: tuple[Trigger, ...] = (),
-         policy: Policy | None = None) -> CompiledPlan:
-    return CompiledPlan(name="t", file="t.yaml", day=DAY, tz=SEOUL, exchange="KRX",
-                        orders={o.id: o for o in orders}, jobs=tuple(jobs), triggers=triggers,
-                        policy=policy or Policy(), run_start=OPEN)
+def plan(
+    orders: list[OrderSpec],
+    jobs: list[Job],
+    triggers: tuple[Trigger, ...] = (),
+    policy: Policy | None = None,
+) -> CompiledPlan:
+    return CompiledPlan(
+        name="t",
+        file="t.yaml",
+        day=DAY,
+        tz=SEOUL,
+        exchange="KRX",
+        orders={o.id: o for o in orders},
+        jobs=tuple(jobs),
+        triggers=triggers,
+        policy=policy or Policy(),
+        run_start=OPEN,
+    )
 
 
 @dataclass
@@ -57,11 +71,16 @@ class Rehearsal:
     target: Target | None = None
 
     def __post_init__(self) -> None:
-        self.target = build_sim(start=self.start, speed=self.speed,
-                                scenario=parse_scenario(self.scenario), seed=0, prices={})
+        self.target = build_sim(
+            start=self.start,
+            speed=self.speed,
+            scenario=parse_scenario(self.scenario),
+            seed=0,
+            prices={},
+        )
 
     @property
-    def sim(self):  # noqa: ANN201 — the simulator, for its request log and book
+    def sim(self):  # the simulator, for its request log and book
         assert self.target is not None
         return self.target.simulator
 
@@ -74,17 +93,26 @@ class Rehearsal:
         journal = self.journal()
         journal.open()
         try:
-            ex = Executor(plan=compiled, client=self.target.client, journal=journal,
-                          clock=self.target.clock, emit=self.events.append)
-            return Runner(plan=compiled, executor=ex, journal=journal, clock=self.target.clock,
-                          emit=self.events.append).run()
+            ex = Executor(
+                plan=compiled,
+                client=self.target.client,
+                journal=journal,
+                clock=self.target.clock,
+                emit=self.events.append,
+            )
+            return Runner(
+                plan=compiled,
+                executor=ex,
+                journal=journal,
+                clock=self.target.clock,
+                emit=self.events.append,
+            ).run()
         finally:
             journal.close()
 
     def sent(self, *api_ids: str) -> list[dict[str, str]]:
         """Bodies of the order requests the simulator accepted, oldest first."""
-        return [e.body for e in self.sim.log_snapshot()
-                if e.api_id in api_ids and e.committed]
+        return [e.body for e in self.sim.log_snapshot() if e.api_id in api_ids and e.committed]
 
     def messages(self, kind: str) -> list[str]:
         return [f"{e.job}: {e.message}" for e in self.events if e.kind == kind]

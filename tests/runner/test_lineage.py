@@ -1,5 +1,4 @@
 from planrunner.model import Cancel, Market, Modify, Place
-
 from tests.runner.helpers import Rehearsal, job, plan, spec
 
 ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
@@ -8,12 +7,17 @@ ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
 def test_each_modify_and_cancel_targets_the_newest_number(tmp_path):
     r = Rehearsal(tmp_path)
     entry = spec(price=69000)
-    result = r.run(plan([entry], [
-        job("entry.place", 0.1, Place(spec=entry)),
-        job("steps[0]", 1, Modify(order="entry", price=69100)),
-        job("steps[1]", 2, Modify(order="entry", ticks=1)),
-        job("steps[2]", 3, Cancel(order="entry")),
-    ]))
+    result = r.run(
+        plan(
+            [entry],
+            [
+                job("entry.place", 0.1, Place(spec=entry)),
+                job("steps[0]", 1, Modify(order="entry", price=69100)),
+                job("steps[1]", 2, Modify(order="entry", ticks=1)),
+                job("steps[2]", 3, Cancel(order="entry")),
+            ],
+        )
+    )
     assert result.exit_code == 0, result.attention
     sent = r.sent(*ORDERS)
     assert [b.get("mdfy_uv") for b in sent] == [None, "69100", "69200", None]
@@ -35,10 +39,15 @@ symbols:
 """
     r = Rehearsal(tmp_path, scenario=scenario)
     entry = spec(price=69000)
-    result = r.run(plan([entry], [
-        job("entry.place", 0.1, Place(spec=entry)),
-        job("steps[0]", 2, Market(order="entry")),
-    ]))
+    result = r.run(
+        plan(
+            [entry],
+            [
+                job("entry.place", 0.1, Place(spec=entry)),
+                job("steps[0]", 2, Market(order="entry")),
+            ],
+        )
+    )
     assert result.exit_code == 0, result.attention
     cancel = r.sent("kt10003")
     market = [b for b in r.sent("kt10000") if b["trde_tp"] == "3"]
@@ -56,11 +65,16 @@ symbols:
 """
     r = Rehearsal(tmp_path, scenario=scenario)
     entry = spec(price=69000)
-    result = r.run(plan([entry], [
-        job("entry.place", 0.1, Place(spec=entry)),
-        job("steps[0]", 2, Modify(order="entry", price=69100)),
-        job("steps[1]", 3, Cancel(order="entry")),
-    ]))
+    result = r.run(
+        plan(
+            [entry],
+            [
+                job("entry.place", 0.1, Place(spec=entry)),
+                job("steps[0]", 2, Modify(order="entry", price=69100)),
+                job("steps[1]", 3, Cancel(order="entry")),
+            ],
+        )
+    )
     assert result.exit_code == 0
     assert r.sent("kt10002", "kt10003") == []
     assert result.jobs["steps[0]"] == "skipped (filled)"
@@ -71,10 +85,15 @@ symbols:
 def test_a_job_past_its_grace_is_reported_late_and_not_sent(tmp_path):
     r = Rehearsal(tmp_path, start=__import__("tests.runner.helpers").runner.helpers.at(10))
     entry = spec(price=69000)
-    result = r.run(plan([entry], [
-        job("entry.place", 0, Place(spec=entry)),
-        job("steps[0]", 11, Cancel(order="entry")),
-    ]))
+    result = r.run(
+        plan(
+            [entry],
+            [
+                job("entry.place", 0, Place(spec=entry)),
+                job("steps[0]", 11, Cancel(order="entry")),
+            ],
+        )
+    )
     assert result.jobs["entry.place"].startswith("skipped (late by 600s")
     assert any("late by 600s" in a for a in result.attention)
     assert r.sent(*ORDERS) == []
