@@ -17,13 +17,40 @@ def _path(tmp_path):
 def test_lineage_follows_new_numbers_from_acks(tmp_path):
     with Journal(_path(tmp_path)) as j:
         j.open()
-        j.append({"type": "intent", "job": "entry.place", "req": 0, "order": "entry",
-                  "kind": "place", "api_id": "kt10000", "body": {}}, sync=True)
-        j.append({"type": "ack", "job": "entry.place", "req": 0, "order": "entry",
-                  "kind": "place", "ord_no": "0000139"})
+        j.append(
+            {
+                "type": "intent",
+                "job": "entry.place",
+                "req": 0,
+                "order": "entry",
+                "kind": "place",
+                "api_id": "kt10000",
+                "body": {},
+            },
+            sync=True,
+        )
+        j.append(
+            {
+                "type": "ack",
+                "job": "entry.place",
+                "req": 0,
+                "order": "entry",
+                "kind": "place",
+                "ord_no": "0000139",
+            }
+        )
         j.append({"type": "done", "job": "entry.place"})
-        j.append({"type": "ack", "job": "steps[0]", "req": 1, "order": "entry",
-                  "kind": "modify", "ord_no": "0000140", "base_orig_ord_no": "0000139"})
+        j.append(
+            {
+                "type": "ack",
+                "job": "steps[0]",
+                "req": 1,
+                "order": "entry",
+                "kind": "modify",
+                "ord_no": "0000140",
+                "base_orig_ord_no": "0000139",
+            }
+        )
     state = replay(_path(tmp_path))
     assert [link.ord_no for link in state.lineage["entry"]] == ["0000139", "0000140"]
     assert state.newest("entry") == "0000140"
@@ -34,8 +61,18 @@ def test_lineage_follows_new_numbers_from_acks(tmp_path):
 def test_intent_without_outcome_is_in_doubt(tmp_path):
     with Journal(_path(tmp_path)) as j:
         j.open()
-        j.append({"type": "intent", "job": "steps[1]", "req": 0, "order": "entry",
-                  "kind": "cancel", "api_id": "kt10003", "body": {}}, sync=True)
+        j.append(
+            {
+                "type": "intent",
+                "job": "steps[1]",
+                "req": 0,
+                "order": "entry",
+                "kind": "cancel",
+                "api_id": "kt10003",
+                "body": {},
+            },
+            sync=True,
+        )
     [(job, req, rec)] = replay(_path(tmp_path)).in_doubt()
     assert (job, req, rec["type"]) == ("steps[1]", 0, "intent")
 
