@@ -26,6 +26,7 @@ ladder; a market order's value is unknown until fire time, so the runner checks 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 
 from planrunner import calendar
@@ -43,6 +44,12 @@ from planrunner.model import (
 from planrunner.plan import Ladder, Plan, build, not_trading_day
 from planrunner.plan import TriggerSpec as TriggerSpecT
 from planrunner.walk import SEOUL, Timed, Value, Walk, tick_text, wire_requests
+
+
+@lru_cache(maxsize=32)
+def _session(day: dt.date) -> calendar.Session:
+    """`calendar.session`, built once per day (a frozen value) for all plans of a run."""
+    return calendar.session(day)
 
 
 def _expand(plan: Plan, day: dt.date, start: dt.datetime) -> list[Timed]:
@@ -140,7 +147,7 @@ def _trigger(plan: Plan, spec_: TriggerSpecT, day: dt.date, walk: Walk) -> Trigg
             price = None
         walk.check_value(f"{base}.qty", action.qty, action.price)
     reqs = wire_requests(action, spec, lambda: f"<{oid}>", price=price, reduce_by=reduce_by)
-    regular = calendar.session(day).regular
+    regular = _session(day).regular
     return Trigger(
         id=spec_.id,
         when=spec_.when,
@@ -176,7 +183,7 @@ def analyse(
         start = (
             now
             if now.astimezone(SEOUL).date() == day
-            else calendar.session(day).at(calendar.session(day).regular.start)
+            else _session(day).at(_session(day).regular.start)
         )
     walk = Walk(plan, day)
     jobs = [j for t in _expand(plan, day, start) if (j := walk.job(t)) is not None]

@@ -132,6 +132,9 @@ class Loaded:
         return Problem(file=self.file, line=line, col=col, path=path, message=message)
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _pos(node: yaml.Node) -> Pos:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -155,6 +158,8 @@ class _Builder:
             return [
                 self.build(item, child_path(path, i), None) for i, item in enumerate(node.value)
             ]
+        if node.tag == _STR:  # what SafeConstructor.construct_yaml_str returns, sooner
+            return node.value
         return self.loader.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
@@ -166,7 +171,9 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.append(self._problem(line, col, path, "a key must be a plain value"))
                 continue
-            key = str(self.loader.construct_object(key_node))
+            key = str(
+                key_node.value if key_node.tag == _STR else self.loader.construct_object(key_node)
+            )
             where = child_path(path, key)
             if key in seen:
                 first = seen[key]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from planrunner import calendar, ticks
 from planrunner.errors import Problem
@@ -27,6 +28,13 @@ from planrunner.model import (
 from planrunner.plan import Ladder, Plan
 
 SEOUL = calendar.SEOUL
+
+
+@lru_cache(maxsize=128)
+def _windows(order_type: str, day: dt.date, exchange: str) -> tuple[calendar.Window, ...]:
+    """`calendar.windows_for`, worked out once per type, day and exchange (it builds the
+    day's whole Session, and a walk asks for every job)."""
+    return calendar.windows_for(order_type, day, exchange)
 
 
 def tick_text(n: int) -> str:
@@ -145,7 +153,7 @@ class Walk:
     def check_hours(self, t: Timed, order_type: str, exchange: str) -> None:
         if t.time is None or t.time.offset is not None:
             return  # at or after the run start: the runner checks when it fires
-        windows = calendar.windows_for(order_type, self.day, exchange)
+        windows = _windows(order_type, self.day, exchange)
         local = t.at.astimezone(SEOUL).time()
         if not any(w.contains(local) for w in windows):
             self.add(
