@@ -8,6 +8,8 @@ again (a restart resumes a half-done `market` at its second request). Broker sta
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +77,7 @@ class Executor:
         self.targets: dict[str, int] = {o.id: o.qty for o in plan.orders.values() if o.qty}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._crash_at = os.environ.get("PLANRUNNER_CRASH_AT", "")
 
     # ---- entry point ------------------------------------------------------------------
 
@@ -314,9 +317,11 @@ class Executor:
             },
             sync=True,
         )
+        self._crash_point(job_id, req, "after-intent")
         self.emit(self._event(SENT, f"sent {request.api_id} {kind}", job_id, order, request.body))
         try:
             ack = call()
+            self._crash_point(job_id, req, "after-post")
         except UnknownOutcome as e:
             self.journal.append(
                 {"type": "unknown", "job": job_id, "req": req, "order": order, "error": str(e)},
@@ -357,6 +362,13 @@ class Executor:
         text = f"acked {kind} {orig} → {ack.ord_no}" if orig else f"acked {kind} → {ack.ord_no}"
         self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no}))
         return rec
+
+    def _crash_point(self, job_id: str, req: int, where: str) -> None:
+        """Test seam for crash safety: PLANRUNNER_CRASH_AT=JOB:REQ:after-intent (or
+        after-post) kills this process with SIGKILL at exactly that point, as a power cut
+        would; the crash tests then restart the run and count orders at the simulator."""
+        if self._crash_at and self._crash_at == f"{job_id}:{req}:{where}":
+            os.kill(os.getpid(), signal.SIGKILL)
 
     # ---- broker state and checks -------------------------------------------------------
 

@@ -26,11 +26,13 @@ from planrunner.clock import Clock, RealClock, VirtualClock
 from planrunner.errors import RunError, UsageError
 from planrunner.kiwoom import codes
 from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 
 if TYPE_CHECKING:
     from planrunner.sim import Scenario, Simulator
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 SIM_TARGET_SECONDS = 22.0  # a whole day rehearses in about this long by default
 SIM_KEY = "sim-appkey"  # the embedded simulator takes any key; these are not secrets
 SIM_SECRET = "sim-secretkey"
@@ -73,7 +75,7 @@ def env_label(base_url: str | None, default: str) -> str:
     if not base_url:
         return default
     u = urlparse(base_url)
-    host = re.sub(r"[^A-Za-z0-9.]+", "-", f"{u.hostname}-{u.port or ''}").strip("-")
+    host = re.sub(r"[^A-Za-z0-9]+", "-", f"{u.hostname}-{u.port or ''}").strip("-")
     return f"local-{host}"
 
 
@@ -157,12 +159,15 @@ def build_remote(
     env = "live" if live else "mock"
     if base_url and live:
         raise UsageError("--base-url goes with --dry-run, not --live")
+    local = base_url is not None and urlparse(base_url).hostname in LOOPBACK
     client = KiwoomClient(
         appkey=appkey,
         secretkey=secret,
         env="mock" if not live else "live",
         base_url=base_url or (codes.LIVE_URL if live else codes.MOCK_URL),
         token_cache_dir=state_dir / "tokens",
+        # A server on this machine (planrunner sim) is not Kiwoom's: no broker rate limit.
+        rate_limits=RateLimits.for_env("sim") if local else None,
     )
     target = Target(
         mode="live" if live else "dry-run",

@@ -163,6 +163,7 @@ class Runner:
                     order=job.order,
                     message=f"scheduled {action_name(job.action)} at "
                     f"{job.at.astimezone(SEOUL):%H:%M:%S}",
+                    data={"at": job.at.astimezone(SEOUL).isoformat()},
                 )
             )
         return scheduler

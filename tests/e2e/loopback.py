@@ -1,0 +1,62 @@
+"""`planrunner sim` and `planrunner run` as separate processes, talking over 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+FAKE_KEYS = {"KIWOOM_APPKEY": "loopback-appkey-0001", "KIWOOM_SECRETKEY": "loopback-secret-0001"}
+
+
+class SimProcess:
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "planrunner", "sim", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        assert self.url.startswith("http://127.0.0.1:"), self.url
+
+    def get(self, what: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}/_sim/{what}", timeout=10) as r:
+            return json.loads(r.read())
+
+    def order_requests(self) -> list[dict[str, Any]]:
+        """Order POSTs the simulator committed, oldest first."""
+        log = self.get("log")
+        entries = log["log"] if isinstance(log, dict) else log
+        return [
+            e
+            for e in entries
+            if e["api_id"] in ("kt10000", "kt10001", "kt10002", "kt10003") and e.get("committed")
+        ]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **FAKE_KEYS, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "planrunner", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )

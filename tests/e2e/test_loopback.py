@@ -1,0 +1,148 @@
+"""The runner and the simulator in separate processes over real loopback HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.loopback import FAKE_KEYS, SimProcess, run_cli
+
+CHAIN = """\
+version: 1
+name: loopback-chain
+description: Place, raise, trim to 6, cancel, a second apart.
+orders:
+  entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
+steps:
+  - at: "+2s"
+    modify: {order: entry, price: 69100}
+  - at: "+3s"
+    modify: {order: entry, qty: 6}
+  - at: "+4s"
+    cancel: {order: entry}
+"""
+
+
+@pytest.fixture
+def sim():
+    s = SimProcess()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def plan(tmp_path: Path) -> Path:
+    p = tmp_path / "chain.yaml"
+    p.write_text(CHAIN)
+    return p
+
+
+def _run(plan: Path, sim: SimProcess, state: Path, **env: str):
+    return run_cli(
+        "run", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(state), env=env
+    )
+
+
+def _assert_chain_ran_once(sim: SimProcess) -> None:
+    reqs = sim.order_requests()
+    kinds = [(e["api_id"], e["body"].get("mdfy_uv") or e["body"].get("cncl_qty")) for e in reqs]
+    assert kinds == [("kt10000", None), ("kt10002", "69100"), ("kt10003", "4"), ("kt10003", "0")], (
+        kinds
+    )
+    first = reqs[0]["ord_no"]
+    modified = reqs[1]["ord_no"]
+    assert reqs[1]["body"]["orig_ord_no"] == first
+    assert [e["body"]["orig_ord_no"] for e in reqs[2:]] == [modified, modified]
+    open_now = [o for o in sim.get("orders")["orders"] if o["remaining"] > 0]
+    assert open_now == []
+
+
+def test_plan_runs_over_loopback_with_relative_times(sim, plan, tmp_path):
+    done = _run(plan, sim, tmp_path / "state")
+    assert done.returncode == 0, done.stdout + done.stderr
+    _assert_chain_ran_once(sim)
+    assert "0000001 → 0000002 (modify" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "crash_at",
+    [
+        "entry.place:0:after-intent",  # journal says intent, the POST never left
+        "entry.place:0:after-post",  # the broker has the order, the journal has no ack
+        "steps[0]:1:after-intent",
+        "steps[0]:1:after-post",
+        "steps[1]:0:after-post",
+        "steps[2]:0:after-post",
+    ],
+)
+def test_sigkill_then_restart_sends_every_request_exactly_once(sim, plan, tmp_path, crash_at):
+    state = tmp_path / "state"
+    crashed = _run(plan, sim, state, PLANRUNNER_CRASH_AT=crash_at)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    resumed = _run(plan, sim, state)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "reconciled" in resumed.stdout
+    _assert_chain_ran_once(sim)
+
+
+SLOW = CHAIN.replace('"+4s"', '"+60s"').replace("loopback-chain", "loopback-slow")
+
+
+def test_second_runner_refuses_and_ctrl_c_exits_130_with_a_consistent_journal(sim, tmp_path):
+    plan = tmp_path / "slow.yaml"
+    plan.write_text(SLOW)
+    state = tmp_path / "state"
+    args = [
+        sys.executable,
+        "-m",
+        "planrunner",
+        "run",
+        str(plan),
+        "--dry-run",
+        "--base-url",
+        sim.url,
+        "--state-dir",
+        str(state),
+    ]
+    first = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **FAKE_KEYS},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(sim.order_requests()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = _run(plan, sim, state)
+        assert second.returncode == 2
+        assert f"another runner (pid {first.pid})" in second.stderr
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 130, out + err
+    status = run_cli("status", str(plan), "--state-dir", str(state), "--format", "json")
+    assert status.returncode == 0, status.stderr
+    import json
+
+    data = json.loads(status.stdout)
+    states = {j["job"]: j["state"] for j in data["jobs"]}
+    assert states == {
+        "entry.place": "done",
+        "steps[0]": "done",
+        "steps[1]": "done",
+        "steps[2]": "pending",
+    }
+    assert data["attention"] == []
+    # Resuming later finishes the plan: only the cancel is left to send.
+    assert len(sim.order_requests()) == 3
