@@ -1,8 +1,9 @@
 """The plan JSON Schema (Draft 2020-12) and its errors as one clear line each.
 
-The schema ships inside the package (`planrunner/schemas/plan.schema.json`, read through
-`importlib.resources`), so an installed planrunner prints and uses the same file that
-editors and `check-jsonschema --schemafile schemas/plan.schema.json` read.
+The schema ships inside the package (`planrunner/schemas/plan.schema.json`, read beside
+this module, or through `importlib.resources` where the package is not plain files), so
+an installed planrunner prints and uses the same file that editors and
+`check-jsonschema --schemafile schemas/plan.schema.json` read.
 
 Every error of `iter_errors` is kept (never stop at the first) and rewritten:
 - an unknown key names itself, at the key, with a difflib hint:
@@ -24,13 +25,12 @@ file then goes through jsonschema) rather than being ignored.
 
 from __future__ import annotations
 
-import difflib
 import json
 import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from planrunner.errors import Problem
@@ -41,7 +41,12 @@ SCHEMA_FILE = "schemas/plan.schema.json"
 
 @cache
 def schema_text() -> str:
-    return resources.files("planrunner").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    try:  # an installed package or a checkout: a plain file (~5 ms sooner than resources)
+        return (Path(__file__).parent / SCHEMA_FILE).read_text(encoding="utf-8")
+    except OSError:  # e.g. imported from a zip
+        from importlib import resources
+
+        return resources.files("planrunner").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @cache
@@ -255,6 +260,8 @@ def _path(error: Any) -> str:
 
 
 def _unknown_keys(loaded: Loaded, error: Any, path: str) -> list[Problem]:
+    import difflib  # lazy: only for files with a mistake
+
     known = list(error.schema.get("properties", {}))
     out = []
     for key in error.instance:
