@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from planrunner.sim.scenario import Scenario, SymbolScenario
 from planrunner.ticks import nearest_valid, on_grid, step, tick_size
 
 MAX_WALK_STEPS = 100_000  # per advance: a clock jump of days does not spin forever
+HISTORY_LIMIT = 100_000  # price changes kept per symbol (the oldest are dropped)
 
 
 def daily_limits(base: int) -> tuple[int, int]:
@@ -38,7 +40,18 @@ class Quote:
 
 
 class _Symbol:
-    __slots__ = ("base", "lower", "name", "next_walk", "points", "price", "rng", "spec", "upper")
+    __slots__ = (
+        "base",
+        "history",
+        "lower",
+        "name",
+        "next_walk",
+        "points",
+        "price",
+        "rng",
+        "spec",
+        "upper",
+    )
 
     def __init__(self, spec: SymbolScenario, day: dt.date, start: dt.datetime, seed: int):
         self.spec = spec
@@ -51,6 +64,14 @@ class _Symbol:
         )
         self.rng = random.Random(f"{seed}:{spec.symbol}")
         self.next_walk: dt.datetime | None = start if spec.walk else None
+        # Every price the symbol took and the instant it took it (changes only), oldest first.
+        self.history: deque[tuple[dt.datetime, int]] = deque(maxlen=HISTORY_LIMIT)
+        self.history.append((start, self.price))
+
+    def record(self, at: dt.datetime, price: int) -> None:
+        self.price = price
+        if self.history[-1][1] != price:
+            self.history.append((at, price))
 
     def clamp(self, price: int) -> int:
         return min(max(price, self.lower), self.upper)
@@ -104,16 +125,16 @@ class Market:
             if not due:
                 return
             if point_at is not None and point_at == min(due):
-                s.price = s.clamp(s.points.pop(0)[1])
+                s.record(point_at, s.clamp(s.points.pop(0)[1]))
             else:
                 assert walk_at is not None
                 s.next_walk = walk_at + every
                 steps += 1
                 r = s.rng.random()
                 if r < 0.25:
-                    s.price = s.clamp(step(s.price, -1))
+                    s.record(walk_at, s.clamp(step(s.price, -1)))
                 elif r < 0.5:
-                    s.price = s.clamp(step(s.price, 1))
+                    s.record(walk_at, s.clamp(step(s.price, 1)))
             yield s.price
 
     def set_price(self, code: str, price: int) -> int:
@@ -124,8 +145,15 @@ class Market:
             listed = SymbolScenario(symbol=code, price=price, base=price, max_fill=spec.max_fill)
             self._symbols[code] = _Symbol(listed, self.day, self.now, self.seed)
         s = self.symbol(code)
-        s.price = s.clamp(price)
+        s.record(self.now, s.clamp(price))
         return s.price
+
+    def history(self, code: str) -> list[tuple[dt.datetime, int]]:
+        """Every price `code` took, with the instant it took it, oldest first: its starting
+        price at the market's start, then each change by a path point, a walk step or
+        `set_price` (the last HISTORY_LIMIT). Empty for a symbol the market never saw."""
+        s = self._symbols.get(code)
+        return list(s.history) if s is not None else []
 
     def quote(self, code: str) -> Quote:
         s = self.symbol(code)

@@ -117,6 +117,16 @@ class Simulator:
             self.broker.advance(self.clock.now())
             return self.market.quote(symbol)
 
+    def price_history(self, symbol: str) -> list[tuple[dt.datetime, int]]:
+        """Every price `symbol` took up to the clock's now, with the (virtual) instant it
+        took it, oldest first: the starting price, then each change by a path point, a walk
+        step or `set_price`; the last 100,000 changes per symbol are kept. Empty for a
+        symbol nobody asked about yet. The first entry at which a trigger's condition
+        holds is the crossing its reaction time is counted from."""
+        with self.lock:
+            self.broker.advance(self.clock.now())
+            return self.market.history(symbol)
+
     def status(self) -> dict[str, Any]:
         with self.lock:
             now = self.advance()
