@@ -459,5 +459,66 @@ def status(plan: Path, env: str | None, day: str | None, state_dir: Path | None,
             click.echo(line)
 
 
+@cli.command("cancel-all")
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", "mode", flag_value="dry-run", help="The plan ran on the mock domain.")
+@click.option("--live", "mode", flag_value="live", help="The plan ran on the live domain.")
+@click.option("--base-url", default=None, help="--dry-run: the server the plan ran against.")
+@DATE_OPTION
+@STATE_DIR_OPTION
+@FORMAT_OPTION
+@handled
+def cancel_all_cmd(
+    plan: Path,
+    mode: str | None,
+    base_url: str | None,
+    day: str | None,
+    state_dir: Path | None,
+    fmt: str,
+) -> None:
+    """Kill switch: stop PLAN's runner and cancel every order of it still open."""
+    from planrunner.killswitch import cancel_all
+    from planrunner.report import event_line
+
+    if mode is None:
+        raise UsageError("say where the plan runs: --dry-run (mock domain or --base-url) or --live")
+    if base_url and mode != "dry-run":
+        raise UsageError("--base-url goes with --dry-run")
+
+    def emit(event: Any) -> None:
+        if fmt == "json":
+            click.echo(json.dumps(event.as_dict(), ensure_ascii=False, default=str))
+        else:
+            click.echo(event_line(event))
+
+    result = cancel_all(
+        plan,
+        state_dir=_state_dir(state_dir),
+        live=mode == "live",
+        base_url=base_url,
+        day=_date(day),
+        emit=emit,
+    )
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "stopped_pid": result.stopped_pid,
+                    "orders": result.outcomes,
+                    "exit_code": result.exit_code,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        if result.stopped_pid:
+            click.echo(f"stopped runner pid {result.stopped_pid}")
+        for order, outcome in result.outcomes.items():
+            click.echo(f"{order}: {outcome}")
+        if not result.outcomes:
+            click.echo("no orders of this plan reached the broker")
+    sys.exit(result.exit_code)
+
+
 def main() -> None:
     cli(prog_name="planrunner")

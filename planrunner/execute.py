@@ -17,7 +17,7 @@ from typing import Any
 
 from planrunner import calendar, ticks
 from planrunner.clock import Clock
-from planrunner.events import ACKED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit, Event
+from planrunner.events import ACKED, FILL, REJECTED, SENT, SKIPPED, UNKNOWN, Emit, Event
 from planrunner.journal import Journal, Record
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.client import KiwoomClient
@@ -78,6 +78,9 @@ class Executor:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._crash_at = os.environ.get("PLANRUNNER_CRASH_AT", "")
+        self._filled: dict[str, int] = {
+            o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
+        }
 
     # ---- entry point ------------------------------------------------------------------
 
@@ -248,6 +251,9 @@ class Executor:
     def _market(self, job_id: str, a: Market) -> None:
         if self._acked(job_id, 1):
             return
+        if not self.journal.state.job(job_id).acked_reqs:
+            # Cancel nothing if the market order could not follow (market closed).
+            self._check_session("market", self.orders[a.order].exchange)
         qty = self._confirmed_cancel(job_id, a.order)
         if qty <= 0:
             raise Skip("filled before the cancel: nothing left to send at market")
@@ -387,28 +393,59 @@ class Executor:
         for f in self.client.fills(symbol=spec.symbol):
             if f.ord_no in numbers:
                 per_number[f.ord_no] = max(per_number.get(f.ord_no, 0), f.filled_qty)
-        filled = sum(per_number.values())
         if row is not None:
             per_number[row.ord_no] = max(per_number.get(row.ord_no, 0), row.filled_qty)
-            filled = sum(per_number.values())
-            return OrderStatus(
+            st = OrderStatus(
                 ord_no=newest,
                 is_open=row.open_qty > 0,
                 remaining=row.open_qty,
-                filled=filled,
+                filled=sum(per_number.values()),
                 price=row.price or None,
             )
-        return OrderStatus(ord_no=newest, is_open=False, remaining=0, filled=filled, price=None)
+        else:
+            st = OrderStatus(
+                ord_no=newest,
+                is_open=False,
+                remaining=0,
+                filled=sum(per_number.values()),
+                price=None,
+            )
+        self._note_fills(order, st)
+        return st
+
+    def _note_fills(self, order: str, st: OrderStatus) -> None:
+        """Record each newly seen fill in the journal (the guide: update the position)."""
+        with self._locks_guard:
+            before = self._filled.get(order, 0)
+            if st.filled <= before:
+                return
+            self._filled[order] = st.filled
+        self.journal.append(
+            {
+                "type": "fill",
+                "order": order,
+                "ord_no": st.ord_no,
+                "filled": st.filled,
+                "remaining": st.remaining,
+            }
+        )
+        target = self.targets.get(order)
+        of = f"/{target}" if target else ""
+        self.emit(
+            self._event(FILL, f"filled {st.filled - before} more ({st.filled}{of})", None, order)
+        )
 
     def _open_status(self, order: str) -> OrderStatus:
         if not self.journal.state.lineage.get(order):
             raise Skip("never placed")
         st = self.status(order)
         if not st.is_open:
-            ordered = self.orders[order].qty
-            if st.filled and (ordered is None or st.filled >= ordered):
+            target = self.targets.get(order)
+            if st.filled and (target is None or st.filled >= target):
                 raise Skip("filled")
-            raise Skip("not open at the broker (cancelled or filled)")
+            if st.filled:
+                raise Skip(f"not open: {st.filled} filled, the rest cancelled")
+            raise Skip("not open at the broker (cancelled)")
         return st
 
     def _check_session(self, order_type: str, exchange: str) -> None:

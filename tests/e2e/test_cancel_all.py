@@ -1,0 +1,77 @@
+"""The kill switch against a running plan, over loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from tests.e2e.loopback import FAKE_KEYS, SimProcess, run_cli
+
+PLAN = """\
+version: 1
+name: kill-switch
+description: Two resting bids and a late step that must never run.
+orders:
+  a: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
+  b: {symbol: "000660", side: buy, qty: 3, price: 68000, at: "+1s"}
+steps:
+  - at: "+2s"
+    modify: {order: a, price: 69100}
+  - at: "+120s"
+    modify: {order: b, price: 68100}
+"""
+
+
+def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path):
+    plan = tmp_path / "kill.yaml"
+    plan.write_text(PLAN)
+    state = tmp_path / "state"
+    sim = SimProcess()
+    try:
+        runner = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "planrunner",
+                "run",
+                str(plan),
+                "--dry-run",
+                "--base-url",
+                sim.url,
+                "--state-dir",
+                str(state),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **FAKE_KEYS},
+        )
+        deadline = time.monotonic() + 30
+        while len(sim.order_requests()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(sim.order_requests()) == 3  # two places and the modify
+        done = run_cli(
+            "cancel-all", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(state)
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"stopped runner pid {runner.pid}" in done.stdout
+        assert "a: cancelled" in done.stdout and "b: cancelled" in done.stdout
+        runner.communicate(timeout=30)
+        assert runner.returncode == 130
+        reqs = sim.order_requests()
+        cancels = [e for e in reqs if e["api_id"] == "kt10003"]
+        modified_a = reqs[2]["ord_no"]
+        assert sorted(e["body"]["orig_ord_no"] for e in cancels) == sorted(
+            [modified_a, next(e["ord_no"] for e in reqs if e["body"]["stk_cd"] == "000660")]
+        )
+        assert [o for o in sim.get("orders")["orders"] if o["remaining"] > 0] == []
+        assert not any(e["body"].get("mdfy_uv") == "68100" for e in reqs)
+        again = run_cli(
+            "cancel-all", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(state)
+        )
+        assert again.returncode == 0 and "stopped runner" not in again.stdout
+        assert "a: skipped (not open at the broker (cancelled))" in again.stdout
+    finally:
+        sim.close()
