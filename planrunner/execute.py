@@ -51,6 +51,7 @@ class OrderStatus:
     remaining: int
     filled: int  # over the whole lineage
     price: int | None
+    row_filled: int = 0  # filled on the newest number itself
 
 
 class Executor:
@@ -78,6 +79,7 @@ class Executor:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._crash_at = os.environ.get("PLANRUNNER_CRASH_AT", "")
+        self._day_limits: dict[str, tuple[int, int]] = {}
         self._filled: dict[str, int] = {
             o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
         }
@@ -165,7 +167,7 @@ class Executor:
         if self._acked(job_id, 1 if reprice else 0):
             return
         spec = self.orders[a.order]
-        st = self._open_status(a.order)
+        st = self._open_status(a.order, fills=a.qty is not None)
         if a.qty is not None and not self._acked(job_id, 0):
             self.targets[a.order] = a.qty
             keep = max(a.qty - st.filled, 0)
@@ -175,7 +177,7 @@ class Executor:
                 self._cancel_qty(job_id, 0, spec, st, 0 if keep == 0 else st.remaining - keep)
                 if keep == 0:
                     return
-                st = self._open_status(a.order)
+                st = self._open_status(a.order, fills=False)
         if not reprice:
             return
         price = a.price
@@ -185,6 +187,7 @@ class Executor:
             price = ticks.step(st.price, a.ticks or 0)
         self._check_price(spec, price)
         self._check_session(spec.order_type, spec.exchange)
+        self._check_value(spec, st.remaining, price)
         if st.price == price:
             raise Skip(f"already at {price:,}")
         assert st.ord_no is not None
@@ -207,7 +210,7 @@ class Executor:
         if self._acked(job_id, 0):
             return
         spec = self.orders[a.order]
-        st = self._open_status(a.order)
+        st = self._open_status(a.order, fills=False)
         qty = 0 if a.qty is None or a.qty >= st.remaining else a.qty
         self._cancel_qty(job_id, 0, spec, st, qty)
 
@@ -228,6 +231,10 @@ class Executor:
                 orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
             ),
             partial=0 < qty < st.remaining,
+            # What the target had when the cancel was decided: lets a restart tell from
+            # the broker's lists whether this cancel took effect (reconcile.py).
+            remaining=st.remaining,
+            target_filled=st.row_filled,
         )
 
     def _confirmed_cancel(self, job_id: str, order: str) -> int:
@@ -378,7 +385,9 @@ class Executor:
 
     # ---- broker state and checks -------------------------------------------------------
 
-    def status(self, order: str) -> OrderStatus:
+    def status(self, order: str, *, fills: bool = True) -> OrderStatus:
+        """The order as the broker sees it now. `fills=False` skips the ka10076 read while
+        the order is open (its `filled` is then that of the newest number only)."""
         spec = self.orders[order]
         lineage = self.journal.state.lineage.get(order, [])
         newest = self.journal.state.newest(order)
@@ -390,9 +399,10 @@ class Executor:
                     row = o
                     break
         per_number: dict[str, int] = {}
-        for f in self.client.fills(symbol=spec.symbol):
-            if f.ord_no in numbers:
-                per_number[f.ord_no] = max(per_number.get(f.ord_no, 0), f.filled_qty)
+        if fills or row is None:
+            for f in self.client.fills(symbol=spec.symbol):
+                if f.ord_no in numbers:
+                    per_number[f.ord_no] = max(per_number.get(f.ord_no, 0), f.filled_qty)
         if row is not None:
             per_number[row.ord_no] = max(per_number.get(row.ord_no, 0), row.filled_qty)
             st = OrderStatus(
@@ -401,6 +411,7 @@ class Executor:
                 remaining=row.open_qty,
                 filled=sum(per_number.values()),
                 price=row.price or None,
+                row_filled=row.filled_qty,
             )
         else:
             st = OrderStatus(
@@ -410,7 +421,8 @@ class Executor:
                 filled=sum(per_number.values()),
                 price=None,
             )
-        self._note_fills(order, st)
+        if fills or row is None:
+            self._note_fills(order, st)
         return st
 
     def _note_fills(self, order: str, st: OrderStatus) -> None:
@@ -435,10 +447,10 @@ class Executor:
             self._event(FILL, f"filled {st.filled - before} more ({st.filled}{of})", None, order)
         )
 
-    def _open_status(self, order: str) -> OrderStatus:
+    def _open_status(self, order: str, *, fills: bool = True) -> OrderStatus:
         if not self.journal.state.lineage.get(order):
             raise Skip("never placed")
-        st = self.status(order)
+        st = self.status(order, fills=fills)
         if not st.is_open:
             target = self.targets.get(order)
             if st.filled and (target is None or st.filled >= target):
@@ -462,9 +474,17 @@ class Executor:
         if not ticks.on_grid(price):
             low, high = ticks.nearest_valid(price)
             raise Skip(f"{price:,} is off the tick grid (nearest {low:,} / {high:,})")
-        q = self.client.quote(spec.symbol)
-        if not q.lower_limit <= price <= q.upper_limit:
-            raise Skip(f"{price:,} is outside today's limits {q.lower_limit:,}-{q.upper_limit:,}")
+        lower, upper = self._limits(spec.symbol)
+        if not lower <= price <= upper:
+            raise Skip(f"{price:,} is outside today's limits {lower:,}-{upper:,}")
+
+    def _limits(self, symbol: str) -> tuple[int, int]:
+        """Today's lower/upper price limits: fixed for the day, so read once per run."""
+        known = self._day_limits.get(symbol)
+        if known is None:
+            q = self.client.quote(symbol)
+            known = self._day_limits[symbol] = (q.lower_limit, q.upper_limit)
+        return known
 
     def _check_value(self, spec: OrderSpec, qty: int, price: int | None) -> None:
         cap = self.plan.policy.max_order_value

@@ -7,17 +7,26 @@ open orders (ka10075) and today's orders with fills (ka10076).
 - place: an order at the broker with the same symbol, side, qty and price that no
   lineage of this journal knows is ours → adopted (`ack`, reconciled). None → the POST
   never executed → `reconciled found=false`, and the job may send it.
-- modify / cancel: an order whose `orig_ord_no` is the target → acked with its number.
-  None: if the target is still open with something left, the request never executed;
-  a cancel whose target is no longer open did its work (or the order filled).
+- modify: an order whose `orig_ord_no` is the target → acked with its number. None
+  while the target is still open → it never executed.
+- cancel: the lists never show cancel records, so a cancel is settled by quantity. Its
+  intent records what the target had open and filled when the cancel was decided; what
+  the target has open now, less what filled since, says whether the cancel took effect
+  and how much it cancelled. When the numbers fit neither story the request stays in
+  doubt: the job is reported as needing attention, and nothing is resent.
+
+A request younger than SETTLE_SECONDS may still be travelling to the broker: reconcile
+waits until it is that old before reading the lists.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass
 
 from planrunner.clock import Clock
-from planrunner.events import RECONCILED, Emit, Event
+from planrunner.events import RECONCILED, WARNING, Emit, Event
 from planrunner.journal import Journal, Record
 from planrunner.kiwoom import codes
 from planrunner.kiwoom.client import KiwoomClient
@@ -42,18 +51,45 @@ def _int(body: dict[str, str], key: str) -> int:
     return int(text) if text.strip().isdigit() else 0
 
 
-def reconcile(*, journal: Journal, client: KiwoomClient, clock: Clock, emit: Emit) -> int:
-    """Settle every in-doubt request; returns how many were settled."""
+SETTLE_SECONDS = 3.0
+
+
+class Ambiguous(Exception):
+    """The broker's lists fit neither "executed" nor "not executed"."""
+
+
+def reconcile(
+    *,
+    journal: Journal,
+    client: KiwoomClient,
+    clock: Clock,
+    emit: Emit,
+    settle: float = SETTLE_SECONDS,
+) -> int:
+    """Settle every in-doubt request it can; returns how many were settled."""
     settled = 0
     claimed: set[str] = set()
     for job_id, req, rec in journal.state.in_doubt():
         intent = _intent_of(journal, job_id, req, rec)
+        _wait_until_settled(intent, settle)
         body: dict[str, str] = intent["body"]
         view = BrokerView.read(client, body["stk_cd"])
         known = {link.ord_no for links in journal.state.lineage.values() for link in links}
         known |= claimed
-        outcome = _settle(intent, view, known)
         base = {"job": job_id, "req": req, "order": intent["order"]}
+        try:
+            outcome = _settle(intent, view, known)
+        except Ambiguous as e:
+            emit(
+                Event(
+                    kind=WARNING,
+                    at=clock.now(),
+                    job=job_id,
+                    order=intent["order"],
+                    message=f"{intent['api_id']} {intent['kind']} still in doubt: {e}",
+                )
+            )
+            continue
         if outcome is None:
             journal.append({"type": "reconciled", **base, "found": False}, sync=True)
             text = f"{intent['api_id']} {intent['kind']} never reached the broker: may be sent"
@@ -70,6 +106,7 @@ def reconcile(*, journal: Journal, client: KiwoomClient, clock: Clock, emit: Emi
                     "ord_no": ord_no,
                     "base_orig_ord_no": body.get("orig_ord_no"),
                     "qty": qty,
+                    "partial": bool(intent.get("partial")),
                     "reconciled": True,
                 },
                 sync=True,
@@ -80,6 +117,16 @@ def reconcile(*, journal: Journal, client: KiwoomClient, clock: Clock, emit: Emi
             Event(kind=RECONCILED, at=clock.now(), message=text, job=job_id, order=intent["order"])
         )
     return settled
+
+
+def _wait_until_settled(intent: Record, settle: float) -> None:
+    try:
+        sent = dt.datetime.fromisoformat(intent["t"])
+    except (KeyError, ValueError):
+        return
+    age = (dt.datetime.now(sent.tzinfo) - sent).total_seconds()
+    if 0 <= age < settle:
+        time.sleep(settle - age)
 
 
 def _intent_of(journal: Journal, job_id: str, req: int, rec: Record) -> Record:
@@ -108,12 +155,37 @@ def _settle(intent: Record, view: BrokerView, known: set[str]) -> tuple[str, int
     for o in view.all:
         if o.orig_ord_no == target and o.ord_no not in known:
             return o.ord_no, o.qty
-    still_open = next((o for o in view.open if o.ord_no == target and o.open_qty > 0), None)
-    if still_open is not None:
-        return None
     if api == codes.CANCEL:
-        # The target is gone: the cancel worked, or the order filled first. What was
-        # cancelled is what the target had not filled, if the broker still lists it.
-        row = next((o for o in view.all if o.ord_no == target), None)
-        return "", (max(row.qty - row.filled_qty, 0) if row is not None else 0)
+        return _settle_cancel(intent, view, target)
+    # A modify leaves a new number behind; none means it never executed (if the target
+    # filled or was cancelled meanwhile, the broker would have refused it anyway).
     return None
+
+
+def _settle_cancel(intent: Record, view: BrokerView, target: str) -> tuple[str, int] | None:
+    before = intent.get("remaining")
+    if not isinstance(before, int):
+        raise Ambiguous("the journal does not say what the target had open (old journal)")
+    was_filled = int(intent.get("target_filled") or 0)
+    row = next((o for o in view.all if o.ord_no == target), None)
+    if row is None and was_filled:
+        raise Ambiguous(f"{target} had fills but the broker no longer lists it")
+    now_open = row.open_qty if row is not None else 0
+    filled_since = (row.filled_qty if row is not None else 0) - was_filled
+    if filled_since < 0:
+        raise Ambiguous(f"{target} shows fewer fills than when the cancel was sent")
+    untouched = before - filled_since  # what would be open had the cancel not executed
+    asked = _int(intent["body"], "cncl_qty") or before
+    if asked >= before:  # cancel all that remained
+        if now_open == 0:
+            return "", max(untouched, 0)
+        if now_open == untouched:
+            return None
+    else:
+        if now_open == untouched and now_open > 0:
+            return None
+        if now_open == max(untouched - asked, 0):
+            return "", min(asked, max(untouched, 0))
+    raise Ambiguous(
+        f"{target} has {now_open} open; {before} were open and {filled_since} filled since"
+    )

@@ -76,9 +76,15 @@ class Runner:
         self._blocked: dict[str, str] = {}  # order -> why later jobs can't run
         self._fatal: str | None = None
         self.tracebacks: list[str] = []  # bugs: kept for the crash log, exit 3
+        # Per order: its jobs in plan order, each job's place among them, and how many of
+        # them have finished in a row from the first (constant-time turn-taking).
         self._order_jobs: dict[str, list[str]] = {}
+        self._position: dict[str, tuple[str, int]] = {}
         for job in plan.jobs:
-            self._order_jobs.setdefault(job.order, []).append(job.id)
+            jobs = self._order_jobs.setdefault(job.order, [])
+            self._position[job.id] = (job.order, len(jobs))
+            jobs.append(job.id)
+        self._in_order: dict[str, int] = dict.fromkeys(self._order_jobs, 0)
         self.watcher = TriggerWatcher(
             plan=plan,
             executor=executor,
@@ -112,6 +118,9 @@ class Runner:
         finally:
             scheduler.shutdown(wait=True)
             self.watcher.join()
+        if self.watcher.failure:
+            self._fatal = self._fatal or self.watcher.failure
+            self.tracebacks.append(f"trigger watcher:\n{self.watcher.traceback}")
         return summarize(
             plan=self.plan,
             executor=self.ex,
@@ -220,10 +229,9 @@ class Runner:
 
     def _await_turn(self, job: Job) -> None:
         """Jobs on one order run in plan order, even when they share an instant."""
-        earlier = self._order_jobs.get(job.order, [])
-        earlier = earlier[: earlier.index(job.id)] if job.id in earlier else []
+        order, position = self._position[job.id]
         with self._cv:
-            while not self.stop.is_set() and not set(earlier) <= self._finished:
+            while not self.stop.is_set() and self._in_order[order] < position:
                 self._cv.wait(0.05)
 
     def _late(self, job: Job, late: dt.timedelta) -> None:
@@ -262,6 +270,13 @@ class Runner:
         with self._cv:
             self._states[job_id] = state
             self._finished.add(job_id)
+            if job_id in self._position:
+                order, _ = self._position[job_id]
+                jobs = self._order_jobs[order]
+                n = self._in_order[order]
+                while n < len(jobs) and jobs[n] in self._finished:
+                    n += 1
+                self._in_order[order] = n
             self._cv.notify_all()
         if state == "done":
             self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))

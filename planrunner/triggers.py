@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import traceback
 from typing import Protocol
 
 from planrunner.calendar import SEOUL, session
 from planrunner.clock import Clock
+from planrunner.errors import BrokerError
 from planrunner.events import SKIPPED, TRIGGERED, WARNING, Emit, Event
 from planrunner.execute import Executor, InDoubt, OrderStatus
 from planrunner.journal import Journal
@@ -117,6 +119,8 @@ class TriggerWatcher:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self._retired: set[str] = set()
+        self.failure: str | None = None  # why the watcher stopped early, if it did
+        self.traceback = ""
         self._was_true: set[str] = set()  # repeat triggers fire on each rising edge
         speed = clock.virtual_seconds(1.0)
         self.poll_real = max(0.005, plan.policy.price_poll.total_seconds() / speed)
@@ -144,18 +148,28 @@ class TriggerWatcher:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
+        last_warning = ""
         try:
             while not self.stop.is_set() and self.armed:
-                self._tick()
+                try:
+                    self._tick()
+                except BrokerError as e:
+                    # A failed read (after the client's own retries) costs one poll, not
+                    # the watch: say so once per distinct failure and keep watching.
+                    if str(e) != last_warning:
+                        last_warning = str(e)
+                        self.emit(
+                            Event(
+                                kind=WARNING,
+                                at=self.clock.now(),
+                                message=f"trigger poll failed, still watching: {e}",
+                            )
+                        )
                 self.stop.wait(self.poll_real)
-        except Exception as e:  # reported; the runner ends on finished()
-            self.emit(
-                Event(
-                    kind=WARNING,
-                    at=self.clock.now(),
-                    message=f"trigger watcher stopped: {type(e).__name__}: {e}",
-                )
-            )
+        except Exception as e:
+            self.failure = f"trigger watcher stopped: {type(e).__name__}: {e}"
+            self.traceback = "".join(traceback.format_exception(e))
+            self.emit(Event(kind=WARNING, at=self.clock.now(), message=self.failure))
         finally:
             self._done.set()
 

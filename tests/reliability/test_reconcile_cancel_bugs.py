@@ -10,7 +10,8 @@ ka10075 / ka10076, which never list cancel records, so a cancel's outcome is gue
   list), so the market leg is skipped as "filled before the cancel" and the run exits 0
   with the order cancelled and nothing bought (a lost action).
 
-xfail(strict) until reconcile settles cancels by quantity; then remove the marks.
+Fixed: the cancel's intent records what its target had open and filled, and reconcile
+settles the cancel by quantity (planrunner/reconcile.py).
 """
 
 from __future__ import annotations
@@ -67,11 +68,6 @@ def _requests(sim: SimProcess, symbol: str) -> list[tuple[str, str, str]]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconcile: a partial cancel whose target stays open is judged 'never reached' "
-    "and sent again (planrunner/reconcile.py _settle, still_open)",
-)
 def test_partial_cancel_killed_after_post_is_not_sent_twice(sim, tmp_path):
     out = _crash_then_resume(sim, tmp_path, "steps[1]:0:after-post")
     assert _requests(sim, "000200") == [("kt10001", "10", "0"), ("kt10003", "3", "")], out
@@ -79,11 +75,6 @@ def test_partial_cancel_killed_after_post_is_not_sent_twice(sim, tmp_path):
     assert b["remaining"] == 7, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconcile: the cancel leg of `market` is acked with qty 0 when its target is "
-    "gone, so the market order is never placed (planrunner/reconcile.py _settle, CANCEL)",
-)
 def test_market_switch_killed_after_cancel_post_still_places_the_market_order(sim, tmp_path):
     out = _crash_then_resume(sim, tmp_path, "steps[0]:0:after-post")
     assert out.startswith("exit 0"), out
