@@ -210,6 +210,7 @@ class Executor:
         if self._acked(job_id, 0):
             return
         spec = self.orders[a.order]
+        self._check_session(spec.order_type, spec.exchange)  # no cancel after the close
         st = self._open_status(a.order, fills=False)
         qty = 0 if a.qty is None or a.qty >= st.remaining else a.qty
         self._cancel_qty(job_id, 0, spec, st, qty)
@@ -326,6 +327,7 @@ class Executor:
                 "kind": kind,
                 "api_id": request.api_id,
                 "body": request.body,
+                "at": self.clock.now().isoformat(timespec="milliseconds"),
                 **extra,
             },
             sync=True,

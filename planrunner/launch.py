@@ -228,6 +228,18 @@ def run_plan(
             stop=stop,
         )
         result = runner.run()
+        if target.simulator is not None and compiled.triggers:
+            from planrunner.reaction import reactions
+
+            sim = target.simulator
+            found = reactions(
+                compiled,
+                journal.state,
+                sim.price_history,  # type: ignore[attr-defined]
+                target.clock.virtual_seconds(1.0),
+            )
+            for tid, figures in found.items():
+                result.stats.setdefault("triggers", {}).setdefault(tid, {}).update(figures)
         if runner.tracebacks:
             log = _crash_log(opts.state_dir, runner.tracebacks)
             result = replace(result, attention=(*result.attention, f"traceback in {log}"))

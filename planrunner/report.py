@@ -50,9 +50,16 @@ def summary_lines(result: RunResult) -> list[str]:
     if counts:
         lines.append("  jobs: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     for tid, r in result.stats.get("triggers", {}).items():
-        extra = (
-            f", crossing → first request {r['reaction_ms']:.1f} ms" if "reaction_ms" in r else ""
-        )
+        extra = ""
+        if "reaction_ms" in r:
+            crossed = r["crossing"][11:23]
+            sent = r["first_request"][11:23]
+            extra = (
+                f"; price crossed at {crossed}, first request ({r['api_id']}) at {sent}: "
+                f"{r['reaction_ms']:.1f} ms real"
+            )
+            if r["reaction_virtual_ms"] != r["reaction_ms"]:
+                extra += f" ({r['reaction_virtual_ms'] / 1000:.1f} s on the rehearsal clock)"
         lines.append(f"  trigger {tid}: {r.get('state', 'fired')}{extra}")
     if result.attention:
         lines.append("needs attention")
