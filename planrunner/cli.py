@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +42,9 @@ def _log_dir() -> Path:
 
 
 def _write_crash_log() -> Path:
+    import tempfile
+    import traceback
+
     try:
         d = _log_dir()
         d.mkdir(parents=True, exist_ok=True)

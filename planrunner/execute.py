@@ -8,20 +8,23 @@ again (a restart resumes a half-done `market` at its second request). Broker sta
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from planrunner import calendar, ticks
+from planrunner.calendar import SEOUL
 from planrunner.clock import Clock
 from planrunner.events import ACKED, FILL, REJECTED, SENT, SKIPPED, UNKNOWN, Emit, Event
 from planrunner.journal import Journal, Record
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.errors import Rejected, UnknownOutcome
+from planrunner.kiwoom.errors import AlreadyFilled, Rejected, UnknownOutcome
 from planrunner.model import (
     PRICED_TYPES,
     Action,
@@ -33,6 +36,7 @@ from planrunner.model import (
     Place,
     Replace,
     WireRequest,
+    action_name,
 )
 
 
@@ -80,6 +84,7 @@ class Executor:
         self._locks_guard = threading.Lock()
         self._crash_at = os.environ.get("PLANRUNNER_CRASH_AT", "")
         self._day_limits: dict[str, tuple[int, int]] = {}
+        self._not_before: dict[str, dt.datetime] = {}
         self._filled: dict[str, int] = {
             o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
         }
@@ -90,10 +95,16 @@ class Executor:
         with self._locks_guard:
             return self._locks.setdefault(order, threading.Lock())
 
-    def execute(self, job_id: str, action: Action) -> str:
-        """Run one action; returns the job's final state text. Raises InDoubt, BrokerError."""
+    def execute(self, job_id: str, action: Action, *, not_before: dt.datetime | None = None) -> str:
+        """Run one action; returns the job's final state text. Raises InDoubt, BrokerError.
+
+        With `not_before`, the checks (broker state reads) run now and the order request
+        itself waits for that instant: the runner starts a job a moment early so that
+        what is sent at the plan's time is the request alone."""
         order = action.spec.id if isinstance(action, Place) else action.order
         with self.lock_for(order):
+            if not_before is not None:
+                self._not_before[job_id] = not_before
             try:
                 if isinstance(action, Place):
                     self.orders.setdefault(action.spec.id, action.spec)
@@ -112,9 +123,18 @@ class Executor:
                 self.journal.append({"type": "skipped", "job": job_id, "reason": str(s)})
                 self.emit(self._event(SKIPPED, f"skipped ({s})", job_id, order))
                 return f"skipped ({s})"
+            except AlreadyFilled as e:
+                # It filled between our read and the broker's answer: the guide's caution,
+                # not a failure. Nothing was executed; the step has nothing left to act on.
+                reason = f"filled: the broker refused the {action_name(action)} ({e.code})"
+                self.journal.append({"type": "skipped", "job": job_id, "reason": reason})
+                self.emit(self._event(SKIPPED, f"skipped ({reason})", job_id, order))
+                return f"skipped ({reason})"
             except Rejected as e:
                 self.journal.append({"type": "failed", "job": job_id, "reason": str(e)})
                 return f"rejected ({e!s})"
+            finally:
+                self._not_before.pop(job_id, None)
         self.journal.append({"type": "done", "job": job_id})
         return "done"
 
@@ -127,7 +147,7 @@ class Executor:
             return self.journal.state.job(job_id).acked_reqs[req]
         n = spec.qty if qty is None else qty
         assert n is not None
-        self._check_session(spec.order_type, spec.exchange)
+        self._check_session(spec.order_type, spec.exchange, job_id)
         self._check_value(spec, n, spec.price)
         request = wire.place_request(
             symbol=spec.symbol,
@@ -186,7 +206,7 @@ class Executor:
                 raise Skip("the broker did not tell the order's price; a relative step needs it")
             price = ticks.step(st.price, a.ticks or 0)
         self._check_price(spec, price)
-        self._check_session(spec.order_type, spec.exchange)
+        self._check_session(spec.order_type, spec.exchange, job_id)
         self._check_value(spec, st.remaining, price)
         if st.price == price:
             raise Skip(f"already at {price:,}")
@@ -210,7 +230,7 @@ class Executor:
         if self._acked(job_id, 0):
             return
         spec = self.orders[a.order]
-        self._check_session(spec.order_type, spec.exchange)  # no cancel after the close
+        self._check_session(spec.order_type, spec.exchange, job_id)  # none after the close
         st = self._open_status(a.order, fills=False)
         qty = 0 if a.qty is None or a.qty >= st.remaining else a.qty
         self._cancel_qty(job_id, 0, spec, st, qty)
@@ -261,7 +281,7 @@ class Executor:
             return
         if not self.journal.state.job(job_id).acked_reqs:
             # Cancel nothing if the market order could not follow (market closed).
-            self._check_session("market", self.orders[a.order].exchange)
+            self._check_session("market", self.orders[a.order].exchange, job_id)
         qty = self._confirmed_cancel(job_id, a.order)
         if qty <= 0:
             raise Skip("filled before the cancel: nothing left to send at market")
@@ -318,6 +338,7 @@ class Executor:
             return js.acked_reqs[req]
         if req in js.unknown_reqs or req in js.open_intents:
             raise InDoubt(f"{job_id} request {req} has an unknown outcome: reconcile first")
+        self._wait_for(job_id)
         self.journal.append(
             {
                 "type": "intent",
@@ -377,6 +398,14 @@ class Executor:
         text = f"acked {kind} {orig} → {ack.ord_no}" if orig else f"acked {kind} → {ack.ord_no}"
         self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no}))
         return rec
+
+    def _wait_for(self, job_id: str) -> None:
+        when = self._not_before.get(job_id)
+        if when is None:
+            return
+        delay = (self.clock.real_of(when) - dt.datetime.now(SEOUL)).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
 
     def _crash_point(self, job_id: str, req: int, where: str) -> None:
         """Test seam for crash safety: PLANRUNNER_CRASH_AT=JOB:REQ:after-intent (or
@@ -462,8 +491,9 @@ class Executor:
             raise Skip("not open at the broker (cancelled)")
         return st
 
-    def _check_session(self, order_type: str, exchange: str) -> None:
-        now = self.clock.now()
+    def _check_session(self, order_type: str, exchange: str, job_id: str) -> None:
+        """Whether the session takes this order type when the request will be sent."""
+        now = max(self.clock.now(), self._not_before.get(job_id, self.clock.now()))
         if calendar.accepts(order_type, now, exchange):
             return
         windows = calendar.describe_windows(calendar.windows_for(order_type, now.date(), exchange))

@@ -132,7 +132,10 @@ def run_plan(
     commit = live_guard(path, allow_dirty=opts.allow_dirty) if live else None
 
     if opts.mode == "sim":
-        draft = compile_plan(plan, day=day, run_start=None)
+        # Relative times count from the rehearsal's start, which itself is chosen from the
+        # plan's clock times: draft them from the open, whatever the hour is now.
+        opening = calendar.session(day).regular.start
+        draft = compile_plan(plan, day=day, run_start=dt.datetime.combine(day, opening, SEOUL))
         start, end = sim_window(draft)
         speed = sim_speed(start, end, opts.speed)
         compiled = _with_adoptions(compile_plan(plan, day=day, run_start=start), opts.adopt)

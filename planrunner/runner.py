@@ -45,6 +45,7 @@ from planrunner.triggers import TriggerWatcher
 
 FINAL = frozenset({"done", "skipped", "failed"})
 SIM_REAL_GRACE = 0.25  # seconds of real time
+PREP_LEAD = 0.2  # seconds of real time a job starts before its instant
 
 
 class Runner:
@@ -70,6 +71,12 @@ class Runner:
             # On a compressed clock the machine's own latency becomes minutes: a job is
             # late only past the plan's grace or a quarter second of real time.
             self.grace = max(self.grace, dt.timedelta(seconds=SIM_REAL_GRACE * speed))
+        # Jobs start this much early: their checks read the broker's state first, and the
+        # order request alone waits for the plan's instant (on a compressed clock, at most
+        # a virtual second early, so the checks do not see a stale market).
+        self.lead = min(dt.timedelta(seconds=PREP_LEAD * speed), dt.timedelta(seconds=1))
+        if speed <= 1:
+            self.lead = dt.timedelta(seconds=PREP_LEAD)
         self._cv = threading.Condition()
         self._finished: set[str] = set()
         self._states: dict[str, str] = {}
@@ -159,7 +166,7 @@ class Runner:
             scheduler.add_job(
                 self._fire,
                 trigger="date",
-                run_date=self.clock.real_of(max(job.at, now)),
+                run_date=self.clock.real_of(max(job.at - self.lead, now)),
                 args=[job],
                 id=job.id,
                 name=job.id,
@@ -216,7 +223,7 @@ class Runner:
 
     def _execute(self, job: Job) -> str:
         try:
-            return self.ex.execute(job.id, job.action)
+            return self.ex.execute(job.id, job.action, not_before=job.at)
         except InDoubt:
             # Settle it now from the broker's lists, then finish what the job still owes.
             reconcile(journal=self.journal, client=self.ex.client, clock=self.clock, emit=self.emit)

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 130
 BAD_STATES = ("rejected", "failed", "unknown")
+# Skips the guide expects (the order filled or is gone); any other skip is listed under
+# "needs attention" (late, session closed, limits, max_order_value, ...).
+ROUTINE_SKIPS = ("skipped (filled", "skipped (not open", "skipped (never placed")
 
 
 def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
@@ -91,7 +94,9 @@ def summarize(
             )
         )
     for job_id, state in sorted(states.items()):
-        if state.startswith(BAD_STATES) or state.startswith("skipped (late"):
+        if state.startswith(BAD_STATES) or (
+            state.startswith("skipped") and not state.startswith(ROUTINE_SKIPS)
+        ):
             attention.append(f"{job_id}: {state}")
     for job_id, _req, _rec in journal.state.in_doubt():
         attention.append(f"{job_id}: outcome unknown; run again to reconcile")
