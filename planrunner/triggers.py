@@ -33,6 +33,8 @@ from planrunner.model import (
     action_order,
 )
 
+TARGET_CHECK_EVERY = 5  # polls between reads of a trigger action's own order
+
 
 class PriceSource(Protocol):
     def price(self, symbol: str) -> int: ...
@@ -121,7 +123,8 @@ class TriggerWatcher:
         self._retired: set[str] = set()
         self.failure: str | None = None  # why the watcher stopped early, if it did
         self.traceback = ""
-        self._was_true: set[str] = set()  # repeat triggers fire on each rising edge
+        self._was_true: set[str] = set()
+        self._ticks = 0  # repeat triggers fire on each rising edge
         speed = clock.virtual_seconds(1.0)
         self.poll_real = max(0.005, plan.policy.price_poll.total_seconds() / speed)
 
@@ -186,9 +189,15 @@ class TriggerWatcher:
         if not live:
             return
         prices = {s: self.prices.price(s) for t in live for s in symbols_of(t.when)}
+        # Orders a condition names are read every poll; an action's own target only every
+        # few polls (to notice an action that became impossible): the executor checks it
+        # again anyway before sending, and every read costs the broker's rate limit.
+        self._ticks += 1
+        watch_targets = self._ticks % TARGET_CHECK_EVERY == 1
         fills: dict[str, OrderStatus] = {}
         for t in live:
-            for order in orders_of(t.when) | {self._target(t)} - {""}:
+            needed = orders_of(t.when) | ({self._target(t)} - {""} if watch_targets else set())
+            for order in needed:
                 if order not in fills and self.journal.state.lineage.get(order):
                     fills[order] = self.ex.status(order)
         for t in live:
