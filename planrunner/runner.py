@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 import threading
 import traceback
 from collections import Counter
@@ -46,6 +47,7 @@ from planrunner.triggers import TriggerWatcher
 FINAL = frozenset({"done", "skipped", "failed"})
 SIM_REAL_GRACE = 0.25  # seconds of real time
 PREP_LEAD = 0.2  # seconds of real time a job starts before its instant
+GIL_SWITCH_SECONDS = 0.0005
 
 
 class Runner:
@@ -117,6 +119,11 @@ class Runner:
             self._info(f"resuming: {resumed} job(s) already finished are not repeated")
         self._adopt()
         scheduler = self._scheduler(todo)
+        # A job waking at its instant must take the GIL from whichever thread holds it
+        # (another job's checks, the trigger poll). CPython hands it over every 5 ms by
+        # default, which alone would make a request up to 5 ms late.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         try:
             scheduler.start()
             self.watcher.start()
@@ -125,6 +132,7 @@ class Runner:
         finally:
             scheduler.shutdown(wait=True)
             self.watcher.join()
+            sys.setswitchinterval(switch)
         if self.watcher.failure:
             self._fatal = self._fatal or self.watcher.failure
             self.tracebacks.append(f"trigger watcher:\n{self.watcher.traceback}")
