@@ -69,13 +69,20 @@ def reconcile(
     clock: Clock,
     emit: Emit,
     settle: float = SETTLE_SECONDS,
+    job: str | None = None,
 ) -> int:
-    """Settle every in-doubt request it can; returns how many were settled."""
+    """Settle every in-doubt request it can (only `job`'s, during a run: other jobs may
+    have requests in flight); returns how many were settled."""
     settled = 0
     claimed: set[str] = set()
     for job_id, req, rec in journal.state.in_doubt():
+        if job is not None and job_id != job:
+            continue
         intent = _intent_of(journal, job_id, req, rec)
         _wait_until_settled(intent, settle)
+        js = journal.state.job(job_id)
+        if req not in js.open_intents and req not in js.unknown_reqs:
+            continue  # its answer arrived while we waited
         body: dict[str, str] = intent["body"]
         view = BrokerView.read(client, body["stk_cd"])
         known = {link.ord_no for links in journal.state.lineage.values() for link in links}

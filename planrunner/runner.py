@@ -234,7 +234,13 @@ class Runner:
             return self.ex.execute(job.id, job.action, not_before=job.at)
         except InDoubt:
             # Settle it now from the broker's lists, then finish what the job still owes.
-            reconcile(journal=self.journal, client=self.ex.client, clock=self.clock, emit=self.emit)
+            reconcile(
+                journal=self.journal,
+                client=self.ex.client,
+                clock=self.clock,
+                emit=self.emit,
+                job=job.id,
+            )
             try:
                 return self.ex.execute(job.id, job.action)
             except InDoubt as e:
