@@ -319,6 +319,19 @@ DATE_OPTION = click.option(
 )
 
 
+def _event_printer(fmt: str) -> Callable[[Any], None]:
+    """One line per event as it happens: text for people, JSON lines for machines."""
+    from planrunner.report import event_line
+
+    def emit(event: Any) -> None:
+        if fmt == "json":
+            click.echo(json.dumps(event.as_dict(), ensure_ascii=False, default=str))
+        else:
+            click.echo(event_line(event))
+
+    return emit
+
+
 def _state_dir(value: Path | None) -> Path:
     from planrunner.journal import default_state_dir
 
@@ -378,7 +391,7 @@ def run(
     import threading
 
     from planrunner.launch import RunOptions, run_plan
-    from planrunner.report import event_line, summary_json, summary_lines
+    from planrunner.report import summary_json, summary_lines
 
     if base_url and mode != "dry-run":
         raise UsageError("--base-url goes with --dry-run")
@@ -420,11 +433,7 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    def emit(event: Any) -> None:
-        if fmt == "json":
-            click.echo(json.dumps(event.as_dict(), ensure_ascii=False, default=str))
-        else:
-            click.echo(event_line(event))
+    emit = _event_printer(fmt)
 
     result = run_plan(plan, opts, emit=emit, stop=stop)
     if fmt == "json":
@@ -479,18 +488,13 @@ def cancel_all_cmd(
 ) -> None:
     """Kill switch: stop PLAN's runner and cancel every order of it still open."""
     from planrunner.killswitch import cancel_all
-    from planrunner.report import event_line
 
     if mode is None:
         raise UsageError("say where the plan runs: --dry-run (mock domain or --base-url) or --live")
     if base_url and mode != "dry-run":
         raise UsageError("--base-url goes with --dry-run")
 
-    def emit(event: Any) -> None:
-        if fmt == "json":
-            click.echo(json.dumps(event.as_dict(), ensure_ascii=False, default=str))
-        else:
-            click.echo(event_line(event))
+    emit = _event_printer(fmt)
 
     result = cancel_all(
         plan,

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from planrunner import calendar, ticks
@@ -286,15 +286,7 @@ class Executor:
         if qty <= 0:
             raise Skip("filled before the cancel: nothing left to send at market")
         spec = self.orders[a.order]
-        market = OrderSpec(
-            id=spec.id,
-            symbol=spec.symbol,
-            side=spec.side,
-            qty=qty,
-            price=None,
-            order_type="market",
-            exchange=spec.exchange,
-        )
+        market = replace(spec, qty=qty, price=None, order_type="market", stop_price=None)
         self._place(job_id, 1, market, qty=qty, kind="market")
 
     def _replace(self, job_id: str, a: Replace) -> None:
@@ -309,15 +301,7 @@ class Executor:
         qty = a.qty - filled
         if qty <= 0:
             raise Skip(f"{filled} already filled: the new total of {a.qty} is reached")
-        new = OrderSpec(
-            id=spec.id,
-            symbol=spec.symbol,
-            side=spec.side,
-            qty=qty,
-            price=a.price,
-            order_type=a.order_type,
-            exchange=spec.exchange,
-        )
+        new = replace(spec, qty=qty, price=a.price, order_type=a.order_type, stop_price=None)
         self._place(job_id, 1, new, qty=qty, kind="replace")
         self.targets[a.order] = a.qty
 

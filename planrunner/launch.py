@@ -21,7 +21,7 @@ from planrunner.errors import RunError, UsageError
 from planrunner.events import INFO, WARNING, Emit, Event, RunResult
 from planrunner.execute import Executor
 from planrunner.journal import Journal, journal_path
-from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
+from planrunner.model import PRICED_TYPES, CompiledPlan
 from planrunner.modes import (
     Target,
     build_remote,
@@ -60,40 +60,16 @@ def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.
 
 
 def _with_adoptions(plan: CompiledPlan, adopt: tuple[tuple[str, str], ...]) -> CompiledPlan:
+    """`--adopt ID=ORD_NO`: the order is already at the broker, so it is not placed."""
     if not adopt:
         return plan
     orders = dict(plan.orders)
     for order_id, ord_no in adopt:
         if order_id not in orders:
             raise UsageError(f"--adopt {order_id}={ord_no}: the plan has no order {order_id!r}")
-        spec = orders[order_id]
-        orders[order_id] = OrderSpec(
-            id=spec.id,
-            symbol=spec.symbol,
-            side=spec.side,
-            qty=spec.qty,
-            price=spec.price,
-            order_type=spec.order_type,
-            stop_price=spec.stop_price,
-            exchange=spec.exchange,
-            at=spec.at,
-            adopt=ord_no,
-            mark=spec.mark,
-        )
-    jobs = tuple(j for j in plan.jobs if j.id not in {f"{o}.place" for o, _ in adopt})
-    return CompiledPlan(
-        name=plan.name,
-        file=plan.file,
-        day=plan.day,
-        tz=plan.tz,
-        exchange=plan.exchange,
-        orders=orders,
-        jobs=jobs,
-        triggers=plan.triggers,
-        policy=plan.policy,
-        run_start=plan.run_start,
-        warnings=plan.warnings,
-    )
+        orders[order_id] = replace(orders[order_id], adopt=ord_no)
+    placed = {f"{order_id}.place" for order_id, _ in adopt}
+    return replace(plan, orders=orders, jobs=tuple(j for j in plan.jobs if j.id not in placed))
 
 
 def _first_prices(plan: CompiledPlan) -> dict[str, int]:

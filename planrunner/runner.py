@@ -261,30 +261,14 @@ class Runner:
         if self.plan.policy.on_late == "fail":
             self.journal.append({"type": "failed", "job": job.id, "reason": text})
             self._fatal = f"{job.id} was {text} and the plan says on_late: fail"
-            self.emit(
-                Event(
-                    kind=FAILED,
-                    at=self.clock.now(),
-                    job=job.id,
-                    order=job.order,
-                    message=f"failed ({text}); stopping the run (on_late: fail)",
-                )
-            )
+            self._say(FAILED, job, f"failed ({text}); stopping the run (on_late: fail)")
             self._finish(job.id, f"failed ({text})")
             return
         self._skip(job, text)
 
     def _skip(self, job: Job, reason: str) -> None:
         self.journal.append({"type": "skipped", "job": job.id, "reason": reason})
-        self.emit(
-            Event(
-                kind=SKIPPED,
-                at=self.clock.now(),
-                job=job.id,
-                order=job.order,
-                message=f"skipped ({reason})",
-            )
-        )
+        self._say(SKIPPED, job, f"skipped ({reason})")
         self._finish(job.id, f"skipped ({reason})")
 
     def _finish(self, job_id: str, state: str) -> None:
@@ -308,15 +292,7 @@ class Runner:
         if not isinstance(e, BrokerError):
             self.tracebacks.append(f"job {job.id}:\n" + "".join(traceback.format_exception(e)))
         self.journal.append({"type": "failed", "job": job.id, "reason": text})
-        self.emit(
-            Event(
-                kind=FAILED,
-                at=self.clock.now(),
-                job=job.id,
-                order=job.order,
-                message=f"failed: {text}",
-            )
-        )
+        self._say(FAILED, job, f"failed: {text}")
         if fatal:
             self._fatal = text
         self._finish(job.id, f"failed ({text})")
@@ -329,6 +305,11 @@ class Runner:
             self._late(job, self.clock.now() - job.at)
         else:
             self._fail_run(job, event.exception or RuntimeError("job error"))
+
+    def _say(self, kind: str, job: Job, message: str) -> None:
+        self.emit(
+            Event(kind=kind, at=self.clock.now(), job=job.id, order=job.order, message=message)
+        )
 
     def _info(self, message: str, *, order: str | None = None, **data: Any) -> None:
         self.emit(Event(kind=INFO, at=self.clock.now(), message=message, order=order, data=data))
