@@ -1,0 +1,380 @@
+"""Inject broker and network faults into whole runs: intent met, or precisely reported.
+
+    python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10]
+                           [--orders 4] [--keep] [--json]
+
+Each scenario (seeded from --seed and its number) writes a plan of `--orders` orders,
+one symbol each, placed and then given 1-3 steps (see bench/reliability.py: modifies
+with absolute and relative prices, qty trims, partial and full cancels, `market`), and
+arms 1-2 faults before one run of `planrunner run PLAN --dry-run --base-url PROXY
+--state-dir D --format json`:
+
+- simulator faults (`POST /_sim/faults`), each on one api-id (orders kt10000-kt10003,
+  reads ka10075/ka10076/ka10001, the token au10001) and after N matching calls:
+  `rate_limit` (count 1-3), `token_expiry`, `5xx` (status 500/502/503) and `1999` with
+  `commit=yes|no`, `drop` (commit, then close the connection), `latency:ms=200..3000`
+  (below the client's 10 s timeout);
+- connection refused for 1-3 s: the runner talks to a small TCP proxy in this process in
+  front of the simulator; at the Nth POST through it the proxy drops that request
+  unsent, closes every connection and its listening socket, and listens again later.
+
+A fault counts as injected when it fired (the simulator's `fired` counters; the proxy's
+refusal windows). Each run ends in one of:
+- intent: exit 0, attention empty, and the simulator committed exactly the plan's
+  requests per order (type + qty/price, each naming the newest number) and holds the
+  plan's end state (open qty and price, fills), and the journal's lineage matches;
+- attention: exit 2, and every order that is not as the plan intends is named by a job
+  in the `--format json` summary's `attention` list (journal lineage differences are
+  allowed only on such orders); no duplicate, no unexpected request;
+- neither: anything else, printed in full.
+Duplicates: a planned request the simulator committed more than once.
+The runner gets PLANRUNNER_SETTLE_SECONDS=0.3 (the simulator answers in milliseconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import queue
+import random
+import shutil
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reliability import (
+    Check,
+    Sim,
+    attention_jobs,
+    check_run,
+    last_summary,
+    launch,
+    machine,
+    make_plan,
+    new_workdir,
+    symbols_for,
+    tail,
+    wait,
+)
+
+ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
+READS = ("ka10075", "ka10076", "ka10001")
+KINDS = ("rate_limit", "token_expiry", "5xx", "1999", "drop", "latency", "refused")
+
+
+# ---- connection refused: a TCP proxy that stops listening for a while ---------------------
+
+
+class Proxy:
+    """127.0.0.1:PORT -> the simulator. `arm(n, seconds)`: at the nth POST, drop it unsent,
+    close every connection and the listening socket, and listen again `seconds` later."""
+
+    def __init__(self, target_port: int):
+        self.target = target_port
+        self._lock = threading.Lock()
+        self._conns: set[socket.socket] = set()
+        self._posts = 0
+        self._armed: tuple[int, float] | None = None
+        self.refusals = 0
+        self._closed = False
+        self._listen(0)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _listen(self, port: int) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen(64)
+        self.port = s.getsockname()[1]
+        self._lsock = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def arm(self, nth_post: int | None, seconds: float) -> None:
+        with self._lock:
+            self._posts = 0
+            self._armed = None if nth_post is None else (nth_post, seconds)
+
+    def _accept(self, lsock: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = lsock.accept()
+            except OSError:
+                return  # closed: refusing, or the proxy is shut
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            for s in (client, upstream):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.settimeout(None)
+            with self._lock:
+                self._conns |= {client, upstream}
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if outbound and self._count(data.count(b"POST /")):
+                    break  # refusing: this request is never forwarded
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                self._close(s)
+
+    def _count(self, posts: int) -> bool:
+        with self._lock:
+            if not posts or self._armed is None:
+                return False
+            self._posts += posts
+            nth, seconds = self._armed
+            if self._posts < nth:
+                return False
+            self._armed = None
+            self.refusals += 1
+            conns, self._conns = set(self._conns), set()
+        self._lsock.close()
+        for s in conns:
+            self._close(s)
+        threading.Thread(target=self._reopen, args=(seconds,), daemon=True).start()
+        return True
+
+    def _reopen(self, seconds: float) -> None:
+        time.sleep(seconds)
+        if not self._closed:
+            for _ in range(50):
+                try:
+                    self._listen(self.port)
+                    return
+                except OSError:
+                    time.sleep(0.05)
+
+    @staticmethod
+    def _close(s: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            s.shutdown(socket.SHUT_RDWR)
+        s.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._lsock.close()
+        with self._lock:
+            conns, self._conns = set(self._conns), set()
+        for s in conns:
+            self._close(s)
+
+
+# ---- one scenario ------------------------------------------------------------------------
+
+
+def pick_faults(rng: random.Random) -> tuple[list[str], tuple[int, float] | None]:
+    specs: list[str] = []
+    refused: tuple[int, float] | None = None
+    for kind in rng.sample(KINDS, rng.randint(1, 2)):
+        if kind == "refused":
+            refused = (rng.randint(2, 40), rng.uniform(1.0, 3.0))
+            continue
+        api = rng.choice([*ORDERS, *ORDERS, *READS, "au10001"])
+        after = rng.randint(0, 3) if api in ORDERS else rng.randint(0, 12)
+        if api == "au10001":
+            after = 0
+        if kind == "rate_limit":
+            spec = f"rate_limit:api={api},count={rng.randint(1, 3)}"
+        elif kind == "token_expiry":
+            spec = f"token_expiry:api={api}"
+        elif kind == "5xx":
+            commit = rng.choice(["yes", "no"])
+            spec = f"5xx:api={api},commit={commit},status={rng.choice([500, 502, 503])}"
+        elif kind == "1999":
+            spec = f"1999:api={api},commit={rng.choice(['yes', 'no'])}"
+        elif kind == "drop":
+            spec = f"drop:api={api}"
+        else:
+            spec = f"latency:api={api},ms={rng.randint(200, 3000)},count={rng.randint(1, 2)}"
+        specs.append(f"{spec},after={after}")
+    return specs, refused
+
+
+@dataclass
+class Outcome:
+    run: int
+    faults: list[str] = field(default_factory=list)
+    fired: int = 0
+    group: str = ""  # intent | attention | neither
+    exit: str = ""
+    check: Check = field(default_factory=Check)
+    report: str = ""
+
+
+def one_scenario(run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int) -> Outcome:
+    rng = random.Random(f"faults:{seed}:{run}")
+    gen = make_plan(rng, f"faults-{run}", symbols_for(run, n), steps_per_order=(1, 3))
+    specs, refused = pick_faults(rng)
+    d = work / f"run{run}"
+    d.mkdir(parents=True)
+    plan, state, out = d / "plan.yaml", d / "state", d / "out.txt"
+    plan.write_text(gen.text)
+    sim.post("faults", {"clear": True})
+    if specs:
+        sim.post("faults", {"specs": specs})
+    before = proxy.refusals
+    proxy.arm(*(refused or (None, 0.0)))
+    res = Outcome(
+        run=run,
+        faults=specs + ([f"refused:after={refused[0]}posts,s={refused[1]:.1f}"] if refused else []),
+    )
+    rc = wait(launch(plan, proxy.url, state, out))
+    proxy.arm(None, 0.0)
+    rules = sim.get("faults")["faults"]
+    sim.post("faults", {"clear": True})
+    res.fired = sum(int(r.get("fired", 0)) for r in rules) + proxy.refusals - before
+    summary = last_summary(out)
+    res.exit = "killed at the bound" if rc is None else f"exit {rc}"
+    res.check = c = check_run(
+        gen, sim.get("log")["log"], sim.get("orders")["orders"], state, all_done=rc == 0
+    )
+    named = {gen.order_of_job(j) for j in attention_jobs(summary)} - {None}
+    attention = (summary or {}).get("attention")
+    clean = not (c.duplicates or c.unexpected or c.journal_errors)
+    if rc == 0 and attention == [] and c.exact and clean and not c.lineage_errors:
+        res.group = "intent"
+    elif rc == 2 and attention and clean and c.diverged <= named and set(c.lineage_errors) <= named:
+        res.group = "attention"
+    else:
+        res.group = "neither"
+        journal = next((state / gen.name).glob("*.jsonl"), state / "missing")
+        unnamed = sorted((c.diverged | set(c.lineage_errors)) - named)
+        res.report = "\n".join(
+            [
+                f"scenario {run} (seed {seed}): {res.exit}, faults {res.faults} "
+                f"(fired {res.fired}); orders not as planned and not named: {unnamed}",
+                f"  attention {attention}",
+                *(f"  {x}" for x in c.notes + c.journal_errors + list(c.lineage_errors.values())),
+                f"  plan {plan}",
+                "  runner output (tail):",
+                tail(out),
+                f"  journal {journal} (tail):",
+                tail(journal),
+            ]
+        )
+    return res
+
+
+def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
+    sim: Sim | None = None
+    proxy: Proxy | None = None
+    served = 0
+    try:
+        while True:
+            try:
+                run = todo.get_nowait()
+            except queue.Empty:
+                return
+            if sim is None or proxy is None or served >= args.runs_per_sim:
+                if proxy is not None:
+                    proxy.close()
+                if sim is not None:
+                    sim.close()
+                sim = Sim(work)
+                proxy = Proxy(sim.port)
+                served = 0
+            try:
+                res = one_scenario(run, args.seed, sim, proxy, work, args.orders)
+            except Exception as e:  # a bench failure is reported, never silent
+                res = Outcome(run=run, group="neither", exit=f"bench error {e!r}")
+                res.report = f"scenario {run}: {res.exit}"
+            served += 1
+            done.append(res)
+            if res.group != "neither" and not args.keep:
+                shutil.rmtree(work / f"run{run}", ignore_errors=True)
+            else:
+                print(res.report, flush=True)
+    finally:
+        if proxy is not None:
+            proxy.close()
+        if sim is not None:
+            sim.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=500, help="scenarios")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=6)
+    ap.add_argument("--runs-per-sim", type=int, default=10)
+    ap.add_argument("--orders", type=int, default=4, help="orders per plan (symbols)")
+    ap.add_argument("--keep", action="store_true", help="keep every scenario's directory")
+    ap.add_argument("--json", action="store_true", help="end with one line of JSON totals")
+    args = ap.parse_args(argv)
+
+    work = new_workdir("faults-")
+    print(f"faults: {args.runs} scenarios, seed {args.seed}, {args.workers} workers; {work}")
+    print(f"machine: {machine()}", flush=True)
+    todo: queue.Queue[int] = queue.Queue()
+    for run in range(args.runs):
+        todo.put(run)
+    done: list[Outcome] = []
+    start = time.monotonic()
+    threads = [
+        threading.Thread(target=worker, args=(todo, done, args, work), daemon=True)
+        for _ in range(args.workers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    by_kind: dict[str, int] = {}
+    for r in done:
+        for f in r.faults:
+            k = f.split(":", 1)[0]
+            by_kind[k] = by_kind.get(k, 0) + 1
+    totals = {
+        "scenarios": len(done),
+        "faults_armed": sum(len(r.faults) for r in done),
+        "faults_injected": sum(r.fired for r in done),
+        "intent": sum(1 for r in done if r.group == "intent"),
+        "attention": sum(1 for r in done if r.group == "attention"),
+        "attention_broker_as_planned": sum(
+            1 for r in done if r.group == "attention" and r.check.exact
+        ),
+        "neither": sum(1 for r in done if r.group == "neither"),
+        "duplicates": sum(r.check.duplicates for r in done),
+        "unexpected": sum(r.check.unexpected for r in done),
+        "journal_errors": sum(len(r.check.journal_errors) for r in done),
+        "armed_by_kind": by_kind,
+        "elapsed_s": round(elapsed, 1),
+    }
+    print(f"scenarios {totals['scenarios']} ({args.orders} orders each)")
+    print(f"faults injected {totals['faults_injected']} (armed {totals['faults_armed']}: ", end="")
+    print(", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())) + ")")
+    print(f"final broker state = plan's intent (exit 0) {totals['intent']}")
+    print(f"reported precisely which jobs need attention (exit 2) {totals['attention']} ", end="")
+    print(f"(of which the broker ended as planned anyway: {totals['attention_broker_as_planned']})")
+    print(f"neither {totals['neither']}")
+    print(f"duplicates {totals['duplicates']}")
+    print(f"unexpected requests {totals['unexpected']}")
+    print(f"journal errors {totals['journal_errors']}")
+    print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
+    if totals["neither"] == 0 and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(totals))
+    bad = totals["neither"] + totals["duplicates"] + totals["unexpected"]
+    return 1 if bad or len(done) != args.runs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""bench/chaos.py, short: 20 seeded runs, each runner SIGKILLed at random moments and
+restarted. Fails on any duplicate order, lost action, journal error or other ending.
+
+No timing is asserted; the full run (200) and its figures are in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="a restart can deadlock (tests/reliability/test_restart_overdue_deadlock.py); "
+    "remove this marker with the runner.py _scheduler fix",
+)
+def test_chaos_short_nothing_twice_nothing_lost() -> None:
+    args = ["--runs", "20", "--workers", "4", "--seed", "7", "--json"]
+    done = subprocess.run(
+        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=280
+    )
+    out = done.stdout + done.stderr
+    totals = json.loads(done.stdout.strip().splitlines()[-1])
+    assert totals["runs"] == 20, out
+    assert totals["kills"] > 0, out
+    assert totals["duplicates"] == 0, out
+    assert totals["lost"] == 0, out
+    assert totals["unexpected"] == 0, out
+    assert totals["journal_errors"] == 0, out
+    assert totals["other_endings"] == 0, out
+    assert done.returncode == 0, out
