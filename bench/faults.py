@@ -333,8 +333,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+    except KeyboardInterrupt:  # hand out nothing more; running launches end on their own
+        while not todo.empty():
+            todo.get_nowait()
+        print("interrupted: waiting for the runs in progress", flush=True)
+        for t in threads:
+            t.join()
     elapsed = time.monotonic() - start
     by_kind: dict[str, int] = {}
     for r in done:

@@ -268,8 +268,14 @@ def runner_cmd(plan: Path, url: str, state: Path) -> list[str]:
     ]
 
 
-def launch(plan: Path, url: str, state: Path, out: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **FAKE_KEYS, "PLANRUNNER_SETTLE_SECONDS": SETTLE}
+def launch(
+    plan: Path, url: str, state: Path, out: Path, *, settle: str | None = SETTLE
+) -> subprocess.Popen[bytes]:
+    """`settle=None` keeps the runner's own SETTLE_SECONDS (3 s)."""
+    env = {**os.environ, **FAKE_KEYS}
+    env.pop("PLANRUNNER_SETTLE_SECONDS", None)
+    if settle is not None:
+        env["PLANRUNNER_SETTLE_SECONDS"] = settle
     env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT on a hung launch prints every thread's stack
     env.pop("PLANRUNNER_CRASH_AT", None)
     with out.open("ab") as f:
@@ -337,6 +343,7 @@ class Check:
     journal_errors: list[str] = field(default_factory=list)
     lineage_errors: dict[str, str] = field(default_factory=dict)  # order -> what differs
     diverged: set[str] = field(default_factory=set)  # orders not as the plan intends
+    unexpected_on: set[str] = field(default_factory=set)  # orders with unexpected requests
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -373,6 +380,7 @@ def check_run(
                 c.duplicates += extra
             elif extra > 0:
                 c.unexpected += extra
+                c.unexpected_on.add(o.id)
             elif extra < 0:
                 c.lost += -extra
         if got != o.expected:
@@ -384,6 +392,7 @@ def check_run(
             if e["api_id"] in ("kt10002", "kt10003") and e["body"].get("orig_ord_no") != newest:
                 c.diverged.add(o.id)
                 c.unexpected += 1
+                c.unexpected_on.add(o.id)
                 c.notes.append(f"{o.id}: {e['api_id']} names {e['body'].get('orig_ord_no')}")
             if e["api_id"] in ("kt10000", "kt10001", "kt10002") and (
                 e["api_id"] == "kt10002" or e["body"].get("trde_tp") == "0"
