@@ -12,8 +12,8 @@ arms 1-2 faults before one run of `planrunner run PLAN --dry-run --base-url PROX
 - simulator faults (`POST /_sim/faults`), each on one api-id (orders kt10000-kt10003,
   reads ka10075/ka10076/ka10001, the token au10001) and after N matching calls:
   `rate_limit` (count 1-3), `token_expiry`, `5xx` (status 500/502/503) and `1999` with
-  `commit=yes|no`, `drop` (commit, then close the connection), `latency:ms=200..3000`
-  (below the client's 10 s timeout);
+  `commit=yes|no`, `drop` (commit, then close the connection), `latency:ms=200..2500`
+  (below the client's 10 s timeout and the runner's 3 s settle time, see below);
 - connection refused for 1-3 s: the runner talks to a small TCP proxy in this process in
   front of the simulator; at the Nth POST through it the proxy drops that request
   unsent, closes every connection and its listening socket, and listens again later.
@@ -24,11 +24,15 @@ refusal windows). Each run ends in one of:
   requests per order (type + qty/price, each naming the newest number) and holds the
   plan's end state (open qty and price, fills), and the journal's lineage matches;
 - attention: exit 2, and every order that is not as the plan intends is named by a job
-  in the `--format json` summary's `attention` list (journal lineage differences are
-  allowed only on such orders); no duplicate, no unexpected request;
+  in the `--format json` summary's `attention` list (journal lineage differences and
+  requests the plan did not list, e.g. a market for 6 after a failed trim to 5, are
+  allowed only on such orders); no duplicate;
 - neither: anything else, printed in full.
 Duplicates: a planned request the simulator committed more than once.
-The runner gets PLANRUNNER_SETTLE_SECONDS=0.3 (the simulator answers in milliseconds).
+The runner keeps its default SETTLE_SECONDS (3 s): reconcile trusts the broker's lists
+only for requests at least that old. With 0.3 s, a request the simulator was still
+delaying (latency) when a refusal cut its connection executed after reconcile had found
+nothing, and the runner sent it again: settle must exceed the broker's worst delay.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Proxy:
         self._armed: tuple[int, float] | None = None
         self.refusals = 0
         self._closed = False
+        self._listening = threading.Event()
         self._listen(0)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -93,12 +98,17 @@ class Proxy:
         s.listen(64)
         self.port = s.getsockname()[1]
         self._lsock = s
+        self._listening.set()
         threading.Thread(target=self._accept, args=(s,), daemon=True).start()
 
     def arm(self, nth_post: int | None, seconds: float) -> None:
         with self._lock:
             self._posts = 0
             self._armed = None if nth_post is None else (nth_post, seconds)
+
+    def wait_listening(self, timeout: float = 10.0) -> bool:
+        """Whether the proxy listens again (a refusal may outlast the run that caused it)."""
+        return self._listening.wait(timeout)
 
     def _accept(self, lsock: socket.socket) -> None:
         while True:
@@ -145,6 +155,7 @@ class Proxy:
             self._armed = None
             self.refusals += 1
             conns, self._conns = set(self._conns), set()
+            self._listening.clear()
         self._lsock.close()
         for s in conns:
             self._close(s)
@@ -202,7 +213,7 @@ def pick_faults(rng: random.Random) -> tuple[list[str], tuple[int, float] | None
         elif kind == "drop":
             spec = f"drop:api={api}"
         else:
-            spec = f"latency:api={api},ms={rng.randint(200, 3000)},count={rng.randint(1, 2)}"
+            spec = f"latency:api={api},ms={rng.randint(200, 2500)},count={rng.randint(1, 2)}"
         specs.append(f"{spec},after={after}")
     return specs, refused
 
@@ -229,13 +240,15 @@ def one_scenario(run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int
     sim.post("faults", {"clear": True})
     if specs:
         sim.post("faults", {"specs": specs})
+    if not proxy.wait_listening():
+        raise RuntimeError("the proxy did not listen again")
     before = proxy.refusals
     proxy.arm(*(refused or (None, 0.0)))
     res = Outcome(
         run=run,
         faults=specs + ([f"refused:after={refused[0]}posts,s={refused[1]:.1f}"] if refused else []),
     )
-    rc = wait(launch(plan, proxy.url, state, out))
+    rc = wait(launch(plan, proxy.url, state, out, settle=None))
     proxy.arm(None, 0.0)
     rules = sim.get("faults")["faults"]
     sim.post("faults", {"clear": True})
@@ -247,10 +260,17 @@ def one_scenario(run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int
     )
     named = {gen.order_of_job(j) for j in attention_jobs(summary)} - {None}
     attention = (summary or {}).get("attention")
-    clean = not (c.duplicates or c.unexpected or c.journal_errors)
+    clean = not (c.duplicates or c.journal_errors)
     if rc == 0 and attention == [] and c.exact and clean and not c.lineage_errors:
         res.group = "intent"
-    elif rc == 2 and attention and clean and c.diverged <= named and set(c.lineage_errors) <= named:
+    elif (
+        rc == 2
+        and attention
+        and clean
+        and c.diverged <= named
+        and set(c.lineage_errors) <= named
+        and c.unexpected_on <= named  # a failed step changes what later steps send
+    ):
         res.group = "attention"
     else:
         res.group = "neither"
@@ -373,14 +393,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(of which the broker ended as planned anyway: {totals['attention_broker_as_planned']})")
     print(f"neither {totals['neither']}")
     print(f"duplicates {totals['duplicates']}")
-    print(f"unexpected requests {totals['unexpected']}")
+    print(f"unexpected requests {totals['unexpected']} (allowed only on orders named)")
     print(f"journal errors {totals['journal_errors']}")
     print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
     if totals["neither"] == 0 and not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(totals))
-    bad = totals["neither"] + totals["duplicates"] + totals["unexpected"]
+    bad = totals["neither"] + totals["duplicates"]
     return 1 if bad or len(done) != args.runs else 0
 
 
