@@ -15,7 +15,6 @@ import math
 import sys
 import threading
 import traceback
-from collections import Counter
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -155,9 +154,28 @@ class Runner:
                 )
                 self._info(f"adopted {spec.id} = {spec.adopt}", order=spec.id)
 
+    def _pool_size(self, starts: dict[str, dt.datetime], todo: list[Job]) -> int:
+        """Threads for the most jobs that can be alive at once. A job holds its thread from
+        its early start through the wait for its instant and its requests (allow a lead's
+        worth after the instant), and a job waiting its turn on an order holds one too: a
+        pool smaller than that would queue the very job the others wait for."""
+        edges: list[tuple[dt.datetime, int]] = []
+        for job in todo:
+            if job.id in starts:
+                edges.append((starts[job.id], 1))
+                edges.append((max(job.at, starts[job.id]) + self.lead, -1))
+        alive = peak = 0
+        for _, step in sorted(edges):
+            alive += step
+            peak = max(peak, alive)
+        return max(peak, 1) + 2
+
     def _scheduler(self, todo: list[Job]) -> BackgroundScheduler:
-        shared = Counter(job.at for job in todo)
-        pool = max(shared.values(), default=1) + 2
+        now = self.clock.now()
+        starts = {
+            job.id: max(job.at - self.lead, now) for job in todo if now - job.at <= self.grace
+        }
+        pool = self._pool_size(starts, todo)
         grace_real = max(1, math.ceil(self.grace.total_seconds()))
         scheduler = BackgroundScheduler(
             timezone=SEOUL,
@@ -165,16 +183,14 @@ class Runner:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace_real},
         )
         scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
-        now = self.clock.now()
         for job in todo:
-            late = now - job.at
-            if late > self.grace:
-                self._late(job, late)
+            if job.id not in starts:
+                self._late(job, now - job.at)
                 continue
             scheduler.add_job(
                 self._fire,
                 trigger="date",
-                run_date=self.clock.real_of(max(job.at - self.lead, now)),
+                run_date=self.clock.real_of(starts[job.id]),
                 args=[job],
                 id=job.id,
                 name=job.id,

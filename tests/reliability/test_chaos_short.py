@@ -11,16 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a restart can deadlock (tests/reliability/test_restart_overdue_deadlock.py); "
-    "remove this marker with the runner.py _scheduler fix",
-)
 def test_chaos_short_nothing_twice_nothing_lost() -> None:
     args = ["--runs", "20", "--workers", "4", "--seed", "7", "--json"]
     done = subprocess.run(

@@ -8,6 +8,9 @@ pool thread while a job waits for the earlier jobs of its order. steps[10], [11]
 take the three threads and wait for steps[1], which waits in the pool's queue: no thread
 ever frees, no output, no exit (PYTHONFAULTHANDLER + SIGABRT shows the three threads in
 `_await_turn` and the main thread in `Runner._wait`).
+
+Fixed: the pool is sized to the most jobs alive at once by their actual start times
+(`Runner._pool_size`).
 """
 
 from __future__ import annotations
@@ -44,10 +47,6 @@ def sim():
     s.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.py _scheduler sizes the pool by planned instants, not by run date",
-)
 def test_restart_with_many_overdue_jobs_on_one_order_finishes(sim, tmp_path: Path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
