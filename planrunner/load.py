@@ -190,7 +190,14 @@ class _Builder:
 
 def load_text(text: str, file: str = "<plan>") -> Loaded:
     """Parse one plan; every failure is a Problem in the result, never an exception."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except UnicodeEncodeError as e:  # a lone surrogate: text that came from no UTF-8 file
+        line = text.count("\n", 0, e.start) + 1
+        col = e.start - (text.rfind("\n", 0, e.start) + 1) + 1
+        message = f"cannot read: character {text[e.start]!r} is not Unicode text"
+        problem = Problem(file=file, line=line, col=col, path="$", message=message)
+        return Loaded(file=file, data=None, problems=(problem,))
     try:
         node = loader.get_single_node()
         if node is None:
@@ -198,6 +205,11 @@ def load_text(text: str, file: str = "<plan>") -> Loaded:
             return Loaded(file=file, data=None, problems=(problem,))
         builder = _Builder(loader, file)
         data = builder.build(node, "$", None)
+        if data is None:  # `---`, `~` or `null` alone: parsed, but no plan in it
+            line, col = _pos(node)
+            message = "the file holds no plan (its document is null): write a mapping"
+            problem = Problem(file=file, line=line, col=col, path="$", message=message)
+            return Loaded(file=file, data=None, problems=(problem,))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -209,8 +221,11 @@ def load_text(text: str, file: str = "<plan>") -> Loaded:
             data=None,
             problems=(Problem(file=file, line=line, col=col, path="$", message=msg),),
         )
+    except yaml.reader.ReaderError as e:
+        return Loaded(file=file, data=None, problems=(_reader_problem(text, file, e),))
     except yaml.YAMLError as e:
-        problem = Problem(file=file, line=1, col=1, path="$", message=f"YAML error: {e}")
+        message = "YAML error: " + " ".join(str(e).split())
+        problem = Problem(file=file, line=1, col=1, path="$", message=message)
         return Loaded(file=file, data=None, problems=(problem,))
     finally:
         loader.dispose()
@@ -221,6 +236,22 @@ def load_text(text: str, file: str = "<plan>") -> Loaded:
         key_marks=builder.key_marks,
         problems=tuple(builder.problems),
     )
+
+
+def _reader_problem(text: str, file: str, e: yaml.reader.ReaderError) -> Problem:
+    """A character YAML does not allow (a control character, a lone surrogate…), pinned
+    to where it is. The reader's `position` counts code points in PyYAML but bytes in
+    libyaml, so the character itself is looked up: the reader stops at the first one."""
+    char = chr(e.character) if isinstance(e.character, int) else str(e.character)
+    index = text.find(char)
+    if index < 0:
+        line, col = 1, 1
+    else:
+        line = text.count("\n", 0, index) + 1
+        col = index - (text.rfind("\n", 0, index) + 1) + 1
+    code = f"#x{ord(char):04x}" if len(char) == 1 else repr(char)
+    message = f"YAML syntax error: unacceptable character {code}: {e.reason}"
+    return Problem(file=file, line=line, col=col, path="$", message=message)
 
 
 def load_file(path: str | Path) -> Loaded:

@@ -161,16 +161,29 @@ class KiwoomClient:
         self, symbol: str | None = None, side: Side | None = None, exchange: str | None = None
     ) -> list[OpenOrder]:
         req = wire.open_orders_request(symbol=symbol, side=side, exchange=exchange)
-        return [OpenOrder.from_wire(item) for item in self._pages(req, "oso")]
+        rows = self._pages(req, "oso")
+        return self._parse(req, lambda: [OpenOrder.from_wire(row) for row in rows])
 
     def fills(
         self, symbol: str | None = None, side: Side | None = None, exchange: str | None = None
     ) -> list[Fill]:
         req = wire.fills_request(symbol=symbol, side=side, exchange=exchange)
-        return [Fill.from_wire(item) for item in self._pages(req, "cntr")]
+        rows = self._pages(req, "cntr")
+        return self._parse(req, lambda: [Fill.from_wire(row) for row in rows])
 
     def quote(self, symbol: str) -> Quote:
-        return Quote.from_wire(symbol, self._call(wire.quote_request(symbol=symbol))[0])
+        req = wire.quote_request(symbol=symbol)
+        data = self._call(req)[0]
+        return self._parse(req, lambda: Quote.from_wire(symbol, data))
+
+    def _parse(self, req: WireRequest, parse: Callable[[], A]) -> A:
+        """A read whose success answer cannot be parsed (a number that is not one) is
+        the broker's failure, not a bare ValueError."""
+        try:
+            return parse()
+        except ValueError:
+            msg = "The broker's answer was unreadable (a field is not a number)."
+            raise e.ServerError(msg, api_id=req.api_id) from None
 
     # ---- token -------------------------------------------------------------------------
 
@@ -194,9 +207,15 @@ class KiwoomClient:
     def _issue(self) -> Token:
         req = wire.token_request(appkey=self._appkey, secretkey=self._secretkey)
         data = self._call(req, auth=False)[0]
+        value, expires = data.get("token"), data.get("expires_dt")
         try:
-            return Token.from_wire(str(data["token"]), str(data["expires_dt"]))
-        except (KeyError, ValueError):
+            # it goes into an HTTP header: printable ASCII text, nothing else
+            if not (isinstance(value, str) and value and value.isascii() and value.isprintable()):
+                raise ValueError("token")
+            if not isinstance(expires, str | int) or isinstance(expires, bool):
+                raise ValueError("expires_dt")
+            return Token.from_wire(value, str(expires))
+        except ValueError:
             raise e.AuthError(
                 "The token answer lacked a token or a valid expires_dt.", api_id=req.api_id
             ) from None
@@ -209,7 +228,9 @@ class KiwoomClient:
         page: str | None = None
         for _ in range(MAX_PAGES):
             data, headers = self._call(req, page=page)
-            items.extend(i for i in (data.get(key) or []) if isinstance(i, Mapping))
+            rows = data.get(key)
+            if isinstance(rows, list):  # anything else (a string, a number) holds no rows
+                items.extend(i for i in rows if isinstance(i, Mapping))
             if headers.get("cont-yn", "N").strip().upper() != "Y":
                 return items
             page = headers.get("next-key", "")
@@ -252,7 +273,9 @@ class KiwoomClient:
                     continue
                 raise e.ServerError(f"{what}. {e.ServerError.advice}", api_id=req.api_id) from exc
             data = body_of(resp.content)
-            failure = verdict(resp.status_code, data, resp.content[:200].decode("utf-8", "replace"))
+            # The raw text of an answer to au10001/au10002 may carry a token: never echoed.
+            raw = resp.content[:200].decode("utf-8", "replace") if auth else ""
+            failure = verdict(resp.status_code, data, raw)
             code = f"{failure.kind} {failure.code}" if failure else "ok"
             log.debug("%s: HTTP %s %s", req.api_id, resp.status_code, code)
             if failure is None:

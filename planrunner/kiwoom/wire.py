@@ -83,13 +83,19 @@ _SIDE_FILTER = {None: "0", "sell": "1", "buy": "2"}
 _STEX = {None: "0", "KRX": "1", "NXT": "2"}
 
 
+def _side_filter(side: str | None) -> str:
+    if side not in _SIDE_FILTER:
+        raise ValueError(f"side must be 'buy', 'sell' or None, not {side!r}")
+    return _SIDE_FILTER[side]
+
+
 def open_orders_request(
     *, symbol: str | None = None, side: str | None = None, exchange: str | None = None
 ) -> WireRequest:
     """ka10075 미체결 (open orders)."""
     body = {
         "all_stk_tp": "1" if symbol else "0",
-        "trde_tp": _SIDE_FILTER[side],
+        "trde_tp": _side_filter(side),
         "stk_cd": symbol or "",
         "stex_tp": _STEX.get(exchange, "0"),
     }
@@ -107,7 +113,7 @@ def fills_request(
     body = {
         "stk_cd": symbol or "",
         "qry_tp": "1" if symbol else "0",
-        "sell_tp": _SIDE_FILTER[side],
+        "sell_tp": _side_filter(side),
         "ord_no": before_ord_no or "",
         "stex_tp": _STEX.get(exchange, "0"),
     }
