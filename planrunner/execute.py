@@ -265,7 +265,8 @@ class Executor:
             return int(done.get("qty") or 0)
         spec = self.orders[order]
         try:
-            st = self._open_status(order)
+            # The open row is all a cancel needs (number, remainder); fills only if it's gone.
+            st = self._open_status(order, fills=False)
         except Skip:
             return 0
         try:

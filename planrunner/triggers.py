@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import traceback
 from typing import Protocol
 
@@ -152,6 +153,9 @@ class TriggerWatcher:
 
     def _loop(self) -> None:
         last_warning = ""
+        # Fixed rate: a poll every poll_real from the first, whatever a tick costs (waiting
+        # poll_real after each tick stretched the period, and the reaction, by the tick).
+        next_at = time.monotonic()
         try:
             while not self.stop.is_set() and self.armed:
                 try:
@@ -168,7 +172,11 @@ class TriggerWatcher:
                                 message=f"trigger poll failed, still watching: {e}",
                             )
                         )
-                self.stop.wait(self.poll_real)
+                next_at += self.poll_real
+                now = time.monotonic()
+                if next_at < now:  # the tick overran its interval: poll now, never in bursts
+                    next_at = now
+                self.stop.wait(next_at - now)
         except Exception as e:
             self.failure = f"trigger watcher stopped: {type(e).__name__}: {e}"
             self.traceback = "".join(traceback.format_exception(e))
@@ -194,6 +202,17 @@ class TriggerWatcher:
         # again anyway before sending, and every read costs the broker's rate limit.
         self._ticks += 1
         watch_targets = self._ticks % TARGET_CHECK_EVERY == 1
+        rest: list[Trigger] = []
+        for t in live:
+            if not orders_of(t.when) and holds(t.when, prices, {}):
+                # Decided on prices alone: fire now, before any order read (the executor
+                # reads the order first and reports a filled or cancelled one as skipped).
+                if t.id not in self._was_true:
+                    self._was_true.add(t.id)
+                    self._fire(t, prices)
+            else:
+                rest.append(t)
+        live = rest
         fills: dict[str, OrderStatus] = {}
         for t in live:
             needed = orders_of(t.when) | ({self._target(t)} - {""} if watch_targets else set())
