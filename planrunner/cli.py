@@ -47,7 +47,7 @@ def _write_crash_log() -> Path:
 
     try:
         d = _log_dir()
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="crash-", suffix=".log", dir=d)
     except OSError:
         fd, name = tempfile.mkstemp(prefix="planrunner-crash-", suffix=".log")

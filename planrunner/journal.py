@@ -197,7 +197,7 @@ class Journal:
         self.state = Replay()
 
     def open(self, *, lock: bool = True) -> Replay:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # plan names are private
         if lock:
             self._acquire_lock()
         self.state = replay(self.path)

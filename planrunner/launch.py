@@ -85,7 +85,7 @@ def _first_prices(plan: CompiledPlan) -> dict[str, int]:
 
 def _crash_log(state_dir: Path, tracebacks: list[str]) -> Path:
     d = state_dir / "logs"
-    d.mkdir(parents=True, exist_ok=True)
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = d / f"crash-{dt.datetime.now(SEOUL):%Y%m%d-%H%M%S}-{os.getpid()}.log"
     path.write_text("\n".join(tracebacks), encoding="utf-8")
     return path
