@@ -24,7 +24,7 @@ from planrunner.events import ACKED, FILL, REJECTED, SENT, SKIPPED, UNKNOWN, Emi
 from planrunner.journal import Journal, Record
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.errors import AlreadyFilled, Rejected, UnknownOutcome
+from planrunner.kiwoom.errors import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
 from planrunner.model import (
     PRICED_TYPES,
     Action,
@@ -323,7 +323,10 @@ class Executor:
             return js.acked_reqs[req]
         if req in js.unknown_reqs or req in js.open_intents:
             raise InDoubt(f"{job_id} request {req} has an unknown outcome: reconcile first")
-        self._wait_for(job_id)
+        # Journal first: the intent is on disk before the request leaves. When the job
+        # started early, the intent is written now and only the POST waits for the instant.
+        when = self._not_before.get(job_id)
+        planned = max(self.clock.now(), when) if when is not None else self.clock.now()
         self.journal.append(
             {
                 "type": "intent",
@@ -333,24 +336,29 @@ class Executor:
                 "kind": kind,
                 "api_id": request.api_id,
                 "body": request.body,
-                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                "at": planned.isoformat(timespec="milliseconds"),
                 **extra,
             },
             sync=True,
         )
         self._crash_point(job_id, req, "after-intent")
-        self.emit(self._event(SENT, f"sent {request.api_id} {kind}", job_id, order, request.body))
+        self._wait_for(job_id)
+        sent = self._event(SENT, f"sent {request.api_id} {kind}", job_id, order, request.body)
         try:
             ack = call()
             self._crash_point(job_id, req, "after-post")
         except UnknownOutcome as e:
+            self.emit(sent)
             self.journal.append(
                 {"type": "unknown", "job": job_id, "req": req, "order": order, "error": str(e)},
                 sync=True,
             )
             self.emit(self._event(UNKNOWN, f"unknown outcome: {e}", job_id, order))
             raise InDoubt(str(e)) from e
-        except Rejected as e:
+        except KiwoomError as e:
+            # Refused, rate limit exhausted, unreachable, auth: each proves the request was
+            # not executed, so it is an outcome, not a doubt.
+            self.emit(sent)
             self.journal.append(
                 {
                     "type": "rejected",
@@ -362,8 +370,12 @@ class Executor:
                 },
                 sync=True,
             )
-            self.emit(self._event(REJECTED, f"rejected: {e}", job_id, order))
+            self.emit(self._event(REJECTED, f"not executed: {e}", job_id, order))
             raise
+        except BaseException:
+            self.emit(sent)
+            raise
+        self.emit(sent)
         rec = self.journal.append(
             {
                 "type": "ack",

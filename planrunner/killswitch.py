@@ -108,7 +108,9 @@ def cancel_all(
                 enforce_session=False,
             )
             reconcile(journal=journal, client=target.client, clock=target.clock, emit=emit)
-            stamp = target.clock.now().strftime("%H%M%S")
+            # Each use of the kill switch is its own set of jobs (a second one must look at
+            # the broker again, not find the first one's cancels done).
+            stamp = f"{target.clock.now():%H%M%S.%f}-{os.getpid()}"
             outcomes: dict[str, str] = {}
             for order in sorted(state.lineage):
                 if order not in ex.orders:
