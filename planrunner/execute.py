@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from planrunner import calendar, ticks
-from planrunner.calendar import SEOUL
 from planrunner.clock import Clock
 from planrunner.events import ACKED, FILL, REJECTED, SENT, SKIPPED, UNKNOWN, Emit, Event
 from planrunner.journal import Journal, Record
@@ -38,6 +37,8 @@ from planrunner.model import (
     WireRequest,
     action_name,
 )
+
+SPIN_SECONDS = 0.002  # the last stretch before an order's instant is waited actively
 
 
 class Skip(Exception):
@@ -400,9 +401,14 @@ class Executor:
         when = self._not_before.get(job_id)
         if when is None:
             return
-        delay = (self.clock.real_of(when) - dt.datetime.now(SEOUL)).total_seconds()
+        target = self.clock.real_of(when).timestamp()
+        # Sleep to just before the instant, then yield until it: a thread woken from a
+        # long sleep can be a millisecond or more late, one that keeps asking is not.
+        delay = target - time.time() - SPIN_SECONDS
         if delay > 0:
             time.sleep(delay)
+        while time.time() < target:
+            time.sleep(0)
 
     def _crash_point(self, job_id: str, req: int, where: str) -> None:
         """Test seam for crash safety: PLANRUNNER_CRASH_AT=JOB:REQ:after-intent (or
