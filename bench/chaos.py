@@ -1,7 +1,7 @@
 """Kill the runner with SIGKILL at random moments and restart it: nothing twice, nothing lost.
 
     python bench/chaos.py [--runs 200] [--seed 0] [--workers 4] [--runs-per-sim 10]
-                          [--orders 6] [--keep] [--json]
+                          [--orders 6] [--keep] [--json] [--summary FILE]
 
 Each run (seeded from --seed and its number) writes a plan of `--orders` orders, one
 symbol each, every order placed and then given 2-3 steps: modifies with absolute and
@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import summary
 from reliability import (
     Check,
     GenPlan,
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=6, help="orders per plan (symbols)")
     ap.add_argument("--keep", action="store_true", help="keep every run's directory")
     ap.add_argument("--json", action="store_true", help="end with one line of JSON totals")
+    summary.add_option(ap)
     args = ap.parse_args(argv)
 
     work = new_workdir("chaos-")
@@ -221,6 +223,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(totals))
     bad = totals["duplicates"] + totals["lost"] + totals["journal_errors"]
+    t = totals
+    summary.write(
+        args.summary,
+        [
+            summary.figure(
+                "chaos: duplicates / lost / journal errors",
+                "0 / 0 / 0",
+                f"{t['duplicates']} / {t['lost']} / {t['journal_errors']} ({t['runs']} runs, "
+                f"{t['kills']} kills, other endings {t['other_endings']})",
+                not bad and not t["other_endings"] and len(done) == args.runs,
+            ),
+            summary.figure(
+                "chaos: time",
+                "200 runs < 10 min",
+                f"{elapsed:.0f} s for {t['runs']} runs",
+                elapsed < 600 if args.runs >= 200 else None,
+            ),
+        ],
+    )
     return 1 if bad or totals["other_endings"] or len(done) != args.runs else 0
 
 

@@ -1,6 +1,7 @@
 """Client latency and simulator throughput on loopback, against `planrunner sim`.
 
     python bench/client.py [--rounds 500] [--orders 4000] [--threads 8] [--no-write]
+                            [--summary FILE]
 
 Starts `planrunner sim --port 0` as a subprocess (its first stdout line is the base URL),
 then measures:
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import summary
 
 from planrunner.kiwoom import codes, wire
 from planrunner.kiwoom.client import CONTENT_TYPE, KiwoomClient
@@ -183,6 +185,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--no-write", action="store_true", help="print only")
+    summary.add_option(ap)
     args = ap.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory() as tmp:
@@ -244,6 +247,22 @@ def main() -> None:
     if not args.no_write:
         write_section(text)
         print(f"written to {DOC.relative_to(ROOT)}")
+    p50 = pct(mine.call, 50)
+    summary.write(
+        args.summary,
+        [
+            summary.figure("client: p50 per call", "< 2 ms", f"{p50:.2f} ms", p50 < 2),
+            summary.figure(
+                "client: guide-style / ours, p50 per call", "≥ 2×", f"{ratio:.1f}×", ratio >= 2
+            ),
+            summary.figure(
+                "simulator throughput",
+                "≥ 2,000 orders/s",
+                f"{rate:,.0f} orders/s",
+                rate >= 2000,
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

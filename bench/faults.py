@@ -1,7 +1,7 @@
 """Inject broker and network faults into whole runs: intent met, or precisely reported.
 
     python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10]
-                           [--orders 4] [--keep] [--json]
+                           [--orders 4] [--keep] [--json] [--summary FILE]
 
 Each scenario (seeded from --seed and its number) writes a plan of `--orders` orders,
 one symbol each, placed and then given 1-3 steps (see bench/reliability.py: modifies
@@ -52,6 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import summary
 from reliability import (
     Check,
     Sim,
@@ -337,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=4, help="orders per plan (symbols)")
     ap.add_argument("--keep", action="store_true", help="keep every scenario's directory")
     ap.add_argument("--json", action="store_true", help="end with one line of JSON totals")
+    summary.add_option(ap)
     args = ap.parse_args(argv)
 
     work = new_workdir("faults-")
@@ -401,6 +403,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(totals))
     bad = totals["neither"] + totals["duplicates"]
+    t = totals
+    summary.write(
+        args.summary,
+        [
+            summary.figure(
+                "faults: as planned or precisely reported",
+                "every run (neither 0)",
+                f"{t['intent']} as planned + {t['attention']} reported, neither {t['neither']} "
+                f"({t['scenarios']} scenarios, {t['faults_injected']} faults injected)",
+                not t["neither"] and len(done) == args.runs,
+            ),
+            summary.figure("faults: duplicates", "0", str(t["duplicates"]), not t["duplicates"]),
+            summary.figure(
+                "faults: time",
+                "500 scenarios < 10 min",
+                f"{elapsed:.0f} s for {t['scenarios']} scenarios",
+                elapsed < 600 if args.runs >= 500 else None,
+            ),
+        ],
+    )
     return 1 if bad or len(done) != args.runs else 0
 
 

@@ -2,6 +2,7 @@
 
     python bench/firing.py [--orders 100] [--modifies 4] [--every 8] [--groups 4]
                            [--group-size 5] [--rss-steps 10000] [--no-write]
+                           [--summary FILE]
 
 Lateness (issue 5, acceptance 5): `planrunner sim` runs in its own process (virtual clock
 at 1x: it takes orders at any hour), so the runner process is measured alone. A
@@ -45,6 +46,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import summary
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
@@ -510,11 +513,12 @@ def main() -> None:
     ap.add_argument("--rss-steps", type=int, default=10_000)
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
+    summary.add_option(ap)
     args = ap.parse_args()
     if args.rss_child:
         rss_child(args.rss_child)
         return
-    args.argv = [a for a in sys.argv[1:] if a != "--no-write"]
+    args.argv = summary.own_argv(sys.argv[1:])
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -550,6 +554,24 @@ def main() -> None:
     if not args.no_write:
         write_section(text)
         print(f"written to {DOC.relative_to(ROOT)}")
+    p99, rss = pct(lat["all"]["order"], 99), mem["peak_mb"]
+    summary.write(
+        args.summary,
+        [
+            summary.figure(
+                f"firing: order lateness p99 ({len(lat['all']['order'])} jobs)",
+                f"< {GOAL_P99_MS:g} ms",
+                f"{p99:.2f} ms",
+                p99 < GOAL_P99_MS,
+            ),
+            summary.figure(
+                f"firing: peak RSS, {args.rss_steps:,}-step plan scheduled",
+                f"< {GOAL_RSS_MB:g} MB",
+                f"{rss:.0f} MB",
+                rss < GOAL_RSS_MB if args.rss_steps >= 10_000 else None,
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The fuzzers of tests/fuzz at a larger count: examples run and failures per family.
 
     python bench/fuzz.py [--examples 1000] [--client-examples 3000] [--seed 0]
+                         [--summary FILE]
 
 Families (strategies and properties in tests/fuzz/plans.py and tests/fuzz/responses.py):
 - plan documents -> `validate` and `show` (in-process CLI, --format json and text);
@@ -31,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import summary  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -80,6 +82,7 @@ def main() -> int:
     ap.add_argument("--examples", type=int, default=1000, help="per plan/YAML family")
     ap.add_argument("--client-examples", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
+    summary.add_option(ap)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     logging.getLogger("planrunner").setLevel(logging.CRITICAL)  # retries log warnings
@@ -141,6 +144,18 @@ def main() -> int:
         + ", ".join(f"{code}: {count}" for code, count in sorted(exits.items()))
     )
     print(f"total failures: {total_failures}")
+    examples = sum(f.examples for f, *_ in families)
+    summary.write(
+        args.summary,
+        [
+            summary.figure(
+                "fuzz: failures",
+                "0",
+                f"{total_failures} in {examples:,} examples ({len(families)} families)",
+                total_failures == 0,
+            )
+        ],
+    )
     return 1 if total_failures else 0
 
 

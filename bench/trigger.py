@@ -2,7 +2,7 @@
 request rate its polling costs.
 
     python bench/trigger.py [--trials 80] [--intervals 1,0.2] [--cost-seconds 10]
-                            [--loopback] [--seed 0] [--no-write]
+                            [--loopback] [--seed 0] [--no-write] [--summary FILE]
 
 Issue 6, acceptance 5. Goal: reaction p99 <= one poll interval + 5 ms.
 
@@ -50,6 +50,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import summary
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
@@ -402,8 +404,9 @@ def main() -> None:
     ap.add_argument("--loopback", action="store_true", help="sim.serve() on 127.0.0.1")
     ap.add_argument("--seed", type=int, default=0, help="seeds the crossing instants")
     ap.add_argument("--no-write", action="store_true", help="print only")
+    summary.add_option(ap)
     args = ap.parse_args()
-    args.argv = [a for a in sys.argv[1:] if a != "--no-write"]
+    args.argv = summary.own_argv(sys.argv[1:])
     intervals = [float(x) for x in args.intervals.split(",") if x.strip()]
     if args.trials < 1 or not intervals or min(intervals) <= 0:
         raise SystemExit("--trials must be >= 1 and every interval > 0")
@@ -434,6 +437,19 @@ def main() -> None:
     if not args.no_write:
         write_section(text)
         print(f"written to {DOC.relative_to(ROOT)}")
+    rows = []
+    for s in series:
+        r, goal = [t.reaction_ms for t in s.trials], s.interval * 1000 + GOAL_SLACK_MS
+        failed = f", {len(s.misses)} failed" if s.misses else ""
+        rows.append(
+            summary.figure(
+                f"trigger: reaction p99, poll {fmt_s(s.interval)} ({len(s.trials)} trials{failed})",
+                f"≤ {goal:.0f} ms (poll + {GOAL_SLACK_MS:g} ms)",
+                f"{pct(r, 99):.1f} ms",
+                bool(r) and pct(r, 99) <= goal and not s.misses,
+            )
+        )
+    summary.write(args.summary, rows)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Cold `planrunner validate` against check-jsonschema on the same files.
 
-    python bench/validate.py
+    python bench/validate.py [--summary FILE]
 
 Prints: one plan, cold (median of 10 process runs), and one call over 1,000 generated
 plans (median of 3 such calls); each next to
@@ -15,6 +15,7 @@ the tools' environment, else every run would compile planrunner from source agai
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -84,6 +87,9 @@ def median(cmd: list[str], runs: int = RUNS) -> float:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    summary.add_option(ap)
+    args = ap.parse_args()
     ours = [str(BIN / "planrunner"), "validate"]
     theirs = [
         str(shutil.which("check-jsonschema", path=str(BIN)) or "check-jsonschema"),
@@ -107,6 +113,30 @@ def main() -> None:
     print(f"{'':36} {'planrunner validate':>20} {'check-jsonschema':>17}")
     for label, a, b in rows:
         print(f"{label:36} {a:>19.3f}s {b:>16.3f}s")
+    (_, one_a, one_b), (_, many_a, many_b) = rows
+    summary.write(
+        args.summary,
+        [
+            summary.figure(
+                "validate: 1 plan, cold (median of 10)",
+                "< 0.3 s",
+                f"{one_a:.3f} s (check-jsonschema {one_b:.3f} s)",
+                one_a < 0.3,
+            ),
+            summary.figure(
+                "validate: 1,000 plans, one call (median of 3)",
+                "< 2 s",
+                f"{many_a:.3f} s (check-jsonschema {many_b:.3f} s)",
+                many_a < 2,
+            ),
+            summary.figure(
+                "validate vs check-jsonschema",
+                "not slower",
+                f"{one_b / one_a:.1f}× faster cold, {many_b / many_a:.1f}× on 1,000 plans",
+                one_a <= one_b and many_a <= many_b,
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":
