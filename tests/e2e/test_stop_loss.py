@@ -1,0 +1,79 @@
+"""The mission's stop-loss: the price path crosses 69,000, the trigger fires, the remainder
+goes to market, and the summary prints how long that took from the crossing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.e2e.loopback import run_cli
+
+PLAN = """\
+version: 1
+name: samsung-stop
+description: Bid 10 at 69,500; if the price falls below 69,000, go to market.
+orders:
+  entry: {symbol: "005930", side: buy, qty: 10, price: 69500, at: "09:00:05"}
+triggers:
+  - id: stop
+    when: {price: {symbol: "005930", below: 69000}}
+    market: {order: entry}
+    between: ["09:00", "11:00"]
+"""
+
+SCENARIO = """\
+symbols:
+  "005930":
+    base: 70000
+    walk: false
+    path: [["09:00", 69600], ["09:30", 69500], ["09:31", 69700], ["10:00", 68900]]
+    fill: {mode: partial, max_qty: 3}
+"""
+
+
+def _run(tmp_path, fmt: str):
+    plan = tmp_path / "stop.yaml"
+    plan.write_text(PLAN)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SCENARIO)
+    done = run_cli(
+        "run",
+        str(plan),
+        "--scenario",
+        str(scenario),
+        "--speed",
+        "400",
+        "--format",
+        fmt,
+        "--state-dir",
+        str(tmp_path / fmt),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_stop_loss_sends_exactly_the_remainder_to_market(tmp_path):
+    lines = [json.loads(x) for x in _run(tmp_path, "json").splitlines()]
+    sent = [e["data"] for e in lines if e.get("event") == "sent" and e["job"] == "trigger:stop"]
+    assert [(b.get("cncl_qty"), b.get("trde_tp"), b.get("ord_qty")) for b in sent] == [
+        ("0", None, None),
+        # 3 filled at 09:30 when the price touched the bid, 3 more at 10:00 when it fell
+        # through it (the same price event that fires the stop): 4 remain for the market.
+        (None, "3", "4"),
+    ]
+    summary = lines[-1]["summary"]
+    reaction = summary["triggers"]["stop"]
+    assert reaction["crossing"].endswith("T10:00:00.000+09:00")
+    assert reaction["api_id"] == "kt10003" and reaction["reaction_ms"] >= 0
+    [entry] = summary["orders"]
+    assert (entry["filled"], entry["remaining"], entry["state"]) == (10, 0, "filled")
+
+
+def test_stop_loss_summary_prints_the_reaction_time(tmp_path):
+    out = _run(tmp_path, "text")
+    line = next(x for x in out.splitlines() if x.strip().startswith("trigger stop:"))
+    assert re.search(
+        r"price crossed at 10:00:00\.000, first request \(kt10003\) at "
+        r"10:00:\d\d\.\d{3}: [\d.]+ ms real",
+        line,
+    ), line
