@@ -16,10 +16,11 @@ import traceback
 from typing import Protocol
 
 from planrunner.calendar import SEOUL, session
+from planrunner.checks import OrderStatus
 from planrunner.clock import Clock
 from planrunner.errors import BrokerError
 from planrunner.events import SKIPPED, TRIGGERED, WARNING, Emit, Event
-from planrunner.execute import Executor, InDoubt, OrderStatus
+from planrunner.execute import Executor, InDoubt
 from planrunner.journal import Journal
 from planrunner.model import (
     AllCond,

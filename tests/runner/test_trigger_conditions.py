@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from planrunner.execute import OrderStatus
+from planrunner.checks import OrderStatus
 from planrunner.model import (
     AllCond,
     AnyCond,
