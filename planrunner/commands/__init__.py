@@ -1,0 +1,1 @@
+"""The click commands, one module per area; `planrunner.cli` holds the group."""

@@ -1,0 +1,92 @@
+"""`validate`, `show`, `schema`: the plan language, no network."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from planrunner.cli import FORMAT_OPTION, cli, handled
+from planrunner.errors import PlanError, UsageError
+
+
+def _parse_day(value: str | None) -> Any:
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--date {value!r}: write it like 2026-11-26") from None
+
+
+@cli.command()
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@FORMAT_OPTION
+@handled
+def validate(plans: tuple[str, ...], fmt: str) -> None:
+    """Check plan files: every problem of every file, one line each
+    (file:line:col: $.json.path: message). Exit 1 if any.
+
+    --format json prints a list of {file, line, col, path, message}."""
+    from planrunner.compile import check_file
+
+    problems = [p for path in plans for p in check_file(path)]
+    if problems:
+        raise PlanError(problems)
+    if fmt == "json":
+        click.echo("[]")
+    else:
+        click.echo(f"{len(plans)} plan{'s' if len(plans) != 1 else ''} valid", err=True)
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--date", "date_", metavar="YYYY-MM-DD", help="Day to show (default: the plan's).")
+@click.option(
+    "--start",
+    metavar="HH:MM[:SS]",
+    help="Run start for +offset times and orders without `at` (default: now, or the open).",
+)
+@FORMAT_OPTION
+@handled
+def show(plan: str, date_: str | None, start: str | None, fmt: str) -> None:
+    """The day's timeline: every job with its time (Asia/Seoul), order, action and the
+    exact request (api-id and body), then every trigger. No network.
+
+    Order numbers not known yet are shown as <entry@N>: the number the N-th request on
+    order `entry` returns. --format json: see planrunner/show.py for the fields."""
+    import datetime as dt
+
+    from planrunner import calendar
+    from planrunner.compile import compile_file
+    from planrunner.show import as_dict, as_text
+
+    day = _parse_day(date_)
+    run_start = None
+    if start is not None:
+        try:
+            clock = dt.time.fromisoformat(start)
+        except ValueError:
+            raise UsageError(f"--start {start!r}: write it like 09:00 or 09:00:30") from None
+        if day is None:
+            from planrunner.plan import load_plan
+
+            day = load_plan(plan).date or calendar.default_plan_date()
+        run_start = dt.datetime.combine(day, clock, tzinfo=calendar.SEOUL)
+    compiled = compile_file(plan, day=day, run_start=run_start)
+    if fmt == "json":
+        click.echo(json.dumps(as_dict(compiled), ensure_ascii=False, indent=2))
+    else:
+        click.echo(as_text(compiled), nl=False)
+
+
+@cli.command()
+@handled
+def schema() -> None:
+    """Print the plan JSON Schema (for editors and check-jsonschema)."""
+    from planrunner.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
