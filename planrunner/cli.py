@@ -7,6 +7,7 @@ handler maps failures to exit codes (DESIGN.md §7): 0 ok, 1 plan invalid or usa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -101,6 +102,16 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper
+
+
+def date_option(value: str | None) -> dt.date | None:
+    """A --date value as a date (None when not given), or a usage error saying the form."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--date {value!r} is not a date like 2026-11-26") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

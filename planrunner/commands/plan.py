@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
-from planrunner.cli import FORMAT_OPTION, cli, handled
+from planrunner.cli import FORMAT_OPTION, cli, date_option, handled
 from planrunner.errors import PlanError, UsageError
-
-
-def _parse_day(value: str | None) -> Any:
-    if value is None:
-        return None
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--date {value!r}: write it like 2026-11-26") from None
 
 
 @cli.command()
@@ -64,7 +52,7 @@ def show(plan: str, date_: str | None, start: str | None, fmt: str) -> None:
     from planrunner.compile import compile_file
     from planrunner.show import as_dict, as_text
 
-    day = _parse_day(date_)
+    day = date_option(date_)
     run_start = None
     if start is not None:
         try:

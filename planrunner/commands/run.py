@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from planrunner.cli import FORMAT_OPTION, cli, handled
+from planrunner.cli import FORMAT_OPTION, cli, date_option, handled
 from planrunner.errors import UsageError
 
 STATE_DIR_OPTION = click.option(
@@ -41,17 +41,6 @@ def _state_dir(value: Path | None) -> Path:
     from planrunner.journal import default_state_dir
 
     return value or default_state_dir()
-
-
-def _date(value: str | None) -> Any:
-    import datetime as dt
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--date {value!r} is not a date like 2026-11-26") from None
 
 
 @cli.command()
@@ -121,7 +110,7 @@ def run(
     opts = RunOptions(
         mode=mode,
         state_dir=_state_dir(state_dir),
-        date=_date(day),
+        date=date_option(day),
         speed=speed,
         scenario=scenario,
         seed=seed,
@@ -165,7 +154,7 @@ def status(plan: Path, env: str | None, day: str | None, state_dir: Path | None,
     from planrunner.report import status_lines
     from planrunner.status import plan_status
 
-    data = plan_status(plan, state_dir=_state_dir(state_dir), day=_date(day), env=env)
+    data = plan_status(plan, state_dir=_state_dir(state_dir), day=date_option(day), env=env)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, default=str))
     else:
@@ -206,7 +195,7 @@ def cancel_all_cmd(
         state_dir=_state_dir(state_dir),
         live=mode == "live",
         base_url=base_url,
-        day=_date(day),
+        day=date_option(day),
         emit=emit,
     )
     if fmt == "json":
