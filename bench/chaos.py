@@ -37,7 +37,6 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from reliability import (
     machine,
     make_plan,
     new_workdir,
+    run_workers,
     symbols_for,
     tail,
     wait,
@@ -174,28 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     work = new_workdir("chaos-")
     print(f"chaos: {args.runs} runs, seed {args.seed}, {args.workers} workers; work dir {work}")
     print(f"machine: {machine()}", flush=True)
-    todo: queue.Queue[int] = queue.Queue()
-    for run in range(args.runs):
-        todo.put(run)
     done: list[Outcome] = []
-    start = time.monotonic()
-    threads = [
-        threading.Thread(target=worker, args=(todo, done, args, work), daemon=True)
-        for _ in range(args.workers)
-    ]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.5)
-    except KeyboardInterrupt:  # hand out nothing more; running launches end on their own
-        while not todo.empty():
-            todo.get_nowait()
-        print("interrupted: waiting for the runs in progress", flush=True)
-        for t in threads:
-            t.join()
-    elapsed = time.monotonic() - start
+    elapsed = run_workers(worker, done, args, work)
     totals = {
         "runs": len(done),
         "actions": sum(r.actions for r in done),

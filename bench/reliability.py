@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -467,3 +470,34 @@ def machine() -> str:
 
 def now() -> float:
     return time.monotonic()
+
+
+def run_workers(
+    worker: Callable[[queue.Queue[int], list[Any], Any, Path], None],
+    done: list[Any],
+    args: Any,
+    work: Path,
+) -> float:
+    """Hand runs 0..args.runs-1 to args.workers threads running `worker`; Ctrl-C hands out
+    nothing more and waits for the runs in progress. Returns the elapsed seconds."""
+    todo: queue.Queue[int] = queue.Queue()
+    for run in range(args.runs):
+        todo.put(run)
+    start = time.monotonic()
+    threads = [
+        threading.Thread(target=worker, args=(todo, done, args, work), daemon=True)
+        for _ in range(args.workers)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+    except KeyboardInterrupt:  # hand out nothing more; running launches end on their own
+        while not todo.empty():
+            todo.get_nowait()
+        print("interrupted: waiting for the runs in progress", flush=True)
+        for t in threads:
+            t.join()
+    return time.monotonic() - start
