@@ -169,16 +169,6 @@ def client_throughput(client: KiwoomClient, orders: int, threads: int) -> float:
     return in_threads(threads, orders // threads, work)
 
 
-def write_section(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    head, sep, rest = doc.partition("\n## Client\n")
-    tail = ""
-    if sep:
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-    DOC.write_text(head.rstrip("\n") + "\n\n## Client\n\n" + text + tail, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=500)
@@ -245,7 +235,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section(text)
+        summary.write_doc_section("Client", text)
         print(f"written to {DOC.relative_to(ROOT)}")
     p50 = pct(mine.call, 50)
     summary.write(

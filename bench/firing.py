@@ -494,16 +494,6 @@ def report(
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    head, sep, rest = doc.partition("\n## Firing\n")
-    tail = ""
-    if sep:
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-    DOC.write_text(head.rstrip("\n") + "\n\n## Firing\n\n" + text + tail, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=100)
@@ -553,7 +543,7 @@ def main() -> None:
     text = report(args, lat, offset, fsync_ms, floor, mem, load, span, shared, pool)
     print(text)
     if not args.no_write:
-        write_section(text)
+        summary.write_doc_section("Firing", text)
         print(f"written to {DOC.relative_to(ROOT)}")
     p99, rss = pct(lat["all"]["order"], 99), mem["peak_mb"]
     summary.write(

@@ -77,3 +77,19 @@ def own_argv(argv: list[str]) -> list[str]:
         elif a != "--no-write" and not a.startswith("--summary="):
             out.append(a)
     return out
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+
+
+def write_doc_section(name: str, text: str, doc_path: Path = DOC) -> None:
+    """Replace the `## name` section of docs/performance.md with `text` (or add it at the
+    end); every other section stays as it is."""
+    doc = doc_path.read_text(encoding="utf-8") if doc_path.exists() else "# Performance\n"
+    head, sep, rest = doc.partition(f"\n## {name}\n")
+    tail = ""
+    if sep:
+        nxt = rest.find("\n## ")
+        tail = rest[nxt:] if nxt >= 0 else ""
+    body = text.rstrip("\n") + "\n"
+    doc_path.write_text(f"{head.rstrip(chr(10))}\n\n## {name}\n\n{body}{tail}", encoding="utf-8")

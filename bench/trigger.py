@@ -383,19 +383,6 @@ def fmt_s(seconds: float) -> str:
     return f"{seconds:g} s" if seconds >= 1 else f"{seconds * 1000:g} ms"
 
 
-def write_section(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    head, sep, rest = doc.partition(f"\n## {SECTION}\n")
-    tail = ""
-    if sep:
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-    DOC.write_text(
-        head.rstrip("\n") + f"\n\n## {SECTION}\n\n" + text.rstrip("\n") + "\n" + tail,
-        encoding="utf-8",
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=80, help="trials per poll interval")
@@ -435,7 +422,7 @@ def main() -> None:
     text = report(series, args, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
-        write_section(text)
+        summary.write_doc_section(SECTION, text)
         print(f"written to {DOC.relative_to(ROOT)}")
     rows = []
     for s in series:
