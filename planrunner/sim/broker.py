@@ -17,7 +17,7 @@ from planrunner import calendar
 from planrunner.sim import codes
 from planrunner.sim.codes import SimError, rejected
 from planrunner.sim.market import Market
-from planrunner.sim.orders import Fill, Order, Side
+from planrunner.sim.orders import Fill, Kind, Order, Side
 from planrunner.ticks import on_grid
 
 
@@ -113,22 +113,15 @@ class Broker:
             self._check_price(symbol, stop_price)
         target.moved += q
         target.settle("modified")
-        order = Order(
-            ord_no=self._number(),
-            kind="modify",
-            symbol=symbol,
-            side=target.side,
-            order_type=target.order_type,
-            trde_tp=target.trde_tp,
-            exchange=target.exchange,
-            qty=q,
+        order = self._child(
+            target,
+            "modify",
+            q,
+            now,
             price=price if price is not None else target.price,
             stop_price=stop_price if stop_price is not None else target.stop_price,
-            orig_ord_no=target.ord_no,
-            base_ord_no=target.base_ord_no,
-            placed_at=now,
-            triggered=target.triggered,
         )
+        order.triggered = target.triggered
         return self._enter(order, now)
 
     def cancel(self, orig_ord_no: str, symbol: str, qty: int, now: dt.datetime) -> Order:
@@ -138,24 +131,39 @@ class Broker:
         self._check_session(target.order_type, target.exchange, now)
         target.cancelled += q
         target.settle("cancelled")
-        record = Order(
+        record = self._child(
+            target, "cancel", q, now, price=target.price, stop_price=target.stop_price
+        )
+        record.state = "confirmed"
+        self.orders[record.ord_no] = record
+        return record
+
+    def _child(
+        self,
+        target: Order,
+        kind: Kind,
+        qty: int,
+        now: dt.datetime,
+        *,
+        price: int | None,
+        stop_price: int | None,
+    ) -> Order:
+        """A new number acting on `target`: same stock, side, type and lineage."""
+        return Order(
             ord_no=self._number(),
-            kind="cancel",
-            symbol=symbol,
+            kind=kind,
+            symbol=target.symbol,
             side=target.side,
             order_type=target.order_type,
             trde_tp=target.trde_tp,
             exchange=target.exchange,
-            qty=q,
-            price=target.price,
-            stop_price=target.stop_price,
+            qty=qty,
+            price=price,
+            stop_price=stop_price,
             orig_ord_no=target.ord_no,
             base_ord_no=target.base_ord_no,
             placed_at=now,
-            state="confirmed",
         )
-        self.orders[record.ord_no] = record
-        return record
 
     # ---- reads ------------------------------------------------------------------------
 
