@@ -23,7 +23,7 @@ from planrunner.clock import Clock
 from planrunner.events import ACKED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit
 from planrunner.journal import Journal, Record
 from planrunner.kiwoom import wire
-from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.client import KiwoomClient, Ready
 from planrunner.kiwoom.errors import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
 from planrunner.model import (
     Action,
@@ -151,7 +151,7 @@ class Executor(BrokerChecks):
             spec.id,
             kind,
             request,
-            lambda: self.client.place(
+            lambda ready: self.client.place(
                 symbol=spec.symbol,
                 side=spec.side,
                 qty=n,
@@ -159,6 +159,7 @@ class Executor(BrokerChecks):
                 order_type=spec.order_type,
                 exchange=spec.exchange,
                 stop_price=spec.stop_price,
+                ready=ready,
             ),
             qty=n,
         )
@@ -207,8 +208,12 @@ class Executor(BrokerChecks):
             wire.modify_request(
                 orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
             ),
-            lambda: self.client.modify(
-                orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
+            lambda ready: self.client.modify(
+                orig_ord_no=ord_no,
+                symbol=spec.symbol,
+                price=price,
+                exchange=spec.exchange,
+                ready=ready,
             ),
             price=price,
         )
@@ -235,8 +240,12 @@ class Executor(BrokerChecks):
             wire.cancel_request(
                 orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
             ),
-            lambda: self.client.cancel(
-                orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
+            lambda ready: self.client.cancel(
+                orig_ord_no=ord_no,
+                symbol=spec.symbol,
+                qty=qty,
+                exchange=spec.exchange,
+                ready=ready,
             ),
             partial=0 < qty < st.remaining,
             # What the target had when the cancel was decided: lets a restart tell from
@@ -302,7 +311,7 @@ class Executor(BrokerChecks):
         order: str,
         kind: str,
         request: WireRequest,
-        call: Callable[[], Any],
+        call: Callable[[Ready], Any],
         **extra: Any,
     ) -> Record:
         js = self.journal.state.job(job_id)
@@ -329,10 +338,13 @@ class Executor(BrokerChecks):
             sync=True,
         )
         self._crash_point(job_id, req, "after-intent")
-        self._wait_for(job_id)
-        sent = self._event(SENT, f"sent {request.api_id} {kind}", job_id, order, request.body)
+        sent = replace(
+            self._event(SENT, f"sent {request.api_id} {kind}", job_id, order, request.body),
+            at=planned,
+        )
         try:
-            ack = call()
+            # The client builds the request, then waits here for the instant and sends.
+            ack = call(lambda: self._wait_for(job_id))
             self._crash_point(job_id, req, "after-post")
         except UnknownOutcome as e:
             self.emit(sent)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 A = TypeVar("A")
 
 Env = Literal["mock", "live", "sim"]
+Ready = Callable[[], None]
 CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_PAGES = 200
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -105,8 +106,12 @@ class KiwoomClient:
         order_type: str,
         exchange: str = "KRX",
         stop_price: int | None = None,
+        ready: Ready | None = None,
     ) -> PlaceAck:
-        """kt10000 (buy) / kt10001 (sell); `price` None for unpriced types (market…)."""
+        """kt10000 (buy) / kt10001 (sell); `price` None for unpriced types (market…).
+
+        `ready`, on any order call, runs once just before the request is first sent, with
+        the request already built: the runner waits there for the order's instant."""
         types.require_int("qty", qty)
         if order_type in PRICED_TYPES:
             types.require_int("price", price)
@@ -121,7 +126,7 @@ class KiwoomClient:
             exchange=exchange,
             stop_price=stop_price,
         )
-        return self._order(req, lambda data: PlaceAck.from_wire(data, exchange))
+        return self._order(req, lambda data: PlaceAck.from_wire(data, exchange), ready)
 
     def modify(
         self,
@@ -131,6 +136,7 @@ class KiwoomClient:
         qty: int = 0,
         exchange: str = "KRX",
         stop_price: int | None = None,
+        ready: Ready | None = None,
     ) -> ModifyAck:
         """kt10002: qty 0 = all remaining. The answer's `ord_no` is the order's new number."""
         types.require_int("price", price)
@@ -143,17 +149,22 @@ class KiwoomClient:
             exchange=exchange,
             stop_price=stop_price,
         )
-        return self._order(req, ModifyAck.from_wire)
+        return self._order(req, ModifyAck.from_wire, ready)
 
     def cancel(
-        self, orig_ord_no: str, symbol: str, qty: int = 0, exchange: str = "KRX"
+        self,
+        orig_ord_no: str,
+        symbol: str,
+        qty: int = 0,
+        exchange: str = "KRX",
+        ready: Ready | None = None,
     ) -> CancelAck:
         """kt10003: qty 0 = all remaining; the answer's qty is what was cancelled."""
         types.require_int("qty", qty, zero=True)
         req = wire.cancel_request(
             orig_ord_no=orig_ord_no, symbol=symbol, qty=qty, exchange=exchange
         )
-        return self._order(req, CancelAck.from_wire)
+        return self._order(req, CancelAck.from_wire, ready)
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -239,7 +250,12 @@ class KiwoomClient:
         )
 
     def _call(
-        self, req: WireRequest, *, auth: bool = True, page: str | None = None
+        self,
+        req: WireRequest,
+        *,
+        auth: bool = True,
+        page: str | None = None,
+        ready: Ready | None = None,
     ) -> tuple[dict[str, Any], httpx.Headers]:
         order = req.api_id in codes.ORDER_APIS
         url = self._urls[req.api_id]
@@ -249,14 +265,20 @@ class KiwoomClient:
         tries = Attempts(self.retry, self._sleep)
 
         while True:
-            self.limiter.acquire(req.api_id)
             headers = {"Content-Type": CONTENT_TYPE, "api-id": req.api_id}
             if token is not None:
                 headers["authorization"] = f"Bearer {token.value}"
             if page is not None:
                 headers.update({"cont-yn": "Y", "next-key": page})
+            request = httpx.Request(
+                "POST", url, headers=headers, content=content, extensions={"timeout": self._timeout}
+            )
+            if ready is not None:  # built: only the send is left for the instant
+                ready()
+                ready = None
+            self.limiter.acquire(req.api_id)
             try:
-                resp = self._post(url, headers, content)
+                resp = self._post(request)
             except _NOT_SENT as exc:
                 log.warning("%s: not connected (%s)", req.api_id, type(exc).__name__)
                 if tries.again("connect"):
@@ -297,10 +319,7 @@ class KiwoomClient:
             scrubbed = Failure(code=failure.code, message=message, kind=failure.kind)
             raise error_for(scrubbed, api_id=req.api_id, http_status=status)
 
-    def _post(self, url: httpx.URL, headers: dict[str, str], content: bytes) -> httpx.Response:
-        request = httpx.Request(
-            "POST", url, headers=headers, content=content, extensions={"timeout": self._timeout}
-        )
+    def _post(self, request: httpx.Request) -> httpx.Response:
         resp = self._transport.handle_request(request)
         try:
             resp.read()
@@ -308,8 +327,10 @@ class KiwoomClient:
             resp.close()
         return resp
 
-    def _order(self, req: WireRequest, parse: Callable[[dict[str, Any]], A]) -> A:
-        data = self._call(req)[0]
+    def _order(
+        self, req: WireRequest, parse: Callable[[dict[str, Any]], A], ready: Ready | None
+    ) -> A:
+        data = self._call(req, ready=ready)[0]
         try:
             return parse(data)
         except (KeyError, ValueError):

@@ -119,3 +119,18 @@ def test_nothing_else_is_retried(client: KiwoomClient, broker: FakeKiwoom, answe
         client.cancel("0000139", "005930")
     assert not isinstance(info.value, e.UnknownOutcome | e.RateLimited)
     assert len(broker.calls("kt10003")) == 1
+
+
+def test_ready_runs_once_before_the_first_send_even_when_resent(
+    client: KiwoomClient, broker: FakeKiwoom
+) -> None:
+    # The runner waits for an order's instant in `ready`: nothing may have left by then,
+    # and a resend (here after a rate-limit answer) must not wait a second time.
+    broker.script("kt10000", RATE, PLACED)
+    seen: list[int] = []
+    ack = client.place(
+        "005930", "buy", 10, 70000, "limit", ready=lambda: seen.append(len(broker.calls("kt10000")))
+    )
+    assert ack.ord_no == "0000139"
+    assert seen == [0]
+    assert len(broker.calls("kt10000")) == 2
