@@ -173,7 +173,7 @@ def build_plan(args: argparse.Namespace, t0: dt.datetime) -> Any:
 class Stamps:
     fire: dict[str, float] = field(default_factory=dict)
     start: dict[str, float] = field(default_factory=dict)
-    lead: float = 0.0
+    starts: dict[str, float] = field(default_factory=dict)  # each job's early start
 
 
 def run_plan(url: str, args: argparse.Namespace, tmp: Path) -> tuple[Any, Stamps, list[Any]]:
@@ -220,8 +220,8 @@ def run_plan(url: str, args: argparse.Namespace, tmp: Path) -> tuple[Any, Stamps
         runner = TimedRunner(
             plan=plan, executor=ex, journal=journal, clock=clock, emit=events.append
         )
-        stamps.lead = runner.lead.total_seconds()
         result = runner.run()
+        stamps.starts = {k: v.timestamp() for k, v in runner.starts.items()}
     finally:
         journal.close()
         client.close()
@@ -266,10 +266,10 @@ def lateness(
         at = j.at.timestamp()
         kind = "place" if j.id.endswith(".place") else "modify"
         sample = {
-            # The runner starts a job `lead` early on purpose (its checks run then; the
+            # The runner starts a job early on purpose (its checks run then; the
             # order request waits for the instant): fire and start count from that moment.
-            "fire": (stamps.fire[j.id] - (at - stamps.lead)) * 1000,
-            "start": (stamps.start[j.id] - (at - stamps.lead)) * 1000,
+            "fire": (stamps.fire[j.id] - stamps.starts[j.id]) * 1000,
+            "start": (stamps.start[j.id] - stamps.starts[j.id]) * 1000,
             "order": (received[j.id] - offset.mid - at) * 1000,
         }
         for key in ("all", kind, "shared" if j.at in shared else "alone"):
