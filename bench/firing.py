@@ -448,17 +448,20 @@ def report(
         f"{args.every:g} s apart, over {span:.0f} s; {shared} jobs share an instant with "
         f"others, {args.group_size} per instant; pool {pool} threads) run by the real "
         "`Runner` + `Executor` + fsynced `Journal` + `KiwoomClient` on the real clock. "
-        "The runner starts each job 200 ms before its instant: the checks (a modify reads "
-        "ka10075; the day's price limits are read once per symbol) run then, and the order "
-        "request alone waits for the instant. *fire*: the job's start (instant − 200 ms) → "
-        "APScheduler calls `Runner._fire`; *start*: → `Executor.execute` entered; *order*: "
+        "The runner starts each job about 200 ms before its instant (earlier when that "
+        "start would fall on another job's instant: `runner.quiet_starts`): the checks (a "
+        "modify reads ka10075; the day's price limits are read once per symbol) run then, "
+        "the intent is fsynced, the request is built and its connection opened "
+        "(`kiwoom/channel.py`), and only the send waits for the instant. *fire*: the "
+        "job's early start → APScheduler calls `Runner._fire`; *start*: → "
+        "`Executor.execute` entered; *order*: "
         "the plan's instant → the simulator received the job's kt10000 / "
         "kt10002 (matched by the `ord_no` it created), on the simulator's clock mapped to "
         f"ours (offset bracketed by `/_sim/status` round trips, ±{offset.half_ms:.2f} ms). "
         "The simulator stamps a request when it starts handling it (after its lock), so "
         "queueing at the simulator counts as late. Each job fsyncs its `intent` during its "
         "early start (one append + fsync in the journal's directory: "
-        f"{fsync_ms:.2f} ms median) and posts at the instant.",
+        f"{fsync_ms:.2f} ms median) and sends at the instant.",
         "",
         "| lateness, ms | jobs | p50 | p99 | max |",
         "|---|---|---|---|---|",
@@ -483,11 +486,12 @@ def report(
         "(fresh interpreter; `ru_maxrss`).",
         f"- Where a job's time goes (p50): APScheduler and the pool "
         f"{pct(alone['fire'], 50):.2f} ms (bare APScheduler: {pct(floor, 50):.2f} ms), well "
-        "inside the 200 ms lead, in which the job also reads what it must check and fsyncs "
-        "its `intent`; at the instant only the POST is left (the last 2 ms are waited "
-        "actively). Jobs alone at their instant meet the goal; the tail is the jobs that "
-        "share an instant: their POSTs leave together and a Python simulator on the same "
-        "two CPUs takes them one after another, so the last of five is served a few "
+        "inside the early start, in which the job also reads what it must check, fsyncs "
+        "its `intent`, builds its request and checks out a connection; at the instant only "
+        "a `sendall` is left (the last 2 ms are waited actively). The tail is the jobs "
+        "that share an instant: their sends leave within a fraction of a millisecond, and "
+        "a Python simulator on the same two CPUs handles them one after another (the "
+        "stamp is taken after its lock), so the last of five is handled a few "
         "milliseconds after the first.",
         "",
     ]

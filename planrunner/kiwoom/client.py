@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from planrunner.clock import Clock, RealClock
 from planrunner.errors import UsageError
 from planrunner.kiwoom import codes, types, wire
 from planrunner.kiwoom import errors as e
+from planrunner.kiwoom.channel import Channel, Prepared
 from planrunner.kiwoom.envelope import Failure, body_of, error_for, retry_after, scrub, verdict
 from planrunner.kiwoom.ratelimit import Attempts, RateLimiter, RateLimits, RetryPolicy
 from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file
@@ -49,6 +51,7 @@ class KiwoomClient:
         env: Env = "mock",
         base_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         token_cache_dir: Path | None = None,
         rate_limits: RateLimits | None = None,
         retry: RetryPolicy | None = None,
@@ -73,8 +76,12 @@ class KiwoomClient:
         # The transport itself, not an httpx.Client: no cookie jar, redirects or URL
         # merging on the hot path (a third of the cost of a call), same pooled keep-alive.
         self._transport = transport or httpx.HTTPTransport(
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32)
+            verify=ssl_context or True,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
         )
+        # Orders sent at an instant go out on connections of their own, made ready before
+        # it (channel.py); with an injected transport, everything goes through that.
+        self._channel = Channel(self.base_url, ssl_context) if transport is None else None
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
         self._urls = {api: httpx.URL(self.base_url + path) for api, path in codes.PATH_OF.items()}
         tfile = None
@@ -94,6 +101,8 @@ class KiwoomClient:
 
     def close(self) -> None:
         self._transport.close()
+        if self._channel is not None:
+            self._channel.close()
 
     # ---- orders ------------------------------------------------------------------------
 
@@ -264,21 +273,21 @@ class KiwoomClient:
         refreshed = False
         tries = Attempts(self.retry, self._sleep)
 
+        channel = self._channel if ready is not None else None
         while True:
             headers = {"Content-Type": CONTENT_TYPE, "api-id": req.api_id}
             if token is not None:
                 headers["authorization"] = f"Bearer {token.value}"
             if page is not None:
                 headers.update({"cont-yn": "Y", "next-key": page})
-            request = httpx.Request(
-                "POST", url, headers=headers, content=content, extensions={"timeout": self._timeout}
-            )
-            if ready is not None:  # built: only the send is left for the instant
-                ready()
-                ready = None
-            self.limiter.acquire(req.api_id)
             try:
-                resp = self._post(request)
+                # Built (and on the channel, connected) first: at the instant, only the send.
+                send = self._prepare(channel, url, headers, content)
+                if ready is not None:
+                    self._ready(ready, send)
+                    ready = None
+                self.limiter.acquire(req.api_id)
+                resp = send.send() if isinstance(send, Prepared) else self._post(send)
             except _NOT_SENT as exc:
                 log.warning("%s: not connected (%s)", req.api_id, type(exc).__name__)
                 if tries.again("connect"):
@@ -318,6 +327,24 @@ class KiwoomClient:
                 continue
             scrubbed = Failure(code=failure.code, message=message, kind=failure.kind)
             raise error_for(scrubbed, api_id=req.api_id, http_status=status)
+
+    def _prepare(
+        self, channel: Channel | None, url: httpx.URL, headers: dict[str, str], content: bytes
+    ) -> Prepared | httpx.Request:
+        if channel is not None:
+            return channel.prepare(url, headers, content, self._timeout)
+        return httpx.Request(
+            "POST", url, headers=headers, content=content, extensions={"timeout": self._timeout}
+        )
+
+    @staticmethod
+    def _ready(ready: Ready, send: Prepared | httpx.Request) -> None:
+        try:
+            ready()
+        except BaseException:
+            if isinstance(send, Prepared):
+                send.abandon()
+            raise
 
     def _post(self, request: httpx.Request) -> httpx.Response:
         resp = self._transport.handle_request(request)

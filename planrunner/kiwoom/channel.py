@@ -1,0 +1,209 @@
+"""Order requests on connections of their own, made ready before the order's instant.
+
+At an order's instant only the send should be left. Through httpx a request still goes
+through the transport's mapping and httpcore's pool, which polls every pooled connection
+under one lock: 0.15-0.7 ms of Python per request, paid one after another by jobs that
+share an instant (docs/performance.md, Firing). Here the request is serialized by h11 and
+a connection is checked out (opened if need be) before the runner's wait; at the instant
+the send is one `sendall`.
+
+Failures are raised as httpx's exceptions, so the client's rules hold on either path:
+failing to connect (ConnectError, ConnectTimeout) means the request was not sent;
+anything after the first byte (WriteError, ReadTimeout, RemoteProtocolError...) may have
+reached the broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+
+import h11
+import httpx
+
+KEEPALIVE_SECONDS = 5.0  # an idle connection older than this is closed, not reused
+MAX_IDLE = 32
+_READ = 65536
+
+
+class _Conn:
+    __slots__ = ("h11", "idle_since", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.idle_since = time.monotonic()
+
+    def reusable(self) -> bool:
+        """Idle, recent and still open: a server that closed it makes it readable (EOF)."""
+        if self.h11.our_state is not h11.IDLE:
+            return False
+        if time.monotonic() - self.idle_since > KEEPALIVE_SECONDS:
+            return False
+        try:
+            self.sock.setblocking(False)
+            try:
+                self.sock.recv(1)
+            finally:
+                self.sock.setblocking(True)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return True  # nothing to read: still open
+        except OSError:
+            return False
+        return False  # EOF, or bytes nobody asked for
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class Prepared:
+    """One request, serialized, on a connection of its own: `send` it at the instant, or
+    `abandon` it if it will not be sent."""
+
+    def __init__(
+        self, channel: Channel, conn: _Conn, data: bytes, timeout: dict[str, float | None]
+    ):
+        self._channel = channel
+        self._conn = conn
+        self._data = data
+        self._timeout = timeout
+
+    def send(self) -> httpx.Response:
+        conn = self._conn
+        try:
+            conn.sock.settimeout(self._timeout["write"])
+            try:
+                conn.sock.sendall(self._data)
+            except TimeoutError as exc:
+                raise httpx.WriteTimeout(str(exc)) from exc
+            except OSError as exc:
+                raise httpx.WriteError(str(exc)) from exc
+            response = self._receive(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._channel.release(conn)
+        return response
+
+    def abandon(self) -> None:
+        self._conn.close()
+
+    def _receive(self, conn: _Conn) -> httpx.Response:
+        conn.sock.settimeout(self._timeout["read"])
+        status, headers, body = 0, [], bytearray()
+        while True:
+            try:
+                event = conn.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpx.RemoteProtocolError(str(exc) or "invalid answer") from exc
+            if event is h11.NEED_DATA:
+                try:
+                    data = conn.sock.recv(_READ)
+                except TimeoutError as exc:
+                    raise httpx.ReadTimeout(str(exc)) from exc
+                except OSError as exc:
+                    raise httpx.ReadError(str(exc)) from exc
+                if not data and conn.h11.their_state is h11.SEND_RESPONSE:
+                    raise httpx.RemoteProtocolError("Server disconnected without an answer.")
+                conn.h11.receive_data(data)
+            elif isinstance(event, h11.Response):
+                status, headers = event.status_code, list(event.headers)
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return httpx.Response(status, headers=headers, content=bytes(body))
+            elif isinstance(event, h11.ConnectionClosed):
+                raise httpx.RemoteProtocolError("Server disconnected mid-answer.")
+            # InformationalResponse (1xx): keep reading
+
+
+class Channel:
+    """Connections to one origin for order requests; thread-safe."""
+
+    def __init__(self, base_url: str, ssl_context: ssl.SSLContext | None = None) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self._host = url.host
+        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._tls = url.scheme == "https"
+        self._ssl = ssl_context
+        self._authority = url.netloc.decode("ascii")
+        self._idle: list[_Conn] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def prepare(
+        self,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes,
+        timeout: dict[str, float | None],
+    ) -> Prepared:
+        conn = self._checkout(timeout)
+        try:
+            fields = [("Host", self._authority), *headers.items()]
+            fields.append(("Content-Length", str(len(content))))
+            data = b"".join(
+                conn.h11.send(event) or b""
+                for event in (
+                    h11.Request(method="POST", target=url.raw_path, headers=fields),
+                    h11.Data(data=content),
+                    h11.EndOfMessage(),
+                )
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return Prepared(self, conn, data, timeout)
+
+    def release(self, conn: _Conn) -> None:
+        if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
+            conn.h11.start_next_cycle()
+            conn.idle_since = time.monotonic()
+            with self._lock:
+                if not self._closed and len(self._idle) < MAX_IDLE:
+                    self._idle.append(conn)
+                    return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def _checkout(self, timeout: dict[str, float | None]) -> _Conn:
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return self._open(timeout["connect"])
+            if conn.reusable():
+                return conn
+            conn.close()
+
+    def _open(self, connect_timeout: float | None) -> _Conn:
+        try:
+            sock = socket.create_connection((self._host, self._port), timeout=connect_timeout)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc)) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._tls:
+            context = self._ssl or httpx.create_ssl_context()
+            try:
+                sock = context.wrap_socket(sock, server_hostname=self._host)
+            except TimeoutError as exc:
+                sock.close()
+                raise httpx.ConnectTimeout(str(exc)) from exc
+            except OSError as exc:  # ssl.SSLError included: nothing was sent
+                sock.close()
+                raise httpx.ConnectError(str(exc)) from exc
+        return _Conn(sock)
