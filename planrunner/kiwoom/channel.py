@@ -38,11 +38,15 @@ class _Conn:
         self.idle_since = time.monotonic()
 
     def reusable(self) -> bool:
-        """Idle, recent and still open: a server that closed it makes it readable (EOF)."""
+        """Idle, recent and still open."""
         if self.h11.our_state is not h11.IDLE:
             return False
         if time.monotonic() - self.idle_since > KEEPALIVE_SECONDS:
             return False
+        return self.open()
+
+    def open(self) -> bool:
+        """Whether the server still holds it: one that closed it makes it readable (EOF)."""
         try:
             self.sock.setblocking(False)
             try:
@@ -60,20 +64,35 @@ class _Conn:
             self.sock.close()
 
 
+def _serialize(conn: _Conn, events: tuple[h11.Event, ...]) -> bytes:
+    return b"".join(conn.h11.send(event) or b"" for event in events)
+
+
 class Prepared:
     """One request, serialized, on a connection of its own: `send` it at the instant, or
     `abandon` it if it will not be sent."""
 
     def __init__(
-        self, channel: Channel, conn: _Conn, data: bytes, timeout: dict[str, float | None]
+        self,
+        channel: Channel,
+        conn: _Conn,
+        events: tuple[h11.Event, ...],
+        timeout: dict[str, float | None],
     ):
         self._channel = channel
         self._conn = conn
-        self._data = data
+        self._events = events
+        self._data = _serialize(conn, events)
         self._timeout = timeout
 
     def send(self) -> httpx.Response:
         conn = self._conn
+        if not conn.open():
+            # The server closed it while the runner waited: nothing was sent on it, so
+            # the request goes out on a new connection (a connect at the instant, rare).
+            conn.close()
+            conn = self._conn = self._channel.open(self._timeout["connect"])
+            self._data = _serialize(conn, self._events)
         try:
             conn.sock.settimeout(self._timeout["write"])
             try:
@@ -144,22 +163,19 @@ class Channel:
         content: bytes,
         timeout: dict[str, float | None],
     ) -> Prepared:
+        fields = [("Host", self._authority), *headers.items()]
+        fields.append(("Content-Length", str(len(content))))
+        events = (
+            h11.Request(method="POST", target=url.raw_path, headers=fields),
+            h11.Data(data=content),
+            h11.EndOfMessage(),
+        )
         conn = self._checkout(timeout)
         try:
-            fields = [("Host", self._authority), *headers.items()]
-            fields.append(("Content-Length", str(len(content))))
-            data = b"".join(
-                conn.h11.send(event) or b""
-                for event in (
-                    h11.Request(method="POST", target=url.raw_path, headers=fields),
-                    h11.Data(data=content),
-                    h11.EndOfMessage(),
-                )
-            )
+            return Prepared(self, conn, events, timeout)
         except BaseException:
             conn.close()
             raise
-        return Prepared(self, conn, data, timeout)
 
     def release(self, conn: _Conn) -> None:
         if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
@@ -183,12 +199,12 @@ class Channel:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
-                return self._open(timeout["connect"])
+                return self.open(timeout["connect"])
             if conn.reusable():
                 return conn
             conn.close()
 
-    def _open(self, connect_timeout: float | None) -> _Conn:
+    def open(self, connect_timeout: float | None) -> _Conn:
         try:
             sock = socket.create_connection((self._host, self._port), timeout=connect_timeout)
         except TimeoutError as exc:

@@ -94,6 +94,14 @@ def test_a_connection_the_server_closed_is_not_used(
     assert arrived(sim, "kt10000") == 2
 
 
+def test_a_connection_closed_during_the_wait_is_replaced_before_sending(
+    sim: Simulator, server: sim_server.SimServer, client: KiwoomClient
+) -> None:
+    place(client, lambda: None)
+    place(client, server._server.close_connections)  # closes the checked-out one
+    assert arrived(sim, "kt10000") == 2
+
+
 def test_an_idle_connection_past_keep_alive_is_replaced(
     sim: Simulator, client: KiwoomClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
