@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,7 @@ from planrunner.clock import Clock
 from planrunner.events import ACKED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit
 from planrunner.journal import Journal, Record
 from planrunner.kiwoom import wire
+from planrunner.kiwoom.channel import Prepared
 from planrunner.kiwoom.client import KiwoomClient, Ready
 from planrunner.kiwoom.errors import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
 from planrunner.model import (
@@ -37,8 +39,19 @@ from planrunner.model import (
     WireRequest,
     action_name,
 )
+from planrunner.salvo import Salvo
 
 SPIN_SECONDS = 0.002  # the last stretch before an order's instant is waited actively
+
+
+def _sleep_until(target: float) -> None:
+    # Sleep to just before the instant, then yield until it: a thread woken from a long
+    # sleep can be a millisecond or more late, one that keeps asking is not.
+    delay = target - time.time() - SPIN_SECONDS
+    if delay > 0:
+        time.sleep(delay)
+    while time.time() < target:
+        time.sleep(0)
 
 
 class InDoubt(Exception):
@@ -72,6 +85,10 @@ class Executor(BrokerChecks):
         self._crash_at = os.environ.get("PLANRUNNER_CRASH_AT", "")
         self._day_limits: dict[str, tuple[int, int]] = {}
         self._not_before: dict[str, dt.datetime] = {}
+        # Jobs sharing an instant send as one salvo (salvo.py).
+        self._sharing = Counter(job.at for job in plan.jobs)
+        self._salvos: dict[dt.datetime, Salvo] = {}
+        self._salvos_guard = threading.Lock()
         self._filled: dict[str, int] = {
             o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
         }
@@ -344,7 +361,7 @@ class Executor(BrokerChecks):
         )
         try:
             # The client builds the request, then waits here for the instant and sends.
-            ack = call(lambda: self._wait_for(job_id))
+            ack = call(lambda prepared: self._wait_for(job_id, prepared))
             self._crash_point(job_id, req, "after-post")
         except UnknownOutcome as e:
             self.emit(sent)
@@ -395,18 +412,19 @@ class Executor(BrokerChecks):
         self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no}))
         return rec
 
-    def _wait_for(self, job_id: str) -> None:
+    def _wait_for(self, job_id: str, prepared: Prepared | None) -> None:
         when = self._not_before.get(job_id)
         if when is None:
             return
         target = self.clock.real_of(when).timestamp()
-        # Sleep to just before the instant, then yield until it: a thread woken from a
-        # long sleep can be a millisecond or more late, one that keeps asking is not.
-        delay = target - time.time() - SPIN_SECONDS
-        if delay > 0:
-            time.sleep(delay)
-        while time.time() < target:
-            time.sleep(0)
+        if prepared is None or self._sharing[when] < 2:
+            _sleep_until(target)
+            return
+        with self._salvos_guard:
+            salvo = self._salvos.get(when)
+            if salvo is None:
+                salvo = self._salvos[when] = Salvo(lambda: _sleep_until(target))
+        salvo.join(prepared)
 
     def _crash_point(self, job_id: str, req: int, where: str) -> None:
         """Test seam for crash safety: PLANRUNNER_CRASH_AT=JOB:REQ:after-intent (or

@@ -20,6 +20,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 
 import h11
 import httpx
@@ -69,8 +70,8 @@ def _serialize(conn: _Conn, events: tuple[h11.Event, ...]) -> bytes:
 
 
 class Prepared:
-    """One request, serialized, on a connection of its own: `send` it at the instant, or
-    `abandon` it if it will not be sent."""
+    """One request, serialized, on a connection of its own: `send` it at the instant (or
+    let a salvo `offer` it first), or `abandon` it if it will not be sent."""
 
     def __init__(
         self,
@@ -78,38 +79,65 @@ class Prepared:
         conn: _Conn,
         events: tuple[h11.Event, ...],
         timeout: dict[str, float | None],
+        admit: Callable[[], bool] | None = None,
     ):
         self._channel = channel
         self._conn = conn
         self._events = events
         self._data = _serialize(conn, events)
         self._timeout = timeout
+        self._admit = admit
+        self._lock = threading.Lock()
+        self.written = False  # on the wire (or failed trying): only the answer is left
+        self._failure: BaseException | None = None
+
+    def offer(self) -> bool:
+        """Write the request now if the rate limit admits it without a wait (a salvo's
+        leader writes every ready request of an instant); False leaves it to `send`."""
+        with self._lock:
+            if self.written or (self._admit is not None and not self._admit()):
+                return False
+            try:
+                self._write()
+            except BaseException as exc:  # raised to the request's own thread by send()
+                self._failure = exc
+            self.written = True
+            return True
 
     def send(self) -> httpx.Response:
-        conn = self._conn
-        if not conn.open():
-            # The server closed it while the runner waited: nothing was sent on it, so
-            # the request goes out on a new connection (a connect at the instant, rare).
-            conn.close()
-            conn = self._conn = self._channel.open(self._timeout["connect"])
-            self._data = _serialize(conn, self._events)
+        with self._lock:
+            if not self.written:
+                self.written = True
+                self._write()
+            if self._failure is not None:
+                raise self._failure
         try:
-            conn.sock.settimeout(self._timeout["write"])
-            try:
-                conn.sock.sendall(self._data)
-            except TimeoutError as exc:
-                raise httpx.WriteTimeout(str(exc)) from exc
-            except OSError as exc:
-                raise httpx.WriteError(str(exc)) from exc
-            response = self._receive(conn)
+            response = self._receive(self._conn)
         except BaseException:
-            conn.close()
+            self._conn.close()
             raise
-        self._channel.release(conn)
+        self._channel.release(self._conn)
         return response
 
     def abandon(self) -> None:
         self._conn.close()
+
+    def _write(self) -> None:
+        if not self._conn.open():
+            # The server closed it while the runner waited: nothing was sent on it, so
+            # the request goes out on a new connection (a connect at the instant, rare).
+            self._conn.close()
+            self._conn = self._channel.open(self._timeout["connect"])
+            self._data = _serialize(self._conn, self._events)
+        try:
+            self._conn.sock.settimeout(self._timeout["write"])
+            self._conn.sock.sendall(self._data)
+        except TimeoutError as exc:
+            self._conn.close()
+            raise httpx.WriteTimeout(str(exc)) from exc
+        except OSError as exc:
+            self._conn.close()
+            raise httpx.WriteError(str(exc)) from exc
 
     def _receive(self, conn: _Conn) -> httpx.Response:
         conn.sock.settimeout(self._timeout["read"])
@@ -162,6 +190,7 @@ class Channel:
         headers: dict[str, str],
         content: bytes,
         timeout: dict[str, float | None],
+        admit: Callable[[], bool] | None = None,
     ) -> Prepared:
         fields = [("Host", self._authority), *headers.items()]
         fields.append(("Content-Length", str(len(content))))
@@ -172,7 +201,7 @@ class Channel:
         )
         conn = self._checkout(timeout)
         try:
-            return Prepared(self, conn, events, timeout)
+            return Prepared(self, conn, events, timeout, admit)
         except BaseException:
             conn.close()
             raise

@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 A = TypeVar("A")
 
 Env = Literal["mock", "live", "sim"]
-Ready = Callable[[], None]
+# Called once an order is built and connected, just before it is sent; given the channel's
+# Prepared request (None on an injected transport) so a salvo can write it (salvo.py).
+Ready = Callable[[Prepared | None], None]
 CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_PAGES = 200
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -282,11 +284,12 @@ class KiwoomClient:
                 headers.update({"cont-yn": "Y", "next-key": page})
             try:
                 # Built (and on the channel, connected) first: at the instant, only the send.
-                send = self._prepare(channel, url, headers, content)
+                send = self._prepare(channel, req.api_id, url, headers, content)
                 if ready is not None:
                     self._ready(ready, send)
                     ready = None
-                self.limiter.acquire(req.api_id)
+                if not (isinstance(send, Prepared) and send.written):  # else admitted
+                    self.limiter.acquire(req.api_id)
                 resp = send.send() if isinstance(send, Prepared) else self._post(send)
             except _NOT_SENT as exc:
                 log.warning("%s: not connected (%s)", req.api_id, type(exc).__name__)
@@ -329,10 +332,16 @@ class KiwoomClient:
             raise error_for(scrubbed, api_id=req.api_id, http_status=status)
 
     def _prepare(
-        self, channel: Channel | None, url: httpx.URL, headers: dict[str, str], content: bytes
+        self,
+        channel: Channel | None,
+        api_id: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes,
     ) -> Prepared | httpx.Request:
         if channel is not None:
-            return channel.prepare(url, headers, content, self._timeout)
+            admit = lambda: self.limiter.try_acquire(api_id)  # noqa: E731
+            return channel.prepare(url, headers, content, self._timeout, admit)
         return httpx.Request(
             "POST", url, headers=headers, content=content, extensions={"timeout": self._timeout}
         )
@@ -340,7 +349,7 @@ class KiwoomClient:
     @staticmethod
     def _ready(ready: Ready, send: Prepared | httpx.Request) -> None:
         try:
-            ready()
+            ready(send if isinstance(send, Prepared) else None)
         except BaseException:
             if isinstance(send, Prepared):
                 send.abandon()

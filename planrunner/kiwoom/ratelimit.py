@@ -93,6 +93,11 @@ class _Bucket:
         self.tokens = float(rate.burst)
         self.stamp = now
 
+    def available(self, now: float) -> bool:
+        """Whether a token could be taken now without waiting (nothing is taken)."""
+        elapsed = max(0.0, now - self.stamp)
+        return min(float(self.rate.burst), self.tokens + elapsed * self.rate.per_second) >= 1.0
+
     def reserve(self, now: float) -> float:
         """Take one token; return how long the caller must wait before using it."""
         elapsed = max(0.0, now - self.stamp)
@@ -129,6 +134,24 @@ class RateLimiter:
                     bucket = self._buckets[api_id] = _Bucket(rate, now)
                 wait = max(wait, bucket.reserve(now))
             return wait
+
+    def try_acquire(self, api_id: str) -> bool:
+        """Take a slot for one call of `api_id` only if it needs no wait."""
+        with self._lock:
+            now = self._monotonic()
+            rate = self.limits.for_api(api_id)
+            bucket = self._buckets.get(api_id)
+            if rate is not None and bucket is None:
+                bucket = self._buckets[api_id] = _Bucket(rate, now)
+            if self._overall is not None and not self._overall.available(now):
+                return False
+            if bucket is not None and not bucket.available(now):
+                return False
+            if self._overall is not None:
+                self._overall.reserve(now)
+            if bucket is not None:
+                bucket.reserve(now)
+            return True
 
     def acquire(self, api_id: str) -> float:
         """Wait until one call of `api_id` may be sent; returns the seconds waited."""

@@ -65,7 +65,7 @@ def test_the_order_is_ready_before_the_hook_and_sent_after_it(
 ) -> None:
     seen: list[int] = []
 
-    def ready() -> None:
+    def ready(_p: object) -> None:
         seen.append(arrived(sim, "kt10000"))
         assert client._channel is not None and client._channel._idle == []  # checked out
 
@@ -77,9 +77,9 @@ def test_the_order_is_ready_before_the_hook_and_sent_after_it(
 
 def test_one_connection_is_kept_alive_across_orders(sim: Simulator, client: KiwoomClient) -> None:
     assert client._channel is not None
-    first = place(client, lambda: None)
+    first = place(client, lambda _p: None)
     (conn,) = client._channel._idle
-    ord_no = client.modify(first, "005930", 69_100, ready=lambda: None).ord_no
+    ord_no = client.modify(first, "005930", 69_100, ready=lambda _p: None).ord_no
     assert client._channel._idle == [conn]
     assert ord_no != first
     assert arrived(sim, "kt10000") + arrived(sim, "kt10002") == 2
@@ -88,17 +88,17 @@ def test_one_connection_is_kept_alive_across_orders(sim: Simulator, client: Kiwo
 def test_a_connection_the_server_closed_is_not_used(
     sim: Simulator, server: sim_server.SimServer, client: KiwoomClient
 ) -> None:
-    place(client, lambda: None)
+    place(client, lambda _p: None)
     server._server.close_connections()
-    place(client, lambda: None)
+    place(client, lambda _p: None)
     assert arrived(sim, "kt10000") == 2
 
 
 def test_a_connection_closed_during_the_wait_is_replaced_before_sending(
     sim: Simulator, server: sim_server.SimServer, client: KiwoomClient
 ) -> None:
-    place(client, lambda: None)
-    place(client, server._server.close_connections)  # closes the checked-out one
+    place(client, lambda _p: None)
+    place(client, lambda _p: server._server.close_connections())  # closes the checked-out one
     assert arrived(sim, "kt10000") == 2
 
 
@@ -106,10 +106,10 @@ def test_an_idle_connection_past_keep_alive_is_replaced(
     sim: Simulator, client: KiwoomClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert client._channel is not None
-    place(client, lambda: None)
+    place(client, lambda _p: None)
     (old,) = client._channel._idle
     monkeypatch.setattr(channel, "KEEPALIVE_SECONDS", -1.0)
-    place(client, lambda: None)
+    place(client, lambda _p: None)
     assert client._channel._idle != [old]
     assert old.sock.fileno() == -1  # closed
     assert arrived(sim, "kt10000") == 2
@@ -121,10 +121,10 @@ def test_a_dropped_answer_is_an_unknown_outcome_and_the_connection_is_gone(
     assert client._channel is not None
     sim.faults.drop("kt10000")
     with pytest.raises(e.UnknownOutcome):
-        place(client, lambda: None)
+        place(client, lambda _p: None)
     assert arrived(sim, "kt10000") == 1  # it did arrive, and was not resent
     assert client._channel._idle == []
-    place(client, lambda: None)
+    place(client, lambda _p: None)
     assert arrived(sim, "kt10000") == 2
 
 
@@ -135,7 +135,7 @@ def test_no_answer_within_the_read_timeout_is_an_unknown_outcome(
         client.token()
         sim.faults.add("latency:ms=600,api=kt10000")
         with pytest.raises(e.UnknownOutcome):
-            place(client, lambda: None)
+            place(client, lambda _p: None)
     assert arrived(sim, "kt10000") == 0  # not yet: the simulator was still sleeping
 
 
@@ -144,11 +144,11 @@ def test_an_unreachable_broker_is_not_sent_and_never_waited_for(
 ) -> None:
     with make_client(server.url, sleep=lambda _s: None) as client:
         client.token()
-        place(client, lambda: None)
+        place(client, lambda _p: None)
         server.close()
         waited: list[bool] = []
         with pytest.raises(e.Unreachable):
-            place(client, lambda: waited.append(True))
+            place(client, lambda _p: waited.append(True))
     assert waited == []
     assert arrived(sim, "kt10000") == 1
 
@@ -158,7 +158,7 @@ def test_a_hook_that_raises_sends_nothing_and_closes_the_connection(
 ) -> None:
     assert client._channel is not None
 
-    def stop() -> None:
+    def stop(_p: object) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -187,8 +187,8 @@ def test_orders_go_out_over_tls(sim: Simulator) -> None:
         url = f"https://localhost:{tls.server_address[1]}"
         with make_client(url, ssl_context=client_ctx) as client:
             client.token()  # through httpx, same trust
-            first = place(client, lambda: None)
-            client.modify(first, "005930", 69_100, ready=lambda: None)
+            first = place(client, lambda _p: None)
+            client.modify(first, "005930", 69_100, ready=lambda _p: None)
         assert arrived(sim, "kt10000") == arrived(sim, "kt10002") == 1
         untrusting = channel.Channel(url)  # the system's CA store does not know this one
         with pytest.raises(httpx.ConnectError):

@@ -116,3 +116,13 @@ def test_the_client_waits_its_turn_on_mock_defaults() -> None:
             kc.quote("005930")
     assert t.slept == [1.0, 1.0]  # burst 2, then 1/s per api-id
     assert all(x.code != 1700 for x in sim.log_snapshot())
+
+
+def test_try_acquire_takes_a_slot_only_when_no_wait_is_needed() -> None:
+    t = FakeTime()
+    limits = RateLimits(default=Rate(per_second=1, burst=2), overall=Rate(per_second=10, burst=5))
+    rl = limiter(limits, t)
+    assert [rl.try_acquire("kt10000") for _ in range(3)] == [True, True, False]
+    assert rl.acquire("kt10000") == 1.0  # the refusal took nothing: next in line waits 1 s
+    assert rl.try_acquire("kt10001")  # another api-id has its own bucket
+    assert t.slept == [1.0]

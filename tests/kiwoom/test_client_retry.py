@@ -129,7 +129,12 @@ def test_ready_runs_once_before_the_first_send_even_when_resent(
     broker.script("kt10000", RATE, PLACED)
     seen: list[int] = []
     ack = client.place(
-        "005930", "buy", 10, 70000, "limit", ready=lambda: seen.append(len(broker.calls("kt10000")))
+        "005930",
+        "buy",
+        10,
+        70000,
+        "limit",
+        ready=lambda _p: seen.append(len(broker.calls("kt10000"))),
     )
     assert ack.ord_no == "0000139"
     assert seen == [0]

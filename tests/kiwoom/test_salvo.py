@@ -1,0 +1,146 @@
+"""Salvos (planrunner/salvo.py): orders due at one instant are written by one thread at
+the instant, each exactly once; what the rate limit holds back, what joins late and what
+the leader could not wait for is sent by its own thread, never before the instant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from test_channel import SCENARIO, arrived, make_client
+
+from planrunner.calendar import SEOUL
+from planrunner.clock import ManualClock
+from planrunner.kiwoom.channel import Prepared
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.ratelimit import Rate, RateLimits
+from planrunner.salvo import Salvo
+from planrunner.sim import Simulator, parse_scenario
+from planrunner.sim.server import SimServer
+
+
+@pytest.fixture
+def server(sim: Simulator) -> Iterator[SimServer]:
+    with sim.serve(port=0) as s:
+        yield s
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    clock = ManualClock(dt.datetime(2026, 11, 26, 9, 0, tzinfo=SEOUL))
+    return Simulator(clock=clock, scenario=parse_scenario(SCENARIO))
+
+
+def sleep_until(target: float) -> Callable[[], None]:
+    def wait() -> None:
+        while (left := target - time.time()) > 0:
+            time.sleep(left)
+
+    return wait
+
+
+class Shot:
+    """One thread placing one order through the salvo; what it saw."""
+
+    def __init__(self, client: KiwoomClient, salvo: Salvo, price: int) -> None:
+        self.written_by_leader: bool | None = None
+        self.back_at = 0.0
+        self.error: BaseException | None = None
+        self.ord_no = ""
+
+        def ready(prepared: Prepared | None) -> None:
+            assert prepared is not None
+            salvo.join(prepared)
+            self.written_by_leader = prepared.written
+            self.back_at = time.time()
+
+        def run() -> None:
+            try:
+                self.ord_no = client.place("005930", "buy", 1, price, "limit", ready=ready).ord_no
+            except BaseException as exc:
+                self.error = exc
+
+        self.thread = threading.Thread(target=run)
+
+
+def fire(shots: list[Shot], stagger: float = 0.0) -> None:
+    for shot in shots:
+        shot.thread.start()
+        time.sleep(stagger)
+    for shot in shots:
+        shot.thread.join(10)
+    assert [s.error for s in shots] == [None] * len(shots)
+
+
+def test_the_leader_writes_every_ready_order_at_the_instant(
+    sim: Simulator, server: SimServer
+) -> None:
+    with make_client(server.url) as client:
+        client.token()
+        target = time.time() + 0.3
+        salvo = Salvo(sleep_until(target))
+        shots = [Shot(client, salvo, 69_000 - 100 * k) for k in range(5)]
+        fire(shots)
+    assert [s.written_by_leader for s in shots] == [True] * 5
+    assert min(s.back_at for s in shots) >= target
+    assert arrived(sim, "kt10000") == 5
+    assert len({s.ord_no for s in shots}) == 5
+
+
+def test_what_the_rate_limit_holds_back_its_own_thread_sends(
+    sim: Simulator, server: SimServer
+) -> None:
+    limits = RateLimits(per_api={"kt10000": Rate(per_second=20, burst=2)})
+    with make_client(server.url, rate_limits=limits) as client:
+        client.token()
+        target = time.time() + 0.3
+        salvo = Salvo(sleep_until(target))
+        shots = [Shot(client, salvo, 69_000 - 100 * k) for k in range(5)]
+        fire(shots)
+    assert sorted(s.written_by_leader for s in shots) == [False, False, False, True, True]
+    assert min(s.back_at for s in shots) >= target
+    assert arrived(sim, "kt10000") == 5
+
+
+def test_a_late_joiner_sends_on_its_own_after_the_instant(
+    sim: Simulator, server: SimServer
+) -> None:
+    with make_client(server.url) as client:
+        client.token()
+        target = time.time() + 0.2
+        salvo = Salvo(sleep_until(target))
+        first, late = Shot(client, salvo, 69_000), Shot(client, salvo, 68_900)
+        fire([first])
+        fire([late])
+    assert (first.written_by_leader, late.written_by_leader) == (True, False)
+    assert late.back_at >= target
+    assert arrived(sim, "kt10000") == 2
+
+
+def test_when_the_leader_cannot_wait_the_others_wait_for_themselves(
+    sim: Simulator, server: SimServer
+) -> None:
+    target = time.time() + 0.3
+    calls: list[int] = []
+
+    def wait() -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the leader's own wait fails at once
+            raise KeyboardInterrupt
+        sleep_until(target)()
+
+    with make_client(server.url) as client:
+        client.token()
+        salvo = Salvo(wait)
+        leader = Shot(client, salvo, 69_000)
+        leader.thread.start()
+        leader.thread.join(5)
+        assert isinstance(leader.error, KeyboardInterrupt)
+        others = [Shot(client, salvo, 68_900 - 100 * k) for k in range(2)]
+        fire(others)
+    assert [s.written_by_leader for s in others] == [False, False]
+    assert min(s.back_at for s in others) >= target
+    assert arrived(sim, "kt10000") == 2
