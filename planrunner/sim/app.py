@@ -63,8 +63,17 @@ def check_body(data: object) -> dict[str, str]:
     return data
 
 
-def handle(sim: Simulator, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
+def handle(
+    sim: Simulator,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    raw: bytes,
+    *,
+    received: float | None = None,
+) -> Reply:
     """Answer one request. `headers` have lower-case names."""
+    received = time.time() if received is None else received
     if path.startswith("/_sim/"):
         return control.handle(sim, method, path, raw)
     if path not in codes.ROUTES:
@@ -80,15 +89,15 @@ def handle(sim: Simulator, method: str, path: str, headers: dict[str, str], raw:
     if delay:
         time.sleep(delay / 1000)
     with sim.lock:
-        return _handle_locked(sim, path, api_id, headers, raw)
+        return _handle_locked(sim, path, api_id, headers, raw, received)
 
 
 def _handle_locked(
-    sim: Simulator, path: str, api_id: str, headers: dict[str, str], raw: bytes
+    sim: Simulator, path: str, api_id: str, headers: dict[str, str], raw: bytes, received: float
 ) -> Reply:
     now = sim.clock.now()
     sim.broker.advance(now)
-    entry: dict[str, Any] = {"path": path, "api_id": api_id, "at": now}
+    entry: dict[str, Any] = {"path": path, "api_id": api_id, "at": now, "received": received}
     answer: Answer
     reply: Reply
     drop = False

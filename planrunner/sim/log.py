@@ -21,6 +21,9 @@ def without_secrets(body: dict[str, Any]) -> dict[str, Any]:
 class LogEntry:
     seq: int
     at: dt.datetime  # the simulator's clock (virtual time under a VirtualClock)
+    # Real (Unix) time the request arrived: over loopback on Linux, the kernel's receive
+    # time of its first bytes, before any queueing in the simulator.
+    received: float | None = None
     path: str
     api_id: str
     body: dict[str, Any] = field(default_factory=dict)
@@ -44,6 +47,7 @@ class LogEntry:
         return {
             "seq": self.seq,
             "at": self.at.isoformat(),
+            "received": self.received,
             "path": self.path,
             "api_id": self.api_id,
             "body": self.body,

@@ -2,6 +2,9 @@
 
 Each answer goes out in one write with TCP_NODELAY, so a keep-alive round trip is not
 held up by Nagle and delayed ACKs. A "drop" fault closes the socket without a byte.
+Each request is logged with the time it arrived: on Linux the kernel's receive time of
+its first bytes (SO_TIMESTAMPNS), so a client's lateness is measured without the
+simulator's own queueing; elsewhere (and over TLS) the time they were read.
 """
 
 from __future__ import annotations
@@ -9,7 +12,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import ssl
+import struct
+import sys
 import threading
+import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -19,6 +26,59 @@ if TYPE_CHECKING:
 
 _PHRASES = {s.value: s.phrase for s in HTTPStatus}
 _MAX_LINE = 65536
+_CHUNK = 65536
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
+_ANCILLARY = socket.CMSG_SPACE(16)
+
+
+class _Reader:
+    """Buffered reads through recvmsg, keeping when the newest chunk arrived."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buf = bytearray()
+        self._stamps = False
+        if _SO_TIMESTAMPNS is not None and not isinstance(sock, ssl.SSLSocket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                self._stamps = True
+        self.arrived = 0.0
+
+    def next_request(self) -> float | None:
+        """Wait for a request's first bytes; when they arrived (Unix time), None at EOF."""
+        if not self._buf and not self._fill():
+            return None
+        return self.arrived
+
+    def readline(self, limit: int) -> bytes:
+        while True:
+            end = self._buf.find(b"\n", 0, limit)
+            if end >= 0 or len(self._buf) >= limit or not self._fill():
+                n = end + 1 if end >= 0 else min(limit, len(self._buf))
+                line = bytes(self._buf[:n])
+                del self._buf[:n]
+                return line
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) < n and self._fill():
+            pass
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
+    def _fill(self) -> bool:
+        if not self._stamps:
+            data = self._sock.recv(_CHUNK)
+            self.arrived = time.time()
+        else:
+            data, ancillary, _flags, _addr = self._sock.recvmsg(_CHUNK, _ANCILLARY)
+            self.arrived = time.time()
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= 16:
+                    sec, nsec = struct.unpack("qq", payload[:16])
+                    self.arrived = sec + nsec / 1e9
+        self._buf += data
+        return bool(data)
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -30,6 +90,7 @@ class _Handler(socketserver.StreamRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = _Reader(self.connection)
         self.server.track(self.connection, add=True)
 
     def finish(self) -> None:
@@ -44,9 +105,12 @@ class _Handler(socketserver.StreamRequestHandler):
                 pass
 
     def _one(self) -> bool:
-        line = self.rfile.readline(_MAX_LINE)
+        received = self.reader.next_request()
+        if received is None:
+            return False
+        line = self.reader.readline(_MAX_LINE)
         while line in (b"\r\n", b"\n"):
-            line = self.rfile.readline(_MAX_LINE)
+            line = self.reader.readline(_MAX_LINE)
         if not line:
             return False
         parts = line.decode("latin-1").split()
@@ -55,15 +119,16 @@ class _Handler(socketserver.StreamRequestHandler):
             return False
         method, target, version = parts
         headers: dict[str, str] = {}
-        while (h := self.rfile.readline(_MAX_LINE)) not in (b"\r\n", b"\n", b""):
+        while (h := self.reader.readline(_MAX_LINE)) not in (b"\r\n", b"\n", b""):
             name, _, value = h.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         if "chunked" in headers.get("transfer-encoding", "").lower():
             self._write(411, (), b"", keep=False)  # every Kiwoom client sends a length
             return False
         length = int(headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        reply = self.server.sim.handle(method, target.split("?", 1)[0], headers, raw)
+        raw = self.reader.read(length) if length else b""
+        path = target.split("?", 1)[0]
+        reply = self.server.sim.handle(method, path, headers, raw, received=received)
         if reply.drop:
             self.connection.shutdown(socket.SHUT_RDWR)
             return False

@@ -77,9 +77,18 @@ class Simulator:
 
     # ---- serving ------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        """Answer one HTTP request (header names lower-case); used by both servers."""
-        return app.handle(self, method, path, headers, body)
+    def handle(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        received: float | None = None,
+    ) -> Reply:
+        """Answer one HTTP request (header names lower-case); used by both servers.
+        `received`: when it arrived (Unix time; now if not given), for the request log."""
+        return app.handle(self, method, path, headers, body, received=received)
 
     def transport(self) -> SimTransport:
         from planrunner.sim.transport import SimTransport

@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -123,3 +125,21 @@ def test_planrunner_sim_refuses_a_bad_fault_spec() -> None:
     assert done.returncode == 1
     assert done.stdout == ""
     assert "unknown fault 'meteor'" in done.stderr
+
+
+def test_a_request_is_logged_with_when_it_arrived_not_when_it_was_handled(
+    sim: Simulator, server: SimServer, remote: Raw
+) -> None:
+    # The simulator is busy (its lock held) when the order arrives: the log still has the
+    # arrival, which is what a client's lateness is measured to (bench/firing.py).
+    order = threading.Thread(target=lambda: remote.buy(qty=1, price=69_000))
+    with sim.lock:
+        sent = time.time()
+        order.start()
+        time.sleep(0.3)
+        released = time.time()
+    order.join(5)
+    entry = sim.log[-1]
+    assert entry.api_id == "kt10000" and entry.received is not None
+    assert sent <= entry.received < sent + 0.15 < released
+    assert remote.http.get("/_sim/log").json()["log"][-1]["received"] == entry.received
