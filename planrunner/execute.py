@@ -328,7 +328,7 @@ class Executor(BrokerChecks):
         order: str,
         kind: str,
         request: WireRequest,
-        call: Callable[[Ready], Any],
+        call: Callable[[Ready | None], Any],
         **extra: Any,
     ) -> Record:
         js = self.journal.state.job(job_id)
@@ -360,8 +360,10 @@ class Executor(BrokerChecks):
             at=planned,
         )
         try:
-            # The client builds the request, then waits here for the instant and sends.
-            ack = call(lambda prepared: self._wait_for(job_id, prepared))
+            # A job due at an instant: the client builds the request, then waits here for
+            # the instant and sends. A trigger's action sends at once.
+            hook = (lambda p: self._wait_for(job_id, p)) if job_id in self._not_before else None
+            ack = call(hook)
             self._crash_point(job_id, req, "after-post")
         except UnknownOutcome as e:
             self.emit(sent)

@@ -25,7 +25,9 @@ from collections.abc import Callable
 import h11
 import httpx
 
-KEEPALIVE_SECONDS = 5.0  # an idle connection older than this is closed, not reused
+# An idle connection is reused only if it has been idle less than this: it will be written
+# to up to a second later (the runner's wait), and servers commonly close idle ones at 5 s.
+KEEPALIVE_SECONDS = 3.5
 MAX_IDLE = 32
 _READ = 65536
 
@@ -95,7 +97,9 @@ class Prepared:
         """Write the request now if the rate limit admits it without a wait (a salvo's
         leader writes every ready request of an instant); False leaves it to `send`."""
         with self._lock:
-            if self.written or (self._admit is not None and not self._admit()):
+            if self.written or not self._conn.open():
+                return False  # a reconnect is not the leader's to make: its own thread's
+            if self._admit is not None and not self._admit():
                 return False
             try:
                 self._write()
@@ -128,7 +132,11 @@ class Prepared:
             # the request goes out on a new connection (a connect at the instant, rare).
             self._conn.close()
             self._conn = self._channel.open(self._timeout["connect"])
-            self._data = _serialize(self._conn, self._events)
+            try:
+                self._data = _serialize(self._conn, self._events)
+            except BaseException:
+                self._conn.close()
+                raise
         try:
             self._conn.sock.settimeout(self._timeout["write"])
             self._conn.sock.sendall(self._data)
@@ -156,15 +164,13 @@ class Prepared:
                     raise httpx.ReadError(str(exc)) from exc
                 if not data and conn.h11.their_state is h11.SEND_RESPONSE:
                     raise httpx.RemoteProtocolError("Server disconnected without an answer.")
-                conn.h11.receive_data(data)
+                conn.h11.receive_data(data)  # b"": h11 raises if the answer is cut short
             elif isinstance(event, h11.Response):
                 status, headers = event.status_code, list(event.headers)
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
                 return httpx.Response(status, headers=headers, content=bytes(body))
-            elif isinstance(event, h11.ConnectionClosed):
-                raise httpx.RemoteProtocolError("Server disconnected mid-answer.")
             # InformationalResponse (1xx): keep reading
 
 
@@ -178,7 +184,8 @@ class Channel:
         self._host = url.host
         self._port = url.port or (443 if url.scheme == "https" else 80)
         self._tls = url.scheme == "https"
-        self._ssl = ssl_context
+        # Built once: creating a default context reads the CA store (tens of ms).
+        self._ssl = ssl_context or (httpx.create_ssl_context() if self._tls else None)
         self._authority = url.netloc.decode("ascii")
         self._idle: list[_Conn] = []
         self._lock = threading.Lock()
@@ -241,10 +248,9 @@ class Channel:
         except OSError as exc:
             raise httpx.ConnectError(str(exc)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self._tls:
-            context = self._ssl or httpx.create_ssl_context()
+        if self._ssl is not None:
             try:
-                sock = context.wrap_socket(sock, server_hostname=self._host)
+                sock = self._ssl.wrap_socket(sock, server_hostname=self._host)
             except TimeoutError as exc:
                 sock.close()
                 raise httpx.ConnectTimeout(str(exc)) from exc

@@ -77,6 +77,8 @@ class KiwoomClient:
         )
         # The transport itself, not an httpx.Client: no cookie jar, redirects or URL
         # merging on the hot path (a third of the cost of a call), same pooled keep-alive.
+        if ssl_context is None and self.base_url.startswith("https:") and transport is None:
+            ssl_context = httpx.create_ssl_context()  # one for both paths below
         self._transport = transport or httpx.HTTPTransport(
             verify=ssl_context or True,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),

@@ -144,3 +144,25 @@ def test_when_the_leader_cannot_wait_the_others_wait_for_themselves(
     assert [s.written_by_leader for s in others] == [False, False]
     assert min(s.back_at for s in others) >= target
     assert arrived(sim, "kt10000") == 2
+
+
+def test_connections_closed_during_the_wait_are_reopened_by_their_own_threads(
+    sim: Simulator, server: SimServer
+) -> None:
+    # Reconnecting is slow (TCP, TLS): the leader leaves it to each request's own thread
+    # rather than holding up the rest of the salvo.
+    with make_client(server.url) as client:
+        client.token()
+        target = time.time() + 0.3
+
+        def wait() -> None:
+            time.sleep(0.15)
+            server._server.close_connections()
+            sleep_until(target)()
+
+        salvo = Salvo(wait)
+        shots = [Shot(client, salvo, 69_000 - 100 * k) for k in range(3)]
+        fire(shots)
+    assert [s.written_by_leader for s in shots] == [False] * 3
+    assert min(s.back_at for s in shots) >= target
+    assert arrived(sim, "kt10000") == 3
