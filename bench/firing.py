@@ -501,6 +501,12 @@ def report(
         "instant send as one salvo (`planrunner/salvo.py`): the first ready waits for the "
         "instant and writes every ready request back to back. The simulator, Python on "
         "the same two CPUs, then handles them one after another: hence the *handled* rows.",
+        "- History (this bench, same machine; measured then to the simulator's handling): "
+        "45 ms p99 with jobs started at their instant; 7-10 ms once the checks and the "
+        "intent moved into the early start (commit 8c6db04); now, with the request built "
+        "and connected before the wait (h11 on a socket of its own: httpx's pool polled "
+        "every pooled connection per request, 0.15-0.7 ms), early starts kept off other "
+        "instants and salvos, the figures above.",
         "",
     ]
     return "\n".join(lines)
