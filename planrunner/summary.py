@@ -49,6 +49,7 @@ def summarize(
 ) -> RunResult:
     orders: list[OrderSummary] = []
     attention: list[str] = []
+    unread = False  # an order whose end state the broker did not tell: not a clean run
     planned = {job.id: job.at for job in plan.jobs}
     for order_id, spec in executor.orders.items():
         links = journal.state.lineage.get(order_id, [])
@@ -72,6 +73,7 @@ def summarize(
         except Exception as e:  # the summary must still print
             attention.append(f"{order_id}: could not read its state at the end: {e}")
             filled, remaining = 0, 0
+            unread = True
         ordered = executor.targets.get(order_id) or spec.qty or filled + remaining
         if remaining:
             state = "open" if not filled else "partially filled, open"
@@ -108,7 +110,9 @@ def summarize(
         attention.insert(0, f"run stopped: {fatal}")
     elif interrupted:
         code = EXIT_INTERRUPTED
-    elif any(s.startswith(BAD_STATES) for s in states.values()) or journal.state.in_doubt():
+    elif (
+        any(s.startswith(BAD_STATES) for s in states.values()) or journal.state.in_doubt() or unread
+    ):
         code = EXIT_RUNTIME
     else:
         code = EXIT_OK
