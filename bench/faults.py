@@ -158,7 +158,7 @@ class Proxy:
             self.refusals += 1
             conns, self._conns = set(self._conns), set()
             self._listening.clear()
-        self._lsock.close()
+        self._stop_listening()
         for s in conns:
             self._close(s)
         threading.Thread(target=self._reopen, args=(seconds,), daemon=True).start()
@@ -180,9 +180,16 @@ class Proxy:
             s.shutdown(socket.SHUT_RDWR)
         s.close()
 
+    def _stop_listening(self) -> None:
+        # close() alone leaves the accept() blocked in another thread holding the socket:
+        # the next connection would still be accepted. shutdown() wakes it and refuses.
+        with contextlib.suppress(OSError):
+            self._lsock.shutdown(socket.SHUT_RDWR)
+        self._lsock.close()
+
     def close(self) -> None:
         self._closed = True
-        self._lsock.close()
+        self._stop_listening()
         with self._lock:
             conns, self._conns = set(self._conns), set()
         for s in conns:
