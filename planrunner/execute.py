@@ -106,6 +106,8 @@ class Executor(BrokerChecks):
         itself waits for that instant: the runner starts a job a moment early so that
         what is sent at the plan's time is the request alone."""
         order = action.spec.id if isinstance(action, Place) else action.order
+        if not_before is not None:
+            self.client.prewarm()  # its connection opens while the checks run
         with self.lock_for(order):
             if not_before is not None:
                 self._not_before[job_id] = not_before

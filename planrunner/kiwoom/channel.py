@@ -28,7 +28,9 @@ import httpx
 # An idle connection is reused only if it has been idle less than this: it will be written
 # to up to a second later (the runner's wait), and servers commonly close idle ones at 5 s.
 KEEPALIVE_SECONDS = 3.5
-MAX_IDLE = 32
+MAX_IDLE = 8
+PREWARM_UP_TO = 4  # prewarm opens a connection only while fewer idle ones are fresh
+_FRESH = 1.0  # seconds: an idle connection is "fresh" if still reusable this much later
 _READ = 65536
 
 
@@ -216,11 +218,36 @@ class Channel:
     def release(self, conn: _Conn) -> None:
         if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
             conn.h11.start_next_cycle()
-            conn.idle_since = time.monotonic()
+            conn.idle_since = now = time.monotonic()
             with self._lock:
-                if not self._closed and len(self._idle) < MAX_IDLE:
+                stale = [c for c in self._idle if now - c.idle_since > KEEPALIVE_SECONDS]
+                self._idle = [c for c in self._idle if c not in stale]
+                kept = not self._closed and len(self._idle) < MAX_IDLE
+                if kept:
                     self._idle.append(conn)
-                    return
+            for c in stale:
+                c.close()
+            if kept:
+                return
+        conn.close()
+
+    def prewarm(self, connect_timeout: float | None) -> None:
+        """Open one more connection and keep it idle, so an order prepared within the next
+        few seconds finds it open (TCP and TLS handshakes done). Failures are left for
+        that order to meet and report."""
+        now = time.monotonic()
+        with self._lock:
+            fresh = sum(1 for c in self._idle if now - c.idle_since < KEEPALIVE_SECONDS - _FRESH)
+        if fresh >= PREWARM_UP_TO:
+            return
+        try:
+            conn = self.open(connect_timeout)
+        except httpx.TransportError:
+            return
+        with self._lock:
+            if not self._closed and len(self._idle) < MAX_IDLE:
+                self._idle.append(conn)
+                return
         conn.close()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -107,6 +108,17 @@ class KiwoomClient:
         self._transport.close()
         if self._channel is not None:
             self._channel.close()
+
+    def prewarm(self) -> None:
+        """An order is due shortly: open its connection now, in the background, while the
+        runner reads what it must check (no-op with an injected transport)."""
+        if self._channel is not None:
+            threading.Thread(
+                target=self._channel.prewarm,
+                args=(self._timeout["connect"],),
+                name="planrunner-prewarm",
+                daemon=True,
+            ).start()
 
     # ---- orders ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import datetime as dt
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -198,3 +199,36 @@ def test_orders_go_out_over_tls(sim: Simulator) -> None:
         tls.close_connections()
         tls.server_close()
         thread.join(5)
+
+
+def test_a_prewarmed_connection_is_the_one_the_next_order_uses(
+    sim: Simulator, client: KiwoomClient
+) -> None:
+    assert client._channel is not None
+    client.prewarm()  # in the background, as the runner does while a job's checks run
+    deadline = time.monotonic() + 5
+    while not client._channel._idle and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (warm,) = client._channel._idle
+    place(client, lambda _p: None)
+    assert client._channel._idle == [warm]
+    assert arrived(sim, "kt10000") == 1
+
+
+def test_prewarming_an_unreachable_broker_leaves_nothing_and_raises_nothing() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    ch = channel.Channel(url)
+    ch.prewarm(0.5)
+    assert ch._idle == []
+
+
+def test_prewarming_stops_at_a_few_fresh_idle_connections(server: sim_server.SimServer) -> None:
+    ch = channel.Channel(server.url)
+    try:
+        for _ in range(channel.PREWARM_UP_TO + 3):
+            ch.prewarm(1.0)
+        assert len(ch._idle) == channel.PREWARM_UP_TO
+    finally:
+        ch.close()
