@@ -75,15 +75,21 @@ def fire(shots: list[Shot], stagger: float = 0.0) -> None:
     assert [s.error for s in shots] == [None] * len(shots)
 
 
+def volley(url: str, n: int, wait: Callable[[], None], **client_kw: object) -> list[Shot]:
+    """`n` orders through one salvo, each from its own thread; what each saw."""
+    with make_client(url, **client_kw) as client:
+        client.token()
+        salvo = Salvo(wait)
+        shots = [Shot(client, salvo, 69_000 - 100 * k) for k in range(n)]
+        fire(shots)
+    return shots
+
+
 def test_the_leader_writes_every_ready_order_at_the_instant(
     sim: Simulator, server: SimServer
 ) -> None:
-    with make_client(server.url) as client:
-        client.token()
-        target = time.time() + 0.3
-        salvo = Salvo(sleep_until(target))
-        shots = [Shot(client, salvo, 69_000 - 100 * k) for k in range(5)]
-        fire(shots)
+    target = time.time() + 0.3
+    shots = volley(server.url, 5, sleep_until(target))
     assert [s.written_by_leader for s in shots] == [True] * 5
     assert min(s.back_at for s in shots) >= target
     assert arrived(sim, "kt10000") == 5
@@ -94,12 +100,8 @@ def test_what_the_rate_limit_holds_back_its_own_thread_sends(
     sim: Simulator, server: SimServer
 ) -> None:
     limits = RateLimits(per_api={"kt10000": Rate(per_second=20, burst=2)})
-    with make_client(server.url, rate_limits=limits) as client:
-        client.token()
-        target = time.time() + 0.3
-        salvo = Salvo(sleep_until(target))
-        shots = [Shot(client, salvo, 69_000 - 100 * k) for k in range(5)]
-        fire(shots)
+    target = time.time() + 0.3
+    shots = volley(server.url, 5, sleep_until(target), rate_limits=limits)
     assert sorted(s.written_by_leader for s in shots) == [False, False, False, True, True]
     assert min(s.back_at for s in shots) >= target
     assert arrived(sim, "kt10000") == 5
@@ -151,18 +153,14 @@ def test_connections_closed_during_the_wait_are_reopened_by_their_own_threads(
 ) -> None:
     # Reconnecting is slow (TCP, TLS): the leader leaves it to each request's own thread
     # rather than holding up the rest of the salvo.
-    with make_client(server.url) as client:
-        client.token()
-        target = time.time() + 0.3
+    target = time.time() + 0.3
 
-        def wait() -> None:
-            time.sleep(0.15)
-            server._server.close_connections()
-            sleep_until(target)()
+    def wait() -> None:
+        time.sleep(0.15)
+        server._server.close_connections()
+        sleep_until(target)()
 
-        salvo = Salvo(wait)
-        shots = [Shot(client, salvo, 69_000 - 100 * k) for k in range(3)]
-        fire(shots)
+    shots = volley(server.url, 3, wait)
     assert [s.written_by_leader for s in shots] == [False] * 3
     assert min(s.back_at for s in shots) >= target
     assert arrived(sim, "kt10000") == 3
