@@ -224,6 +224,9 @@ class TriggerWatcher:
             target = self._target(t)
             st = fills.get(target)
             if target and st is not None and not st.is_open and not isinstance(t.action, Place):
+                st = self._settled_status(target)
+                if st is None or st.is_open:
+                    continue  # an action on it was in flight: decide on a later poll
                 why = "filled" if st.filled else "not open"
                 self._retire(t, f"its order {target} is {why}: the action is impossible")
                 continue
@@ -234,6 +237,18 @@ class TriggerWatcher:
             else:
                 self._was_true.discard(t.id)
         self.armed = [t for t in self.armed if t.id not in self._retired]
+
+    def _settled_status(self, order: str) -> OrderStatus | None:
+        """The order's state with no action on it in flight, or None if one is. Read
+        during a modify, the order's old number is already closed at the broker while the
+        new one is not yet in the journal: that read would say "not open"."""
+        lock = self.ex.lock_for(order)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            return self.ex.status(order)
+        finally:
+            lock.release()
 
     def _target(self, t: Trigger) -> str:
         return "" if isinstance(t.action, Place) else action_order(t.action)
