@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,17 +41,6 @@ DOC = ROOT / "docs" / "performance.md"
 SCENARIO = 'symbols:\n  "005930": {base: 70000, path: [["09:00", 70000]], walk: false}\n'
 SYMBOL, PRICE = "005930", 60000  # far below the market: the orders rest, never fill
 KEYS = {"appkey": "bench-appkey", "secretkey": "bench-secretkey"}
-
-
-def start_sim(scenario: Path) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "planrunner", "sim", "--port", "0", "--scenario", str(scenario)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        raise SystemExit(f"planrunner sim did not print its URL (got {url!r})")
-    return proc, url
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -181,7 +169,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO, encoding="utf-8")
-        proc, url = start_sim(scenario)
+        proc, url = summary.start_sim(scenario)
         try:
             with KiwoomClient(env="sim", base_url=url, **KEYS) as client:
                 post = guide_post(url, client.token().value)

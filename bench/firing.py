@@ -67,18 +67,6 @@ def scenario_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def start_sim(scenario: Path) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "planrunner", "sim", "--port", "0", "--clock", "virtual"]
-    cmd += ["--speed", "1", "--scenario", str(scenario)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        raise SystemExit(f"planrunner sim did not print its URL (got {url!r})")
-    return proc, url
-
-
 def get(conn: http.client.HTTPConnection, path: str) -> Any:
     conn.request("GET", path)
     return json.loads(conn.getresponse().read())
@@ -412,16 +400,6 @@ def measure_rss(steps: int, tmp: Path) -> dict[str, Any]:
 # ---- report -------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def report(
     args: argparse.Namespace,
     lat: dict[str, dict[str, list[float]]],
@@ -441,7 +419,7 @@ def report(
     p99, rss = pct(a["order"], 99), mem["peak_mb"]
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')}. Command: `{command}` (repo root, `.venv`). "
-        f"Machine: {os.cpu_count()} CPUs ({cpu_model()}), Python {sys.version.split()[0]}, "
+        f"Machine: {os.cpu_count()} CPUs ({summary.cpu_model()}), Python {sys.version.split()[0]}, "
         f"APScheduler {apscheduler.__version__}, {platform.system()} {platform.release()}; "
         f"load average (1 min) before the run {load[0]:.2f}, after {load[1]:.2f} (the "
         "machine is shared with other work).",
@@ -533,7 +511,7 @@ def main() -> None:
         tmp = Path(name)
         scenario = tmp / "scenario.yaml"
         scenario.write_text(scenario_text(), encoding="utf-8")
-        proc, url = start_sim(scenario)
+        proc, url = summary.start_sim(scenario, "--clock", "virtual", "--speed", "1")
         try:
             conn = http.client.HTTPConnection(url.removeprefix("http://"))
             offset = Offset()

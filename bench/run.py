@@ -97,16 +97,6 @@ def shown(args: list[str], script: str) -> str:
 # ---- the machine ---------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def ram_gib() -> str:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -287,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = args.logs or Path(tempfile.mkdtemp(prefix="planrunner-bench-"))
     logs.mkdir(parents=True, exist_ok=True)
     machine = (
-        f"nproc {nproc()}, {cpu_model()}, RAM {ram_gib()}, Python {platform.python_version()}, "
+        f"nproc {nproc()}, {summary.cpu_model()}, RAM {ram_gib()}, "
+        f"Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}; commit {commit()}"
     )
     print(f"machine: {machine}; load average {load()}; logs in {logs}", flush=True)

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -93,3 +96,29 @@ def write_doc_section(name: str, text: str, doc_path: Path = DOC) -> None:
         tail = rest[nxt:] if nxt >= 0 else ""
     body = text.rstrip("\n") + "\n"
     doc_path.write_text(f"{head.rstrip(chr(10))}\n\n## {name}\n\n{body}{tail}", encoding="utf-8")
+
+
+# ---- shared by the benches ---------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def start_sim(scenario: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`planrunner sim` in its own process on a free loopback port; its URL."""
+    cmd = [sys.executable, "-m", "planrunner", "sim", "--port", "0", *args]
+    cmd += ["--scenario", str(scenario)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        proc.kill()
+        raise SystemExit(f"planrunner sim did not print its URL (got {url!r})")
+    return proc, url
