@@ -19,7 +19,7 @@ symbols of its own, before starting a fresh one.
 
 Truth, per run: the simulator's `/_sim/log` (committed order requests per symbol) and
 `/_sim/orders` (open qty, price and fills per symbol), compared with the plan's exact
-request sequence and end state, and `planrunner.journal.replay` of the run's journal
+request sequence and end state, and `planrunner.engine.journal.replay` of the run's journal
 (readable, nothing in doubt, every job done, its lineage = the simulator's numbers).
 
 Prints runs, kills, duplicate orders (a planned request committed more than once), lost

@@ -99,7 +99,7 @@ class Offset:
 
 
 def build_plan(args: argparse.Namespace, t0: dt.datetime) -> Any:
-    from planrunner.calendar import SEOUL
+    from planrunner.clock import SEOUL
     from planrunner.model import CompiledPlan, Job, Modify, OrderSpec, Place, Policy
 
     grouped = args.groups * args.group_size
@@ -165,13 +165,12 @@ class Stamps:
 
 
 def run_plan(url: str, args: argparse.Namespace, tmp: Path) -> tuple[Any, Stamps, list[Any]]:
-    from planrunner.calendar import SEOUL
-    from planrunner.clock import RealClock
-    from planrunner.execute import Executor
-    from planrunner.journal import Journal
+    from planrunner.app.targets import Target, warm_up
+    from planrunner.clock import SEOUL, RealClock
+    from planrunner.engine.execute import Executor
+    from planrunner.engine.journal import Journal
+    from planrunner.engine.runner import Runner
     from planrunner.kiwoom.client import KiwoomClient
-    from planrunner.modes import Target, warm_up
-    from planrunner.runner import Runner
 
     stamps = Stamps()
 
@@ -277,7 +276,7 @@ def apscheduler_floor(n: int = 200, every: float = 0.01) -> list[float]:
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from planrunner.calendar import SEOUL
+    from planrunner.clock import SEOUL
 
     late: list[float] = []
     done = threading.Event()
@@ -340,13 +339,12 @@ def rss_mb() -> float:
 
 def rss_child(path: Path) -> None:
     """Runs in a fresh interpreter: compile and schedule the plan, print JSON figures."""
-    from planrunner.calendar import SEOUL
-    from planrunner.clock import RealClock
-    from planrunner.compile import compile_file
-    from planrunner.execute import Executor
-    from planrunner.journal import Journal
+    from planrunner.clock import SEOUL, RealClock
+    from planrunner.engine.execute import Executor
+    from planrunner.engine.journal import Journal
+    from planrunner.engine.runner import Runner
     from planrunner.kiwoom.client import KiwoomClient
-    from planrunner.runner import Runner
+    from planrunner.plan.compile import compile_file
 
     base = rss_mb()
     t = time.perf_counter()
@@ -476,7 +474,7 @@ def report(
         "inside the early start, in which the job also reads what it must check, fsyncs "
         "its `intent`, builds its request and checks out a connection; at the instant only "
         "a `sendall` is left (the last 2 ms are waited actively). Jobs that share an "
-        "instant send as one salvo (`planrunner/salvo.py`): the first ready waits for the "
+        "instant send as one salvo (`planrunner/engine/salvo.py`): the first ready waits for the "
         "instant and writes every ready request back to back. The simulator, Python on "
         "the same two CPUs, then handles them one after another: hence the *handled* rows.",
         "- History (this bench, same machine; measured then to the simulator's handling): "

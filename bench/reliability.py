@@ -14,7 +14,7 @@ so nothing fills but `market` switches. That makes each order's request sequence
     market         kt10003 cncl_qty 0, then kt1000x ord_qty remaining, trde_tp 3
 
 The runner is `planrunner run PLAN --dry-run --base-url URL --state-dir D --format json`
-with fake keys, as in tests/e2e/loopback.py, and PLANRUNNER_SETTLE_SECONDS=0.3 (the
+with fake keys, as in tests/support/loopback.py, and PLANRUNNER_SETTLE_SECONDS=0.3 (the
 simulator answers in milliseconds; the runner's default is 3 s).
 """
 
@@ -50,7 +50,7 @@ Req = tuple[str, ...]  # (api_id, qty field, price field, trde_tp)
 
 
 def tick_step(price: int, n: int) -> int:
-    from planrunner import ticks
+    from planrunner.krx import ticks
 
     return ticks.step(price, n)
 
@@ -362,7 +362,7 @@ def check_run(
     *,
     all_done: bool,
 ) -> Check:
-    from planrunner.journal import JournalCorrupt, replay
+    from planrunner.engine.journal import JournalCorrupt, replay
 
     c = Check()
     by_symbol: dict[str, list[dict[str, Any]]] = {}

@@ -11,7 +11,7 @@ TriggerWatcher + Journal (fsynced, in a tmp dir) + KiwoomClient (env "sim": no c
 rate limit), all on the RealClock (speed 1), in this process. The client reaches the
 simulator through its in-process transport (`sim.transport()`), or over loopback HTTP
 (`sim.serve()` on 127.0.0.1) with `--loopback`. The hand-built plan (as in
-tests/runner/helpers.py) places a resting sell (10 @ 71,000,
+tests/support/rehearsal.py) places a resting sell (10 @ 71,000,
 market 70,000) 50 ms after the start and has one trigger: `price 005930 below 69,000 ->
 market` on it, with `policy.price_poll` set to the interval. Once the sell is placed and
 the watcher has polled after it, the bench waits a uniformly random fraction of one
@@ -92,7 +92,7 @@ class Cost:
 
 
 def build_plan(interval: float, start: dt.datetime) -> Any:
-    from planrunner.calendar import SEOUL
+    from planrunner.clock import SEOUL
     from planrunner.model import (
         CompiledPlan,
         Job,
@@ -138,11 +138,11 @@ def one_trial(
     """One run; with `hold`, no crossing: the trigger waits `hold` s and the polling it
     costs is counted instead."""
     from planrunner.clock import RealClock
-    from planrunner.events import Event
-    from planrunner.execute import Executor
-    from planrunner.journal import Journal
+    from planrunner.engine.events import Event
+    from planrunner.engine.execute import Executor
+    from planrunner.engine.journal import Journal
+    from planrunner.engine.runner import Runner
     from planrunner.kiwoom.client import KiwoomClient
-    from planrunner.runner import Runner
     from planrunner.sim import Simulator, parse_scenario
 
     clock = RealClock()

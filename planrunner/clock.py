@@ -11,8 +11,10 @@ import datetime as dt
 import threading
 import time
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
-from planrunner.calendar import SEOUL
+# Every time planrunner reasons about is Korea time, whatever the machine's zone.
+SEOUL = ZoneInfo("Asia/Seoul")
 
 
 class Clock(Protocol):

@@ -5,7 +5,7 @@ PlanrunnerError
 ├── UsageError           a command used wrongly: bad flags, missing keys (exit 1)
 ├── RunError             the run could not go on: lock held, non-trading day (exit 2)
 └── BrokerError          anything the broker said or did not say (exit 2);
-                         the tree below it lives in planrunner.kiwoom.errors
+                         the tree below it lives in planrunner.kiwoom.exceptions
 """
 
 from __future__ import annotations

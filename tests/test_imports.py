@@ -10,9 +10,9 @@ import sys
 def test_plan_language_imports_no_httpx_apscheduler_click() -> None:
     code = (
         "import sys, json\n"
-        "import planrunner.load, planrunner.schema, planrunner.plan, planrunner.compile\n"
-        "import planrunner.show\n"
-        "planrunner.schema._validator()\n"
+        "import planrunner.plan.load, planrunner.plan.schema, planrunner.plan.rules\n"
+        "import planrunner.plan.compile, planrunner.plan.show\n"
+        "planrunner.plan.schema._validator()\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('httpx', 'apscheduler', 'click'))))\n"
     )

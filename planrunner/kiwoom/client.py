@@ -25,7 +25,7 @@ import httpx
 from planrunner.clock import Clock, RealClock
 from planrunner.errors import UsageError
 from planrunner.kiwoom import codes, types, wire
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.channel import Channel, Prepared
 from planrunner.kiwoom.envelope import Failure, body_of, error_for, retry_after, scrub, verdict
 from planrunner.kiwoom.ratelimit import Attempts, RateLimiter, RateLimits, RetryPolicy

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from planrunner.kiwoom import codes
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 
 # What the client does about a failure, before it becomes an exception.
 Kind = Literal["token", "rate", "server", "final"]

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from planrunner.calendar import SEOUL
-from planrunner.clock import Clock
+from planrunner.clock import SEOUL, Clock
 
 log = logging.getLogger(__name__)
 

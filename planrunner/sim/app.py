@@ -12,11 +12,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from planrunner.sim import codes, control
-from planrunner.sim.codes import SimError, malformed
+from planrunner.sim import control, protocol
 from planrunner.sim.faults import Rule
 from planrunner.sim.handlers import HANDLERS, Answer, Call, choice, text
 from planrunner.sim.log import LogEntry, without_secrets
+from planrunner.sim.protocol import SimError, malformed
 from planrunner.sim.reply import Reply, json_reply
 
 if TYPE_CHECKING:
@@ -30,16 +30,20 @@ def _error_body(e: SimError) -> dict[str, Any]:
 def _api_id(path: str, headers: dict[str, str]) -> str:
     api_id = headers.get("api-id", "").strip()
     if not api_id:
-        if path in codes.TOKEN_ROUTES:
-            return codes.TOKEN_ROUTES[path]
-        raise SimError(return_code=codes.RC_INPUT, code=1501, message="API ID가 존재하지 않습니다")
-    if api_id not in codes.KNOWN_API_IDS:
+        if path in protocol.TOKEN_ROUTES:
+            return protocol.TOKEN_ROUTES[path]
         raise SimError(
-            return_code=codes.RC_INPUT, code=1505, message=f"API ID({api_id})가 존재하지 않습니다"
+            return_code=protocol.RC_INPUT, code=1501, message="API ID가 존재하지 않습니다"
         )
-    if api_id not in codes.ROUTES[path]:
+    if api_id not in protocol.KNOWN_API_IDS:
         raise SimError(
-            return_code=codes.RC_INPUT,
+            return_code=protocol.RC_INPUT,
+            code=1505,
+            message=f"API ID({api_id})가 존재하지 않습니다",
+        )
+    if api_id not in protocol.ROUTES[path]:
+        raise SimError(
+            return_code=protocol.RC_INPUT,
             code=1504,
             message=f"해당 URI({path})에서는 지원하지 않는 API ID({api_id})입니다",
         )
@@ -76,7 +80,7 @@ def handle(
     received = time.time() if received is None else received
     if path.startswith("/_sim/"):
         return control.handle(sim, method, path, raw)
-    if path not in codes.ROUTES:
+    if path not in protocol.ROUTES:
         return json_reply(404, {"return_code": 2, "return_msg": f"[1504:{path} 없음]"})
     if method != "POST":
         return json_reply(405, {"return_code": 2, "return_msg": "[1504:POST만 지원합니다]"})
@@ -160,7 +164,7 @@ def _fault_rate_limit(sim: Simulator, api_id: str) -> None:
     rule = sim.faults.take("rate_limit", api_id)
     if rule is not None:
         raise SimError(
-            return_code=codes.RC_RATE,
+            return_code=protocol.RC_RATE,
             code=1700,
             message=f"허용된 요청 개수를 초과하였습니다. API ID={api_id}",
             status=rule.status or 429,
@@ -169,7 +173,7 @@ def _fault_rate_limit(sim: Simulator, api_id: str) -> None:
 
 def _server_error(rule: Rule) -> SimError:
     return SimError(
-        return_code=codes.RC_SERVER,
+        return_code=protocol.RC_SERVER,
         code=1999,
         message="예기치 못한 에러가 발생했습니다",
         status=rule.status or 500,

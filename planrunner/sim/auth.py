@@ -9,8 +9,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from planrunner.calendar import SEOUL
-from planrunner.sim.codes import SimError, auth_error, token_invalid
+from planrunner.clock import SEOUL
+from planrunner.sim.protocol import SimError, auth_error, token_invalid
 
 Env = Literal["mock", "live"]
 TOKEN_LIFETIME = dt.timedelta(hours=24)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from planrunner import calendar
-from planrunner.sim import codes
-from planrunner.sim.codes import SimError, rejected
+from planrunner.krx import days
+from planrunner.krx.ticks import on_grid
+from planrunner.sim import protocol
 from planrunner.sim.market import Market
 from planrunner.sim.orders import Fill, Kind, Order, Side
-from planrunner.ticks import on_grid
+from planrunner.sim.protocol import SimError, rejected
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,7 +33,7 @@ class NewOrder:
 
     @property
     def order_type(self) -> str:
-        return codes.TRDE_TP[self.trde_tp][0]
+        return protocol.TRDE_TP[self.trde_tp][0]
 
 
 class Broker:
@@ -43,7 +43,7 @@ class Broker:
         self.orders: dict[str, Order] = {}
         self._open: dict[str, list[Order]] = {}
         self._next = first_ord_no
-        self._windows: dict[tuple[str, str, dt.date], tuple[calendar.Window, ...]] = {}
+        self._windows: dict[tuple[str, str, dt.date], tuple[days.Window, ...]] = {}
 
     # ---- time -------------------------------------------------------------------------
 
@@ -201,17 +201,18 @@ class Broker:
     def _target(self, ord_no: str, symbol: str) -> Order:
         target = self.orders.get(ord_no)
         if target is None or target.kind == "cancel":
-            raise rejected(codes.NO_SUCH_ORDER, f"원주문번호({ord_no})가 존재하지 않습니다")
+            raise rejected(protocol.NO_SUCH_ORDER, f"원주문번호({ord_no})가 존재하지 않습니다")
         if target.symbol != symbol:
-            raise rejected(codes.SYMBOL_MISMATCH, f"원주문({ord_no})과 종목코드가 다릅니다")
+            raise rejected(protocol.SYMBOL_MISMATCH, f"원주문({ord_no})과 종목코드가 다릅니다")
         if target.remaining == 0:
             if target.state == "filled":
-                raise rejected(codes.ALREADY_FILLED, f"이미 체결된 주문입니다({ord_no})")
+                raise rejected(protocol.ALREADY_FILLED, f"이미 체결된 주문입니다({ord_no})")
             if target.state == "modified":
                 raise rejected(
-                    codes.ALREADY_MODIFIED, f"이미 정정된 주문입니다({ord_no}): 최신 주문번호 사용"
+                    protocol.ALREADY_MODIFIED,
+                    f"이미 정정된 주문입니다({ord_no}): 최신 주문번호 사용",
                 )
-            raise rejected(codes.ALREADY_CANCELLED, f"이미 취소된 주문입니다({ord_no})")
+            raise rejected(protocol.ALREADY_CANCELLED, f"이미 취소된 주문입니다({ord_no})")
         return target
 
     @staticmethod
@@ -219,7 +220,7 @@ class Broker:
         q = qty or target.remaining
         if q > target.remaining:
             raise rejected(
-                codes.QTY_EXCEEDS_REMAINING,
+                protocol.QTY_EXCEEDS_REMAINING,
                 f"정정/취소 가능수량({target.remaining})을 초과하였습니다",
             )
         return q
@@ -227,25 +228,25 @@ class Broker:
     def _check_session(self, order_type: str, exchange: str, now: dt.datetime) -> None:
         if not self.enforce_session:
             return
-        # calendar.accepts, with the day's windows cached: it rebuilds the session per call.
-        local = now.astimezone(calendar.SEOUL)
+        # days.accepts, with the day's windows cached: it rebuilds the session per call.
+        local = now.astimezone(days.SEOUL)
         key = (order_type, exchange, local.date())
         windows = self._windows.get(key)
         if windows is None:
             day = local.date()
-            trading = calendar.is_trading_day(day)
-            windows = calendar.windows_for(order_type, day, exchange) if trading else ()
+            trading = days.is_trading_day(day)
+            windows = days.windows_for(order_type, day, exchange) if trading else ()
             self._windows[key] = windows
         if not any(w.contains(local.time()) for w in windows):
-            raise rejected(codes.OUTSIDE_SESSION, "주문 가능 시간이 아닙니다")
+            raise rejected(protocol.OUTSIDE_SESSION, "주문 가능 시간이 아닙니다")
 
     def _check_price(self, symbol: str, price: int) -> None:
         if not on_grid(price):
-            raise rejected(codes.OFF_TICK, f"호가단위가 맞지 않는 주문가격입니다({price})")
+            raise rejected(protocol.OFF_TICK, f"호가단위가 맞지 않는 주문가격입니다({price})")
         quote = self.market.quote(symbol)
         if not quote.lower <= price <= quote.upper:
             raise rejected(
-                codes.OUTSIDE_LIMITS,
+                protocol.OUTSIDE_LIMITS,
                 f"주문가격({price})이 상하한가({quote.lower}~{quote.upper})를 벗어났습니다",
             )
 
@@ -264,14 +265,14 @@ class Broker:
         cap = self.market.symbol(order.symbol).spec.max_fill
         if limit is not None and cap is not None:
             qty = min(qty, cap)
-        if arriving and order.order_type in codes.FOK and qty < order.remaining:
+        if arriving and order.order_type in protocol.FOK and qty < order.remaining:
             qty = 0
         if qty:
             fill_price = price if arriving or limit is None else limit
             order.filled += qty
             order.fills.append(Fill(qty=qty, price=fill_price, at=now))
             order.settle("filled")
-        if arriving and order.order_type in codes.IOC | codes.FOK and order.remaining:
+        if arriving and order.order_type in protocol.IOC | protocol.FOK and order.remaining:
             order.cancelled += order.remaining
             order.settle("cancelled")
 

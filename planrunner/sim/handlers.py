@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from planrunner.calendar import SEOUL
-from planrunner.sim import codes
+from planrunner.clock import SEOUL
+from planrunner.sim import protocol
 from planrunner.sim.broker import Broker, NewOrder
-from planrunner.sim.codes import SimError, malformed, missing
 from planrunner.sim.orders import Order
+from planrunner.sim.protocol import SimError, malformed, missing
 
 _ORD_NO = re.compile(r"^\d{7}$")
 _STK_CD = re.compile(r"^[0-9A-Z]{6}$")
@@ -74,7 +74,7 @@ def _symbol(body: dict[str, str], name: str = "stk_cd") -> str:
 def _exchange(call: Call) -> str:
     value = choice(call.body, "dmst_stex_tp", ("KRX", "NXT", "SOR"))
     if call.env == "mock" and value != "KRX":
-        raise codes.rejected(1901, "모의투자에서는 KRX만 지원합니다")
+        raise protocol.rejected(1901, "모의투자에서는 KRX만 지원합니다")
     return value
 
 
@@ -86,9 +86,9 @@ def place(broker: Broker, call: Call) -> Answer:
     exchange = _exchange(call)
     symbol = _symbol(call.body)
     qty = number(call.body, "ord_qty")
-    trde_tp = choice(call.body, "trde_tp", tuple(codes.TRDE_TP))
-    order_type = codes.TRDE_TP[trde_tp][0]
-    price = number(call.body, "ord_uv") if order_type in codes.PRICED else None
+    trde_tp = choice(call.body, "trde_tp", tuple(protocol.TRDE_TP))
+    order_type = protocol.TRDE_TP[trde_tp][0]
+    price = number(call.body, "ord_uv") if order_type in protocol.PRICED else None
     stop = number(call.body, "cond_uv") if order_type == "stop_limit" else None
     new = NewOrder(
         symbol=symbol,
@@ -195,7 +195,7 @@ def _common(o: Order) -> dict[str, str]:
         "cntr_qty": str(o.filled),
         "cntr_pric": str(o.avg_fill_price),
         "io_tp_nm": io,
-        "trde_tp": codes.TRDE_TP[o.trde_tp][1],
+        "trde_tp": protocol.TRDE_TP[o.trde_tp][1],
         "stex_tp": o.exchange,
         "stop_pric": str(o.stop_price or ""),
         "ord_stt": "체결" if o.filled else "접수",

@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from planrunner.krx.ticks import nearest_valid, on_grid, step, tick_size
 from planrunner.sim.scenario import Scenario, SymbolScenario
-from planrunner.ticks import nearest_valid, on_grid, step, tick_size
 
 MAX_WALK_STEPS = 100_000  # per advance: a clock jump of days does not spin forever
 HISTORY_LIMIT = 100_000  # price changes kept per symbol (the oldest are dropped)

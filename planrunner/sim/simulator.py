@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planrunner import calendar
 from planrunner.clock import Clock, VirtualClock
+from planrunner.krx import days
 from planrunner.sim import app
 from planrunner.sim.auth import Auth, Env
 from planrunner.sim.broker import Broker
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 def default_start(now: dt.datetime | None = None) -> dt.datetime:
     """09:00 of the next trading day, counting today (the plan's default day)."""
-    day = calendar.default_plan_date(now)
-    return dt.datetime.combine(day, calendar.session(day).regular.start, tzinfo=calendar.SEOUL)
+    day = days.default_plan_date(now)
+    return dt.datetime.combine(day, days.session(day).regular.start, tzinfo=days.SEOUL)
 
 
 def default_clock(speed: float = 1.0) -> VirtualClock:
@@ -63,7 +63,7 @@ class Simulator:
                 symbols=scenario.symbols,
             )
         start = self.clock.now()
-        day = scenario.date or start.astimezone(calendar.SEOUL).date()
+        day = scenario.date or start.astimezone(days.SEOUL).date()
         self.scenario = scenario
         self.market = Market(scenario, day=day, start=start, seed=seed)
         self.broker = Broker(

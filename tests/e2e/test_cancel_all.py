@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from tests.e2e.loopback import FAKE_KEYS, SimProcess, run_cli
+from tests.support.loopback import FAKE_KEYS, SimProcess, run_cli
 
 PLAN = """\
 version: 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from planrunner.launch import RunOptions, run_plan
+from planrunner.app.launch import RunOptions, run_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = sorted((ROOT / "plans").glob("*.yaml"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.loopback import FAKE_KEYS, SimProcess, run_cli
+from tests.support.loopback import FAKE_KEYS, SimProcess, run_cli
 
 CHAIN = """\
 version: 1

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.e2e.loopback import run_cli
+from tests.support.loopback import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 LADDER = ROOT / "plans/open-ladder.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.loopback import run_cli
+from tests.support.loopback import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.e2e.loopback import run_cli
+from tests.support.loopback import run_cli
 
 PLAN = """\
 version: 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.loopback import run_cli
+from tests.support.loopback import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -27,10 +27,9 @@ from typing import Any
 import httpx
 from hypothesis import strategies as st
 
-from planrunner.calendar import SEOUL
-from planrunner.clock import ManualClock
+from planrunner.clock import SEOUL, ManualClock
 from planrunner.errors import UsageError
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom import types
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits

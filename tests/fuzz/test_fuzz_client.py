@@ -83,7 +83,7 @@ def test_an_unreadable_read_answer_is_a_broker_error(call: str, answer: Answer) 
 def test_an_unusable_token_answer_is_an_auth_error(body: bytes) -> None:
     """Found by the fuzzer: a token that was not text (or not ASCII) was stringified and
     put into the Authorization header, where httpx raised a bare UnicodeEncodeError."""
-    from planrunner.kiwoom import errors as e
+    from planrunner.kiwoom import exceptions as e
 
     sc = _scenario("quote")
     sc.token_script = [Answer(200, body)]

@@ -83,7 +83,7 @@ def test_a_control_character_is_pinned_to_its_line(
 ) -> None:
     """Found by the fuzzer: PyYAML's ReaderError has no mark, so these came out as 1:1 with
     a two-line message (`...\n  in "<unicode string>", position 7`)."""
-    from planrunner.load import load_text
+    from planrunner.plan.load import load_text
 
     (problem,) = load_text(text, "p.yaml").problems
     assert (problem.line, problem.col) == (line, col)
@@ -95,7 +95,7 @@ def test_a_control_character_is_pinned_to_its_line(
 def test_a_null_document_is_not_a_valid_plan(checker: Checker, text: str) -> None:
     """Found by the fuzzer: `validate` said "1 plan valid" (exit 0) for a file holding only
     `---` or `null`, while `show` exited 1 printing no problem at all."""
-    from planrunner.load import load_text
+    from planrunner.plan.load import load_text
 
     (problem,) = load_text(text, "p.yaml").problems
     assert problem.path == "$" and "no plan" in problem.message

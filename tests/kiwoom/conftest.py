@@ -4,12 +4,11 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from fake_broker import APPKEY, SECRETKEY, FakeKiwoom, Sleeps
 
-from planrunner.calendar import SEOUL
-from planrunner.clock import ManualClock
+from planrunner.clock import SEOUL, ManualClock
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
+from tests.support.fake_broker import APPKEY, SECRETKEY, FakeKiwoom, Sleeps
 
 
 @pytest.fixture

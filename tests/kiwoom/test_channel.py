@@ -14,15 +14,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import trustme
-from fake_broker import APPKEY, SECRETKEY
 
-from planrunner.calendar import SEOUL
-from planrunner.clock import ManualClock
+from planrunner.clock import SEOUL, ManualClock
 from planrunner.kiwoom import channel
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.client import KiwoomClient, Ready
 from planrunner.sim import Simulator, parse_scenario
 from planrunner.sim import server as sim_server
+from tests.support.fake_broker import APPKEY, SECRETKEY
 
 TIMEOUT: dict[str, float | None] = {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
 SCENARIO = """symbols:

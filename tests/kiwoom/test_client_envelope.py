@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from planrunner.errors import BrokerError
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.envelope import error_class, failure_of, verdict
 
 

@@ -6,13 +6,12 @@ import datetime as dt
 import threading
 
 import pytest
-from fake_broker import APPKEY, SECRETKEY
 
-from planrunner.calendar import SEOUL
-from planrunner.clock import ManualClock
+from planrunner.clock import SEOUL, ManualClock
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import Rate, RateLimiter, RateLimits
 from planrunner.sim import Simulator
+from tests.support.fake_broker import APPKEY, SECRETKEY
 
 
 class FakeTime:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fake_broker import OK, FakeKiwoom, Sleeps, official_error
 
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.client import KiwoomClient
+from tests.support.fake_broker import OK, FakeKiwoom, Sleeps, official_error
 
 PLACED = {"ord_no": "0000139", "dmst_stex_tp": "KRX", **OK}
 RATE = official_error(5, "1700", "허용된 요청 개수를 초과하였습니다")

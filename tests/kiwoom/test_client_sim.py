@@ -11,15 +11,14 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from fake_broker import APPKEY, SECRETKEY
 
-from planrunner.calendar import SEOUL
-from planrunner.clock import ManualClock
-from planrunner.kiwoom import errors as e
+from planrunner.clock import SEOUL, ManualClock
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.model import WireRequest
 from planrunner.sim import Simulator, parse_scenario
+from tests.support.fake_broker import APPKEY, SECRETKEY
 
 SCENARIO = """
 symbols:

@@ -10,12 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_broker import APPKEY, OK, SECRETKEY, FakeKiwoom, Sent, official_error, token_answer
 
 from planrunner.clock import ManualClock
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
+from tests.support.fake_broker import (
+    APPKEY,
+    OK,
+    SECRETKEY,
+    FakeKiwoom,
+    Sent,
+    official_error,
+    token_answer,
+)
 
 REFUSED = official_error(3, "8005", "Token이 유효하지 않습니다")
 QUOTE = {"cur_prc": "70000", **OK}

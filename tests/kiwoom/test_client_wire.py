@@ -6,13 +6,13 @@ import json
 
 import httpx
 import pytest
-from fake_broker import OK, FakeKiwoom, official_error
 
 from planrunner.errors import UsageError
-from planrunner.kiwoom import errors as e
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.types import CancelAck, Fill, ModifyAck, OpenOrder, PlaceAck, Quote
+from tests.support.fake_broker import OK, FakeKiwoom, official_error
 
 
 def test_place_sends_the_documented_headers_and_string_body(

@@ -11,7 +11,7 @@ ka10075 / ka10076, which never list cancel records, so a cancel's outcome is gue
   with the order cancelled and nothing bought (a lost action).
 
 Fixed: the cancel's intent records what its target had open and filled, and reconcile
-settles the cancel by quantity (planrunner/reconcile.py).
+settles the cancel by quantity (planrunner/engine/reconcile.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.loopback import SimProcess, run_cli
+from tests.support.loopback import SimProcess, run_cli
 
 PLAN = """\
 version: 1

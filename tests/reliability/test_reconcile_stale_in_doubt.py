@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from planrunner.journal import replay
-from tests.e2e.loopback import SimProcess, run_cli
+from planrunner.engine.journal import replay
+from tests.support.loopback import SimProcess, run_cli
 
 PLAN = """\
 version: 1

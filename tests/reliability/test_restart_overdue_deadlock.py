@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.loopback import SimProcess, run_cli
+from tests.support.loopback import SimProcess, run_cli
 
 STEPS = 13  # steps[10..12] sort before steps[1] and outnumber the pool's 3 threads
 PLAN = (

@@ -1,6 +1,6 @@
 """No request reaches the live domain without `--live` and a confirmation.
 
-`planrunner` runs in a subprocess under tests/security/netguard.py, which records and
+`planrunner` runs in a subprocess under tests/support/netguard.py, which records and
 refuses every non-loopback name lookup and connection (nothing leaves the machine). The
 refused cases must record no attempt at api.kiwoom.com at all; the positive controls
 show the recorder does see (and stop) attempts at Kiwoom's domains.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.loopback import SimProcess
+from tests.support.loopback import SimProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE_HOST = "api.kiwoom.com"
@@ -52,7 +52,7 @@ def guarded(tmp_path: Path, *args: str, stdin: str = "") -> tuple[int, str, list
         "HTTP_PROXY": "http://127.0.0.1:9",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "tests.security.netguard", str(record), *args],
+        [sys.executable, "-m", "tests.support.netguard", str(record), *args],
         input=stdin,
         capture_output=True,
         text=True,

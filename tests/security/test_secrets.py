@@ -28,15 +28,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from planrunner import launch
-from planrunner.calendar import SEOUL
+from planrunner.app import launch
+from planrunner.app.targets import Target
 from planrunner.cli import cli
-from planrunner.clock import VirtualClock
-from planrunner.kiwoom import errors as e
+from planrunner.clock import SEOUL, VirtualClock
+from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.modes import Target
 from planrunner.sim import Simulator
-from tests.e2e.loopback import SimProcess, run_cli
+from tests.support.loopback import SimProcess, run_cli
 
 APPKEY = "APPKEY-canary-7f3a9c2e51d04b6b8e"
 SECRETKEY = "SECRET-canary-0d94e1a7b3c65f28aa"

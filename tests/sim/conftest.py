@@ -4,10 +4,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from simhelp import STILL, Raw, at
 
 from planrunner.clock import ManualClock
 from planrunner.sim import Simulator, parse_scenario
+from tests.support.sim import STILL, Raw, at
 
 
 @pytest.fixture

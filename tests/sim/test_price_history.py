@@ -7,11 +7,11 @@ import datetime as dt
 import itertools
 
 import pytest
-from simhelp import at
 
 from planrunner.clock import ManualClock
 from planrunner.sim import Simulator, parse_scenario
 from planrunner.sim import market as sim_market
+from tests.support.sim import at
 
 PATH = """
 symbols:

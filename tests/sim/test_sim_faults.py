@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from simhelp import Raw, msg_code
 
 from planrunner.sim import FaultSpecError, Simulator, parse_fault
+from tests.support.sim import Raw, msg_code
 
 
 def test_a_rate_limit_answers_429_and_1700_and_executes_nothing(sim: Simulator, raw: Raw) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from simhelp import STILL, Raw, at, msg_code
 
 from planrunner.clock import ManualClock
 from planrunner.sim import Simulator, parse_scenario
+from tests.support.sim import STILL, Raw, at, msg_code
 
 PARTIAL = """
 symbols:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from simhelp import at
 
 from planrunner.clock import ManualClock
 from planrunner.sim import ScenarioError, Simulator, load_scenario, parse_scenario
+from tests.support.sim import at
 
 EXAMPLE = Path(__file__).parents[2] / "plans" / "scenarios" / "samsung-dip.yaml"
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from simhelp import Raw, msg_code
 
 from planrunner.sim import Simulator
 from planrunner.sim.server import SimServer
+from tests.support.sim import Raw, msg_code
 
 
 @pytest.fixture
@@ -127,6 +127,7 @@ def test_planrunner_sim_refuses_a_bad_fault_spec() -> None:
     assert "unknown fault 'meteor'" in done.stderr
 
 
+@pytest.mark.real_clock
 def test_a_request_is_logged_with_when_it_arrived_not_when_it_was_handled(
     sim: Simulator, server: SimServer, remote: Raw
 ) -> None:

@@ -6,10 +6,10 @@ import datetime as dt
 
 import httpx
 import pytest
-from simhelp import Raw, msg_code
 
 from planrunner.clock import ManualClock
 from planrunner.sim import Simulator
+from tests.support.sim import Raw, msg_code
 
 PLACE = {
     "dmst_stex_tp": "KRX",

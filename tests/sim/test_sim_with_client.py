@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from planrunner.clock import ManualClock
-from planrunner.kiwoom import errors
+from planrunner.kiwoom import exceptions
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.sim import Simulator
 
@@ -43,9 +43,9 @@ def test_lineage_place_modify_cancel(sim: Simulator, client: KiwoomClient) -> No
 def test_filled_and_unknown_orders_are_told_apart(sim: Simulator, client: KiwoomClient) -> None:
     placed = client.place("005930", "buy", 10, 69_500, "limit")
     sim.set_price("005930", 69_500)
-    with pytest.raises(errors.AlreadyFilled):
+    with pytest.raises(exceptions.AlreadyFilled):
         client.cancel(placed.ord_no, "005930")
-    with pytest.raises(errors.NoSuchOrder):
+    with pytest.raises(exceptions.NoSuchOrder):
         client.cancel("0999999", "005930")
     (fill,) = client.fills()
     assert (fill.ord_no, fill.filled_qty, fill.fill_price) == (placed.ord_no, 10, 69_500)
@@ -55,7 +55,7 @@ def test_commit_then_drop_is_an_unknown_outcome_and_never_resent(
     sim: Simulator, client: KiwoomClient
 ) -> None:
     sim.faults.drop(api_id="kt10000")
-    with pytest.raises(errors.UnknownOutcome):
+    with pytest.raises(exceptions.UnknownOutcome):
         client.place("005930", "buy", 10, 69_000, "limit")
     assert len(sim.orders()) == 1
     assert [e.api_id for e in sim.log].count("kt10000") == 1
@@ -85,6 +85,6 @@ def test_an_expired_token_is_refreshed_once_and_the_call_resent(
 
 def test_a_5xx_on_an_order_is_an_unknown_outcome(sim: Simulator, client: KiwoomClient) -> None:
     sim.faults.error(api_id="kt10001", status=500, commit=True)
-    with pytest.raises(errors.UnknownOutcome):
+    with pytest.raises(exceptions.UnknownOutcome):
         client.place("005930", "sell", 3, 70_500, "limit")
     assert [o.side for o in sim.orders().values()] == ["sell"]

@@ -1,0 +1,130 @@
+"""`planrunner cancel-all`: the kill switch. Stop the plan's runner, then cancel every
+order of the plan that is still open at the broker, by its newest number.
+
+The runner is stopped first (SIGTERM to the pid holding the plan's lock; it finishes the
+request in flight and leaves a consistent journal), so nothing races the cancels. The
+cancels go through the same journal-first executor as any step, under job ids
+`cancel-all@<time>:<order>`, and requests in doubt are reconciled before anything is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from planrunner.app.targets import build_remote, keys_from_env
+from planrunner.clock import SEOUL
+from planrunner.engine.events import INFO, Emit, Event
+from planrunner.engine.execute import Executor, InDoubt
+from planrunner.engine.journal import Journal, journal_path
+from planrunner.engine.reconcile import reconcile
+from planrunner.errors import RunError, UsageError
+from planrunner.model import Cancel
+from planrunner.plan.compile import compile_plan
+from planrunner.plan.rules import load_plan
+
+STOP_WAIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAllResult:
+    exit_code: int
+    stopped_pid: int | None
+    outcomes: dict[str, str]  # order -> "cancelled 6" / "skipped (filled)" / …
+
+
+def _holder(lock_path: Path) -> int | None:
+    """The pid holding the plan's lock, or None if no runner holds it."""
+    if not lock_path.exists():
+        return None
+    fd = os.open(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.read(fd, 64).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else -1
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def stop_runner(lock_path: Path, emit: Emit) -> int | None:
+    pid = _holder(lock_path)
+    if pid is None:
+        return None
+    if pid <= 0:
+        raise RunError(f"a runner holds {lock_path} but its pid is unreadable: stop it by hand")
+    emit(Event(kind=INFO, at=dt.datetime.now(SEOUL), message=f"stopping runner pid {pid}"))
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while _holder(lock_path) is not None:
+        if time.monotonic() > deadline:
+            raise RunError(f"runner pid {pid} did not stop within {STOP_WAIT_SECONDS:.0f}s")
+        time.sleep(0.05)
+    return pid
+
+
+def cancel_all(
+    path: Path,
+    *,
+    state_dir: Path,
+    live: bool,
+    base_url: str | None,
+    day: dt.date | None,
+    emit: Emit,
+) -> CancelAllResult:
+    plan = load_plan(path)
+    appkey, secret = keys_from_env()
+    target = build_remote(
+        live=live, base_url=base_url, state_dir=state_dir, appkey=appkey, secret=secret
+    )
+    try:
+        from planrunner.krx import days
+
+        the_day = day or plan.date or days.default_plan_date()
+        jpath = journal_path(state_dir, plan.name, the_day, target.env)
+        if not jpath.exists():
+            raise UsageError(
+                f"no journal for {plan.name} on {the_day} ({jpath}): nothing to cancel"
+            )
+        stopped = stop_runner(jpath.with_suffix(".lock"), emit)
+        journal = Journal(jpath)
+        state = journal.open()
+        try:
+            compiled = compile_plan(plan, day=the_day, run_start=state.run_start)
+            ex = Executor(
+                plan=compiled,
+                client=target.client,
+                journal=journal,
+                clock=target.clock,
+                emit=emit,
+                enforce_session=False,
+            )
+            reconcile(journal=journal, client=target.client, clock=target.clock, emit=emit)
+            # Each use of the kill switch is its own set of jobs (a second one must look at
+            # the broker again, not find the first one's cancels done).
+            stamp = f"{target.clock.now():%H%M%S.%f}-{os.getpid()}"
+            outcomes: dict[str, str] = {}
+            for order in sorted(state.lineage):
+                if order not in ex.orders:
+                    continue
+                try:
+                    state_text = ex.execute(f"cancel-all@{stamp}:{order}", Cancel(order=order))
+                    outcomes[order] = "cancelled" if state_text == "done" else state_text
+                except InDoubt as e:
+                    outcomes[order] = f"unknown ({e})"
+            bad = any(o.startswith(("rejected", "unknown")) for o in outcomes.values())
+            return CancelAllResult(
+                exit_code=2 if bad else 0, stopped_pid=stopped, outcomes=outcomes
+            )
+        finally:
+            journal.close()
+    finally:
+        target.client.close()

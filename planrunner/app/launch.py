@@ -1,0 +1,229 @@
+"""`planrunner run` as a library call: plan file + mode → a finished (or resumed) run.
+
+Order of things: validate the plan, pick the day, open the journal (which takes the
+one-runner lock and tells the run start of an earlier attempt), compile with that start,
+connect to the target, record `start`, then hand the jobs to the Runner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from planrunner.app.targets import (
+    Target,
+    build_remote,
+    build_sim,
+    file_sha256,
+    keys_from_env,
+    live_guard,
+    sim_speed,
+    sim_window,
+    warm_up,
+)
+from planrunner.clock import SEOUL
+from planrunner.engine.events import INFO, WARNING, Emit, Event, RunResult
+from planrunner.engine.execute import Executor
+from planrunner.engine.journal import Journal, journal_path
+from planrunner.engine.runner import Runner
+from planrunner.errors import RunError, UsageError
+from planrunner.krx import days, ticks
+from planrunner.model import PRICED_TYPES, CompiledPlan
+from planrunner.plan.compile import compile_plan
+from planrunner.plan.rules import load_plan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    mode: str = "sim"  # sim | dry-run | live
+    state_dir: Path
+    date: dt.date | None = None
+    speed: float | None = None
+    scenario: Path | None = None
+    seed: int = 0
+    base_url: str | None = None
+    allow_dirty: bool = False
+    adopt: tuple[tuple[str, str], ...] = ()
+
+
+def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
+    day = opt or plan_date or days.default_plan_date()
+    if not days.is_trading_day(day):
+        name = days.holiday_name(day) or day.strftime("%A")
+        if strict:
+            raise RunError(f"{day} is not a KRX trading day ({name}): the plan will not run")
+    return day
+
+
+def _with_adoptions(plan: CompiledPlan, adopt: tuple[tuple[str, str], ...]) -> CompiledPlan:
+    """`--adopt ID=ORD_NO`: the order is already at the broker, so it is not placed."""
+    if not adopt:
+        return plan
+    orders = dict(plan.orders)
+    for order_id, ord_no in adopt:
+        if order_id not in orders:
+            raise UsageError(f"--adopt {order_id}={ord_no}: the plan has no order {order_id!r}")
+        orders[order_id] = replace(orders[order_id], adopt=ord_no)
+    placed = {f"{order_id}.place" for order_id, _ in adopt}
+    return replace(plan, orders=orders, jobs=tuple(j for j in plan.jobs if j.id not in placed))
+
+
+def _first_prices(plan: CompiledPlan) -> dict[str, int]:
+    """Where the simulator's random walk starts for each symbol: a few ticks away from the
+    plan's first limit price, on the side where the order waits (above a buy, below a
+    sell), so a rehearsal shows orders resting before the walk reaches them."""
+    prices: dict[str, int] = {}
+    for spec in plan.orders.values():
+        if spec.price and spec.order_type in PRICED_TYPES and spec.symbol not in prices:
+            prices[spec.symbol] = ticks.step(spec.price, 5 if spec.side == "buy" else -5)
+    return prices
+
+
+def _crash_log(state_dir: Path, tracebacks: list[str]) -> Path:
+    d = state_dir / "logs"
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = d / f"crash-{dt.datetime.now(SEOUL):%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    path.write_text("\n".join(tracebacks), encoding="utf-8")
+    return path
+
+
+def run_plan(
+    path: Path,
+    opts: RunOptions,
+    *,
+    emit: Emit,
+    stop: threading.Event,
+    on_target: Callable[[Target], None] | None = None,
+) -> RunResult:
+    """Run (or resume) a plan. `on_target` sees the connected target first: tests use it
+    to keep the embedded simulator, whose request log is the truth about what was sent."""
+    plan = load_plan(path)  # raises PlanError with every problem
+    strict = not (opts.mode == "dry-run" and opts.base_url)
+    day = _day(plan.date, opts.date, strict=strict)
+    live = opts.mode == "live"
+    commit = live_guard(path, allow_dirty=opts.allow_dirty) if live else None
+
+    if opts.mode == "sim":
+        # Relative times count from the rehearsal's start, which itself is chosen from the
+        # plan's clock times: draft them from the open, whatever the hour is now.
+        opening = days.session(day).regular.start
+        draft = compile_plan(plan, day=day, run_start=dt.datetime.combine(day, opening, SEOUL))
+        start, end = sim_window(draft)
+        speed = sim_speed(start, end, opts.speed)
+        compiled = _with_adoptions(compile_plan(plan, day=day, run_start=start), opts.adopt)
+        target: Target = build_sim(
+            start=start,
+            speed=speed,
+            scenario=opts.scenario,
+            seed=opts.seed,
+            prices=_first_prices(compiled),
+            adopted=tuple(o for o in compiled.orders.values() if o.adopt),
+        )
+        env = "sim"
+        jpath = journal_path(opts.state_dir, plan.name, day, env)
+        if jpath.exists():  # a rehearsal starts from nothing; keep the last one beside it
+            jpath.rename(jpath.with_name(f"{jpath.stem}.{int(os.path.getmtime(jpath))}.jsonl"))
+    else:
+        appkey, secret = keys_from_env()
+        target = build_remote(
+            live=live,
+            base_url=opts.base_url,
+            state_dir=opts.state_dir,
+            appkey=appkey,
+            secret=secret,
+        )
+        env = target.env
+        jpath = journal_path(opts.state_dir, plan.name, day, env)
+
+    if on_target is not None:
+        on_target(target)
+    journal = Journal(jpath)
+    try:
+        state = journal.open()
+        if opts.mode != "sim":
+            run_start = state.run_start or target.clock.now()
+            compiled = _with_adoptions(compile_plan(plan, day=day, run_start=run_start), opts.adopt)
+        run_start = compiled.run_start or target.clock.now()
+        journal.append(
+            {
+                "type": "start",
+                "pid": os.getpid(),
+                "mode": target.mode,
+                "env": env,
+                "file": str(path),
+                "sha256": file_sha256(path),
+                "git_commit": commit,
+                "run_start": (state.run_start or run_start).isoformat(),
+                "resumed": bool(state.starts),
+            },
+            sync=True,
+        )
+        warm_up(target, day)
+        now = target.clock.now()
+        emit(
+            Event(
+                kind=INFO,
+                at=now,
+                message=f"{target.mode} run of {plan.name} for {day} (journal {jpath})",
+            )
+        )
+        if opts.mode == "sim":
+            speed_note = f"×{target.clock.virtual_seconds(1.0):.0f}"
+            emit(
+                Event(
+                    kind=INFO,
+                    at=now,
+                    message=f"embedded simulator, virtual clock from "
+                    f"{now.astimezone(SEOUL):%H:%M:%S} {speed_note}",
+                )
+            )
+        for note in [*target.notes, *compiled.warnings]:
+            emit(Event(kind=WARNING, at=now, message=note))
+        if not strict and not days.is_trading_day(day):
+            emit(Event(kind=WARNING, at=now, message=f"{day} is not a KRX trading day"))
+
+        def warn(message: str) -> None:
+            emit(Event(kind=WARNING, at=target.clock.now(), message=message))
+
+        executor = Executor(
+            plan=compiled,
+            client=target.client,
+            journal=journal,
+            clock=target.clock,
+            emit=emit,
+            enforce_session=target.enforce_session,
+            warn=warn,
+        )
+        runner = Runner(
+            plan=compiled,
+            executor=executor,
+            journal=journal,
+            clock=target.clock,
+            emit=emit,
+            stop=stop,
+        )
+        result = runner.run()
+        if target.simulator is not None and compiled.triggers:
+            from planrunner.engine.reaction import reactions
+
+            sim = target.simulator
+            found = reactions(
+                compiled,
+                journal.state,
+                sim.price_history,  # type: ignore[attr-defined]
+                target.clock.virtual_seconds(1.0),
+            )
+            for tid, figures in found.items():
+                result.stats.setdefault("triggers", {}).setdefault(tid, {}).update(figures)
+        if runner.tracebacks:
+            log = _crash_log(opts.state_dir, runner.tracebacks)
+            result = replace(result, attention=(*result.attention, f"traceback in {log}"))
+        journal.append({"type": "stop", "exit_code": result.exit_code}, sync=True)
+        return result
+    finally:
+        journal.close()
+        target.client.close()

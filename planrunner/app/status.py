@@ -1,0 +1,48 @@
+"""`planrunner status`: what the journal of a plan's day says, without any network."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from planrunner.app.text import status_data
+from planrunner.engine.journal import journal_path, replay
+from planrunner.errors import RunError
+from planrunner.krx import days
+from planrunner.plan.compile import compile_plan
+from planrunner.plan.rules import load_plan
+
+
+def find_journal(state_dir: Path, name: str, day: dt.date, env: str | None) -> Path:
+    if env:
+        path = journal_path(state_dir, name, day, env)
+        if not path.exists():
+            raise RunError(f"no journal for {name} on {day} in {env} ({path})")
+        return path
+    found = sorted(
+        (state_dir / name).glob(f"{day.isoformat()}.*.jsonl"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    found = [p for p in found if p.stem.count(".") == 1]  # not the kept older rehearsals
+    if not found:
+        raise RunError(
+            f"no journal for {name} on {day} under {state_dir / name}: has it run? "
+            "(use --date or --state-dir to look elsewhere)"
+        )
+    return found[-1]
+
+
+def plan_status(
+    path: Path, *, state_dir: Path, day: dt.date | None, env: str | None
+) -> dict[str, Any]:
+    plan = load_plan(path)
+    the_day = day or plan.date or days.default_plan_date()
+    jpath = find_journal(state_dir, plan.name, the_day, env)
+    state = replay(jpath)
+    compiled = compile_plan(plan, day=the_day, run_start=state.run_start)
+    data = status_data(compiled, state)
+    data["journal"] = str(jpath)
+    data["plan"] = plan.name
+    data["day"] = the_day.isoformat()
+    return data

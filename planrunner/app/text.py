@@ -1,0 +1,146 @@
+"""Text for people: event lines, the end-of-run summary, and `status` (cli prints them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planrunner.clock import SEOUL
+from planrunner.engine.events import Event, OrderSummary, RunResult
+from planrunner.engine.journal import Replay
+from planrunner.engine.summary import link_text
+from planrunner.model import CompiledPlan, action_name
+
+
+def event_line(e: Event) -> str:
+    at = e.at.astimezone(SEOUL)
+    stamp = f"{at:%H:%M:%S}.{at.microsecond // 1000:03d}"
+    who = e.job or e.order or ""
+    return f"{stamp}  {e.kind:<10} {who:<16} {e.message}".rstrip()
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def order_rows(orders: tuple[OrderSummary, ...]) -> list[str]:
+    rows = [["order", "symbol", "side", "filled/ordered", "open", "state", "lineage"]]
+    for o in orders:
+        rows.append(
+            [
+                o.order,
+                o.symbol,
+                o.side,
+                f"{o.filled}/{o.ordered}",
+                str(o.remaining),
+                o.state,
+                " → ".join(o.lineage) or "-",
+            ]
+        )
+    return _table(rows)
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    lines = ["", "summary"]
+    lines += ["  " + r for r in order_rows(result.orders)]
+    counts: dict[str, int] = {}
+    for state in result.jobs.values():
+        key = state.split(" (")[0]
+        counts[key] = counts.get(key, 0) + 1
+    if counts:
+        lines.append("  jobs: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    for tid, r in result.stats.get("triggers", {}).items():
+        extra = ""
+        if "reaction_ms" in r:
+            crossed = r["crossing"][11:23]
+            sent = r["first_request"][11:23]
+            extra = (
+                f"; price crossed at {crossed}, first request ({r['api_id']}) at {sent}: "
+                f"{r['reaction_ms']:.1f} ms real"
+            )
+            if r["reaction_virtual_ms"] != r["reaction_ms"]:
+                extra += f" ({r['reaction_virtual_ms'] / 1000:.1f} s on the rehearsal clock)"
+        lines.append(f"  trigger {tid}: {r.get('state', 'fired')}{extra}")
+    if result.attention:
+        lines.append("needs attention")
+        lines += [f"  - {a}" for a in result.attention]
+    lines.append(f"exit {result.exit_code}")
+    return lines
+
+
+def summary_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "summary": {
+            "exit_code": result.exit_code,
+            "orders": [o.as_dict() for o in result.orders],
+            "jobs": result.jobs,
+            "attention": list(result.attention),
+            "triggers": result.stats.get("triggers", {}),
+        }
+    }
+
+
+def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
+    jobs = []
+    attention = []
+    for job in plan.jobs:
+        js = state.jobs.get(job.id)
+        st = "pending" if js is None else js.state
+        reason = "" if js is None else js.reason
+        jobs.append(
+            {
+                "job": job.id,
+                "at": job.at.astimezone(SEOUL).strftime("%H:%M:%S"),
+                "order": job.order,
+                "action": action_name(job.action),
+                "state": st,
+                "reason": reason,
+            }
+        )
+        if st in ("unknown", "sent", "failed"):
+            attention.append(f"{job.id}: {st}" + (f" ({reason})" if reason else ""))
+    for t in plan.triggers:
+        js = state.jobs.get(f"trigger:{t.id}")
+        jobs.append(
+            {
+                "job": f"trigger:{t.id}",
+                "at": "",
+                "order": "",
+                "action": action_name(t.action),
+                "state": "armed" if js is None else js.state,
+                "reason": "" if js is None else js.reason,
+            }
+        )
+    for job_id, _req, _rec in state.in_doubt():
+        attention.append(f"{job_id}: outcome unknown; `planrunner run` reconciles it first")
+    planned = {job.id: job.at for job in plan.jobs}
+    lineage = {
+        order: [link_text(link, planned) for link in links]
+        for order, links in state.lineage.items()
+    }
+    fills = {
+        o: {"filled": r.get("filled"), "remaining": r.get("remaining")}
+        for o, r in state.fills.items()
+    }
+    return {
+        "jobs": jobs,
+        "lineage": lineage,
+        "fills": fills,
+        "attention": attention,
+        "runs": len(state.starts),
+    }
+
+
+def status_lines(data: dict[str, Any]) -> list[str]:
+    rows = [["job", "at", "order", "action", "state"]]
+    for j in data["jobs"]:
+        state = j["state"] + (f" ({j['reason']})" if j["reason"] else "")
+        rows.append([j["job"], j["at"], j["order"], j["action"], state])
+    lines = _table(rows)
+    lines.append("")
+    for order, links in data["lineage"].items():
+        lines.append(f"{order}: {' → '.join(links)}")
+    if data["attention"]:
+        lines.append("needs attention")
+        lines += [f"  - {a}" for a in data["attention"]]
+    return lines

@@ -1,0 +1,114 @@
+"""What every command shares: the error handler, --format and --date.
+
+One error
+handler maps failures to exit codes (DESIGN.md §7): 0 ok, 1 plan invalid or usage,
+2 broker/runtime failure, 3 internal error (traceback kept in a log file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from planrunner import __version__
+from planrunner.errors import BrokerError, PlanError, RunError, UsageError
+
+EXIT_OK = 0
+EXIT_PLAN = 1
+EXIT_RUNTIME = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output for people (text) or machines (json).",
+)
+
+
+def _log_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "planrunner" / "logs"
+
+
+def _write_crash_log() -> Path:
+    import tempfile
+    import traceback
+
+    try:
+        d = _log_dir()
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="crash-", suffix=".log", dir=d)
+    except OSError:
+        fd, name = tempfile.mkstemp(prefix="planrunner-crash-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"planrunner {__version__}\nargv: {sys.argv!r}\n\n")
+        f.write(traceback.format_exc())
+    return Path(name)
+
+
+def fail(message: str, code: int, fmt: str = "text") -> NoReturn:
+    if fmt == "json":
+        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def error_handler(fmt: str = "text") -> Iterator[None]:
+    """Map every failure to its exit code; bugs get a log file instead of a bare traceback."""
+    try:
+        yield
+    except PlanError as e:
+        if fmt == "json":
+            click.echo(json.dumps([p.as_dict() for p in e.problems], ensure_ascii=False))
+        else:
+            for p in e.problems:
+                click.echo(str(p))
+        sys.exit(EXIT_PLAN)
+    except UsageError as e:
+        fail(str(e), EXIT_PLAN, fmt)
+    except (RunError, BrokerError) as e:
+        fail(str(e), EXIT_RUNTIME, fmt)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except (SystemExit, click.exceptions.Exit, click.ClickException):
+        raise
+    except Exception as e:
+        log = _write_crash_log()
+        fail(f"internal error: {type(e).__name__}: {e} (traceback in {log})", EXIT_INTERNAL, fmt)
+
+
+def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command body in the error handler, honouring its --format."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with error_handler(kwargs.get("fmt", "text")):
+            return fn(*args, **kwargs)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def date_option(value: str | None) -> dt.date | None:
+    """A --date value as a date (None when not given), or a usage error saying the form."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--date {value!r} is not a date like 2026-11-26") from None

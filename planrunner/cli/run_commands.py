@@ -1,0 +1,222 @@
+"""`run`, `status`, `cancel-all`: the runner and its journal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from planrunner.cli.options import FORMAT_OPTION, date_option, handled
+from planrunner.errors import UsageError
+
+STATE_DIR_OPTION = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where journals live (default: $XDG_STATE_HOME/planrunner).",
+)
+DATE_OPTION = click.option(
+    "--date", "day", default=None, help="The trading day (YYYY-MM-DD); default: the plan's."
+)
+
+
+def _event_printer(fmt: str) -> Callable[[Any], None]:
+    """One line per event as it happens: text for people, JSON lines for machines."""
+    from planrunner.app.text import event_line
+
+    def emit(event: Any) -> None:
+        if fmt == "json":
+            click.echo(json.dumps(event.as_dict(), ensure_ascii=False, default=str))
+        else:
+            click.echo(event_line(event))
+
+    return emit
+
+
+def _state_dir(value: Path | None) -> Path:
+    from planrunner.engine.journal import default_state_dir
+
+    return value or default_state_dir()
+
+
+@click.command()
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sim", "mode", flag_value="sim", default=True, help="Embedded simulator (default).")
+@click.option("--dry-run", "mode", flag_value="dry-run", help="Kiwoom's mock domain, real clock.")
+@click.option("--live", "mode", flag_value="live", help="Kiwoom's live domain: real money.")
+@click.option("--speed", type=float, default=None, help="--sim: virtual seconds per real second.")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="--sim: price path and fill behaviour (YAML).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="--sim: random seed.")
+@click.option("--base-url", default=None, help="--dry-run: any Kiwoom-compatible server.")
+@click.option(
+    "--adopt", multiple=True, metavar="ID=ORD_NO", help="Take over an order already at the broker."
+)
+@click.option("--yes", is_flag=True, help="--live: skip the typed confirmation.")
+@click.option("--allow-dirty", is_flag=True, help="--live: allow a plan with uncommitted changes.")
+@DATE_OPTION
+@STATE_DIR_OPTION
+@FORMAT_OPTION
+@handled
+def run(
+    plan: Path,
+    mode: str,
+    speed: float | None,
+    scenario: Path | None,
+    seed: int,
+    base_url: str | None,
+    adopt: tuple[str, ...],
+    yes: bool,
+    allow_dirty: bool,
+    day: str | None,
+    state_dir: Path | None,
+    fmt: str,
+) -> None:
+    """Run PLAN: place, modify and cancel orders at their times and on their triggers."""
+    import signal
+    import threading
+
+    from planrunner.app.launch import RunOptions, run_plan
+    from planrunner.app.text import summary_json, summary_lines
+
+    if base_url and mode != "dry-run":
+        raise UsageError("--base-url goes with --dry-run")
+    if mode != "sim" and (speed is not None or scenario is not None):
+        raise UsageError("--speed and --scenario go with --sim")
+    pairs = []
+    for item in adopt:
+        order_id, sep, ord_no = item.partition("=")
+        if not sep or not ord_no.isdigit():
+            raise UsageError(f"--adopt {item!r}: write it as ID=ORD_NO, e.g. hedge=0000139")
+        pairs.append((order_id, ord_no.zfill(7)))
+    if mode == "live" and not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("--live needs a typed confirmation on a terminal, or --yes")
+        typed = click.prompt(
+            f"LIVE trading with real money. Type the plan file name ({plan.name}) to go on",
+            default="",
+            show_default=False,
+        )
+        if typed.strip() != plan.name:
+            raise UsageError("not confirmed: nothing was sent")
+    opts = RunOptions(
+        mode=mode,
+        state_dir=_state_dir(state_dir),
+        date=date_option(day),
+        speed=speed,
+        scenario=scenario,
+        seed=seed,
+        base_url=base_url,
+        allow_dirty=allow_dirty,
+        adopt=tuple(pairs),
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        click.echo("stopping: letting requests in flight finish…", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    emit = _event_printer(fmt)
+
+    result = run_plan(plan, opts, emit=emit, stop=stop)
+    if fmt == "json":
+        click.echo(json.dumps(summary_json(result), ensure_ascii=False, default=str))
+    else:
+        for line in summary_lines(result):
+            click.echo(line)
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--env",
+    default=None,
+    help="Which journal: sim, mock, live, local-HOST-PORT (default: the newest).",
+)
+@DATE_OPTION
+@STATE_DIR_OPTION
+@FORMAT_OPTION
+@handled
+def status(plan: Path, env: str | None, day: str | None, state_dir: Path | None, fmt: str) -> None:
+    """Show from the journal each job's state, each order's lineage, and what needs attention."""
+    from planrunner.app.status import plan_status
+    from planrunner.app.text import status_lines
+
+    data = plan_status(plan, state_dir=_state_dir(state_dir), day=date_option(day), env=env)
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        click.echo(f"{data['journal']}")
+        for line in status_lines(data):
+            click.echo(line)
+
+
+@click.command("cancel-all")
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", "mode", flag_value="dry-run", help="The plan ran on the mock domain.")
+@click.option("--live", "mode", flag_value="live", help="The plan ran on the live domain.")
+@click.option("--base-url", default=None, help="--dry-run: the server the plan ran against.")
+@DATE_OPTION
+@STATE_DIR_OPTION
+@FORMAT_OPTION
+@handled
+def cancel_all_cmd(
+    plan: Path,
+    mode: str | None,
+    base_url: str | None,
+    day: str | None,
+    state_dir: Path | None,
+    fmt: str,
+) -> None:
+    """Kill switch: stop PLAN's runner and cancel every order of it still open."""
+    from planrunner.app.cancel_all import cancel_all
+
+    if mode is None:
+        raise UsageError("say where the plan runs: --dry-run (mock domain or --base-url) or --live")
+    if base_url and mode != "dry-run":
+        raise UsageError("--base-url goes with --dry-run")
+
+    emit = _event_printer(fmt)
+
+    result = cancel_all(
+        plan,
+        state_dir=_state_dir(state_dir),
+        live=mode == "live",
+        base_url=base_url,
+        day=date_option(day),
+        emit=emit,
+    )
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "stopped_pid": result.stopped_pid,
+                    "orders": result.outcomes,
+                    "exit_code": result.exit_code,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        if result.stopped_pid:
+            click.echo(f"stopped runner pid {result.stopped_pid}")
+        for order, outcome in result.outcomes.items():
+            click.echo(f"{order}: {outcome}")
+        if not result.outcomes:
+            click.echo("no orders of this plan reached the broker")
+    sys.exit(result.exit_code)
+
+
+COMMANDS = (run, status, cancel_all_cmd)

@@ -1,0 +1,124 @@
+"""`sim`: the Kiwoom-compatible simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from planrunner.cli.options import handled
+from planrunner.errors import UsageError
+
+
+def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
+    import datetime as dt
+
+    from planrunner.clock import SEOUL, RealClock, VirtualClock
+    from planrunner.sim import default_start
+
+    if speed <= 0:
+        raise UsageError("--speed must be positive")
+    if kind == "real":
+        if start is not None:
+            raise UsageError("--start goes with --clock virtual")
+        return RealClock(), "clock: real (Asia/Seoul), session hours as they are now"
+    begin = default_start()
+    if start is not None:
+        try:
+            parsed = dt.datetime.fromisoformat(start)
+        except ValueError:
+            raise UsageError(f"--start {start!r}: write it like 2026-11-26T09:00") from None
+        begin = parsed if parsed.tzinfo else parsed.replace(tzinfo=SEOUL)
+    desc = f"clock: virtual from {begin.isoformat()} at {speed:g}x"
+    return VirtualClock(begin, speed), desc
+
+
+@click.command("sim")
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Price paths and fill behaviour (YAML, docs/simulator.md).",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Inject a fault, e.g. rate_limit:api=kt10000,count=2 (repeatable).",
+)
+@click.option(
+    "--clock",
+    "clock_kind",
+    type=click.Choice(["virtual", "real"]),
+    default="virtual",
+    show_default=True,
+    help="virtual: starts 09:00 of the next trading day.",
+)
+@click.option(
+    "--speed", type=float, default=1.0, show_default=True, help="Virtual seconds per real second."
+)
+@click.option("--start", default=None, help="Virtual clock start, e.g. 2026-11-26T09:00.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random walk and faults.")
+@click.option(
+    "--env",
+    type=click.Choice(["mock", "live"]),
+    default="mock",
+    show_default=True,
+    help="The environment the simulator plays (keys of the other one: 8030).",
+)
+@click.option(
+    "--first-ord-no",
+    type=int,
+    default=1,
+    show_default=True,
+    help="The first order number it hands out.",
+)
+@handled
+def sim_command(
+    port: int,
+    scenario: Path | None,
+    faults: tuple[str, ...],
+    clock_kind: str,
+    speed: float,
+    start: str | None,
+    seed: int,
+    env: str,
+    first_ord_no: int,
+) -> None:
+    """Serve the Kiwoom-compatible simulator on 127.0.0.1; prints its base URL first."""
+    import signal
+    import threading
+
+    from planrunner.sim import Simulator, parse_fault
+
+    rules = [parse_fault(spec) for spec in faults]
+    clock, clock_desc = _sim_clock(clock_kind, speed, start)
+    simulator = Simulator(
+        clock=clock,
+        scenario=scenario,
+        seed=seed,
+        env="live" if env == "live" else "mock",
+        first_ord_no=first_ord_no,
+    )
+    for rule in rules:
+        simulator.faults.add(rule)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server = simulator.serve(port=port)
+    try:
+        click.echo(server.url)
+        sys.stdout.flush()
+        click.echo(clock_desc + (f"; faults: {', '.join(faults)}" if faults else ""))
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.close()
+
+
+COMMANDS = (sim_command,)

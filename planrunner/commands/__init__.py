@@ -1,1 +1,0 @@
-"""The click commands, one module per area; `planrunner.cli` holds the group."""

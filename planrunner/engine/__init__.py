@@ -1,0 +1,1 @@
+"""Running a compiled plan: journal, checks, execute, triggers, reconcile, runner, summary."""

@@ -1,0 +1,438 @@
+"""Carry out one action against the broker: journal first, lineage resolved at fire time.
+
+Every order POST goes through `Executor._send`: an `intent` line is fsynced before the
+call, the outcome after it. A request the journal already shows as acked is not sent
+again (a restart resumes a half-done `market` at its second request). Broker state
+(open, remaining, filled) is read before each modify/cancel: the guide's checklists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from planrunner.clock import Clock
+from planrunner.engine.checks import BrokerChecks, OrderStatus, Skip
+from planrunner.engine.events import ACKED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit
+from planrunner.engine.journal import Journal, Record
+from planrunner.engine.salvo import Salvo
+from planrunner.kiwoom import wire
+from planrunner.kiwoom.channel import Prepared
+from planrunner.kiwoom.client import KiwoomClient, Ready
+from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
+from planrunner.krx import ticks
+from planrunner.model import (
+    Action,
+    Cancel,
+    CompiledPlan,
+    Market,
+    Modify,
+    OrderSpec,
+    Place,
+    Replace,
+    WireRequest,
+    action_name,
+)
+
+SPIN_SECONDS = 0.002  # the last stretch before an order's instant is waited actively
+
+
+def _sleep_until(target: float) -> None:
+    # Sleep to just before the instant, then yield until it: a thread woken from a long
+    # sleep can be a millisecond or more late, one that keeps asking is not.
+    delay = target - time.time() - SPIN_SECONDS
+    if delay > 0:
+        time.sleep(delay)
+    while time.time() < target:
+        time.sleep(0)
+
+
+class InDoubt(Exception):
+    """A request's outcome is unknown: nothing more is sent for this job until reconciled."""
+
+
+class Executor(BrokerChecks):
+    def __init__(
+        self,
+        *,
+        plan: CompiledPlan,
+        client: KiwoomClient,
+        journal: Journal,
+        clock: Clock,
+        emit: Emit,
+        enforce_session: bool = True,
+        warn: Callable[[str], None] | None = None,
+    ):
+        self.plan = plan
+        self.client = client
+        self.journal = journal
+        self.clock = clock
+        self.emit = emit
+        self.enforce_session = enforce_session
+        self.warn = warn or (lambda _m: None)
+        self.orders: dict[str, OrderSpec] = dict(plan.orders)
+        # The total size each order aims at now (a replace or a qty modify changes it).
+        self.targets: dict[str, int] = {o.id: o.qty for o in plan.orders.values() if o.qty}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._crash_at = os.environ.get("PLANRUNNER_CRASH_AT", "")
+        self._day_limits: dict[str, tuple[int, int]] = {}
+        self._not_before: dict[str, dt.datetime] = {}
+        # Jobs sharing an instant send as one salvo (salvo.py).
+        self._sharing = Counter(job.at for job in plan.jobs)
+        self._salvos: dict[dt.datetime, Salvo] = {}
+        self._salvos_guard = threading.Lock()
+        self._filled: dict[str, int] = {
+            o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
+        }
+
+    # ---- entry point ------------------------------------------------------------------
+
+    def lock_for(self, order: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(order, threading.Lock())
+
+    def execute(self, job_id: str, action: Action, *, not_before: dt.datetime | None = None) -> str:
+        """Run one action; returns the job's final state text. Raises InDoubt, BrokerError.
+
+        With `not_before`, the checks (broker state reads) run now and the order request
+        itself waits for that instant: the runner starts a job a moment early so that
+        what is sent at the plan's time is the request alone."""
+        order = action.spec.id if isinstance(action, Place) else action.order
+        if not_before is not None:
+            self.client.prewarm()  # its connection opens while the checks run
+        with self.lock_for(order):
+            if not_before is not None:
+                self._not_before[job_id] = not_before
+            try:
+                if isinstance(action, Place):
+                    self.orders.setdefault(action.spec.id, action.spec)
+                    if action.spec.qty:
+                        self.targets.setdefault(action.spec.id, action.spec.qty)
+                    self._place(job_id, 0, action.spec)
+                elif isinstance(action, Modify):
+                    self._modify(job_id, action)
+                elif isinstance(action, Cancel):
+                    self._cancel(job_id, action)
+                elif isinstance(action, Market):
+                    self._market(job_id, action)
+                elif isinstance(action, Replace):
+                    self._replace(job_id, action)
+            except Skip as s:
+                self.journal.append({"type": "skipped", "job": job_id, "reason": str(s)})
+                self.emit(self._event(SKIPPED, f"skipped ({s})", job_id, order))
+                return f"skipped ({s})"
+            except AlreadyFilled as e:
+                # It filled between our read and the broker's answer: the guide's caution,
+                # not a failure. Nothing was executed; the step has nothing left to act on.
+                reason = f"filled: the broker refused the {action_name(action)} ({e.code})"
+                self.journal.append({"type": "skipped", "job": job_id, "reason": reason})
+                self.emit(self._event(SKIPPED, f"skipped ({reason})", job_id, order))
+                return f"skipped ({reason})"
+            except Rejected as e:
+                self.journal.append({"type": "failed", "job": job_id, "reason": str(e)})
+                return f"rejected ({e!s})"
+            finally:
+                self._not_before.pop(job_id, None)
+        self.journal.append({"type": "done", "job": job_id})
+        return "done"
+
+    # ---- actions ----------------------------------------------------------------------
+
+    def _place(
+        self, job_id: str, req: int, spec: OrderSpec, qty: int | None = None, kind: str = "place"
+    ) -> Record:
+        if self._acked(job_id, req):
+            return self.journal.state.job(job_id).acked_reqs[req]
+        n = spec.qty if qty is None else qty
+        assert n is not None
+        self._check_session(spec.order_type, spec.exchange, job_id)
+        self._check_value(spec, n, spec.price)
+        request = wire.place_request(
+            symbol=spec.symbol,
+            side=spec.side,
+            qty=n,
+            price=spec.price,
+            order_type=spec.order_type,
+            exchange=spec.exchange,
+            stop_price=spec.stop_price,
+        )
+        return self._send(
+            job_id,
+            req,
+            spec.id,
+            kind,
+            request,
+            lambda ready: self.client.place(
+                symbol=spec.symbol,
+                side=spec.side,
+                qty=n,
+                price=spec.price,
+                order_type=spec.order_type,
+                exchange=spec.exchange,
+                stop_price=spec.stop_price,
+                ready=ready,
+            ),
+            qty=n,
+        )
+
+    def _acked(self, job_id: str, req: int) -> bool:
+        """Whether a restart finds this request already done (it is never sent again)."""
+        return req in self.journal.state.job(job_id).acked_reqs
+
+    def _modify(self, job_id: str, a: Modify) -> None:
+        """`qty` is the order's new total size (fills count toward it): the excess of what
+        remains is cancelled (kt10003). A price change is kt10002 on all that remains."""
+        reprice = a.price is not None or a.ticks is not None
+        if self._acked(job_id, 1 if reprice else 0):
+            return
+        spec = self.orders[a.order]
+        st = self._open_status(a.order, fills=a.qty is not None)
+        if a.qty is not None and not self._acked(job_id, 0):
+            self.targets[a.order] = a.qty
+            keep = max(a.qty - st.filled, 0)
+            if keep >= st.remaining and not reprice:
+                raise Skip(f"{st.filled} filled + {st.remaining} open is already within {a.qty}")
+            if keep < st.remaining:
+                self._cancel_qty(job_id, 0, spec, st, 0 if keep == 0 else st.remaining - keep)
+                if keep == 0:
+                    return
+                st = self._open_status(a.order, fills=False)
+        if not reprice:
+            return
+        price = a.price
+        if price is None:
+            if st.price is None:
+                raise Skip("the broker did not tell the order's price; a relative step needs it")
+            price = ticks.step(st.price, a.ticks or 0)
+        self._check_price(spec, price)
+        self._check_session(spec.order_type, spec.exchange, job_id)
+        self._check_value(spec, st.remaining, price)
+        if st.price == price:
+            raise Skip(f"already at {price:,}")
+        assert st.ord_no is not None
+        ord_no = st.ord_no
+        self._send(
+            job_id,
+            1,
+            a.order,
+            "modify",
+            wire.modify_request(
+                orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
+            ),
+            lambda ready: self.client.modify(
+                orig_ord_no=ord_no,
+                symbol=spec.symbol,
+                price=price,
+                exchange=spec.exchange,
+                ready=ready,
+            ),
+            price=price,
+        )
+
+    def _cancel(self, job_id: str, a: Cancel) -> None:
+        if self._acked(job_id, 0):
+            return
+        spec = self.orders[a.order]
+        self._check_session(spec.order_type, spec.exchange, job_id)  # none after the close
+        st = self._open_status(a.order, fills=False)
+        qty = 0 if a.qty is None or a.qty >= st.remaining else a.qty
+        self._cancel_qty(job_id, 0, spec, st, qty)
+
+    def _cancel_qty(
+        self, job_id: str, req: int, spec: OrderSpec, st: OrderStatus, qty: int
+    ) -> Record:
+        assert st.ord_no is not None
+        ord_no = st.ord_no
+        return self._send(
+            job_id,
+            req,
+            spec.id,
+            "cancel",
+            wire.cancel_request(
+                orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
+            ),
+            lambda ready: self.client.cancel(
+                orig_ord_no=ord_no,
+                symbol=spec.symbol,
+                qty=qty,
+                exchange=spec.exchange,
+                ready=ready,
+            ),
+            partial=0 < qty < st.remaining,
+            # What the target had when the cancel was decided: lets a restart tell from
+            # the broker's lists whether this cancel took effect (reconcile.py).
+            remaining=st.remaining,
+            target_filled=st.row_filled,
+        )
+
+    def _confirmed_cancel(self, job_id: str, order: str) -> int:
+        """Cancel all that remains; the quantity the broker confirmed (0 if it filled)."""
+        done = self.journal.state.job(job_id).acked_reqs.get(0)
+        if done is not None:
+            return int(done.get("qty") or 0)
+        spec = self.orders[order]
+        try:
+            # The open row is all a cancel needs (number, remainder); fills only if it's gone.
+            st = self._open_status(order, fills=False)
+        except Skip:
+            return 0
+        try:
+            ack = self._cancel_qty(job_id, 0, spec, st, 0)
+        except Rejected as e:
+            if e.reason in ("already-filled", "no-such-order"):
+                return 0
+            raise
+        return int(ack.get("qty") or 0)
+
+    def _market(self, job_id: str, a: Market) -> None:
+        if self._acked(job_id, 1):
+            return
+        if not self.journal.state.job(job_id).acked_reqs:
+            # Cancel nothing if the market order could not follow (market closed).
+            self._check_session("market", self.orders[a.order].exchange, job_id)
+        qty = self._confirmed_cancel(job_id, a.order)
+        if qty <= 0:
+            raise Skip("filled before the cancel: nothing left to send at market")
+        spec = self.orders[a.order]
+        market = replace(spec, qty=qty, price=None, order_type="market", stop_price=None)
+        self._place(job_id, 1, market, qty=qty, kind="market")
+
+    def _replace(self, job_id: str, a: Replace) -> None:
+        """The guide's add-to-position. `qty` is the order's new total size: what filled
+        before the cancel counts toward it, so a replace never buys more than the plan's
+        number (10 filled, replace to 20 → a new order for 10; 20 filled → nothing)."""
+        if self._acked(job_id, 1):
+            return
+        self._confirmed_cancel(job_id, a.order)
+        spec = self.orders[a.order]
+        filled = self.status(a.order).filled
+        qty = a.qty - filled
+        if qty <= 0:
+            raise Skip(f"{filled} already filled: the new total of {a.qty} is reached")
+        new = replace(spec, qty=qty, price=a.price, order_type=a.order_type, stop_price=None)
+        self._place(job_id, 1, new, qty=qty, kind="replace")
+        self.targets[a.order] = a.qty
+
+    # ---- the journal-first send ---------------------------------------------------------
+
+    def _send(
+        self,
+        job_id: str,
+        req: int,
+        order: str,
+        kind: str,
+        request: WireRequest,
+        call: Callable[[Ready | None], Any],
+        **extra: Any,
+    ) -> Record:
+        js = self.journal.state.job(job_id)
+        if req in js.acked_reqs:
+            return js.acked_reqs[req]
+        if req in js.unknown_reqs or req in js.open_intents:
+            raise InDoubt(f"{job_id} request {req} has an unknown outcome: reconcile first")
+        # Journal first: the intent is on disk before the request leaves. When the job
+        # started early, the intent is written now and only the POST waits for the instant.
+        when = self._not_before.get(job_id)
+        planned = max(self.clock.now(), when) if when is not None else self.clock.now()
+        self.journal.append(
+            {
+                "type": "intent",
+                "job": job_id,
+                "req": req,
+                "order": order,
+                "kind": kind,
+                "api_id": request.api_id,
+                "body": request.body,
+                "at": planned.isoformat(timespec="milliseconds"),
+                **extra,
+            },
+            sync=True,
+        )
+        self._crash_point(job_id, req, "after-intent")
+        sent = replace(
+            self._event(SENT, f"sent {request.api_id} {kind}", job_id, order, request.body),
+            at=planned,
+        )
+        try:
+            # A job due at an instant: the client builds the request, then waits here for
+            # the instant and sends. A trigger's action sends at once.
+            hook = (lambda p: self._wait_for(job_id, p)) if job_id in self._not_before else None
+            ack = call(hook)
+            self._crash_point(job_id, req, "after-post")
+        except UnknownOutcome as e:
+            self.emit(sent)
+            self.journal.append(
+                {"type": "unknown", "job": job_id, "req": req, "order": order, "error": str(e)},
+                sync=True,
+            )
+            self.emit(self._event(UNKNOWN, f"unknown outcome: {e}", job_id, order))
+            raise InDoubt(str(e)) from e
+        except KiwoomError as e:
+            # Refused, rate limit exhausted, unreachable, auth: each proves the request was
+            # not executed, so it is an outcome, not a doubt.
+            self.emit(sent)
+            self.journal.append(
+                {
+                    "type": "rejected",
+                    "job": job_id,
+                    "req": req,
+                    "order": order,
+                    "code": e.code,
+                    "message": e.broker_message,
+                },
+                sync=True,
+            )
+            self.emit(self._event(REJECTED, f"not executed: {e}", job_id, order))
+            raise
+        except BaseException:
+            self.emit(sent)
+            raise
+        self.emit(sent)
+        rec = self.journal.append(
+            {
+                "type": "ack",
+                "job": job_id,
+                "req": req,
+                "order": order,
+                "kind": kind,
+                "ord_no": ack.ord_no,
+                "base_orig_ord_no": getattr(ack, "base_orig_ord_no", None),
+                "qty": getattr(ack, "qty", extra.get("qty")),
+                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                **{k: v for k, v in extra.items() if k != "qty"},
+            },
+            sync=True,
+        )
+        orig = request.body.get("orig_ord_no")
+        text = f"acked {kind} {orig} → {ack.ord_no}" if orig else f"acked {kind} → {ack.ord_no}"
+        self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no}))
+        return rec
+
+    def _wait_for(self, job_id: str, prepared: Prepared | None) -> None:
+        when = self._not_before.get(job_id)
+        if when is None:
+            return
+        target = self.clock.real_of(when).timestamp()
+        if prepared is None or self._sharing[when] < 2:
+            _sleep_until(target)
+            return
+        with self._salvos_guard:
+            salvo = self._salvos.get(when)
+            if salvo is None:
+                salvo = self._salvos[when] = Salvo(lambda: _sleep_until(target))
+        salvo.join(prepared)
+
+    def _crash_point(self, job_id: str, req: int, where: str) -> None:
+        """Test seam for crash safety: PLANRUNNER_CRASH_AT=JOB:REQ:after-intent (or
+        after-post) kills this process with SIGKILL at exactly that point, as a power cut
+        would; the crash tests then restart the run and count orders at the simulator."""
+        if self._crash_at and self._crash_at == f"{job_id}:{req}:{where}":
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,367 @@
+"""Timed actions become APScheduler jobs (the only apscheduler import in planrunner).
+
+One date job per timed action, in Asia/Seoul whatever the machine's zone, with an
+explicit misfire grace, `coalesce` and `max_instances=1`. The pool is sized to the jobs
+that share an instant (APScheduler's default of 10 threads delays the 11th by a whole
+broker call). Lateness is judged on the plan's clock (virtual under --sim): a job later
+than `policy.misfire_grace` is not sent; it is reported `skipped (late by 42s)` or stops
+the run (`on_late: fail`). EVENT_JOB_MISSED is reported the same way, never silent.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+import sys
+import threading
+import traceback
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from planrunner.clock import SEOUL, Clock
+from planrunner.engine.events import (
+    DONE,
+    FAILED,
+    INFO,
+    SCHEDULED,
+    SKIPPED,
+    WARNING,
+    Emit,
+    Event,
+    RunResult,
+)
+from planrunner.engine.execute import Executor, InDoubt
+from planrunner.engine.journal import Journal
+from planrunner.engine.reconcile import reconcile
+from planrunner.engine.summary import summarize
+from planrunner.engine.triggers import TriggerWatcher
+from planrunner.errors import BrokerError
+from planrunner.kiwoom.exceptions import AuthError, KiwoomError, ServerBug
+from planrunner.model import CompiledPlan, Job, action_name
+
+FINAL = frozenset({"done", "skipped", "failed"})
+SIM_REAL_GRACE = 0.25  # seconds of real time
+PREP_LEAD = 0.2  # seconds of real time a job starts before its instant
+GIL_SWITCH_SECONDS = 0.0005
+# An early start (its checks: a few broker reads, ~3 ms, rarely 15) keeps clear of other
+# jobs' instants: never from QUIET_BEFORE before one to QUIET_AFTER after it (real time).
+QUIET_BEFORE = 0.02
+QUIET_AFTER = 0.005
+
+
+def quiet_starts(
+    instants: list[dt.datetime], lead: dt.timedelta, before: dt.timedelta, after: dt.timedelta
+) -> dict[dt.datetime, dt.datetime]:
+    """When each instant's jobs start: `lead` early, or earlier still so that their checks
+    do not run while another instant's orders are being sent (the GIL would make those
+    late). A start lies outside (t - before, t + after) for every other instant t; it
+    moves back at most one more `lead`, and past that keeps `at - lead`."""
+    times = sorted(set(instants))
+    out: dict[dt.datetime, dt.datetime] = {}
+    for at in times:
+        start = at - lead
+        while start >= at - 2 * lead:
+            i = bisect.bisect_right(times, start - after)
+            while i < len(times) and times[i] == at:
+                i += 1
+            if i == len(times) or times[i] >= start + before:
+                break
+            start = times[i] - before
+        out[at] = start if start >= at - 2 * lead else at - lead
+    return out
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        plan: CompiledPlan,
+        executor: Executor,
+        journal: Journal,
+        clock: Clock,
+        emit: Emit,
+        stop: threading.Event | None = None,
+    ):
+        self.plan = plan
+        self.ex = executor
+        self.journal = journal
+        self.clock = clock
+        self.emit = emit
+        self.stop = stop or threading.Event()
+        self.grace = plan.policy.misfire_grace
+        speed = clock.virtual_seconds(1.0)
+        if speed > 1:
+            # On a compressed clock the machine's own latency becomes minutes: a job is
+            # late only past the plan's grace or a quarter second of real time.
+            self.grace = max(self.grace, dt.timedelta(seconds=SIM_REAL_GRACE * speed))
+        # Jobs start this much early: their checks read the broker's state first, and the
+        # order request alone waits for the plan's instant (on a compressed clock, at most
+        # a virtual second early, so the checks do not see a stale market).
+        self.lead = min(dt.timedelta(seconds=PREP_LEAD * speed), dt.timedelta(seconds=1))
+        if speed <= 1:
+            self.lead = dt.timedelta(seconds=PREP_LEAD)
+        self._cv = threading.Condition()
+        self._finished: set[str] = set()
+        self._states: dict[str, str] = {}
+        self._blocked: dict[str, str] = {}  # order -> why later jobs can't run
+        self._fatal: str | None = None
+        self.tracebacks: list[str] = []  # bugs: kept for the crash log, exit 3
+        # Per order: its jobs in plan order, each job's place among them, and how many of
+        # them have finished in a row from the first (constant-time turn-taking).
+        self._order_jobs: dict[str, list[str]] = {}
+        self._position: dict[str, tuple[str, int]] = {}
+        for job in plan.jobs:
+            jobs = self._order_jobs.setdefault(job.order, [])
+            self._position[job.id] = (job.order, len(jobs))
+            jobs.append(job.id)
+        self._in_order: dict[str, int] = dict.fromkeys(self._order_jobs, 0)
+        self.starts: dict[str, dt.datetime] = {}
+        self.watcher = TriggerWatcher(
+            plan=plan,
+            executor=executor,
+            journal=journal,
+            clock=clock,
+            emit=emit,
+            stop=self.stop,
+        )
+
+    # ---- the run ------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        reconcile(journal=self.journal, client=self.ex.client, clock=self.clock, emit=self.emit)
+        todo: list[Job] = []
+        for job in self.plan.jobs:
+            js = self.journal.state.jobs.get(job.id)
+            if js is not None and js.state in FINAL:
+                self._finish(job.id, js.state + (f" ({js.reason})" if js.reason else ""))
+                continue
+            todo.append(job)
+        resumed = len(self.plan.jobs) - len(todo)
+        if resumed:
+            self._info(f"resuming: {resumed} job(s) already finished are not repeated")
+        self._adopt()
+        scheduler = self._scheduler(todo)
+        # A job waking at its instant must take the GIL from whichever thread holds it
+        # (another job's checks, the trigger poll). CPython hands it over every 5 ms by
+        # default, which alone would make a request up to 5 ms late.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
+        try:
+            scheduler.start()
+            self.watcher.start()
+            self._wait(todo)
+            self._drain(scheduler)
+        finally:
+            scheduler.shutdown(wait=True)
+            self.watcher.join()
+            sys.setswitchinterval(switch)
+        if self.watcher.failure:
+            self._fatal = self._fatal or self.watcher.failure
+            self.tracebacks.append(f"trigger watcher:\n{self.watcher.traceback}")
+        return summarize(
+            plan=self.plan,
+            executor=self.ex,
+            journal=self.journal,
+            states=self._states,
+            fatal=self._fatal,
+            internal=bool(self.tracebacks),
+            interrupted=self.stop.is_set() and self._fatal is None,
+            watcher=self.watcher,
+        )
+
+    def _adopt(self) -> None:
+        for spec in self.plan.orders.values():
+            if spec.adopt and not self.journal.state.lineage.get(spec.id):
+                self.journal.append(
+                    {"type": "adopt", "order": spec.id, "ord_no": spec.adopt}, sync=True
+                )
+                self._info(f"adopted {spec.id} = {spec.adopt}", order=spec.id)
+
+    def _pool_size(self, starts: dict[str, dt.datetime], todo: list[Job]) -> int:
+        """Threads for the most jobs that can be alive at once. A job holds its thread from
+        its early start through the wait for its instant and its requests (allow a lead's
+        worth after the instant), and a job waiting its turn on an order holds one too: a
+        pool smaller than that would queue the very job the others wait for."""
+        edges: list[tuple[dt.datetime, int]] = []
+        for job in todo:
+            if job.id in starts:
+                edges.append((starts[job.id], 1))
+                edges.append((max(job.at, starts[job.id]) + self.lead, -1))
+        alive = peak = 0
+        for _, step in sorted(edges):
+            alive += step
+            peak = max(peak, alive)
+        return max(peak, 1) + 2
+
+    def _scheduler(self, todo: list[Job]) -> BackgroundScheduler:
+        now = self.clock.now()
+        speed = self.clock.virtual_seconds(1.0)
+        early = quiet_starts(
+            [job.at for job in todo],
+            self.lead,
+            before=dt.timedelta(seconds=QUIET_BEFORE * speed),
+            after=dt.timedelta(seconds=QUIET_AFTER * speed),
+        )
+        starts = {job.id: max(early[job.at], now) for job in todo if now - job.at <= self.grace}
+        self.starts = starts  # on the plan's clock: when each job's early start fires
+        pool = self._pool_size(starts, todo)
+        grace_real = max(1, math.ceil(self.grace.total_seconds()))
+        scheduler = BackgroundScheduler(
+            timezone=SEOUL,
+            executors={"default": ThreadPoolExecutor(max_workers=pool)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace_real},
+        )
+        scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        for job in todo:
+            if job.id not in starts:
+                self._late(job, now - job.at)
+                continue
+            scheduler.add_job(
+                self._fire,
+                trigger="date",
+                run_date=self.clock.real_of(starts[job.id]),
+                args=[job],
+                id=job.id,
+                name=job.id,
+            )
+            self.emit(
+                Event(
+                    kind=SCHEDULED,
+                    at=now,
+                    job=job.id,
+                    order=job.order,
+                    message=f"scheduled {action_name(job.action)} at "
+                    f"{job.at.astimezone(SEOUL):%H:%M:%S}",
+                    data={"at": job.at.astimezone(SEOUL).isoformat()},
+                )
+            )
+        return scheduler
+
+    def _wait(self, todo: list[Job]) -> None:
+        ids = {job.id for job in todo}
+        with self._cv:
+            while not self.stop.is_set() and self._fatal is None:
+                if ids <= self._finished and self.watcher.finished():
+                    return
+                self._cv.wait(0.05)
+        self.stop.set()
+
+    def _drain(self, scheduler: BackgroundScheduler) -> None:
+        """Let APScheduler remove the date jobs it already handed to the pool before it is
+        shut down (it removes each one just after submitting it)."""
+        for _ in range(100):
+            if not self.stop.is_set() and scheduler.get_jobs():
+                threading.Event().wait(0.01)
+            else:
+                return
+
+    # ---- firing -------------------------------------------------------------------------
+
+    def _fire(self, job: Job) -> None:
+        try:
+            self._await_turn(job)
+            if self.stop.is_set():
+                return
+            late = self.clock.now() - job.at
+            if late > self.grace:
+                self._late(job, late)
+                return
+            blocked = self._blocked.get(job.order)
+            if blocked:
+                self._skip(job, blocked)
+                return
+            self._finish(job.id, self._execute(job))
+        except Exception as e:  # any failure ends this job, loudly
+            self._fail_run(job, e)
+
+    def _execute(self, job: Job) -> str:
+        try:
+            return self.ex.execute(job.id, job.action, not_before=job.at)
+        except InDoubt:
+            # Settle it now from the broker's lists, then finish what the job still owes.
+            reconcile(
+                journal=self.journal,
+                client=self.ex.client,
+                clock=self.clock,
+                emit=self.emit,
+                job=job.id,
+            )
+            try:
+                return self.ex.execute(job.id, job.action)
+            except InDoubt as e:
+                self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
+                self.journal.append({"type": "failed", "job": job.id, "reason": str(e)})
+                return f"unknown ({e})"
+
+    def _await_turn(self, job: Job) -> None:
+        """Jobs on one order run in plan order, even when they share an instant."""
+        order, position = self._position[job.id]
+        with self._cv:
+            while not self.stop.is_set() and self._in_order[order] < position:
+                self._cv.wait(0.05)
+
+    def _late(self, job: Job, late: dt.timedelta) -> None:
+        seconds = late.total_seconds()
+        text = f"late by {seconds:.0f}s" if seconds >= 1 else f"late by {seconds * 1000:.0f}ms"
+        if self.plan.policy.on_late == "fail":
+            self.journal.append({"type": "failed", "job": job.id, "reason": text})
+            self._fatal = f"{job.id} was {text} and the plan says on_late: fail"
+            self._say(FAILED, job, f"failed ({text}); stopping the run (on_late: fail)")
+            self._finish(job.id, f"failed ({text})")
+            return
+        self._skip(job, text)
+
+    def _skip(self, job: Job, reason: str) -> None:
+        self.journal.append({"type": "skipped", "job": job.id, "reason": reason})
+        self._say(SKIPPED, job, f"skipped ({reason})")
+        self._finish(job.id, f"skipped ({reason})")
+
+    def _finish(self, job_id: str, state: str) -> None:
+        with self._cv:
+            self._states[job_id] = state
+            self._finished.add(job_id)
+            if job_id in self._position:
+                order, _ = self._position[job_id]
+                jobs = self._order_jobs[order]
+                n = self._in_order[order]
+                while n < len(jobs) and jobs[n] in self._finished:
+                    n += 1
+                self._in_order[order] = n
+            self._cv.notify_all()
+        if state == "done":
+            self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))
+
+    def _fail_run(self, job: Job, e: Exception) -> None:
+        fatal = isinstance(e, AuthError | ServerBug) or not isinstance(e, BrokerError)
+        text = str(e) if isinstance(e, KiwoomError) else f"{type(e).__name__}: {e}"
+        if not isinstance(e, BrokerError):
+            self.tracebacks.append(f"job {job.id}:\n" + "".join(traceback.format_exception(e)))
+        self.journal.append({"type": "failed", "job": job.id, "reason": text})
+        self._say(FAILED, job, f"failed: {text}")
+        if fatal:
+            self._fatal = text
+        self._finish(job.id, f"failed ({text})")
+
+    def _on_event(self, event: JobExecutionEvent) -> None:
+        job = next((j for j in self.plan.jobs if j.id == event.job_id), None)
+        if job is None or job.id in self._finished:
+            return
+        if event.code == EVENT_JOB_MISSED:
+            self._late(job, self.clock.now() - job.at)
+        else:
+            self._fail_run(job, event.exception or RuntimeError("job error"))
+
+    def _say(self, kind: str, job: Job, message: str) -> None:
+        self.emit(
+            Event(kind=kind, at=self.clock.now(), job=job.id, order=job.order, message=message)
+        )
+
+    def _info(self, message: str, *, order: str | None = None, **data: Any) -> None:
+        self.emit(Event(kind=INFO, at=self.clock.now(), message=message, order=order, data=data))
+
+    def warn(self, message: str) -> None:
+        self.emit(Event(kind=WARNING, at=self.clock.now(), message=message))

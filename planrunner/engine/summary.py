@@ -1,0 +1,128 @@
+"""The end of a run: per order its lineage, filled/remaining and state; the exit code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from planrunner.clock import SEOUL
+from planrunner.engine.events import OrderSummary, RunResult
+from planrunner.engine.journal import Journal, Link
+from planrunner.model import CompiledPlan
+
+if TYPE_CHECKING:
+    from planrunner.engine.execute import Executor
+    from planrunner.engine.triggers import TriggerWatcher
+
+EXIT_OK, EXIT_RUNTIME, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 130
+BAD_STATES = ("rejected", "failed", "unknown")
+# Skips the guide expects (the order filled or is gone); any other skip is listed under
+# "needs attention" (late, session closed, limits, max_order_value, ...).
+ROUTINE_SKIPS = ("skipped (filled", "skipped (not open", "skipped (never placed")
+
+
+def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
+    """`0000140 (modify 09:30)`: the time is the step's planned time, else when it acked."""
+    if link.kind in ("place", "adopt"):
+        return link.ord_no
+    when = (planned or {}).get(link.job or "")
+    if when is None:
+        try:
+            when = dt.datetime.fromisoformat(link.at or link.t)
+        except ValueError:
+            return f"{link.ord_no or '?'} ({link.kind})"
+    local = when.astimezone(SEOUL)
+    clock = f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
+    return f"{link.ord_no or '?'} ({link.kind} {clock})"
+
+
+def summarize(
+    *,
+    plan: CompiledPlan,
+    executor: Executor,
+    journal: Journal,
+    states: dict[str, str],
+    fatal: str | None,
+    interrupted: bool,
+    internal: bool = False,
+    watcher: TriggerWatcher | None = None,
+) -> RunResult:
+    orders: list[OrderSummary] = []
+    attention: list[str] = []
+    unread = False  # an order whose end state the broker did not tell: not a clean run
+    planned = {job.id: job.at for job in plan.jobs}
+    for order_id, spec in executor.orders.items():
+        links = journal.state.lineage.get(order_id, [])
+        if not links:
+            orders.append(
+                OrderSummary(
+                    order=order_id,
+                    symbol=spec.symbol,
+                    side=spec.side,
+                    lineage=(),
+                    ordered=spec.qty or 0,
+                    filled=0,
+                    remaining=0,
+                    state="not placed",
+                )
+            )
+            continue
+        try:
+            st = executor.status(order_id)
+            filled, remaining = st.filled, st.remaining
+        except Exception as e:  # the summary must still print
+            attention.append(f"{order_id}: could not read its state at the end: {e}")
+            filled, remaining = 0, 0
+            unread = True
+        ordered = executor.targets.get(order_id) or spec.qty or filled + remaining
+        if remaining:
+            state = "open" if not filled else "partially filled, open"
+        elif filled >= ordered:
+            state = "filled"
+        elif filled:
+            state = "partially filled, rest cancelled"
+        else:
+            state = "cancelled"
+        orders.append(
+            OrderSummary(
+                order=order_id,
+                symbol=spec.symbol,
+                side=spec.side,
+                lineage=tuple(link_text(x, planned) for x in links),
+                ordered=ordered,
+                filled=filled,
+                remaining=remaining,
+                state=state,
+            )
+        )
+    for job_id, state in sorted(states.items()):
+        if state.startswith(BAD_STATES) or (
+            state.startswith("skipped") and not state.startswith(ROUTINE_SKIPS)
+        ):
+            attention.append(f"{job_id}: {state}")
+    for job_id, _req, _rec in journal.state.in_doubt():
+        attention.append(f"{job_id}: outcome unknown; run again to reconcile")
+    if internal:
+        code = EXIT_INTERNAL
+        attention.insert(0, f"run stopped by an internal error: {fatal}")
+    elif fatal:
+        code = EXIT_RUNTIME
+        attention.insert(0, f"run stopped: {fatal}")
+    elif interrupted:
+        code = EXIT_INTERRUPTED
+    elif (
+        any(s.startswith(BAD_STATES) for s in states.values()) or journal.state.in_doubt() or unread
+    ):
+        code = EXIT_RUNTIME
+    else:
+        code = EXIT_OK
+    stats: dict[str, object] = {}
+    if watcher is not None and watcher.reaction:
+        stats["triggers"] = watcher.reaction
+    return RunResult(
+        exit_code=code,
+        orders=tuple(orders),
+        jobs=dict(states),
+        attention=tuple(attention),
+        stats=stats,
+    )

@@ -1,0 +1,286 @@
+"""Condition-driven actions: watch prices and the plan's own fills, fire at most once.
+
+Prices come from a `PriceSource` (ka10001 polling at `policy.price_poll`, through the
+client's rate limiter); a WebSocket push source (type 0B) can be added behind the same
+small interface. A trigger's journal job id is `trigger:<id>`, so a restart does not fire
+it again. A trigger whose action became impossible (its order filled or cancelled) is
+reported, not silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import traceback
+from typing import Protocol
+
+from planrunner.clock import SEOUL, Clock
+from planrunner.engine.checks import OrderStatus
+from planrunner.engine.events import SKIPPED, TRIGGERED, WARNING, Emit, Event
+from planrunner.engine.execute import Executor, InDoubt
+from planrunner.engine.journal import Journal
+from planrunner.errors import BrokerError
+from planrunner.krx.days import session
+from planrunner.model import (
+    AllCond,
+    AnyCond,
+    CompiledPlan,
+    Condition,
+    FilledCond,
+    PartiallyFilledCond,
+    Place,
+    PriceCond,
+    Trigger,
+    action_order,
+)
+
+TARGET_CHECK_EVERY = 5  # polls between reads of a trigger action's own order
+
+
+class PriceSource(Protocol):
+    def price(self, symbol: str) -> int: ...
+
+
+class PollingPrices:
+    """ka10001 current price, one request per symbol per poll."""
+
+    def __init__(self, executor: Executor):
+        self.ex = executor
+
+    def price(self, symbol: str) -> int:
+        return self.ex.client.quote(symbol).price
+
+
+def symbols_of(cond: Condition) -> set[str]:
+    if isinstance(cond, PriceCond):
+        return {cond.symbol}
+    if isinstance(cond, AllCond | AnyCond):
+        return set().union(*(symbols_of(c) for c in cond.items))
+    return set()
+
+
+def orders_of(cond: Condition) -> set[str]:
+    if isinstance(cond, FilledCond | PartiallyFilledCond):
+        return {cond.order}
+    if isinstance(cond, AllCond | AnyCond):
+        return set().union(*(orders_of(c) for c in cond.items))
+    return set()
+
+
+def holds(cond: Condition, prices: dict[str, int], fills: dict[str, OrderStatus]) -> bool:
+    if isinstance(cond, PriceCond):
+        p = prices.get(cond.symbol)
+        if p is None:
+            return False
+        return {
+            "below": p < cond.value,
+            "above": p > cond.value,
+            "at_or_below": p <= cond.value,
+            "at_or_above": p >= cond.value,
+        }[cond.op]
+    if isinstance(cond, FilledCond):
+        st = fills.get(cond.order)
+        return st is not None and not st.is_open and st.filled > 0
+    if isinstance(cond, PartiallyFilledCond):
+        st = fills.get(cond.order)
+        return st is not None and st.filled > 0
+    if isinstance(cond, AllCond):
+        return all(holds(c, prices, fills) for c in cond.items)
+    return any(holds(c, prices, fills) for c in cond.items)
+
+
+def window(trigger: Trigger, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    if trigger.between is not None:
+        a, b = trigger.between
+    else:
+        s = session(day)
+        a, b = s.regular.start, s.regular.end
+    return dt.datetime.combine(day, a, tzinfo=SEOUL), dt.datetime.combine(day, b, tzinfo=SEOUL)
+
+
+class TriggerWatcher:
+    def __init__(
+        self,
+        *,
+        plan: CompiledPlan,
+        executor: Executor,
+        journal: Journal,
+        clock: Clock,
+        emit: Emit,
+        stop: threading.Event,
+        prices: PriceSource | None = None,
+    ):
+        self.plan = plan
+        self.ex = executor
+        self.journal = journal
+        self.clock = clock
+        self.emit = emit
+        self.stop = stop
+        self.prices = prices or PollingPrices(executor)
+        self.armed: list[Trigger] = []
+        self.reaction: dict[str, dict[str, str]] = {}  # trigger id -> crossing/first request
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._retired: set[str] = set()
+        self.failure: str | None = None  # why the watcher stopped early, if it did
+        self.traceback = ""
+        self._was_true: set[str] = set()
+        self._ticks = 0  # repeat triggers fire on each rising edge
+        speed = clock.virtual_seconds(1.0)
+        self.poll_real = max(0.005, plan.policy.price_poll.total_seconds() / speed)
+
+    def job_id(self, trigger: Trigger) -> str:
+        return f"trigger:{trigger.id}"
+
+    def start(self) -> None:
+        for t in self.plan.triggers:
+            js = self.journal.state.jobs.get(self.job_id(t))
+            if js is not None and js.state in ("done", "skipped", "failed") and not t.repeat:
+                continue
+            self.armed.append(t)
+        if not self.armed:
+            self._done.set()
+            return
+        self._thread = threading.Thread(target=self._loop, name="triggers", daemon=True)
+        self._thread.start()
+
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        last_warning = ""
+        # Fixed rate: a poll every poll_real from the first, whatever a tick costs (waiting
+        # poll_real after each tick stretched the period, and the reaction, by the tick).
+        next_at = time.monotonic()
+        try:
+            while not self.stop.is_set() and self.armed:
+                try:
+                    self._tick()
+                except BrokerError as e:
+                    # A failed read (after the client's own retries) costs one poll, not
+                    # the watch: say so once per distinct failure and keep watching.
+                    if str(e) != last_warning:
+                        last_warning = str(e)
+                        self.emit(
+                            Event(
+                                kind=WARNING,
+                                at=self.clock.now(),
+                                message=f"trigger poll failed, still watching: {e}",
+                            )
+                        )
+                next_at += self.poll_real
+                now = time.monotonic()
+                if next_at < now:  # the tick overran its interval: poll now, never in bursts
+                    next_at = now
+                self.stop.wait(next_at - now)
+        except Exception as e:
+            self.failure = f"trigger watcher stopped: {type(e).__name__}: {e}"
+            self.traceback = "".join(traceback.format_exception(e))
+            self.emit(Event(kind=WARNING, at=self.clock.now(), message=self.failure))
+        finally:
+            self._done.set()
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        live: list[Trigger] = []
+        for t in self.armed:
+            start, end = window(t, self.plan.day)
+            if now >= end:
+                self._retire(t, f"window ended at {end:%H:%M}, condition never held")
+            elif now >= start:
+                live.append(t)
+        self.armed = [t for t in self.armed if t.id not in self._retired]
+        if not live:
+            return
+        prices = {s: self.prices.price(s) for t in live for s in symbols_of(t.when)}
+        # Orders a condition names are read every poll; an action's own target only every
+        # few polls (to notice an action that became impossible): the executor checks it
+        # again anyway before sending, and every read costs the broker's rate limit.
+        self._ticks += 1
+        watch_targets = self._ticks % TARGET_CHECK_EVERY == 1
+        rest: list[Trigger] = []
+        for t in live:
+            if not orders_of(t.when) and holds(t.when, prices, {}):
+                # Decided on prices alone: fire now, before any order read (the executor
+                # reads the order first and reports a filled or cancelled one as skipped).
+                if t.id not in self._was_true:
+                    self._was_true.add(t.id)
+                    self._fire(t, prices)
+            else:
+                rest.append(t)
+        live = rest
+        fills: dict[str, OrderStatus] = {}
+        for t in live:
+            needed = orders_of(t.when) | ({self._target(t)} - {""} if watch_targets else set())
+            for order in needed:
+                if order not in fills and self.journal.state.lineage.get(order):
+                    fills[order] = self.ex.status(order)
+        for t in live:
+            target = self._target(t)
+            st = fills.get(target)
+            if target and st is not None and not st.is_open and not isinstance(t.action, Place):
+                st = self._settled_status(target)
+                if st is None or st.is_open:
+                    continue  # an action on it was in flight: decide on a later poll
+                why = "filled" if st.filled else "not open"
+                self._retire(t, f"its order {target} is {why}: the action is impossible")
+                continue
+            if holds(t.when, prices, fills):
+                if t.id not in self._was_true:
+                    self._was_true.add(t.id)
+                    self._fire(t, prices)
+            else:
+                self._was_true.discard(t.id)
+        self.armed = [t for t in self.armed if t.id not in self._retired]
+
+    def _settled_status(self, order: str) -> OrderStatus | None:
+        """The order's state with no action on it in flight, or None if one is. Read
+        during a modify, the order's old number is already closed at the broker while the
+        new one is not yet in the journal: that read would say "not open"."""
+        lock = self.ex.lock_for(order)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            return self.ex.status(order)
+        finally:
+            lock.release()
+
+    def _target(self, t: Trigger) -> str:
+        return "" if isinstance(t.action, Place) else action_order(t.action)
+
+    def _retire(self, t: Trigger, reason: str) -> None:
+        self._retired.add(t.id)
+        self.journal.append({"type": "skipped", "job": self.job_id(t), "reason": reason})
+        self.emit(
+            Event(
+                kind=SKIPPED,
+                at=self.clock.now(),
+                job=self.job_id(t),
+                message=f"trigger {t.id} skipped ({reason})",
+            )
+        )
+
+    def _fire(self, t: Trigger, prices: dict[str, int]) -> None:
+        seen = self.clock.now()
+        shown = ", ".join(f"{s} {p:,}" for s, p in prices.items())
+        self.emit(
+            Event(
+                kind=TRIGGERED,
+                at=seen,
+                job=self.job_id(t),
+                message=f"trigger {t.id} fired" + (f" ({shown})" if shown else ""),
+            )
+        )
+        self.reaction[t.id] = {"seen": seen.isoformat(timespec="milliseconds")}
+        try:
+            state = self.ex.execute(self.job_id(t), t.action)
+        except InDoubt as e:
+            state = f"unknown ({e})"
+        self.reaction[t.id]["state"] = state
+        if not t.repeat:
+            self._retired.add(t.id)

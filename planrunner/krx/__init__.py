@@ -1,0 +1,1 @@
+"""KRX market rules: trading days, sessions, the tick grid."""

@@ -1,0 +1,393 @@
+"""Schema-valid plan data -> frozen dataclasses, plus the cross-field rules that need no day.
+
+`build(loaded)` assumes `schema.check(loaded)` found nothing. It returns the `Plan` and
+the problems it found; actions that name an unknown order are dropped from the plan (and
+reported) so `compile` can still look for the day-dependent problems in the same run.
+
+Rules here: unknown order ids, duplicate order and trigger ids, priced type without a
+price / unpriced type with one, stop_limit without stop_price, prices off the KRX tick
+grid (naming the two nearest valid prices), `at` on an adopted order or a ladder step,
+a ladder climbing the wrong way, `between` backwards, `date` not a KRX trading day.
+Rules that need the day or the order of events live in `compile`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planrunner.errors import PlanError, Problem
+from planrunner.krx import days, ticks
+from planrunner.model import (
+    PRICED_TYPES,
+    Action,
+    AllCond,
+    AnyCond,
+    Cancel,
+    Condition,
+    Exchange,
+    FilledCond,
+    Mark,
+    Market,
+    Modify,
+    OrderSpec,
+    PartiallyFilledCond,
+    Place,
+    Policy,
+    PriceCond,
+    PriceOp,
+    Replace,
+    TimeSpec,
+)
+from planrunner.plan.load import Loaded, load_file
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_DURATION = re.compile(r"^\+?([0-9]+)(ms|s|m|h)$")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r}")
+    return dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_time(text: str) -> TimeSpec:
+    """`"09:30"`, `"9:30:05"` (clock, plan zone) or `"+90s"` (offset from the run start)."""
+    if text.startswith("+"):
+        return TimeSpec(text=text, offset=parse_duration(text))
+    h, m, *sec = (int(p) for p in text.split(":"))
+    return TimeSpec(text=text, clock=dt.time(h, m, sec[0] if sec else 0))
+
+
+def parse_ticks(text: str) -> int:
+    """`"+1 tick"` -> 1, `"-2 ticks"` -> -2."""
+    return int(text.split()[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ladder:
+    """Sugar for a series of modifies; compile expands it into one job per rung."""
+
+    order: str
+    every: dt.timedelta
+    ticks: int
+    start: TimeSpec
+    until: TimeSpec
+    limit: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    index: int
+    at: TimeSpec | None  # None only for a ladder
+    action: Action | Ladder
+    path: str  # "$.steps[3]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerSpec:
+    id: str
+    when: Condition
+    action: Action
+    between: tuple[dt.time, dt.time] | None
+    repeat: bool
+    path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    file: str
+    name: str
+    description: str
+    date: dt.date | None
+    exchange: Exchange
+    orders: dict[str, OrderSpec]  # declared orders and orders placed by steps/triggers
+    steps: tuple[Step, ...]
+    triggers: tuple[TriggerSpec, ...]
+    policy: Policy
+    source: Loaded  # for marks: where each value was written
+
+    def mark(self, path: str) -> Mark:
+        line, col = self.source.mark(path)
+        return Mark(file=self.file, line=line, col=col, path=path)
+
+    def problem(self, path: str, message: str) -> Problem:
+        return self.source.problem(path, message)
+
+
+def off_grid(price: int) -> str | None:
+    """The tick-grid message for a price, or None if it is valid."""
+    if ticks.on_grid(price):
+        return None
+    low, high = ticks.nearest_valid(price)
+    return (
+        f"{price} is not on the KRX tick grid (tick {ticks.tick_size(price)} at this price): "
+        f"nearest valid prices are {low} and {high}"
+    )
+
+
+def not_trading_day(day: dt.date) -> str | None:
+    if days.is_trading_day(day):
+        return None
+    why = days.holiday_name(day) or f"a {day.strftime('%A')}"
+    return f"{day.isoformat()} is not a KRX trading day ({why})"
+
+
+class _Builder:
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.data: dict[str, Any] = loaded.data
+        self.problems: list[Problem] = []
+        self.exchange: Exchange = self.data.get("exchange", "KRX")
+        self.orders: dict[str, OrderSpec] = {}
+        self.placed_at: dict[str, str] = {}  # order id -> path that defines it
+
+    def mark(self, path: str) -> Mark:
+        line, col = self.loaded.mark(path)
+        return Mark(file=self.loaded.file, line=line, col=col, path=path)
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(self.loaded.problem(path, message))
+
+    def order(self, oid: str, raw: dict[str, Any], path: str, *, at: TimeSpec | None) -> None:
+        otype = raw.get("type", "limit")
+        price = raw.get("price")
+        spec = OrderSpec(
+            id=oid,
+            symbol=raw["symbol"],
+            side=raw["side"],
+            qty=None if raw.get("qty") is None else int(raw["qty"]),
+            price=None if price is None else int(price),
+            order_type=otype,
+            stop_price=raw.get("stop_price"),
+            exchange=raw.get("exchange", self.exchange),
+            at=at,
+            adopt=raw.get("adopt"),
+            mark=self.mark(path),
+        )
+        if oid in self.placed_at:
+            self.add(f"{path}.id", f"order id '{oid}' is already used at {self.placed_at[oid]}")
+            return
+        self.placed_at[oid] = path
+        self.orders[oid] = spec
+        self.check_prices(spec, path)
+
+    def check_prices(self, spec: OrderSpec, path: str) -> None:
+        priced = spec.order_type in PRICED_TYPES
+        if spec.adopt is None and priced and spec.price is None:
+            self.add(path, f"a {spec.order_type} order needs a price")
+        if not priced and spec.price is not None:
+            self.add(f"{path}.price", f"a {spec.order_type} order has no price: remove it")
+        if spec.order_type == "stop_limit" and spec.stop_price is None:
+            self.add(path, "a stop_limit order needs stop_price (sent as cond_uv)")
+        if spec.order_type != "stop_limit" and spec.stop_price is not None:
+            self.add(f"{path}.stop_price", "stop_price is only for type: stop_limit")
+        for key, value in (("price", spec.price), ("stop_price", spec.stop_price)):
+            if value is not None and (msg := off_grid(value)):
+                self.add(f"{path}.{key}", msg)
+
+    def action(self, raw: dict[str, Any], path: str) -> Action | Ladder | None:
+        for name, body in raw.items():
+            p = f"{path}.{name}"
+            if name == "place":
+                self.order(body["id"], body, p, at=None)
+                return Place(spec=self.orders[body["id"]]) if body["id"] in self.orders else None
+            if name not in ("modify", "cancel", "market", "replace", "ladder"):
+                continue
+            target = body["order"]
+            if target not in self.placed_at:
+                known = ", ".join(self.placed_at) or "none"
+                self.add(f"{p}.order", f"unknown order '{target}' (orders: {known})")
+                return None
+            return self.acted(name, body, p, self.orders[target])
+        return None
+
+    def acted(self, name: str, body: dict[str, Any], p: str, spec: OrderSpec) -> Action | Ladder:
+        oid = spec.id
+        if name == "modify":
+            raw_price = body.get("price")
+            price: int | None = None
+            tick: int | None = None
+            if isinstance(raw_price, str):
+                tick = parse_ticks(raw_price)
+            elif raw_price is not None:
+                price = int(raw_price)
+            if price is not None and (msg := off_grid(price)):
+                self.add(f"{p}.price", msg)
+            return Modify(order=oid, price=price, ticks=tick, qty=body.get("qty"))
+        if name == "cancel":
+            return Cancel(order=oid, qty=body.get("qty"))
+        if name == "market":
+            return Market(order=oid)
+        if name == "replace":
+            if body.get("price") is not None and (msg := off_grid(body["price"])):
+                self.add(f"{p}.price", msg)
+            otype = body.get("type", spec.order_type)
+            if otype not in PRICED_TYPES and body.get("price") is not None:
+                self.add(f"{p}.price", f"a {otype} order has no price: remove it")
+            return Replace(order=oid, qty=body["qty"], price=body.get("price"), order_type=otype)
+        by = parse_ticks(body["by"])
+        if (spec.side == "buy") != (by > 0):
+            way = "up (+N ticks)" if spec.side == "buy" else "down (-N ticks)"
+            self.add(f"{p}.by", f"a {spec.side} ladder moves the price {way}")
+        if msg := off_grid(body["limit"]):
+            self.add(f"{p}.limit", msg)
+        start, until = parse_time(body["from"]), parse_time(body["until"])
+        if (start.offset is None) != (until.offset is None):
+            self.add(f"{p}.until", "from and until must both be clock times or both offsets")
+        elif _key(until) < _key(start):
+            self.add(f"{p}.until", f"until {until.text} is before from {start.text}")
+        return Ladder(
+            order=oid,
+            every=parse_duration(body["every"]),
+            ticks=by,
+            start=start,
+            until=until,
+            limit=body["limit"],
+        )
+
+
+def _key(t: TimeSpec) -> dt.timedelta:
+    if t.offset is not None:
+        return t.offset
+    assert t.clock is not None
+    return dt.timedelta(hours=t.clock.hour, minutes=t.clock.minute, seconds=t.clock.second)
+
+
+def _condition(raw: dict[str, Any]) -> Condition:
+    kind, body = next(iter(raw.items()))
+    if kind == "price":
+        ops: tuple[PriceOp, ...] = ("below", "above", "at_or_below", "at_or_above")
+        op = next(k for k in ops if k in body)
+        return PriceCond(symbol=body["symbol"], op=op, value=body[op])
+    if kind == "filled":
+        return FilledCond(order=body["order"])
+    if kind == "partially_filled":
+        return PartiallyFilledCond(order=body["order"])
+    items = tuple(_condition(c) for c in body)
+    return AllCond(items=items) if kind == "all" else AnyCond(items=items)
+
+
+def _condition_orders(raw: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """(order id, path) of every fill condition, for the unknown-id rule."""
+    kind, body = next(iter(raw.items()))
+    if kind in ("filled", "partially_filled"):
+        return [(body["order"], f"{path}.{kind}.order")]
+    if kind in ("all", "any"):
+        return [x for i, c in enumerate(body) for x in _condition_orders(c, f"{path}.{kind}[{i}]")]
+    return []
+
+
+def _policy(raw: dict[str, Any]) -> Policy:
+    kw: dict[str, Any] = {}
+    for key in ("misfire_grace", "price_poll"):
+        if key in raw:
+            kw[key] = parse_duration(raw[key])
+    if "on_late" in raw:
+        kw["on_late"] = raw["on_late"]
+    if "max_order_value" in raw:
+        kw["max_order_value"] = raw["max_order_value"]
+    return Policy(**kw)
+
+
+def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
+    """Dataclasses from schema-valid data, and the problems found on the way."""
+    b = _Builder(loaded)
+    data = b.data
+    for oid, raw in data["orders"].items():
+        path = f"$.orders.{oid}"
+        at = parse_time(raw["at"]) if "at" in raw else None
+        if "adopt" in raw and at is not None:
+            b.add(f"{path}.at", "an adopted order is already at the broker: remove at")
+            at = None
+        b.order(oid, raw, path, at=at)
+    # Orders placed by steps and triggers can be named anywhere in the plan.
+    for section in ("steps", "triggers"):
+        for i, raw in enumerate(data.get(section, [])):
+            if "place" in raw:
+                b.action({"place": raw["place"]}, f"$.{section}[{i}]")
+    steps = []
+    for i, raw in enumerate(data.get("steps", [])):
+        path = f"$.steps[{i}]"
+        action = b.action({k: v for k, v in raw.items() if k != "place"}, path)
+        if "place" in raw:
+            action = Place(spec=b.orders[raw["place"]["id"]])
+        if "ladder" in raw and "at" in raw:
+            b.add(f"{path}.at", "a ladder takes its times from from/until: remove at")
+        if action is not None:
+            at = None if "ladder" in raw else parse_time(raw["at"])
+            steps.append(Step(index=i, at=at, action=action, path=path))
+    triggers = []
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(data.get("triggers", [])):
+        path = f"$.triggers[{i}]"
+        tid = raw.get("id", f"triggers[{i}]")
+        if tid in seen:
+            b.add(f"{path}.id", f"trigger id '{tid}' is already used at {seen[tid]}")
+        seen[tid] = path
+        for oid, where in _condition_orders(raw["when"], f"{path}.when"):
+            if oid not in b.orders:
+                b.add(where, f"unknown order '{oid}' (orders: {', '.join(b.orders)})")
+        action = b.action({k: v for k, v in raw.items() if k != "place"}, path)
+        if "place" in raw:
+            action = Place(spec=b.orders[raw["place"]["id"]])
+        between = None
+        if "between" in raw:
+            a, z = (parse_time(t).clock for t in raw["between"])
+            assert a is not None and z is not None
+            between = (a, z)
+            if z <= a:
+                b.add(
+                    f"{path}.between", f"between ends at {raw['between'][1]}, not after it starts"
+                )
+        if action is not None and not isinstance(action, Ladder):
+            triggers.append(
+                TriggerSpec(
+                    id=tid,
+                    when=_condition(raw["when"]),
+                    action=action,
+                    between=between,
+                    repeat=raw.get("repeat", False),
+                    path=path,
+                )
+            )
+    day = None
+    if "date" in data:
+        try:
+            day = dt.date.fromisoformat(data["date"])
+        except ValueError:
+            b.add("$.date", f"{data['date']!r} is not a date")
+        else:
+            if msg := not_trading_day(day):
+                b.add("$.date", msg)
+    plan = Plan(
+        file=loaded.file,
+        name=data["name"],
+        description=data.get("description", ""),
+        date=day,
+        exchange=b.exchange,
+        orders=b.orders,
+        steps=tuple(steps),
+        triggers=tuple(triggers),
+        policy=_policy(data.get("policy", {})),
+        source=loaded,
+    )
+    return plan, b.problems
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load, schema-check and build a plan file; raises PlanError with every problem found
+    so far (`compile.compile_plan` adds those that need the day)."""
+    from planrunner.plan import schema
+
+    loaded = load_file(path)
+    problems = list(loaded.problems) or schema.check(loaded)
+    if not problems:
+        plan, problems = build(loaded)
+        if not problems:
+            return plan
+    raise PlanError(problems)

@@ -1,0 +1,123 @@
+"""The validate / show / schema commands, end to end through click, in real tmp dirs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from planrunner.cli import cli
+from tests.support.plan_text import BASE
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "plans").glob("*.yaml"))
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args))
+        return result.exit_code, result.stdout
+
+    return invoke
+
+
+def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-untyped-def]
+    assert len(EXAMPLES) >= 6
+    assert run("validate", *EXAMPLES) == (0, "")
+    for plan in EXAMPLES:
+        code, out = run("show", plan, "--date", "2026-11-26", "--start", "09:00")
+        assert code == 0, out
+        assert "kt100" in out
+
+
+@pytest.mark.parametrize(
+    ("plan", "args"),
+    [("open-ladder", []), ("quick-relative", ["--start", "13:00"])],
+)
+def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    code, out = run("show", f"plans/{plan}.yaml", "--date", "2026-11-26", *args)
+    assert code == 0
+    assert out == (GOLDEN / f"{plan}.txt").read_text(encoding="utf-8")
+
+
+def test_validate_reports_every_file_sorted_and_exits_1(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE.replace("price: 70000", "price: 70030") + "steps: [\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(BASE)
+    missing = tmp_path / "missing.yaml"
+    code, out = run("validate", str(missing), str(good), str(bad))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{bad}:11:1: $: YAML syntax error: did not find expected node content "
+        "(while parsing a flow node)",
+        f"{missing}:1:1: $: cannot read: No such file or directory",
+    ]
+
+
+def test_validate_json(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE.replace("price: 70000", "prcie: 70000"))
+    code, out = run("validate", "--format", "json", str(bad))
+    assert code == 1
+    assert json.loads(out) == [
+        {
+            "file": str(bad),
+            "line": 8,
+            "col": 5,
+            "path": "$.orders.entry.prcie",
+            "message": "unknown key 'prcie' (did you mean 'price'?)",
+        }
+    ]
+    assert run("validate", "--format", "json", "plans/open-ladder.yaml") == (0, "[]\n")
+
+
+def test_show_json_has_the_documented_fields(run) -> None:  # type: ignore[no-untyped-def]
+    code, out = run(
+        "show", "plans/emergency-close.yaml", "--date", "2026-11-26", "--format", "json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {
+        "plan",
+        "file",
+        "date",
+        "timezone",
+        "run_start",
+        "jobs",
+        "triggers",
+        "policy",
+    }
+    assert set(data["jobs"][0]) == {"id", "at", "at_text", "order", "action", "summary", "requests"}
+    assert data["jobs"][-1]["requests"][1] == {
+        "api_id": "kt10001",
+        "body": {
+            "dmst_stex_tp": "KRX",
+            "stk_cd": "000660",
+            "ord_qty": "<confirmed qty>",
+            "ord_uv": "",
+            "trde_tp": "3",
+            "cond_uv": "",
+        },
+    }
+    assert data["triggers"][0]["when"] == "price 000660 below 198,000"
+
+
+def test_show_refuses_a_holiday_date(run) -> None:  # type: ignore[no-untyped-def]
+    code, out = run("show", "plans/open-ladder.yaml", "--date", "2026-12-25")
+    assert (code, out) == (
+        1,
+        "plans/open-ladder.yaml:9:1: $: 2026-12-25 is not a KRX trading day (Christmas Day)\n",
+    )
+
+
+def test_schema_command_prints_the_schema(run) -> None:  # type: ignore[no-untyped-def]
+    code, out = run("schema")
+    assert code == 0
+    assert out == (ROOT / "schemas" / "plan.schema.json").read_text()

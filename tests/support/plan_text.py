@@ -1,0 +1,30 @@
+"""A small valid plan to mutate in tests (not a conftest: imported where needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from planrunner.plan.compile import check_file
+
+DAY = dt.date(2026, 11, 26)  # a Thursday, a KRX trading day
+NOW = dt.datetime(2026, 11, 25, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+
+BASE = """\
+version: 1
+name: t
+orders:
+  entry:
+    symbol: "005930"
+    side: buy
+    qty: 10
+    price: 70000
+    at: "09:00:05"
+"""
+
+
+def problems(tmp_path: Path, text: str, *, day: dt.date | None = DAY) -> list[str]:
+    """Every problem of a plan text, as `line:col: $.path: message` lines."""
+    f = tmp_path / "p.yaml"
+    f.write_text(text, encoding="utf-8")
+    return [str(p).removeprefix(f"{f}:") for p in check_file(f, day=day, now=NOW)]

@@ -1,0 +1,120 @@
+"""Build compiled plans by hand and run them on the embedded simulator.
+
+These tests check the runner on its own, apart from the YAML front end: the compiled
+plan is the contract between the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planrunner.app.targets import Target, build_sim, warm_up
+from planrunner.clock import SEOUL
+from planrunner.engine.events import Event, RunResult
+from planrunner.engine.execute import Executor
+from planrunner.engine.journal import Journal
+from planrunner.engine.runner import Runner
+from planrunner.model import Action, CompiledPlan, Job, OrderSpec, Policy, Trigger, action_order
+from planrunner.sim import parse_scenario
+
+DAY = dt.date(2026, 11, 26)  # a Thursday, a KRX trading day
+OPEN = dt.datetime(2026, 11, 26, 9, 0, tzinfo=SEOUL)
+
+
+def at(minutes: float) -> dt.datetime:
+    return OPEN + dt.timedelta(minutes=minutes)
+
+
+def spec(order_id: str = "entry", **kw: object) -> OrderSpec:
+    base: dict[str, object] = dict(id=order_id, symbol="005930", side="buy", qty=10, price=69000)
+    base.update(kw)
+    return OrderSpec(**base)  # type: ignore[arg-type]
+
+
+def job(job_id: str, minutes: float, action: Action) -> Job:
+    return Job(
+        id=job_id, at=at(minutes), at_text=f"+{minutes}m", order=action_order(action), action=action
+    )
+
+
+def plan(
+    orders: list[OrderSpec],
+    jobs: list[Job],
+    triggers: tuple[Trigger, ...] = (),
+    policy: Policy | None = None,
+) -> CompiledPlan:
+    return CompiledPlan(
+        name="t",
+        file="t.yaml",
+        day=DAY,
+        tz=SEOUL,
+        exchange="KRX",
+        orders={o.id: o for o in orders},
+        jobs=tuple(jobs),
+        triggers=triggers,
+        # A generous grace: on a loaded machine the rehearsal's first jobs (a fraction of a
+        # real second after its start) must not be judged late; lateness tests are far past it.
+        policy=policy or Policy(misfire_grace=dt.timedelta(minutes=5)),
+        run_start=OPEN,
+    )
+
+
+@dataclass
+class Rehearsal:
+    """One run of a compiled plan on a fresh simulator, keeping everything to inspect."""
+
+    tmp: Path
+    scenario: str = "symbols: {'005930': {price: 70000, walk: false}}"
+    speed: float = 200.0
+    start: dt.datetime = OPEN
+    events: list[Event] = field(default_factory=list)
+    target: Target | None = None
+
+    def __post_init__(self) -> None:
+        self.target = build_sim(
+            start=self.start,
+            speed=self.speed,
+            scenario=parse_scenario(self.scenario),
+            seed=0,
+            prices={},
+        )
+
+    @property
+    def sim(self):  # the simulator, for its request log and book
+        assert self.target is not None
+        return self.target.simulator
+
+    def journal(self) -> Journal:
+        return Journal(self.tmp / "journal.jsonl")
+
+    def run(self, compiled: CompiledPlan) -> RunResult:
+        assert self.target is not None
+        warm_up(self.target, compiled.day)
+        journal = self.journal()
+        journal.open()
+        try:
+            ex = Executor(
+                plan=compiled,
+                client=self.target.client,
+                journal=journal,
+                clock=self.target.clock,
+                emit=self.events.append,
+            )
+            return Runner(
+                plan=compiled,
+                executor=ex,
+                journal=journal,
+                clock=self.target.clock,
+                emit=self.events.append,
+            ).run()
+        finally:
+            journal.close()
+
+    def sent(self, *api_ids: str) -> list[dict[str, str]]:
+        """Bodies of the order requests the simulator accepted, oldest first."""
+        return [e.body for e in self.sim.log_snapshot() if e.api_id in api_ids and e.committed]
+
+    def messages(self, kind: str) -> list[str]:
+        return [f"{e.job}: {e.message}" for e in self.events if e.kind == kind]
