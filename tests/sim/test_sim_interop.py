@@ -8,18 +8,22 @@ treats any `return_code` other than the integer 0 as an error.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 from kiwoom_client import KiwoomAPI, KiwoomAPIError
-from simhelp import STILL
 
 from planrunner.clock import ManualClock
-from planrunner.sim import Simulator, parse_scenario
+from planrunner.sim import Simulator, default_start, parse_scenario
+from tests.support.sim import STILL
 
 
 @pytest.fixture
-def sim(clock: ManualClock) -> Simulator:
+def sim() -> Simulator:
+    # kiwoom-client checks a token's expires_dt against the real clock, so the simulator's
+    # clock (which dates the tokens it issues) follows today, not a fixed day.
+    clock = ManualClock(default_start() + dt.timedelta(minutes=30))
     return Simulator(clock=clock, scenario=parse_scenario(STILL), first_ord_no=139)
 
 
