@@ -7,6 +7,10 @@ exit codes).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import click
 
 from planrunner import __version__
@@ -24,4 +28,30 @@ for _command in (*plan_commands.COMMANDS, *run_commands.COMMANDS, *sim_command.C
 
 
 def main() -> None:
-    cli(prog_name="planrunner")
+    """The console script: run the command, flush stdout and stderr, and end the process
+    at once with the command's exit code.
+
+    Everything a run must keep is fsynced in its journal before the summary is printed.
+    Ending with `os._exit` skips the interpreter's finalization, in which a finished run
+    was seen to hang for good (a finalizer waiting on a lock a parked worker thread held),
+    so a script waiting for `planrunner run` to exit would wait forever.
+    """
+    try:
+        cli(prog_name="planrunner")
+        code = 0
+    except SystemExit as done:
+        code = _exit_code(done.code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe
+            stream.flush()
+    os._exit(code)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    with contextlib.suppress(OSError, ValueError):
+        print(code, file=sys.stderr)  # sys.exit("text"): Python prints it and exits 1
+    return 1
