@@ -1,4 +1,4 @@
-"""Run modes (DESIGN.md §1): where orders go, with which keys, on which clock.
+"""Run modes: where orders go, with which keys, on which clock.
 
     --sim      the embedded simulator, in-process, on a compressed virtual clock
     --dry-run  Kiwoom's mock domain (or --base-url), real clock, keys from the environment

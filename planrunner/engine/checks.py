@@ -1,4 +1,4 @@
-"""What the executor reads and checks before it sends: the guide's checklists.
+"""What the executor reads and checks before it sends: the pre-send checklists.
 
 Before a modify or cancel: the order is still open with something left (ka10075; fills
 from ka10076 when they matter), the new price is on the tick grid and inside the day's

@@ -1,1 +1,1 @@
-"""The Kiwoom REST client. Only client.py imports httpx; codes/wire are pure data."""
+"""The Kiwoom REST client; httpx and h11 only in client.py and channel.py."""

@@ -1,4 +1,4 @@
-"""KiwoomClient: product words in, typed values out; the only httpx import.
+"""KiwoomClient: product words in, typed values out; httpx for all but instant orders.
 
 Bodies come from `wire` (the builders `show` prints), so what is previewed is what is
 sent. `_call` holds the one retry policy (DESIGN.md §4): only answers that prove the
