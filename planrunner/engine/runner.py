@@ -44,7 +44,7 @@ from planrunner.kiwoom.exceptions import AuthError, KiwoomError, ServerBug
 from planrunner.model import CompiledPlan, Job, action_name
 
 FINAL = frozenset({"done", "skipped", "failed"})
-SIM_REAL_GRACE = 0.25  # seconds of real time
+SIM_REAL_GRACE = 2.0  # seconds of real time
 PREP_LEAD = 0.2  # seconds of real time a job starts before its instant
 GIL_SWITCH_SECONDS = 0.0005
 # An early start (its checks: a few broker reads, ~3 ms, rarely 15) keeps clear of other
@@ -96,7 +96,7 @@ class Runner:
         speed = clock.virtual_seconds(1.0)
         if speed > 1:
             # On a compressed clock the machine's own latency becomes minutes: a job is
-            # late only past the plan's grace or a quarter second of real time.
+            # late only past the plan's grace or two seconds of real time.
             self.grace = max(self.grace, dt.timedelta(seconds=SIM_REAL_GRACE * speed))
         # Jobs start this much early: their checks read the broker's state first, and the
         # order request alone waits for the plan's instant (on a compressed clock, at most
