@@ -1,7 +1,7 @@
 """What every command shares: the error handler, --format and --date.
 
 One error
-handler maps failures to exit codes (DESIGN.md §7): 0 ok, 1 plan invalid or usage,
+handler maps failures to exit codes: 0 ok, 1 plan invalid or usage,
 2 broker/runtime failure, 3 internal error (traceback kept in a log file), 130 interrupted.
 """
 

@@ -45,7 +45,9 @@ def show(plan: str, date_: str | None, start: str | None, fmt: str) -> None:
     exact request (api-id and body), then every trigger. No network.
 
     Order numbers not known yet are shown as <entry@N>: the number the N-th request on
-    order `entry` returns. --format json: see planrunner/plan/show.py for the fields."""
+    order `entry` returns. --format json: {plan, file, date, timezone, run_start, jobs:
+    [{id, at, at_text, order, action, summary, requests: [{api_id, body}]}], triggers:
+    [{id, when, between, repeat, order, action, summary, requests}], policy}."""
     import datetime as dt
 
     from planrunner.krx import days

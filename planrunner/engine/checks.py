@@ -4,7 +4,7 @@ Before a modify or cancel: the order is still open with something left (ka10075;
 from ka10076 when they matter), the new price is on the tick grid and inside the day's
 limits (ka10001, read once per symbol and run), the session takes the order type at the
 instant of sending, and the order's value stays under `policy.max_order_value`. Newly
-seen fills are journaled (the guide: update the position after it).
+seen fills are journaled (the position is updated after it).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class BrokerChecks:
         return st
 
     def _note_fills(self, order: str, st: OrderStatus) -> None:
-        """Record each newly seen fill in the journal (the guide: update the position)."""
+        """Record each newly seen fill in the journal (the position follows its fills)."""
         with self._locks_guard:
             before = self._filled.get(order, 0)
             if st.filled <= before:

@@ -3,7 +3,7 @@
 Every order POST goes through `Executor._send`: an `intent` line is fsynced before the
 call, the outcome after it. A request the journal already shows as acked is not sent
 again (a restart resumes a half-done `market` at its second request). Broker state
-(open, remaining, filled) is read before each modify/cancel: the guide's checklists.
+(open, remaining, filled) is read before each modify/cancel: the pre-send checklists.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class Executor(BrokerChecks):
                 self.emit(self._event(SKIPPED, f"skipped ({s})", job_id, order))
                 return f"skipped ({s})"
             except AlreadyFilled as e:
-                # It filled between our read and the broker's answer: the guide's caution,
+                # It filled between our read and the broker's answer: the known race,
                 # not a failure. Nothing was executed; the step has nothing left to act on.
                 reason = f"filled: the broker refused the {action_name(action)} ({e.code})"
                 self.journal.append({"type": "skipped", "job": job_id, "reason": reason})
@@ -306,7 +306,7 @@ class Executor(BrokerChecks):
         self._place(job_id, 1, market, qty=qty, kind="market")
 
     def _replace(self, job_id: str, a: Replace) -> None:
-        """The guide's add-to-position. `qty` is the order's new total size: what filled
+        """Add to a position. `qty` is the order's new total size: what filled
         before the cancel counts toward it, so a replace never buys more than the plan's
         number (10 filled, replace to 20 → a new order for 10; 20 filled → nothing)."""
         if self._acked(job_id, 1):

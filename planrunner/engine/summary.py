@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 130
 BAD_STATES = ("rejected", "failed", "unknown")
-# Skips the guide expects (the order filled or is gone); any other skip is listed under
+# Routine skips (the order filled or is gone); any other skip is listed under
 # "needs attention" (late, session closed, limits, max_order_value, ...).
 ROUTINE_SKIPS = ("skipped (filled", "skipped (not open", "skipped (never placed")
 

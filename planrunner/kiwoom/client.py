@@ -1,7 +1,7 @@
 """KiwoomClient: product words in, typed values out; httpx for all but instant orders.
 
 Bodies come from `wire` (the builders `show` prints), so what is previewed is what is
-sent. `_call` holds the one retry policy (DESIGN.md §4): only answers that prove the
+sent. `_call` holds the one retry policy: only answers that prove the
 request was not executed are retried — rate limits (1700–1702, 1687, HTTP 429), a
 refused token (one refresh, one resend), a connection that was never made. An order
 POST whose answer we did not see (timeout or drop after sending, HTTP 5xx, 1999) raises

@@ -75,7 +75,7 @@ BUG = frozenset({"1501", "1504", "1505", "1512", "1513", "1514", "1515", "1516"}
 BAD_FIELD = frozenset({"1511", "1517"})
 UNKNOWN_STOCK = frozenset({"1901", "1902", "1903"})
 SERVER_ERROR = frozenset({"1999"})
-# The guide's {rt_cd, msg_cd, msg1, msg2} envelope codes.
+# The older {rt_cd, msg_cd, msg1, msg2} envelope codes.
 GUIDE_FILLED = "EGW0008"
 GUIDE_NO_ORDER = "EGW0009"
 GUIDE_CLOSED = "EGW0010"

@@ -1,7 +1,7 @@
 """Read a broker answer's envelope and name its failure. Pure: no I/O.
 
 Two envelopes reach us. The official one: `return_code` (0 = success) and `return_msg`
-carrying `[code:message]` (`[8005:Token이 유효하지 않습니다]`). The guide's one:
+carrying `[code:message]` (`[8005:Token이 유효하지 않습니다]`). The older one:
 `{rt_cd, msg_cd, msg1, msg2}` (`EGW0008` already filled…). A business failure usually
 arrives as HTTP 200, so the body decides, never the status alone.
 """

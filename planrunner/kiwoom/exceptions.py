@@ -21,7 +21,7 @@ BrokerError                      planrunner.errors: everything from the broker (
                                  `request` (api-id and body, never a key or token)
 
 Only order POSTs raise UnknownOutcome: the caller must reconcile through open orders
-(ka10075) and fills (ka10076) before doing anything else with that order (DESIGN.md §4).
+(ka10075) and fills (ka10076) before doing anything else with that order.
 """
 
 from __future__ import annotations
