@@ -1,4 +1,4 @@
-"""`validate`, `show`, `schema`: the plan language, no network."""
+"""`validate`, `show`, `diff`, `schema`: the plan language, no network."""
 
 from __future__ import annotations
 
@@ -73,6 +73,132 @@ def show(plan: str, date_: str | None, start: str | None, fmt: str) -> None:
         click.echo(as_text(compiled), nl=False)
 
 
+def _read(path: str) -> str | None:
+    """A plan file's text; None for git's /dev/null (a plan added or deleted)."""
+    from pathlib import Path
+
+    if path == "/dev/null":
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+
+
+def _git_text(plan: str, rev: str) -> str:
+    """The plan file as it is at git revision `rev`."""
+    import subprocess
+    from pathlib import Path
+
+    p = Path(plan).resolve()
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(p.parent), "show", f"{rev}:./{p.name}"],
+            capture_output=True,
+            check=False,
+        )
+    except OSError as e:
+        raise UsageError(f"cannot run git: {e.strerror}") from None
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise UsageError(f"{plan} at {rev}: " + (why[-1] if why else "git show failed"))
+    try:
+        return done.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{plan} at {rev} is not UTF-8 text") from None
+
+
+@click.command()
+@click.argument("args", nargs=-1, required=True, metavar="OLD NEW | PLAN [REV]")
+@click.option(
+    "--date", "date_", metavar="YYYY-MM-DD", help="Day to compare on (default: the new plan's)."
+)
+@click.option(
+    "--start",
+    metavar="HH:MM[:SS]",
+    help="Run start for +offset times and orders without `at` (default: the open).",
+)
+@FORMAT_OPTION
+@handled
+def diff(args: tuple[str, ...], date_: str | None, start: str | None, fmt: str) -> None:
+    """What a plan change does to the day's broker requests: jobs added (+), removed (-)
+    and changed (~, with the request fields that change), trigger and policy changes.
+
+    planrunner diff OLD NEW compares two files; planrunner diff PLAN [REV] compares the
+    file with its version at a git revision (default HEAD). Exit 0 when the timelines are
+    equal, 1 when they differ (or a plan is invalid).
+
+    As a git diff driver (git passes seven arguments; the exit code is then 0):
+    echo '*.yaml diff=planrunner' >> .gitattributes;
+    git config diff.planrunner.command 'planrunner diff'"""
+    import datetime as dt
+    import difflib
+    import os
+
+    from planrunner.krx import days
+    from planrunner.plan import diff as d
+
+    driver = len(args) in (7, 9)
+    if driver:  # git: path old-file old-hex old-mode new-file new-hex new-mode [new-path info]
+        path, old_file, old_hex, _, new_file, new_hex = args[:6]
+        old_label = f"{path} ({old_hex[:7]})"
+        new_label = path if set(new_hex) <= {"0", "."} else f"{path} ({new_hex[:7]})"
+        old_text, new_text = _read(old_file), _read(new_file)
+    elif len(args) == 2 and os.path.exists(args[1]):
+        old_label, new_label = args
+        old_text, new_text = _read(args[0]), _read(args[1])
+    elif len(args) in (1, 2):
+        rev = args[1] if len(args) == 2 else "HEAD"
+        old_label, new_label = f"{args[0]} ({rev})", args[0]
+        new_text = _read(args[0])
+        old_text = _git_text(args[0], rev)
+    else:
+        raise UsageError("diff takes OLD NEW, or PLAN [REV]")
+    day = (
+        date_option(date_)
+        or d.written_date(new_text)
+        or d.written_date(old_text)
+        or days.default_plan_date()
+    )
+    run_start = None
+    if start is not None:
+        try:
+            run_start = dt.datetime.combine(day, dt.time.fromisoformat(start), tzinfo=days.SEOUL)
+        except ValueError:
+            raise UsageError(f"--start {start!r}: write it like 09:00 or 09:00:30") from None
+    try:
+        old = d.compile_text(old_text, old_label, day=day, run_start=run_start)
+        new = d.compile_text(new_text, new_label, day=day, run_start=run_start)
+    except PlanError as e:
+        if not driver:
+            raise
+        # git log -p must go on: say why, then show the text difference.
+        for p in e.problems:
+            click.echo(str(p))
+        click.echo(f"(not a valid plan on {day.isoformat()}: the text difference follows)")
+        click.echo(
+            "".join(
+                difflib.unified_diff(
+                    (old_text or "").splitlines(keepends=True),
+                    (new_text or "").splitlines(keepends=True),
+                    old_label,
+                    new_label,
+                )
+            ),
+            nl=False,
+        )
+        return
+    result = d.compare(old, new, day)
+    if fmt == "json":
+        click.echo(json.dumps(d.as_dict(result), ensure_ascii=False, indent=2))
+    else:
+        click.echo(d.as_text(result), nl=False)
+    if not result.equal and not driver:
+        raise SystemExit(1)
+
+
 @click.command()
 @handled
 def schema() -> None:
@@ -82,4 +208,4 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-COMMANDS = (validate, show, schema)
+COMMANDS = (validate, show, diff, schema)
