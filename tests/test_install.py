@@ -11,6 +11,7 @@ skipped.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -103,3 +104,14 @@ def test_a_non_editable_install_prints_the_schema_from_another_directory(tmp_pat
             cmd, capture_output=True, text=True, check=True, cwd=elsewhere, env=env
         )
         assert out.stdout == expected, cmd
+    # The plan templates ship too (issue 16, item 4): `new` works from the installed copy.
+    listed = subprocess.run(
+        [sys.executable, "-m", "planrunner", "new", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=elsewhere,
+        env=env,
+    )
+    templates = sorted(p.stem for p in (ROOT / "planrunner" / "plan" / "templates").glob("*.yaml"))
+    assert [t["template"] for t in json.loads(listed.stdout)] == templates

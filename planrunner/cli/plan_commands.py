@@ -1,4 +1,4 @@
-"""`validate`, `show`, `diff`, `schema`: the plan language, no network."""
+"""`validate`, `show`, `diff`, `new`, `schema`: the plan language, no network."""
 
 from __future__ import annotations
 
@@ -200,6 +200,61 @@ def diff(args: tuple[str, ...], date_: str | None, start: str | None, fmt: str) 
 
 
 @click.command()
+@click.argument("template", required=False)
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="A template value (repeatable)."
+)
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@click.option(
+    "--date",
+    "date_",
+    metavar="YYYY-MM-DD",
+    help="Day to check the plan on (default: today if a trading day, else the next).",
+)
+@FORMAT_OPTION
+@handled
+def new(
+    template: str | None,
+    file: str | None,
+    sets: tuple[str, ...],
+    force: bool,
+    date_: str | None,
+    fmt: str,
+) -> None:
+    """Write a commented plan from a template, with --set values filled in; it is checked
+    as validate would before it is written (problems: file:line:col, exit 1, nothing
+    written). Without TEMPLATE: the templates and their values. Without FILE: to stdout."""
+    from pathlib import Path
+
+    from planrunner.plan import new as templates
+
+    if template is None:
+        listed = [templates.template(n) for n in templates.names()]
+        if fmt == "json":
+            data = [{"template": t.name, "about": t.about, "values": t.defaults} for t in listed]
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        for t in listed:
+            click.echo(f"{t.name}: {t.about}")
+            click.echo("    " + " ".join(f"{k}={v}" for k, v in t.defaults.items()))
+        return
+    if file is not None and Path(file).exists() and not force:
+        raise UsageError(f"{file} exists: choose another name, or --force to overwrite it")
+    text = templates.render(
+        template, templates.parse_sets(sets), file=file or "<new plan>", day=date_option(date_)
+    )
+    if file is None:
+        click.echo(text, nl=False)
+        return
+    Path(file).write_text(text, encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps({"file": file, "template": template}))
+    else:
+        click.echo(f"{file}: written from template {template}; planrunner show {file}", err=True)
+
+
+@click.command()
 @handled
 def schema() -> None:
     """Print the plan JSON Schema (for editors and check-jsonschema)."""
@@ -208,4 +263,4 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-COMMANDS = (validate, show, diff, schema)
+COMMANDS = (validate, show, diff, new, schema)
