@@ -143,8 +143,14 @@ def diff(args: tuple[str, ...], date_: str | None, start: str | None, fmt: str) 
     driver = len(args) in (7, 9)
     if driver:  # git: path old-file old-hex old-mode new-file new-hex new-mode [new-path info]
         path, old_file, old_hex, _, new_file, new_hex = args[:6]
-        old_label = f"{path} ({old_hex[:7]})"
-        new_label = path if set(new_hex) <= {"0", "."} else f"{path} ({new_hex[:7]})"
+        old_label = "/dev/null" if old_file == "/dev/null" else f"{path} ({old_hex[:7]})"
+        new_label = (
+            "/dev/null"
+            if new_file == "/dev/null"
+            else path
+            if set(new_hex) <= {"0", "."}
+            else f"{path} ({new_hex[:7]})"
+        )
         old_text, new_text = _read(old_file), _read(new_file)
     elif len(args) == 2 and os.path.exists(args[1]):
         old_label, new_label = args

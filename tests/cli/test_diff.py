@@ -255,8 +255,13 @@ def test_issue16_item2_git_diff_driver_added_and_invalid_plans(repo: Path) -> No
     plan = repo / "plans" / "a.yaml"
     (repo / "plans" / "b.yaml").write_text(PLAN.replace("version: 1", f"version: 1\ndate: {DAY}"))
     _git(repo, "add", "plans/b.yaml")
-    out = _git(repo, "diff", "--cached").stdout
-    assert "+ 09:00:05 place entry: buy 10 005930 @ 70,000 limit on KRX" in out
+    out = _git(repo, "diff", "--cached").stdout.splitlines()
+    assert out[0] == "--- /dev/null" and out[1].startswith("+++ plans/b.yaml (")
+    assert out[3:6] == [
+        "~ name none → t",
+        "+ 09:00:05 place entry: buy 10 005930 @ 70,000 limit on KRX",
+        "+ 09:30 modify entry price 70,100",
+    ]
     plan.write_text(plan.read_text().replace("version: 1", "version: 2"))
     out = _git(repo, "diff", "plans/a.yaml").stdout
     assert "$.version: 2 must be 1" in out and "-version: 1\n+version: 2" in out
