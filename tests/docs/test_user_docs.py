@@ -93,3 +93,19 @@ def test_issue16_item1_help_texts_name_no_file_outside_the_project() -> None:
         out = CliRunner().invoke(cli, args).stdout
         assert not FOREIGN.search(out), name
         assert "planrunner/" not in out, f"{name} --help points into the source"
+
+
+def test_issue16_item1_reference_examples_are_valid(tmp_path: Path) -> None:
+    """The complete plan of docs/plans.md validates and shows, as a user would copy it."""
+    from click.testing import CliRunner
+
+    from planrunner.cli import cli
+
+    blocks = re.findall(r"```yaml\n(.*?)```", REFERENCE.read_text(encoding="utf-8"), re.S)
+    plans = [b for b in blocks if "\nversion: 1\n" in b and "\norders:\n" in b]
+    assert plans
+    for i, text in enumerate(plans):
+        f = tmp_path / f"example{i}.yaml"
+        f.write_text(text, encoding="utf-8")
+        result = CliRunner().invoke(cli, ["show", str(f), "--date", "2026-11-26"])
+        assert result.exit_code == 0, result.output
