@@ -127,11 +127,12 @@ def diff(args: tuple[str, ...], date_: str | None, start: str | None, fmt: str) 
     and changed (~, with the request fields that change), trigger and policy changes.
 
     planrunner diff OLD NEW compares two files; planrunner diff PLAN [REV] compares the
-    file with its version at a git revision (default HEAD). Exit 0 when the timelines are
-    equal, 1 when they differ (or a plan is invalid).
+    file with its version at a git revision (default HEAD; a second argument that names an
+    existing file is a file). Exit 0 when the timelines are equal, 1 when they differ (or
+    a plan is invalid).
 
     As a git diff driver (git passes seven arguments; the exit code is then 0):
-    echo '*.yaml diff=planrunner' >> .gitattributes;
+    echo 'plans/*.yaml diff=planrunner' >> .gitattributes;
     git config diff.planrunner.command 'planrunner diff'"""
     import datetime as dt
     import difflib
