@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Side = Literal["buy", "sell"]
 Exchange = Literal["KRX", "NXT", "SOR"]
@@ -235,3 +235,4 @@ class CompiledPlan:
     policy: Policy
     run_start: dt.datetime | None = None
     warnings: tuple[str, ...] = field(default=())
+    params: dict[str, Any] = field(default_factory=dict)  # parameter values in force

@@ -79,8 +79,9 @@ def cancel_all(
     base_url: str | None,
     day: dt.date | None,
     emit: Emit,
+    params: dict[str, str] | None = None,
 ) -> CancelAllResult:
-    plan = load_plan(path)
+    plan = load_plan(path, params)
     appkey, secret = keys_from_env()
     target = build_remote(
         live=live, base_url=base_url, state_dir=state_dir, appkey=appkey, secret=secret
@@ -89,7 +90,7 @@ def cancel_all(
         from planrunner.krx import days
 
         the_day = day or plan.date or days.default_plan_date()
-        jpath = journal_path(state_dir, plan.name, the_day, target.env)
+        jpath = journal_path(state_dir, plan.journal_name, the_day, target.env)
         if not jpath.exists():
             raise UsageError(
                 f"no journal for {plan.name} on {the_day} ({jpath}): nothing to cancel"

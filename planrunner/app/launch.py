@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from planrunner.app.targets import (
@@ -48,6 +48,7 @@ class RunOptions:
     base_url: str | None = None
     allow_dirty: bool = False
     adopt: tuple[tuple[str, str], ...] = ()
+    params: dict[str, str] = field(default_factory=dict)  # --set name=value
 
 
 def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
@@ -101,7 +102,7 @@ def run_plan(
 ) -> RunResult:
     """Run (or resume) a plan. `on_target` sees the connected target first: tests use it
     to keep the embedded simulator, whose request log is the truth about what was sent."""
-    plan = load_plan(path)  # raises PlanError with every problem
+    plan = load_plan(path, opts.params)  # raises PlanError with every problem
     strict = not (opts.mode == "dry-run" and opts.base_url)
     day = _day(plan.date, opts.date, strict=strict)
     live = opts.mode == "live"
@@ -124,7 +125,7 @@ def run_plan(
             adopted=tuple(o for o in compiled.orders.values() if o.adopt),
         )
         env = "sim"
-        jpath = journal_path(opts.state_dir, plan.name, day, env)
+        jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
         if jpath.exists():  # a rehearsal starts from nothing; keep the last one beside it
             jpath.rename(jpath.with_name(f"{jpath.stem}.{int(os.path.getmtime(jpath))}.jsonl"))
     else:
@@ -137,7 +138,7 @@ def run_plan(
             secret=secret,
         )
         env = target.env
-        jpath = journal_path(opts.state_dir, plan.name, day, env)
+        jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
 
     if on_target is not None:
         on_target(target)
@@ -156,6 +157,7 @@ def run_plan(
                 "env": env,
                 "file": str(path),
                 "sha256": file_sha256(path),
+                "params": plan.params,
                 "git_commit": commit,
                 "run_start": (state.run_start or run_start).isoformat(),
                 "resumed": bool(state.starts),

@@ -34,11 +34,16 @@ def find_journal(state_dir: Path, name: str, day: dt.date, env: str | None) -> P
 
 
 def plan_status(
-    path: Path, *, state_dir: Path, day: dt.date | None, env: str | None
+    path: Path,
+    *,
+    state_dir: Path,
+    day: dt.date | None,
+    env: str | None,
+    params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    plan = load_plan(path)
+    plan = load_plan(path, params)
     the_day = day or plan.date or days.default_plan_date()
-    jpath = find_journal(state_dir, plan.name, the_day, env)
+    jpath = find_journal(state_dir, plan.journal_name, the_day, env)
     state = replay(jpath)
     compiled = compile_plan(plan, day=the_day, run_start=state.run_start)
     data = status_data(compiled, state)

@@ -36,6 +36,25 @@ FORMAT_OPTION = click.option(
     help="Output for people (text) or machines (json).",
 )
 
+SET_OPTION = click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="The value of a plan parameter (declared under params:); repeatable.",
+)
+
+
+def set_values(items: tuple[str, ...]) -> dict[str, str]:
+    """`--set name=value` options as a dict; a usage error names a malformed one."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"--set {item!r}: write it as name=value")
+        out[key.strip()] = value.strip()
+    return out
+
 
 def _log_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")

@@ -6,22 +6,24 @@ import json
 
 import click
 
-from planrunner.cli.options import FORMAT_OPTION, date_option, handled
+from planrunner.cli.options import FORMAT_OPTION, SET_OPTION, date_option, handled, set_values
 from planrunner.errors import PlanError, UsageError
 
 
 @click.command()
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@SET_OPTION
 @FORMAT_OPTION
 @handled
-def validate(plans: tuple[str, ...], fmt: str) -> None:
+def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     """Check plan files: every problem of every file, one line each
     (file:line:col: $.json.path: message). Exit 1 if any.
 
     --format json prints a list of {file, line, col, path, message}."""
     from planrunner.plan.compile import check_file
 
-    problems = [p for path in plans for p in check_file(path)]
+    params = set_values(sets)
+    problems = [p for path in plans for p in check_file(path, params=params)]
     if problems:
         raise PlanError(problems)
     if fmt == "json":
@@ -38,9 +40,10 @@ def validate(plans: tuple[str, ...], fmt: str) -> None:
     metavar="HH:MM[:SS]",
     help="Run start for +offset times and orders without `at` (default: now, or the open).",
 )
+@SET_OPTION
 @FORMAT_OPTION
 @handled
-def show(plan: str, date_: str | None, start: str | None, fmt: str) -> None:
+def show(plan: str, date_: str | None, start: str | None, sets: tuple[str, ...], fmt: str) -> None:
     """The day's timeline: every job with its time (Asia/Seoul), order, action and the
     exact request (api-id and body), then every trigger. No network.
 
@@ -64,9 +67,9 @@ def show(plan: str, date_: str | None, start: str | None, fmt: str) -> None:
         if day is None:
             from planrunner.plan.rules import load_plan
 
-            day = load_plan(plan).date or days.default_plan_date()
+            day = load_plan(plan, set_values(sets)).date or days.default_plan_date()
         run_start = dt.datetime.combine(day, clock, tzinfo=days.SEOUL)
-    compiled = compile_file(plan, day=day, run_start=run_start)
+    compiled = compile_file(plan, day=day, run_start=run_start, params=set_values(sets))
     if fmt == "json":
         click.echo(json.dumps(as_dict(compiled), ensure_ascii=False, indent=2))
     else:
@@ -120,9 +123,12 @@ def _git_text(plan: str, rev: str) -> str:
     metavar="HH:MM[:SS]",
     help="Run start for +offset times and orders without `at` (default: the open).",
 )
+@SET_OPTION
 @FORMAT_OPTION
 @handled
-def diff(args: tuple[str, ...], date_: str | None, start: str | None, fmt: str) -> None:
+def diff(
+    args: tuple[str, ...], date_: str | None, start: str | None, sets: tuple[str, ...], fmt: str
+) -> None:
     """What a plan change does to the day's broker requests: jobs added (+), removed (-)
     and changed (~, with the request fields that change), trigger and policy changes.
 
@@ -176,8 +182,9 @@ def diff(args: tuple[str, ...], date_: str | None, start: str | None, fmt: str) 
         except ValueError:
             raise UsageError(f"--start {start!r}: write it like 09:00 or 09:00:30") from None
     try:
-        old = d.compile_text(old_text, old_label, day=day, run_start=run_start)
-        new = d.compile_text(new_text, new_label, day=day, run_start=run_start)
+        params = set_values(sets)
+        old = d.compile_text(old_text, old_label, day=day, run_start=run_start, params=params)
+        new = d.compile_text(new_text, new_label, day=day, run_start=run_start, params=params)
     except PlanError as e:
         if not driver:
             raise

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from planrunner.cli.options import FORMAT_OPTION, date_option, handled
+from planrunner.cli.options import FORMAT_OPTION, SET_OPTION, date_option, handled, set_values
 from planrunner.errors import UsageError
 
 STATE_DIR_OPTION = click.option(
@@ -62,6 +62,7 @@ def _state_dir(value: Path | None) -> Path:
 )
 @click.option("--yes", is_flag=True, help="--live: skip the typed confirmation.")
 @click.option("--allow-dirty", is_flag=True, help="--live: allow a plan with uncommitted changes.")
+@SET_OPTION
 @DATE_OPTION
 @STATE_DIR_OPTION
 @FORMAT_OPTION
@@ -76,6 +77,7 @@ def run(
     adopt: tuple[str, ...],
     yes: bool,
     allow_dirty: bool,
+    sets: tuple[str, ...],
     day: str | None,
     state_dir: Path | None,
     fmt: str,
@@ -117,6 +119,7 @@ def run(
         base_url=base_url,
         allow_dirty=allow_dirty,
         adopt=tuple(pairs),
+        params=set_values(sets),
     )
     stop = threading.Event()
 
@@ -145,16 +148,30 @@ def run(
     default=None,
     help="Which journal: sim, mock, live, local-HOST-PORT (default: the newest).",
 )
+@SET_OPTION
 @DATE_OPTION
 @STATE_DIR_OPTION
 @FORMAT_OPTION
 @handled
-def status(plan: Path, env: str | None, day: str | None, state_dir: Path | None, fmt: str) -> None:
+def status(
+    plan: Path,
+    env: str | None,
+    sets: tuple[str, ...],
+    day: str | None,
+    state_dir: Path | None,
+    fmt: str,
+) -> None:
     """Show from the journal each job's state, each order's lineage, and what needs attention."""
     from planrunner.app.status import plan_status
     from planrunner.app.text import status_lines
 
-    data = plan_status(plan, state_dir=_state_dir(state_dir), day=date_option(day), env=env)
+    data = plan_status(
+        plan,
+        state_dir=_state_dir(state_dir),
+        day=date_option(day),
+        env=env,
+        params=set_values(sets),
+    )
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, default=str))
     else:
@@ -168,6 +185,7 @@ def status(plan: Path, env: str | None, day: str | None, state_dir: Path | None,
 @click.option("--dry-run", "mode", flag_value="dry-run", help="The plan ran on the mock domain.")
 @click.option("--live", "mode", flag_value="live", help="The plan ran on the live domain.")
 @click.option("--base-url", default=None, help="--dry-run: the server the plan ran against.")
+@SET_OPTION
 @DATE_OPTION
 @STATE_DIR_OPTION
 @FORMAT_OPTION
@@ -176,6 +194,7 @@ def cancel_all_cmd(
     plan: Path,
     mode: str | None,
     base_url: str | None,
+    sets: tuple[str, ...],
     day: str | None,
     state_dir: Path | None,
     fmt: str,
@@ -197,6 +216,7 @@ def cancel_all_cmd(
         base_url=base_url,
         day=date_option(day),
         emit=emit,
+        params=set_values(sets),
     )
     if fmt == "json":
         click.echo(

@@ -25,9 +25,12 @@ ladder; a market order's value is unknown until fire time, so the runner checks 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from planrunner.errors import PlanError, Problem
 from planrunner.krx import days
@@ -199,6 +202,7 @@ def analyse(
         triggers=triggers,
         policy=plan.policy,
         run_start=run_start,
+        params=dict(plan.params),
     )
     return compiled, problems + walk.problems
 
@@ -223,23 +227,35 @@ def check_loaded(
     day: dt.date | None = None,
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> tuple[CompiledPlan | None, list[Problem]]:
-    """The whole pipeline on a parsed file: schema, plan rules, compile rules."""
+    """The whole pipeline on a parsed file: parameters (`--set` values), schema, plan
+    rules, compile rules."""
     from planrunner.plan import schema
+    from planrunner.plan.params import apply
 
-    problems = list(loaded.problems) or schema.check(loaded)
+    problems = list(loaded.problems)
+    values: dict[str, Any] = {}
+    if not problems:
+        loaded, values, problems = apply(loaded, params)
+        problems = problems or schema.check(loaded)
     if problems or loaded.data is None:
         return None, sorted(problems, key=Problem.sort_key)
     plan, problems = build(loaded)
+    plan = dataclasses.replace(plan, params=values)
     compiled, more = analyse(plan, day=day, run_start=run_start, now=now)
     return compiled, sorted(set(problems + more), key=Problem.sort_key)
 
 
 def check_file(
-    path: str | Path, *, day: dt.date | None = None, now: dt.datetime | None = None
+    path: str | Path,
+    *,
+    day: dt.date | None = None,
+    now: dt.datetime | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> list[Problem]:
     """Every problem of one plan file (empty if it is valid)."""
-    return check_loaded(load_file(path), day=day, now=now)[1]
+    return check_loaded(load_file(path), day=day, now=now, params=params)[1]
 
 
 def compile_file(
@@ -248,9 +264,12 @@ def compile_file(
     day: dt.date | None = None,
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> CompiledPlan:
     """Load, check and compile a plan file; raises PlanError with every problem."""
-    compiled, problems = check_loaded(load_file(path), day=day, run_start=run_start, now=now)
+    compiled, problems = check_loaded(
+        load_file(path), day=day, run_start=run_start, now=now, params=params
+    )
     if problems or compiled is None:
         raise PlanError(problems)
     return compiled

@@ -159,6 +159,7 @@ def side(label: str, compiled: CompiledPlan, written: dict[str, Any]) -> Side:
         "policy.on_late": p.on_late,
         "policy.price_poll": _duration(p.price_poll),
         "policy.max_order_value": p.max_order_value,
+        **{f"params.{k}": v for k, v in compiled.params.items()},
     }
     return Side(
         label=label,
@@ -182,6 +183,7 @@ def compile_text(
     *,
     day: dt.date,
     run_start: dt.datetime | None,
+    params: dict[str, str] | None = None,
 ) -> Side:
     """Load, check and compile one version (None: the file does not exist there).
     Raises PlanError with every problem, each naming `label`."""
@@ -193,7 +195,7 @@ def compile_text(
     loaded = load_text(text, file=label)
     # A `now` on another day lays offsets and orders without `at` out from the open.
     now = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(0), tzinfo=SEOUL)
-    compiled, problems = check_loaded(loaded, day=day, run_start=run_start, now=now)
+    compiled, problems = check_loaded(loaded, day=day, run_start=run_start, now=now, params=params)
     if problems or compiled is None:
         raise PlanError(problems)
     written = loaded.data if isinstance(loaded.data, dict) else {}

@@ -13,9 +13,11 @@ Rules that need the day or the order of events live in `compile`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,14 @@ class Plan:
     triggers: tuple[TriggerSpec, ...]
     policy: Policy
     source: Loaded  # for marks: where each value was written
+    params: dict[str, Any] = field(default_factory=dict)  # the values in force
+
+    @property
+    def journal_name(self) -> str:
+        """The journal's identity: the name, and a digest of the parameter values."""
+        from planrunner.plan.params import identity
+
+        return identity(self.name, self.params)
 
     def mark(self, path: str) -> Mark:
         line, col = self.source.mark(path)
@@ -379,15 +389,20 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
     return plan, b.problems
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Load, schema-check and build a plan file; raises PlanError with every problem found
-    so far (`compile.compile_plan` adds those that need the day)."""
+def load_plan(path: str | Path, params: Mapping[str, str] | None = None) -> Plan:
+    """Load, schema-check and build a plan file with its parameter values (`--set`);
+    raises PlanError with every problem found so far (`compile.compile_plan` adds those
+    that need the day)."""
     from planrunner.plan import schema
+    from planrunner.plan.params import apply
 
     loaded = load_file(path)
-    problems = list(loaded.problems) or schema.check(loaded)
+    problems = list(loaded.problems)
+    if not problems:
+        loaded, values, problems = apply(loaded, params)
+        problems = problems or schema.check(loaded)
     if not problems:
         plan, problems = build(loaded)
         if not problems:
-            return plan
+            return dataclasses.replace(plan, params=values)
     raise PlanError(problems)

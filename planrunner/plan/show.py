@@ -6,6 +6,7 @@ JSON form of `planrunner show --format json` (one object):
 
     {"plan": name, "file": path, "date": "YYYY-MM-DD", "timezone": "Asia/Seoul",
      "run_start": ISO datetime or null (null: offsets laid out from now / the open),
+     "params": {name: value in force} ({} for a plan without parameters),
      "jobs": [{"id": "steps[1]#2", "at": ISO datetime, "at_text": "09:40" | "+90s" | "start",
                "order": "entry", "action": "modify", "summary": "modify entry price 70,300",
                "requests": [{"api_id": "kt10002", "body": {...official field names...}}]}],
@@ -120,6 +121,7 @@ def as_dict(plan: CompiledPlan) -> dict[str, Any]:
         "date": plan.day.isoformat(),
         "timezone": "Asia/Seoul",
         "run_start": plan.run_start.isoformat() if plan.run_start else None,
+        "params": dict(plan.params),
         "jobs": [
             {
                 "id": j.id,
@@ -162,9 +164,10 @@ def as_text(plan: CompiledPlan) -> str:
         f"plan {plan.name} ({plan.file})",
         f"day {plan.day.isoformat()} ({plan.day.strftime('%a')}), times in Asia/Seoul"
         + (f", run start {start}" if start else "; +offsets count from the run start"),
-        "",
-        "jobs",
     ]
+    if plan.params:
+        lines.append("params " + ", ".join(f"{k}={v}" for k, v in plan.params.items()))
+    lines += ["", "jobs"]
     for j in plan.jobs:
         lines.append(f"  {_time(plan, j):<16} {j.id:<12} {summary(j.action)}")
         lines.extend(f"  {'':<16} {'':<12} {_body(r)}" for r in j.requests)

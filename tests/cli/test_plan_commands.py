@@ -90,6 +90,7 @@ def test_show_json_has_the_documented_fields(run) -> None:  # type: ignore[no-un
         "date",
         "timezone",
         "run_start",
+        "params",
         "jobs",
         "triggers",
         "policy",
