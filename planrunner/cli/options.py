@@ -1,4 +1,4 @@
-"""What every command shares: the error handler, --format and --date.
+"""What every command shares: the error handler, --format, --date and --set.
 
 One error
 handler maps failures to exit codes: 0 ok, 1 plan invalid or usage,

@@ -1,4 +1,4 @@
-"""The plan language: load, schema, rules, compile, timeline, show.
+"""The plan language: load, params, schema, rules, compile, timeline, show, diff, new.
 
-Pure: no I/O but reading the plan file.
+Pure: no I/O but reading the plan file (and its templates).
 """
