@@ -88,6 +88,8 @@ def test_issue16_item3_hook_entry_passes_valid_and_fails_invalid(
 
 
 @pytest.mark.slow
+# pip reaches the package index over TLS: its certificates are checked against the date
+@pytest.mark.real_clock
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
 def test_issue16_item3_pre_commit_try_repo(tmp_path: Path) -> None:
