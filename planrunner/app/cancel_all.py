@@ -1,7 +1,7 @@
 """`planrunner cancel-all`: the kill switch. Stop the plan's runner, then cancel every
 order of the plan that is still open at the broker, by its newest number.
 
-The runner is stopped first (SIGTERM to the pid holding the plan's lock; it finishes the
+The runner is stopped first (SIGTERM to the pid holding the journal's lock; it finishes the
 request in flight and leaves a consistent journal), so nothing races the cancels. The
 cancels go through the same journal-first executor as any step, under job ids
 `cancel-all@<time>:<order>`, and requests in doubt are reconciled before anything is sent.
@@ -10,7 +10,6 @@ cancels go through the same journal-first executor as any step, under job ids
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import signal
 import time
@@ -21,7 +20,7 @@ from planrunner.app.targets import build_remote, keys_from_env
 from planrunner.clock import SEOUL
 from planrunner.engine.events import INFO, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
-from planrunner.engine.journal import Journal, journal_path
+from planrunner.engine.journal import Journal, holder_pid, journal_path
 from planrunner.engine.reconcile import reconcile
 from planrunner.errors import RunError, UsageError
 from planrunner.model import Cancel
@@ -38,33 +37,17 @@ class CancelAllResult:
     outcomes: dict[str, str]  # order -> "cancelled 6" / "skipped (filled)" / …
 
 
-def _holder(lock_path: Path) -> int | None:
-    """The pid holding the plan's lock, or None if no runner holds it."""
-    if not lock_path.exists():
-        return None
-    fd = os.open(lock_path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        text = os.read(fd, 64).decode(errors="replace").strip()
-        return int(text) if text.isdigit() else -1
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def stop_runner(lock_path: Path, emit: Emit) -> int | None:
-    pid = _holder(lock_path)
+def stop_runner(jpath: Path, emit: Emit) -> int | None:
+    """SIGTERM to the runner holding the journal's lock; wait until the lock is free."""
+    pid = holder_pid(jpath)
     if pid is None:
         return None
     if pid <= 0:
-        raise RunError(f"a runner holds {lock_path} but its pid is unreadable: stop it by hand")
+        raise RunError(f"a runner holds {jpath} but its pid is unreadable: stop it by hand")
     emit(Event(kind=INFO, at=dt.datetime.now(SEOUL), message=f"stopping runner pid {pid}"))
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT_SECONDS
-    while _holder(lock_path) is not None:
+    while holder_pid(jpath) is not None:
         if time.monotonic() > deadline:
             raise RunError(f"runner pid {pid} did not stop within {STOP_WAIT_SECONDS:.0f}s")
         time.sleep(0.05)
@@ -95,7 +78,7 @@ def cancel_all(
             raise UsageError(
                 f"no journal for {plan.name} on {the_day} ({jpath}): nothing to cancel"
             )
-        stopped = stop_runner(jpath.with_suffix(".lock"), emit)
+        stopped = stop_runner(jpath, emit)
         journal = Journal(jpath)
         state = journal.open()
         try:

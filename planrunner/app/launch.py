@@ -7,6 +7,7 @@ connect to the target, record `start`, then hand the jobs to the Runner.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from planrunner.app.identity import compare, refusal, timeline_of
 from planrunner.app.targets import (
     Target,
     build_remote,
@@ -28,13 +30,13 @@ from planrunner.app.targets import (
 from planrunner.clock import SEOUL
 from planrunner.engine.events import INFO, WARNING, Emit, Event, RunResult
 from planrunner.engine.execute import Executor
-from planrunner.engine.journal import Journal, journal_path
+from planrunner.engine.journal import FORMAT, Journal, JournalWriteError, journal_path
 from planrunner.engine.runner import Runner
 from planrunner.errors import RunError, UsageError
 from planrunner.krx import days, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan
 from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import load_plan
+from planrunner.plan.rules import Ladder, Plan, load_plan
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +51,8 @@ class RunOptions:
     allow_dirty: bool = False
     adopt: tuple[tuple[str, str], ...] = ()
     params: dict[str, str] = field(default_factory=dict)  # --set name=value
+    fresh: bool = False  # a new journal; an existing one is kept beside it
+    resume_changed: bool = False  # go on with a changed plan under the day's journal
 
 
 def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
@@ -58,6 +62,41 @@ def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.
         if strict:
             raise RunError(f"{day} is not a KRX trading day ({name}): the plan will not run")
     return day
+
+
+def _relative_time(plan: Plan) -> str | None:
+    """The first time in the plan that counts from the run start, as the user reads it."""
+    for spec in plan.orders.values():
+        if spec.adopt is None and spec.mark and spec.mark.path.startswith("$.orders."):
+            if spec.at is None:
+                return f"order {spec.id} has no at: (placed when the run starts)"
+            if spec.at.offset is not None:
+                return f"order {spec.id} at {spec.at.text}"
+    for step in plan.steps:
+        times = (step.action.start,) if isinstance(step.action, Ladder) else (step.at,)
+        for t in times:
+            if t is not None and t.offset is not None:
+                return f"{step.path} at {t.text}"
+    return None
+
+
+def _check_day(plan: Plan, day: dt.date, opts: RunOptions) -> None:
+    """On a real clock, times relative to the run start happen today: such a plan cannot
+    run for another day (its orders would go out now, under that day's journal)."""
+    if opts.mode == "sim":
+        return
+    today = dt.datetime.now(SEOUL).date()
+    if day == today:
+        return
+    why = _relative_time(plan)
+    if why is None:
+        return
+    source = f"--date {day}" if opts.date else f"date: {day}"
+    raise UsageError(
+        f"{source}: this plan has times relative to the run start ({why}); on a real clock "
+        f"they happen today ({today}), not on {day}. Run it on its day without --date, or "
+        "write clock times"
+    )
 
 
 def _with_adoptions(plan: CompiledPlan, adopt: tuple[tuple[str, str], ...]) -> CompiledPlan:
@@ -105,6 +144,7 @@ def run_plan(
     plan = load_plan(path, opts.params)  # raises PlanError with every problem
     strict = not (opts.mode == "dry-run" and opts.base_url)
     day = _day(plan.date, opts.date, strict=strict)
+    _check_day(plan, day, opts)
     live = opts.mode == "live"
     commit = live_guard(path, allow_dirty=opts.allow_dirty) if live else None
 
@@ -126,8 +166,6 @@ def run_plan(
         )
         env = "sim"
         jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
-        if jpath.exists():  # a rehearsal starts from nothing; keep the last one beside it
-            jpath.rename(jpath.with_name(f"{jpath.stem}.{int(os.path.getmtime(jpath))}.jsonl"))
     else:
         appkey, secret = keys_from_env()
         target = build_remote(
@@ -144,23 +182,34 @@ def run_plan(
         on_target(target)
     journal = Journal(jpath)
     try:
-        state = journal.open()
+        # A rehearsal starts from nothing (the last one is kept beside it), like --fresh.
+        state = journal.open(fresh=opts.fresh or opts.mode == "sim")
+        sha = file_sha256(path)
+        changed = None
         if opts.mode != "sim":
             run_start = state.run_start or target.clock.now()
             compiled = _with_adoptions(compile_plan(plan, day=day, run_start=run_start), opts.adopt)
+            change = compare(state, path=path, sha256=sha, timeline=timeline_of(compiled))
+            if change and not opts.resume_changed:
+                raise refusal(change, path=path, name=plan.name, journal=jpath)
+            if change:
+                changed = list(change.lines)
         run_start = compiled.run_start or target.clock.now()
         journal.append(
             {
                 "type": "start",
+                "format": FORMAT,
                 "pid": os.getpid(),
                 "mode": target.mode,
                 "env": env,
-                "file": str(path),
-                "sha256": file_sha256(path),
+                "file": str(path.resolve()),
+                "sha256": sha,
                 "params": plan.params,
                 "git_commit": commit,
                 "run_start": (state.run_start or run_start).isoformat(),
                 "resumed": bool(state.starts),
+                "timeline": timeline_of(compiled),
+                **({"changed": changed} if changed is not None else {}),
             },
             sync=True,
         )
@@ -185,6 +234,26 @@ def run_plan(
             )
         for note in [*target.notes, *compiled.warnings]:
             emit(Event(kind=WARNING, at=now, message=note))
+        if journal.kept is not None and opts.mode != "sim":
+            emit(
+                Event(
+                    kind=WARNING,
+                    at=now,
+                    message=f"fresh journal; the old one is kept at "
+                    f"{journal.kept}: the orders it placed are not managed by this run",
+                )
+            )
+        if changed is not None:
+            emit(
+                Event(
+                    kind=WARNING,
+                    at=now,
+                    message="the plan changed since this day's journal "
+                    "was started; resuming with it (--resume-changed):",
+                )
+            )
+            for line in changed:
+                emit(Event(kind=WARNING, at=now, message=line.strip()))
         if not strict and not days.is_trading_day(day):
             emit(Event(kind=WARNING, at=now, message=f"{day} is not a KRX trading day"))
 
@@ -224,7 +293,9 @@ def run_plan(
         if runner.tracebacks:
             log = _crash_log(opts.state_dir, runner.tracebacks)
             result = replace(result, attention=(*result.attention, f"traceback in {log}"))
-        journal.append({"type": "stop", "exit_code": result.exit_code}, sync=True)
+        if journal.failure is None:
+            with contextlib.suppress(JournalWriteError):
+                journal.append({"type": "stop", "exit_code": result.exit_code}, sync=True)
         return result
     finally:
         journal.close()

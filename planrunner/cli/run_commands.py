@@ -63,6 +63,18 @@ def _state_dir(value: Path | None) -> Path:
 @click.option("--yes", is_flag=True, help="--live: skip the typed confirmation.")
 @click.option("--allow-dirty", is_flag=True, help="--live: allow a plan with uncommitted changes.")
 @SET_OPTION
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start a new journal for the day; the old one is kept beside it (its orders are "
+    "no longer managed).",
+)
+@click.option(
+    "--resume-changed",
+    is_flag=True,
+    help="The plan changed since the day's journal was started: go on with it (jobs that "
+    "already acted stay done and are never repeated).",
+)
 @DATE_OPTION
 @STATE_DIR_OPTION
 @FORMAT_OPTION
@@ -78,11 +90,17 @@ def run(
     yes: bool,
     allow_dirty: bool,
     sets: tuple[str, ...],
+    fresh: bool,
+    resume_changed: bool,
     day: str | None,
     state_dir: Path | None,
     fmt: str,
 ) -> None:
-    """Run PLAN: place, modify and cancel orders at their times and on their triggers."""
+    """Run PLAN: place, modify and cancel orders at their times and on their triggers.
+
+    A run on a plan whose day already has a journal resumes it. If the plan file or its
+    content changed since, the run shows what changed and refuses (exit 2) unless
+    --resume-changed or --fresh says how to go on."""
     import signal
     import threading
 
@@ -91,6 +109,8 @@ def run(
 
     if base_url and mode != "dry-run":
         raise UsageError("--base-url goes with --dry-run")
+    if fresh and resume_changed:
+        raise UsageError("--fresh and --resume-changed exclude each other: choose one")
     if mode != "sim" and (speed is not None or scenario is not None):
         raise UsageError("--speed and --scenario go with --sim")
     pairs = []
@@ -120,6 +140,8 @@ def run(
         allow_dirty=allow_dirty,
         adopt=tuple(pairs),
         params=set_values(sets),
+        fresh=fresh,
+        resume_changed=resume_changed,
     )
     stop = threading.Event()
 

@@ -1,11 +1,13 @@
 """The append-only JSONL journal: the runner's memory across crashes and restarts.
 
-Journal first: an `intent` line is appended and fsynced before every order POST; its
-outcome (`ack`, `rejected`, `unknown`) follows. `replay` rebuilds, from the lines alone,
-which jobs are done, which requests are in doubt, and each order's number lineage.
+Journal first: an `intent` line is appended, completely written and fsynced before every
+order POST; its outcome (`ack`, `rejected`, `unknown`) follows. `replay` rebuilds, from
+the lines alone, which jobs are done, which requests are in doubt, and each order's
+number lineage.
 
-Record types (every line has `t`, the wall-clock time, and `type`):
-    start      pid, mode, env, file, sha256, git_commit, run_start
+Record types (every line has `type` first, then `job`/`req` when it has them, and `t`,
+the wall-clock time; a torn line then still tells what it was):
+    start      format, pid, mode, env, file, sha256, git_commit, run_start, timeline
     adopt      order, ord_no
     intent     job, req (index of the request within the job), order, kind, api_id, body
     ack        job, req, order, kind, ord_no, base_orig_ord_no, qty
@@ -17,16 +19,34 @@ Record types (every line has `t`, the wall-clock time, and `type`):
     done       job
     failed     job, reason
     stop       reason, exit_code
-A torn last line (a crash mid-write) is ignored; a bad line anywhere else is an error.
+A torn last line (a crash mid-write) that is not an intent is dropped; a torn intent is
+kept as an intent in doubt (`torn: true`) and reconciled like any other: it is never
+taken for "never sent". A bad line anywhere else is an error. A journal whose start
+record has a newer `format` than FORMAT is refused.
+
+Failures: a write that fails or is short (`os.write` returning fewer bytes, OSError)
+breaks the journal: it raises JournalWriteError, and so does every later append, so
+nothing more is sent (the caller sends only after `append(intent)` returned).
+
+Threads: records are appended by the job threads, the trigger watcher and reconcile at
+once. `Replay.apply` runs under the journal's lock and never mutates a container a reader
+may hold: it replaces `jobs`, `lineage`, `fills` and each JobState's dicts with new ones
+(copy-on-write), so a reader in another thread iterates a consistent snapshot.
+
+The one-runner lock is an flock on the journal file itself, held from `open` to `close`:
+the OS releases it when the process ends, and there is no separate file to delete.
 Secrets never reach this file: callers pass request bodies, never headers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
 import os
+import re
+import stat
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +57,11 @@ from planrunner.clock import SEOUL
 from planrunner.errors import RunError
 
 Record = dict[str, Any]
+
+# Version of the record layout, written in every start record. 1: journals before it had
+# one. 2: the lock is the journal itself; a torn intent is kept in doubt; start records
+# carry the plan's timeline. A reader refuses a journal of a newer format than its own.
+FORMAT = 2
 
 
 def default_state_dir() -> Path:
@@ -52,6 +77,18 @@ class JournalCorrupt(RunError):
     pass
 
 
+class JournalTooNew(RunError):
+    """The journal was written by a newer planrunner in a layout this one cannot read."""
+
+
+class JournalWriteError(RunError):
+    """A record could not be written completely: nothing more may be sent."""
+
+
+class ImpossibleTransition(RunError):
+    """A record that no correct run can write in the job's state (a bug: refused)."""
+
+
 @dataclass(slots=True, kw_only=True)
 class Link:
     """One order number in an order's lineage."""
@@ -65,8 +102,31 @@ class Link:
     working: bool = True  # False for a partial cancel: the rest stays under the old number
 
 
+FINAL = frozenset({"done", "skipped", "failed"})
+
+# Job states and the records that move them: (state now, record type) -> state after.
+# A record that changes a job's state and is not listed here is impossible and raises
+# (above all: a finished job never sends again). Outcome records (`ack`, `rejected`)
+# and `reconciled` settle one request and leave the state alone, except that settling
+# a job's last unknown request makes it `sent` again.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("pending", "intent"): "sent",
+    ("sent", "intent"): "sent",
+    ("sent", "unknown"): "unknown",
+    ("unknown", "unknown"): "unknown",
+    **{(s, final): final for s in ("pending", "sent", "unknown") for final in FINAL},
+    # A finished job may be finished again (a repeated trigger, a late report of a skip
+    # after a failure): the state says how it ended last.
+    **{(s, final): final for s in FINAL for final in FINAL},
+}
+STATE_RECORDS = frozenset({"intent", "unknown", *FINAL})
+
+
 @dataclass(slots=True, kw_only=True)
 class JobState:
+    """One job as the journal tells it. Its dicts are replaced, never mutated, by
+    `Replay.apply` (a reader in another thread may hold the old ones)."""
+
     state: str = "pending"  # pending | sent | done | skipped | failed | unknown
     reason: str = ""
     acked_reqs: dict[int, Record] = field(default_factory=dict)
@@ -74,9 +134,14 @@ class JobState:
     unknown_reqs: dict[int, Record] = field(default_factory=dict)
 
 
+def _without(d: dict[int, Record], key: int) -> dict[int, Record]:
+    return {k: v for k, v in d.items() if k != key} if key in d else d
+
+
 @dataclass(slots=True, kw_only=True)
 class Replay:
-    """What a journal says, folded."""
+    """What a journal says, folded. Written by one `apply` at a time (under `lock`);
+    read from any thread: the containers a reader gets are snapshots (copy-on-write)."""
 
     records: list[Record] = field(default_factory=list)
     starts: list[Record] = field(default_factory=list)
@@ -84,6 +149,8 @@ class Replay:
     lineage: dict[str, list[Link]] = field(default_factory=dict)
     fills: dict[str, Record] = field(default_factory=dict)
     torn_tail: bool = False
+    torn_intent: Record | None = None  # a torn last line that was an intent: in doubt
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def run_start(self) -> dt.datetime | None:
@@ -92,7 +159,8 @@ class Replay:
         return dt.datetime.fromisoformat(self.starts[0]["run_start"])
 
     def job(self, job_id: str) -> JobState:
-        return self.jobs.setdefault(job_id, JobState())
+        """The job's state (a blank one, not stored, for a job the journal never saw)."""
+        return self.jobs.get(job_id) or JobState()
 
     def newest(self, order: str) -> str | None:
         """The number a modify or cancel of this order must name now."""
@@ -107,33 +175,66 @@ class Replay:
                 out.append((job_id, req, rec))
         return out
 
+    def check(self, rec: Record) -> None:
+        """Raise ImpossibleTransition if `rec` cannot follow what the journal says."""
+        kind = rec.get("type")
+        if kind not in STATE_RECORDS:
+            return
+        state = self.job(rec["job"]).state
+        if (state, kind) not in TRANSITIONS:
+            raise ImpossibleTransition(
+                f"journal: {kind!r} is impossible for job {rec['job']} in state {state!r}"
+                + (" (a finished job never sends again)" if kind == "intent" else "")
+            )
+
     def apply(self, rec: Record) -> None:
+        with self.lock:
+            self._apply(rec)
+
+    def _job_for_update(self, job_id: str) -> JobState:
+        js = self.jobs.get(job_id)
+        if js is None:
+            js = JobState()
+            self.jobs = {**self.jobs, job_id: js}
+        return js
+
+    def _link(self, order: str, link: Link) -> None:
+        self.lineage = {**self.lineage, order: [*self.lineage.get(order, []), link]}
+
+    def _apply(self, rec: Record) -> None:
         self.records.append(rec)
         kind = rec.get("type")
         if kind == "start":
+            fmt = rec.get("format", 1)
+            if not isinstance(fmt, int) or fmt > FORMAT:
+                raise JournalTooNew(
+                    f"this journal was written by a newer planrunner (journal format {fmt}; "
+                    f"this planrunner reads formats up to {FORMAT}): upgrade planrunner to "
+                    "resume it, or run with --fresh to start a new journal beside it"
+                )
             self.starts.append(rec)
             return
         if kind == "adopt":
-            self.lineage.setdefault(rec["order"], []).append(
-                Link(ord_no=rec["ord_no"], kind="adopt", job=None, t=rec["t"])
-            )
+            self._link(rec["order"], Link(ord_no=rec["ord_no"], kind="adopt", job=None, t=rec["t"]))
             return
         if kind == "fill":
-            self.fills[rec["order"]] = rec
+            self.fills = {**self.fills, rec["order"]: rec}
             return
         if kind == "stop":
             return
-        js = self.job(rec["job"])
+        self.check(rec)
+        js = self._job_for_update(rec["job"])
         req = int(rec.get("req", 0))
         if kind == "intent":
-            js.state = "sent"
-            js.open_intents[req] = rec
+            js.state = TRANSITIONS[(js.state, kind)]
+            js.open_intents = {**js.open_intents, req: rec}
         elif kind == "ack":
-            js.open_intents.pop(req, None)
-            js.unknown_reqs.pop(req, None)
-            js.acked_reqs[req] = rec
+            js.open_intents = _without(js.open_intents, req)
+            js.unknown_reqs = _without(js.unknown_reqs, req)
+            js.acked_reqs = {**js.acked_reqs, req: rec}
             if rec.get("ord_no"):
-                self.lineage.setdefault(rec["order"], []).append(
+                self._link(
+                    rec["order"],
                     Link(
                         ord_no=rec["ord_no"],
                         kind=rec.get("kind", "?"),
@@ -142,23 +243,53 @@ class Replay:
                         base=rec.get("base_orig_ord_no"),
                         at=rec.get("at"),
                         working=not rec.get("partial", False),
-                    )
+                    ),
                 )
         elif kind == "rejected":
-            js.open_intents.pop(req, None)
-            js.unknown_reqs.pop(req, None)
+            js.open_intents = _without(js.open_intents, req)
+            js.unknown_reqs = _without(js.unknown_reqs, req)
         elif kind == "unknown":
-            js.open_intents.pop(req, None)
-            js.unknown_reqs[req] = rec
-            js.state = "unknown"
+            js.open_intents = _without(js.open_intents, req)
+            js.unknown_reqs = {**js.unknown_reqs, req: rec}
+            js.state = TRANSITIONS[(js.state, kind)]
         elif kind == "reconciled":
-            js.open_intents.pop(req, None)
-            js.unknown_reqs.pop(req, None)
-            if not js.unknown_reqs:
+            js.open_intents = _without(js.open_intents, req)
+            js.unknown_reqs = _without(js.unknown_reqs, req)
+            if not js.unknown_reqs and js.state == "unknown":
                 js.state = "sent"
-        elif kind in ("done", "skipped", "failed"):
-            js.state = kind
+        elif kind in FINAL:
+            js.state = TRANSITIONS[(js.state, kind)]
             js.reason = rec.get("reason", "")
+
+
+_TYPE = re.compile(r'"type":"(\w+)"')
+_STR = re.compile(r'"(job|order|kind|api_id|t|at)":("(?:[^"\\]|\\.)*")')
+_REQ = re.compile(r'"req":(\d+)[,}]')
+_BODY = re.compile(r'"body":(\{[^{}]*\})')
+
+
+def _torn(line: str, name: str, lineno: int) -> Record | None:
+    """What a torn last line was: None if it was no intent (it can be dropped); the
+    intent as far as it can be read (in doubt); JournalCorrupt if it cannot be told."""
+    m = _TYPE.search(line)
+    if m is not None and m.group(1) != "intent":
+        return None
+    fields: Record = {k: json.loads(v) for k, v in _STR.findall(line)}
+    req = _REQ.search(line)
+    if m is None or "job" not in fields or req is None:
+        raise JournalCorrupt(
+            f"{name}:{lineno}: the last line was cut off before it said which request it "
+            "was: it may be an order request that reached the broker. Check the broker's "
+            "orders for this plan (planrunner status shows what the journal knows), then "
+            "remove that line to go on"
+        )
+    rec: Record = {"type": "intent", **fields, "req": int(req.group(1)), "torn": True}
+    body = _BODY.search(line)
+    if body is not None:
+        with contextlib.suppress(ValueError):
+            rec["body"] = json.loads(body.group(1))
+    rec.setdefault("t", "")
+    return rec
 
 
 def replay_lines(lines: Iterable[str], *, name: str = "journal") -> Replay:
@@ -171,10 +302,20 @@ def replay_lines(lines: Iterable[str], *, name: str = "journal") -> Replay:
                 raise ValueError("not a journal record")
         except ValueError as e:
             if idx == len(pending) - 1:
-                out.torn_tail = True  # crash mid-write: the line never completed
+                # A crash mid-write: the line never completed. An intent cut off may still
+                # have been sent (by an older planrunner, or a write that lied): in doubt.
+                out.torn_tail = True
+                out.torn_intent = _torn(line, name, lineno)
+                if out.torn_intent is not None:
+                    out.apply(out.torn_intent)
                 break
             raise JournalCorrupt(f"{name}:{lineno}: unreadable journal line ({e})") from e
-        out.apply(rec)
+        try:
+            out.apply(rec)
+        except (KeyError, ValueError, TypeError) as e:
+            raise JournalCorrupt(f"{name}:{lineno}: malformed journal record ({e})") from e
+        except ImpossibleTransition as e:
+            raise JournalCorrupt(f"{name}:{lineno}: {e}") from e
     return out
 
 
@@ -185,69 +326,180 @@ def replay(path: Path) -> Replay:
     return replay_lines(text.splitlines(), name=str(path))
 
 
+def _first_keys(rec: Record) -> Record:
+    """`type`, then `job` and `req`, first: a line cut off still says what it was."""
+    head: Record = {k: rec[k] for k in ("type", "job", "req") if k in rec}
+    return {**head, **{k: v for k, v in rec.items() if k not in head}}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def holder_pid(path: Path) -> int | None:
+    """The pid of the runner holding this journal's lock, None if nobody holds it, -1 if
+    it is held but the journal does not say by whom yet."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+    pid = -1
+    try:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if '"start"' in line:
+                try:
+                    pid = int(json.loads(line).get("pid", -1))
+                except (ValueError, AttributeError):
+                    continue
+    except OSError:
+        return -1
+    return pid
+
+
+def set_aside_name(path: Path) -> Path:
+    """Where a journal is kept when a fresh one takes its place: `<day>.<env>.<n>.jsonl`."""
+    stamp = int(path.stat().st_mtime)
+    kept = path.with_name(f"{path.stem}.{stamp}.jsonl")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{path.stem}.{stamp}-{n}.jsonl")
+    return kept
+
+
 class Journal:
-    """Appends records durably; holds the one-runner-per-plan-day lock while open."""
+    """Appends records durably; holds the one-runner-per-plan-day lock while open.
+
+    Threads: `append` may be called from any thread (job threads, the trigger watcher,
+    reconcile); one append at a time writes and folds its record (`_write_lock`).
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self.lock_path = path.with_suffix(".lock")
         self._fd: int | None = None
-        self._lock_fd: int | None = None
         self._write_lock = threading.Lock()
         self.state = Replay()
+        self.failure: str | None = None  # set by the first failed write; nothing is sent after
+        self.kept: Path | None = None  # the older journal `open(fresh=True)` set aside
 
-    def open(self, *, lock: bool = True) -> Replay:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # plan names are private
-        if lock:
-            self._acquire_lock()
+    def open(self, *, lock: bool = True, fresh: bool = False) -> Replay:
+        """Lock and read the journal. `fresh`: an existing journal is renamed beside the
+        new one (`set_aside_name`) while its lock is held, so a runner still using it
+        refuses this one instead of sharing the plan's day."""
+        parent = self.path.parent
+        made = not parent.exists()
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # plan names are private
+        if made:
+            _fsync_dir(parent.parent)
+        old: int | None = None
+        try:
+            if fresh and self.path.exists():
+                old = self._lock_fd(lock)
+                self.kept = set_aside_name(self.path)
+                os.rename(self.path, self.kept)
+            existed = self.path.exists()
+            self._fd = self._lock_fd(lock)
+        finally:
+            if old is not None:
+                os.close(old)
+        if not existed or self.kept is not None:
+            _fsync_dir(parent)  # the new file's name survives a power cut
         self.state = replay(self.path)
         if self.state.torn_tail:
-            # Drop the line a crash left half-written; it never completed, so the request
-            # it announced was never sent (we send only after the intent is on disk).
             data = self.path.read_bytes()
-            os.truncate(self.path, data.rstrip(b"\n").rfind(b"\n") + 1)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.ftruncate(self._fd, data.rstrip(b"\n").rfind(b"\n") + 1)
+            if self.state.torn_intent is not None:
+                line = json.dumps(_first_keys(self.state.torn_intent), ensure_ascii=False)
+                self._write((line + "\n").encode("utf-8"), sync=True)
         size = os.fstat(self._fd).st_size
         if size and self.path.read_bytes()[-1:] != b"\n":
-            os.write(self._fd, b"\n")  # a complete last record that lost its newline
+            self._write(b"\n", sync=False)  # a complete last record that lost its newline
         return self.state
 
-    def _acquire_lock(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+    def _lock_fd(self, lock: bool) -> int:
+        """Open the journal (creating it) and take its lock; retry if the name was moved
+        to another file between the open and the lock."""
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            if not lock:
+                return fd
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                holder = holder_pid(self.path)
+                who = f"pid {holder}" if holder and holder > 0 else "pid unknown"
+                raise RunError(
+                    f"another runner ({who}) is running this plan for this day "
+                    f"({self.path}); stop it first, or wait for it to finish"
+                ) from None
+            if self._is_ours(fd):
+                return fd
             os.close(fd)
-            raise RunError(
-                f"another runner (pid {holder}) is running this plan for this day "
-                f"({self.lock_path}); stop it first, or wait for it to finish"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
+
+    def _is_ours(self, fd: int) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino) and stat.S_ISREG(st.st_mode)
+
+    def _write(self, data: bytes, *, sync: bool) -> None:
+        assert self._fd is not None
+        n = os.write(self._fd, data)
+        if n != len(data):
+            raise OSError(f"short write: {n} of {len(data)} bytes reached the disk")
+        if sync:
+            os.fsync(self._fd)
 
     def append(self, rec: Record, *, sync: bool = False) -> Record:
+        """Write one record (and fsync it with `sync`), then fold it into `state`.
+        Raises JournalWriteError if it could not be written completely, and for every
+        record after such a failure: the caller must not send what it announced."""
         if self._fd is None:
             raise RuntimeError("journal is not open")
-        rec = {"t": dt.datetime.now(SEOUL).isoformat(timespec="milliseconds"), **rec}
+        rec = _first_keys({**rec, "t": dt.datetime.now(SEOUL).isoformat(timespec="milliseconds")})
         line = json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._write_lock:
-            os.write(self._fd, line.encode("utf-8"))
-            if sync:
-                os.fsync(self._fd)
+            if self.failure is not None:
+                raise JournalWriteError(self.failure)
+            self.state.check(rec)  # before anything reaches the disk
+            try:
+                if rec["type"] == "intent" and not self._is_ours(self._fd):
+                    raise OSError("the journal file was removed or replaced during the run")
+                self._write(line.encode("utf-8"), sync=sync)
+            except OSError as e:
+                self.failure = f"the journal {self.path} could not be written ({e})"
+                if rec["type"] != "intent":
+                    self.state.apply(rec)  # it happened: the report must still say so
+                raise JournalWriteError(
+                    f"{self.failure}: nothing more is sent; the run stops"
+                ) from e
             self.state.apply(rec)
         return rec
 
     def close(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as e:
+                self.failure = self.failure or f"the journal {self.path} could not be synced ({e})"
+            os.close(self._fd)  # releases the lock
             self._fd = None
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
 
     def __enter__(self) -> Journal:
         return self

@@ -79,6 +79,19 @@ def reconcile(
         if job is not None and job_id != job:
             continue
         intent = _intent_of(journal, job_id, req, rec)
+        if not all(intent.get(k) for k in ("body", "order", "api_id", "kind")):
+            # A torn intent line that does not say what it asked for: it may have been
+            # sent, and nothing tells which order it was. It stays in doubt, reported.
+            emit(
+                Event(
+                    kind=WARNING,
+                    at=clock.now(),
+                    job=job_id,
+                    message=f"{job_id} request {req} still in doubt: its journal line was "
+                    "cut off before it said what was sent; check the broker's orders",
+                )
+            )
+            continue
         _wait_until_settled(intent, settle)
         js = journal.state.job(job_id)
         if req not in js.open_intents and req not in js.unknown_reqs:

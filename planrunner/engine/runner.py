@@ -35,7 +35,7 @@ from planrunner.engine.events import (
     RunResult,
 )
 from planrunner.engine.execute import Executor, InDoubt
-from planrunner.engine.journal import Journal
+from planrunner.engine.journal import Journal, JournalWriteError, Record
 from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
 from planrunner.engine.triggers import TriggerWatcher
@@ -162,6 +162,8 @@ class Runner:
         if self.watcher.failure:
             self._fatal = self._fatal or self.watcher.failure
             self.tracebacks.append(f"trigger watcher:\n{self.watcher.traceback}")
+        if self.journal.failure is not None:
+            self._fatal = f"{self.journal.failure}: nothing was sent after it"
         return summarize(
             plan=self.plan,
             executor=self.ex,
@@ -176,9 +178,7 @@ class Runner:
     def _adopt(self) -> None:
         for spec in self.plan.orders.values():
             if spec.adopt and not self.journal.state.lineage.get(spec.id):
-                self.journal.append(
-                    {"type": "adopt", "order": spec.id, "ord_no": spec.adopt}, sync=True
-                )
+                self._record({"type": "adopt", "order": spec.id, "ord_no": spec.adopt}, sync=True)
                 self._info(f"adopted {spec.id} = {spec.adopt}", order=spec.id)
 
     def _pool_size(self, starts: dict[str, dt.datetime], todo: list[Job]) -> int:
@@ -294,7 +294,7 @@ class Runner:
                 return self.ex.execute(job.id, job.action)
             except InDoubt as e:
                 self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
-                self.journal.append({"type": "failed", "job": job.id, "reason": str(e)})
+                self._record({"type": "failed", "job": job.id, "reason": str(e)})
                 return f"unknown ({e})"
 
     def _await_turn(self, job: Job) -> None:
@@ -308,7 +308,7 @@ class Runner:
         seconds = late.total_seconds()
         text = f"late by {seconds:.0f}s" if seconds >= 1 else f"late by {seconds * 1000:.0f}ms"
         if self.plan.policy.on_late == "fail":
-            self.journal.append({"type": "failed", "job": job.id, "reason": text})
+            self._record({"type": "failed", "job": job.id, "reason": text})
             self._fatal = f"{job.id} was {text} and the plan says on_late: fail"
             self._say(FAILED, job, f"failed ({text}); stopping the run (on_late: fail)")
             self._finish(job.id, f"failed ({text})")
@@ -316,7 +316,7 @@ class Runner:
         self._skip(job, text)
 
     def _skip(self, job: Job, reason: str) -> None:
-        self.journal.append({"type": "skipped", "job": job.id, "reason": reason})
+        self._record({"type": "skipped", "job": job.id, "reason": reason})
         self._say(SKIPPED, job, f"skipped ({reason})")
         self._finish(job.id, f"skipped ({reason})")
 
@@ -335,12 +335,31 @@ class Runner:
         if state == "done":
             self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))
 
+    def _record(self, rec: Record, *, sync: bool = False) -> None:
+        """A record of the runner's own (skip, failure, adoption). If the journal cannot
+        take it, the run stops: nothing more is sent, the report goes on."""
+        try:
+            self.journal.append(rec, sync=sync)
+        except JournalWriteError as e:
+            self._journal_failed(e)
+
+    def _journal_failed(self, e: JournalWriteError) -> None:
+        if self._fatal is None:
+            self._fatal = str(e)
+            self.emit(Event(kind=FAILED, at=self.clock.now(), message=f"run stopped: {e}"))
+        self.stop.set()
+
     def _fail_run(self, job: Job, e: Exception) -> None:
+        if isinstance(e, JournalWriteError):
+            self._journal_failed(e)
+            self._say(FAILED, job, f"failed: {e}")
+            self._finish(job.id, f"failed ({e})")
+            return
         fatal = isinstance(e, AuthError | ServerBug) or not isinstance(e, BrokerError)
         text = str(e) if isinstance(e, KiwoomError) else f"{type(e).__name__}: {e}"
         if not isinstance(e, BrokerError):
             self.tracebacks.append(f"job {job.id}:\n" + "".join(traceback.format_exception(e)))
-        self.journal.append({"type": "failed", "job": job.id, "reason": text})
+        self._record({"type": "failed", "job": job.id, "reason": text})
         self._say(FAILED, job, f"failed: {text}")
         if fatal:
             self._fatal = text

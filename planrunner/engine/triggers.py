@@ -19,7 +19,7 @@ from planrunner.clock import SEOUL, Clock
 from planrunner.engine.checks import OrderStatus
 from planrunner.engine.events import SKIPPED, TRIGGERED, WARNING, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
-from planrunner.engine.journal import Journal
+from planrunner.engine.journal import Journal, JournalWriteError
 from planrunner.errors import BrokerError
 from planrunner.krx.days import session
 from planrunner.model import (
@@ -178,6 +178,10 @@ class TriggerWatcher:
                 if next_at < now:  # the tick overran its interval: poll now, never in bursts
                     next_at = now
                 self.stop.wait(next_at - now)
+        except JournalWriteError as e:
+            # Not a bug: the journal refused a record. The runner stops the run (exit 2).
+            self.emit(Event(kind=WARNING, at=self.clock.now(), message=f"triggers stopped: {e}"))
+            self.stop.set()
         except Exception as e:
             self.failure = f"trigger watcher stopped: {type(e).__name__}: {e}"
             self.traceback = "".join(traceback.format_exception(e))

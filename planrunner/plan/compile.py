@@ -1,10 +1,14 @@
 """Pure compile: plan + day -> the ordered jobs and triggers (`model.CompiledPlan`).
 
-Job ids are stable across runs of the same plan file (the journal keys on them):
-- `entry.place`  placement of the declared order `entry` (adopted orders have none);
-- `steps[3]`     the step at `$.steps[3]` (0-based, as in the JSON path);
-- `steps[1]#2`   the 2nd rung (1-based) of the ladder at `$.steps[1]`.
-Triggers keep their `id`, or `triggers[N]` without one.
+Job ids come from what a job is, not from where it is written, so editing the file
+(inserting a step or a trigger above another) does not shift them; the journal keys on
+them, so a resumed run recognises what already acted:
+- `entry.place`            placement of the order `entry` (adopted orders have none);
+- `entry.modify@09:30`     a step: its order, its action and its time as normalised
+                           (`09:30`, `09:30:05`, `+90s`);
+- `entry.modify@09:30~2`   the 2nd step with the same order, action and time;
+- `entry.ladder@09:35#2`   the 2nd rung (1-based) of the ladder on `entry` from 09:35.
+Triggers keep their `id`; without one they get one from their content (`plan.rules`).
 
 Order numbers in the requests (what `show` prints): `<entry@N>` is the number returned
 by the N-th request the plan sends on `entry`, counting every place, modify and cancel
@@ -42,9 +46,11 @@ from planrunner.model import (
     Replace,
     TimeSpec,
     Trigger,
+    action_name,
+    action_order,
 )
 from planrunner.plan.load import Loaded, load_file
-from planrunner.plan.rules import Ladder, Plan, build, not_trading_day
+from planrunner.plan.rules import Ladder, Plan, Step, build, not_trading_day
 from planrunner.plan.rules import TriggerSpec as TriggerSpecT
 from planrunner.plan.timeline import SEOUL, Timed, Value, Walk, tick_text, wire_requests
 
@@ -75,8 +81,12 @@ def _expand(plan: Plan, day: dt.date, start: dt.datetime) -> list[Timed]:
                     path=path,
                 )
             )
+    seen: dict[str, int] = {}
     for step in plan.steps:
-        jid = f"steps[{step.index}]"
+        jid = step_id(step)
+        seen[jid] = seen.get(jid, 0) + 1
+        if seen[jid] > 1:
+            jid = f"{jid}~{seen[jid]}"
         if not isinstance(step.action, Ladder):
             out.append(
                 Timed(
@@ -114,6 +124,25 @@ def _expand(plan: Plan, day: dt.date, start: dt.datetime) -> list[Timed]:
             )
             k, when = k + 1, when + lad.every
     return sorted(out, key=lambda t: (t.at, t.seq))
+
+
+def time_key(t: TimeSpec) -> str:
+    """A time as it names a job: `09:30`, `09:30:05`, `+90s` (`+1m` is `+60s`)."""
+    if t.offset is not None:
+        return f"+{t.offset.total_seconds():g}s"
+    assert t.clock is not None
+    return t.clock.strftime("%H:%M:%S" if t.clock.second else "%H:%M")
+
+
+def step_id(step: Step) -> str:
+    """`entry.modify@09:30`, `exit.place`, `entry.ladder@09:35` (rungs add `#k`)."""
+    action = step.action
+    if isinstance(action, Ladder):
+        return f"{action.order}.ladder@{time_key(action.start)}"
+    if isinstance(action, Place):
+        return f"{action.spec.id}.place"
+    assert step.at is not None
+    return f"{action_order(action)}.{action_name(action)}@{time_key(step.at)}"
 
 
 def _text(start: TimeSpec, off: dt.timedelta) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -292,6 +294,25 @@ def _condition_orders(raw: dict[str, Any], path: str) -> list[tuple[str, str]]:
     return []
 
 
+ACTION_KEYS = ("place", "modify", "cancel", "market", "replace")
+
+
+def trigger_id(raw: dict[str, Any]) -> str:
+    """The id of a trigger written without one, from its content: `exit.market#3f2a9c1b`
+    (its order, its action, and a digest of everything it says). It does not move when
+    other triggers are inserted or removed; editing the trigger makes it a new one."""
+    key = next((k for k in ACTION_KEYS if k in raw), "action")
+    body = raw.get(key)
+    order = ""
+    if isinstance(body, dict):
+        order = str(body.get("id" if key == "place" else "order", ""))
+    content = {k: v for k, v in raw.items() if k != "id"}
+    digest = hashlib.sha256(
+        json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()[:8]
+    return f"{order}.{key}#{digest}"
+
+
 def _policy(raw: dict[str, Any]) -> Policy:
     kw: dict[str, Any] = {}
     for key in ("misfire_grace", "price_poll"):
@@ -335,7 +356,12 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
     seen: dict[str, str] = {}
     for i, raw in enumerate(data.get("triggers", [])):
         path = f"$.triggers[{i}]"
-        tid = raw.get("id", f"triggers[{i}]")
+        tid = raw.get("id") or trigger_id(raw)
+        if "id" not in raw and tid in seen:
+            n = 2
+            while f"{tid}~{n}" in seen:
+                n += 1
+            tid = f"{tid}~{n}"
         if tid in seen:
             b.add(f"{path}.id", f"trigger id '{tid}' is already used at {seen[tid]}")
         seen[tid] = path

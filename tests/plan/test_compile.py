@@ -30,10 +30,10 @@ LADDER = BASE + (
 
 def test_ladder_rungs_stop_before_the_limit(tmp_path: Path) -> None:
     plan = compiled(tmp_path, LADDER)
-    rungs = [j for j in plan.jobs if j.id.startswith("steps[0]")]
+    rungs = [j for j in plan.jobs if j.id.startswith("entry.ladder@09:35")]
     assert [(j.id, j.at_text, j.action) for j in rungs] == [
-        ("steps[0]#1", "09:35", Modify(order="entry", price=70200, ticks=2)),
-        ("steps[0]#2", "09:40", Modify(order="entry", price=70400, ticks=2)),
+        ("entry.ladder@09:35#1", "09:35", Modify(order="entry", price=70200, ticks=2)),
+        ("entry.ladder@09:35#2", "09:40", Modify(order="entry", price=70400, ticks=2)),
     ]  # 70,600 would pass 70,500: the chain stops
     assert rungs[1].requests[0].body["orig_ord_no"] == "<entry@2>"
 
@@ -42,7 +42,7 @@ def test_market_is_cancel_then_market_order_of_the_confirmed_qty(tmp_path: Path)
     plan = compiled(tmp_path, BASE + "steps:\n  - at: '14:50'\n    market: {order: entry}\n")
     assert wire(plan)[1:] == [
         (
-            "steps[0]",
+            "entry.market@14:50",
             "kt10003",
             {
                 "dmst_stex_tp": "KRX",
@@ -52,7 +52,7 @@ def test_market_is_cancel_then_market_order_of_the_confirmed_qty(tmp_path: Path)
             },
         ),
         (
-            "steps[0]",
+            "entry.market@14:50",
             "kt10000",
             {
                 "dmst_stex_tp": "KRX",
@@ -70,7 +70,7 @@ def test_qty_down_is_a_partial_cancel_and_price_a_modify_of_all(tmp_path: Path) 
     text = BASE + "steps:\n  - at: '10:00'\n    modify: {order: entry, qty: 6, price: +1 tick}\n"
     assert wire(compiled(tmp_path, text))[1:] == [
         (
-            "steps[0]",
+            "entry.modify@10:00",
             "kt10003",
             {
                 "dmst_stex_tp": "KRX",
@@ -80,7 +80,7 @@ def test_qty_down_is_a_partial_cancel_and_price_a_modify_of_all(tmp_path: Path) 
             },
         ),
         (
-            "steps[0]",
+            "entry.modify@10:00",
             "kt10002",
             {
                 "dmst_stex_tp": "KRX",
@@ -99,8 +99,8 @@ def test_replace_cancels_then_places_the_size_as_written(tmp_path: Path) -> None
         (j, a, b.get("orig_ord_no"), b.get("ord_qty")) for j, a, b in wire(compiled(tmp_path, text))
     ]
     assert ids[1:] == [
-        ("steps[0]", "kt10003", "<entry@1>", None),
-        ("steps[0]", "kt10000", None, "20"),
+        ("entry.replace@10:00", "kt10003", "<entry@1>", None),
+        ("entry.replace@10:00", "kt10000", None, "20"),
     ]
 
 
@@ -113,8 +113,8 @@ def test_adopted_order_starts_from_its_number(tmp_path: Path) -> None:
     assert [
         (j, b["orig_ord_no"], b.get("mdfy_uv")) for j, _, b in wire(compiled(tmp_path, text))
     ] == [
-        ("steps[0]", "0000139", "<hedge price +1 tick>"),
-        ("steps[1]", "<hedge@1>", None),
+        ("hedge.modify@10:00", "0000139", "<hedge price +1 tick>"),
+        ("hedge.cancel@11:00", "<hedge@1>", None),
     ]
 
 
@@ -126,7 +126,7 @@ def test_relative_times_count_from_the_run_start(tmp_path: Path) -> None:
     plan = compiled(tmp_path, text, run_start=start)
     assert [(j.id, j.at.time().isoformat(), j.at_text) for j in plan.jobs] == [
         ("entry.place", "13:00:02", "+2s"),
-        ("steps[0]", "13:01:30", "+90s"),
+        ("entry.cancel@+90s", "13:01:30", "+90s"),
     ]
 
 
@@ -146,8 +146,8 @@ def test_action_after_cancel_is_refused(tmp_path: Path) -> None:
         "  - {at: '15:15', modify: {order: entry, price: 70100}}\n"
     )
     assert problems(tmp_path, text) == [
-        "12:10: $.steps[1].at: order 'entry' has nothing left at 15:15: steps[0] (cancel at "
-        "15:10) already closed it"
+        "12:10: $.steps[1].at: order 'entry' has nothing left at 15:15: entry.cancel@15:10 "
+        "(cancel at 15:10) already closed it"
     ]
 
 

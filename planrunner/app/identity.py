@@ -1,0 +1,133 @@
+"""Which plan a journal belongs to, and what changed since it was written.
+
+A journal belongs to one plan file and its content: every `start` record holds the
+file's absolute path, its sha256 and the day's timeline (job id -> what the job does).
+A run whose file or content differs from the journal's last start is refused, with
+what changed in the timeline, unless the user chose `--resume-changed` (jobs keep their
+ids, so what already acted stays done) or `--fresh` (a new journal beside the old one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planrunner.engine.journal import Record, Replay
+from planrunner.errors import RunError
+from planrunner.model import Action, CompiledPlan, OrderSpec, action_name
+
+
+class PlanChanged(RunError):
+    """The journal of this plan's day was written by another file or other content."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, OrderSpec):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)} | {
+            "mark": None
+        }
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.time | dt.timedelta):
+        return str(value)
+    return value
+
+
+def _fields(d: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
+    parts = []
+    for k, v in d.items():
+        if v is None or k in skip:
+            continue
+        if isinstance(v, dict):
+            v = "{" + _fields(v) + "}"
+        parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+def describe(action: Action) -> str:
+    """What an action does, without where it is written: `modify order=entry price=70100`."""
+    return f"{action_name(action)} {_fields(_plain(action))}"
+
+
+def timeline_of(plan: CompiledPlan) -> dict[str, str]:
+    """Job id -> `at` and what it does; trigger job ids -> condition and action."""
+    out = {job.id: f"{job.at_text} {describe(job.action)}" for job in plan.jobs}
+    for t in plan.triggers:
+        when = _fields(_plain(t.when))
+        extra = f" between={t.between[0]}-{t.between[1]}" if t.between else ""
+        extra += " repeat" if t.repeat else ""
+        cond = f"when {type(t.when).__name__}({when}){extra}"
+        out[f"trigger:{t.id}"] = f"{cond}: {describe(t.action)}"
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """How the plan now differs from the journal's (empty: the same plan)."""
+
+    other_file: str | None  # the journal's file, if it is not this one
+    content_changed: bool
+    lines: tuple[str, ...]  # what changed in the day's timeline, one line each
+
+    def __bool__(self) -> bool:
+        return self.other_file is not None or self.content_changed
+
+
+def _same_file(a: str, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == b.resolve()
+    except OSError:
+        return a == str(b)
+
+
+def compare(state: Replay, *, path: Path, sha256: str, timeline: dict[str, str]) -> Change | None:
+    """None for a new journal; else the Change (falsy when nothing changed)."""
+    if not state.starts:
+        return None
+    last: Record = state.starts[-1]
+    other = None if _same_file(str(last.get("file", "")), path) else str(last.get("file"))
+    changed = last.get("sha256") != sha256
+    lines: list[str] = []
+    old = last.get("timeline")
+    if not isinstance(old, dict):
+        if changed:
+            lines.append("  (the journal does not record its plan's timeline: compare by hand)")
+        return Change(other_file=other, content_changed=changed, lines=tuple(lines))
+
+    def state_of(job_id: str) -> str:
+        js = state.jobs.get(job_id)
+        return f" [{js.state}]" if js is not None and js.state != "pending" else ""
+
+    for job_id in sorted(set(old) | set(timeline)):
+        if job_id not in timeline:
+            lines.append(f"  - removed  {job_id}{state_of(job_id)}: {old[job_id]}")
+        elif job_id not in old:
+            lines.append(f"  + added    {job_id}: {timeline[job_id]}")
+        elif old[job_id] != timeline[job_id]:
+            lines.append(f"  ~ changed  {job_id}{state_of(job_id)}: {old[job_id]}")
+            lines.append(f"             now: {timeline[job_id]}")
+    if changed and not lines:
+        lines.append("  (the file changed, the day's timeline did not)")
+    return Change(other_file=other, content_changed=changed, lines=tuple(lines))
+
+
+def refusal(change: Change, *, path: Path, name: str, journal: Path) -> PlanChanged:
+    if change.other_file is not None:
+        head = (
+            f"{path} and {change.other_file} both have name: {name}: they would share the "
+            f"journal {journal}. Give this plan its own name:, or choose:"
+        )
+    else:
+        head = f"{path} changed since its journal for this day was started ({journal}):"
+    body = "\n".join(change.lines)
+    return PlanChanged(
+        f"{head}\n{body}\n"
+        "run again with --resume-changed to go on with this plan (jobs that already acted "
+        "stay done and are never repeated), or with --fresh to start a new journal (the old "
+        "one is kept beside it; orders it placed are no longer managed by this run)"
+    )
