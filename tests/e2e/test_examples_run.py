@@ -75,7 +75,7 @@ def _emergency_close(r: Rehearsal) -> None:
     market = [b for b in r.sent("kt10001") if b["trde_tp"] == "3"]
     assert [b["ord_qty"] for b in market] == ["14"]  # 6 filled before: only 14 remain
     assert r.filled("000660") == 20 and r.open_orders() == []
-    assert r.result.jobs["steps[1]"].startswith("skipped")
+    assert r.result.jobs["exit.market@15:15"].startswith("skipped")
 
 
 def _add_to_position(r: Rehearsal) -> None:
@@ -113,7 +113,8 @@ def _quick_relative(r: Rehearsal) -> None:
     ]
     assert bodies[3]["orig_ord_no"] == bodies[2]["orig_ord_no"]  # a partial cancel keeps it
     assert r.filled("005930") == 0 and r.open_orders() == []
-    assert r.result.jobs == {f"steps[{i}]": "done" for i in range(4)} | {"probe.place": "done"}
+    steps = ["probe.modify@+4s", "probe.modify@+6s", "probe.modify@+8s", "probe.cancel@+10s"]
+    assert r.result.jobs == dict.fromkeys(steps, "done") | {"probe.place": "done"}
 
 
 CHECKS = {

@@ -75,10 +75,10 @@ def test_plan_runs_over_loopback_with_relative_times(sim, plan, tmp_path):
     [
         "entry.place:0:after-intent",  # journal says intent, the POST never left
         "entry.place:0:after-post",  # the broker has the order, the journal has no ack
-        "steps[0]:1:after-intent",
-        "steps[0]:1:after-post",
-        "steps[1]:0:after-post",
-        "steps[2]:0:after-post",
+        "entry.modify@+2s:1:after-intent",
+        "entry.modify@+2s:1:after-post",
+        "entry.modify@+3s:0:after-post",
+        "entry.cancel@+4s:0:after-post",
     ],
 )
 def test_sigkill_then_restart_sends_every_request_exactly_once(sim, plan, tmp_path, crash_at):
@@ -139,9 +139,9 @@ def test_second_runner_refuses_and_ctrl_c_exits_130_with_a_consistent_journal(si
     states = {j["job"]: j["state"] for j in data["jobs"]}
     assert states == {
         "entry.place": "done",
-        "steps[0]": "done",
-        "steps[1]": "done",
-        "steps[2]": "pending",
+        "entry.modify@+2s": "done",
+        "entry.modify@+3s": "done",
+        "entry.cancel@+4s": "pending",
     }
     assert data["attention"] == []
     # Resuming later finishes the plan: only the cancel is left to send.

@@ -26,7 +26,8 @@ def test_status_after_a_rehearsal_shows_states_and_lineage(tmp_path):
     lines = status.stdout.splitlines()
     assert lines[0].endswith(".sim.jsonl")
     assert any(
-        line.split()[:5] == ["steps[0]", "09:30:00", "entry", "modify", "done"] for line in lines
+        line.split()[:5] == ["entry.modify@09:30", "09:30:00", "entry", "modify", "done"]
+        for line in lines
     )
     lineage = next(line for line in lines if line.startswith("entry: "))
     assert lineage.startswith("entry: 0000001 → 0000002 (modify 09:30) → 0000003 (modify 09:35)")
