@@ -241,8 +241,12 @@ def make_plan(
     lines.append("steps:")
     # Steps keep each order's own sequence; across orders they interleave by time.
     steps.sort(key=lambda s: s[0])
-    for index, (t, oid, _kind, body) in enumerate(steps):
-        orders[oid].jobs.append(f"steps[{index}]")
+    seen: dict[str, int] = {}
+    for t, oid, _kind, body in steps:
+        # The runner's job id: order, action and time (a repeated key gets `~2`).
+        jid = f"{oid}.{body.split(':')[0]}@+{t / 1000:g}s"
+        seen[jid] = seen.get(jid, 0) + 1
+        orders[oid].jobs.append(jid if seen[jid] == 1 else f"{jid}~{seen[jid]}")
         lines.append(f'  - at: "+{t}ms"')
         lines.append(f"    {body}")
     # A restart keeps the first run start: jobs it finds past their time are still sent.

@@ -168,9 +168,10 @@ def as_text(plan: CompiledPlan) -> str:
     if plan.params:
         lines.append("params " + ", ".join(f"{k}={v}" for k, v in plan.params.items()))
     lines += ["", "jobs"]
+    width = max([12, *(len(j.id) for j in plan.jobs)])
     for j in plan.jobs:
-        lines.append(f"  {_time(plan, j):<16} {j.id:<12} {summary(j.action)}")
-        lines.extend(f"  {'':<16} {'':<12} {_body(r)}" for r in j.requests)
+        lines.append(f"  {_time(plan, j):<16} {j.id:<{width}} {summary(j.action)}")
+        lines.extend(f"  {'':<16} {'':<{width}} {_body(r)}" for r in j.requests)
     if not plan.jobs:
         lines.append("  (none)")
     lines += ["", "triggers"]

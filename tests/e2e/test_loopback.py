@@ -141,7 +141,7 @@ def test_second_runner_refuses_and_ctrl_c_exits_130_with_a_consistent_journal(si
         "entry.place": "done",
         "entry.modify@+2s": "done",
         "entry.modify@+3s": "done",
-        "entry.cancel@+4s": "pending",
+        "entry.cancel@+60s": "pending",
     }
     assert data["attention"] == []
     # Resuming later finishes the plan: only the cancel is left to send.

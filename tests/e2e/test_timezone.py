@@ -39,15 +39,15 @@ def _fired(tz: str, state: Path) -> tuple[dict[str, str], dict[str, dt.datetime]
 @pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
 def test_jobs_fire_at_seoul_instants_under_another_machine_zone(tz, tmp_path):
     scheduled, sent = _fired(tz, tmp_path)
-    assert scheduled["steps[0]"].endswith("T09:30:00+09:00")
-    assert scheduled["steps[2]"].endswith("T15:10:00+09:00")
+    assert scheduled["entry.modify@09:30"].endswith("T09:30:00+09:00")
+    assert scheduled["entry.cancel@15:10"].endswith("T15:10:00+09:00")
     for job, at in sent.items():
         planned = dt.datetime.fromisoformat(scheduled[job])
         # Sent within the compressed run's grace of its Seoul instant (never hours off).
         assert dt.timedelta(0) <= at - planned < dt.timedelta(minutes=15), (job, at, planned)
     assert set(sent) == {
         "entry.place",
-        "steps[0]",
-        *(f"steps[1]#{i}" for i in range(1, 7)),
-        "steps[2]",
+        "entry.modify@09:30",
+        *(f"entry.ladder@09:35#{i}" for i in range(1, 7)),
+        "entry.cancel@15:10",
     }

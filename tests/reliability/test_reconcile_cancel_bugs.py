@@ -69,14 +69,14 @@ def _requests(sim: SimProcess, symbol: str) -> list[tuple[str, str, str]]:
 
 
 def test_partial_cancel_killed_after_post_is_not_sent_twice(sim, tmp_path):
-    out = _crash_then_resume(sim, tmp_path, "steps[1]:0:after-post")
+    out = _crash_then_resume(sim, tmp_path, "b.cancel@+0.5s:0:after-post")
     assert _requests(sim, "000200") == [("kt10001", "10", "0"), ("kt10003", "3", "")], out
     (b,) = [o for o in sim.get("orders")["orders"] if o["symbol"] == "000200" and o["remaining"]]
     assert b["remaining"] == 7, out
 
 
 def test_market_switch_killed_after_cancel_post_still_places_the_market_order(sim, tmp_path):
-    out = _crash_then_resume(sim, tmp_path, "steps[0]:0:after-post")
+    out = _crash_then_resume(sim, tmp_path, "a.market@+0.5s:0:after-post")
     assert out.startswith("exit 0"), out
     assert _requests(sim, "000100") == [
         ("kt10000", "10", "0"),
