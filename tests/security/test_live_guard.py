@@ -37,6 +37,8 @@ steps:
   - at: "+2s"
     cancel: {order: entry}
 """
+# For runs dated another day (--date): times relative to the run start happen today only.
+CLOCK_PLAN = PLAN.replace('"+1s"', '"09:00:01"').replace('"+2s"', '"09:00:02"')
 
 
 def guarded(tmp_path: Path, *args: str, stdin: str = "") -> tuple[int, str, list[dict[str, str]]]:
@@ -75,8 +77,9 @@ def repo(tmp_path: Path) -> Path:
     d = tmp_path / "repo"
     d.mkdir()
     (d / "guard.yaml").write_text(PLAN)
+    (d / "clock.yaml").write_text(CLOCK_PLAN)
     env = {**os.environ, **GIT}
-    for args in (["init", "-q"], ["add", "guard.yaml"], ["commit", "-qm", "plan"]):
+    for args in (["init", "-q"], ["add", "guard.yaml", "clock.yaml"], ["commit", "-qm", "plan"]):
         subprocess.run(["git", *args], cwd=d, check=True, env=env)
     return d
 
@@ -135,7 +138,7 @@ def test_positive_control_dry_run_tries_the_mock_domain_and_is_stopped(tmp_path:
     """Without --base-url, --dry-run goes to mockapi.kiwoom.com: the guard records the
     attempt and refuses it, so the refused cases above are not vacuous."""
     plan = tmp_path / "guard.yaml"
-    plan.write_text(PLAN)
+    plan.write_text(CLOCK_PLAN)
     code, out, attempts = guarded(
         tmp_path, "run", str(plan), "--dry-run", "--date", "2026-11-26",
         "--state-dir", str(tmp_path / "s"),
@@ -153,7 +156,7 @@ def test_positive_control_confirmed_live_tries_the_live_domain_and_is_stopped(
     """A committed plan with --live --yes does go for api.kiwoom.com (with fake keys):
     the guard sees it and refuses the name lookup, so not one packet leaves."""
     code, out, attempts = guarded(
-        tmp_path, "run", str(repo / "guard.yaml"), "--live", "--yes", "--date", "2026-11-26",
+        tmp_path, "run", str(repo / "clock.yaml"), "--live", "--yes", "--date", "2026-11-26",
         "--state-dir", str(tmp_path / "s"),
     )  # fmt: skip
     assert code == 2, out
