@@ -280,8 +280,7 @@ def _torn(line: str, name: str, lineno: int) -> Record | None:
         raise JournalCorrupt(
             f"{name}:{lineno}: the last line was cut off before it said which request it "
             "was: it may be an order request that reached the broker. Check the broker's "
-            "orders for this plan (planrunner status shows what the journal knows), then "
-            "remove that line to go on"
+            "open orders and fills for this plan's symbols, then remove that line to go on"
         )
     rec: Record = {"type": "intent", **fields, "req": int(req.group(1)), "torn": True}
     body = _BODY.search(line)
