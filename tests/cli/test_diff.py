@@ -152,8 +152,8 @@ def test_issue16_item2_json(tmp_path: Path) -> None:
     assert data["jobs"] == [
         {
             "change": "changed",
-            "old_id": "steps[0]",
-            "new_id": "steps[0]",
+            "old_id": "entry.modify@09:30",
+            "new_id": "entry.modify@09:30",
             "old_at": "09:30",
             "new_at": "09:30",
             "order": "entry",
