@@ -4,7 +4,8 @@ Bodies come from `wire` (the builders `show` prints), so what is previewed is wh
 sent. `_call` holds the one retry policy: only answers that prove the
 request was not executed are retried — rate limits (1700–1702, 1687, HTTP 429), a
 refused token (one refresh, one resend), a connection that was never made. An order
-POST whose answer we did not see (timeout or drop after sending, HTTP 5xx, 1999) raises
+POST whose answer we did not see (timeout or drop after sending, HTTP 5xx, 1999), or
+whose answer is not one known to mean "not executed" (`envelope.releases_order`), raises
 UnknownOutcome and is never resent. Reads may also retry on 5xx, 1999 and timeouts.
 Thread-safe: httpx's pooled transport is, and token and rate state sit behind locks.
 """
@@ -27,7 +28,15 @@ from planrunner.errors import UsageError
 from planrunner.kiwoom import codes, types, wire
 from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.channel import Channel, Prepared
-from planrunner.kiwoom.envelope import Failure, body_of, error_for, retry_after, scrub, verdict
+from planrunner.kiwoom.envelope import (
+    Failure,
+    body_of,
+    error_for,
+    releases_order,
+    retry_after,
+    scrub,
+    verdict,
+)
 from planrunner.kiwoom.ratelimit import Attempts, RateLimiter, RateLimits, RetryPolicy
 from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file
 from planrunner.kiwoom.types import CancelAck, Fill, ModifyAck, OpenOrder, PlaceAck, Quote
@@ -330,6 +339,17 @@ class KiwoomClient:
                 return data, resp.headers
             status = resp.status_code
             message = self._scrub(failure.message, token)
+            if order and failure.kind != "server" and not releases_order(failure):
+                # Not an answer known to mean "not executed": the order may have gone
+                # through, so it is never resent nor reported as not placed.
+                raise e.UnknownOutcome(
+                    f"the broker's answer does not say the order was not executed "
+                    f"(HTTP {status}, code {failure.code or '?'}). {e.UnknownOutcome.advice}",
+                    code=failure.code,
+                    broker_message=message,
+                    http_status=status,
+                    request=req,
+                )
             if failure.kind == "token" and token is not None and not refreshed:
                 refreshed = True
                 token = self.tokens.refused(token)
@@ -342,7 +362,9 @@ class KiwoomClient:
                 )
             if failure.kind == "server" and tries.again("read"):
                 continue
-            scrubbed = Failure(code=failure.code, message=message, kind=failure.kind)
+            scrubbed = Failure(
+                code=failure.code, message=message, kind=failure.kind, stated=failure.stated
+            )
             raise error_for(scrubbed, api_id=req.api_id, http_status=status)
 
     def _prepare(

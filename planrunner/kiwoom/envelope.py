@@ -26,6 +26,8 @@ class Failure:
     code: str  # "8005", "EGW0008", or the bare return_code when no code is given
     message: str  # the broker's text, as received
     kind: Kind
+    # False when the answer named no code and `code` is our guess from the return_code.
+    stated: bool = True
 
 
 _BRACKET = re.compile(r"\[\s*([A-Za-z]*\d+)\s*:\s*([^\]]*)\]")
@@ -92,10 +94,10 @@ def failure_of(data: Mapping[str, object]) -> Failure | None:
         return _failure(m.group(1), msg)
     # No code inside the message: the return_code itself is all we have.
     if str(rc) == "3":
-        return Failure(code="8005", message=msg, kind="token")
+        return Failure(code="8005", message=msg, kind="token", stated=False)
     if str(rc) == "5":
-        return Failure(code="1700", message=msg, kind="rate")
-    return Failure(code=str(rc), message=msg, kind="final")
+        return Failure(code="1700", message=msg, kind="rate", stated=False)
+    return Failure(code=str(rc), message=msg, kind="final", stated=False)
 
 
 def _failure(code: str, message: str) -> Failure:
@@ -128,6 +130,23 @@ def error_class(failure: Failure) -> type[e.KiwoomError]:
         if any(w in text for w in words):
             return rejected
     return e.Rejected
+
+
+def releases_order(failure: Failure) -> bool:
+    """Whether this answer to an order request is known to mean "not executed".
+
+    Only such answers let a request go (or be resent): a rate limit or a refused token
+    whose code the answer states (1700–1702, 1687, HTTP 429, 8005, EGW0002), and a
+    refusal the broker names, by a documented code or by a rejection sentence we know
+    (already filled, no such order, market closed, price out of range, bad field, unknown
+    stock, credentials). Anything else after the request left (a bare `return_code`, a
+    code nobody documented, a 4xx without an envelope) leaves the order's fate unknown.
+    """
+    if failure.kind in ("token", "rate"):
+        return failure.stated
+    if failure.kind == "server":
+        return False
+    return error_class(failure) is not e.Rejected
 
 
 def error_for(

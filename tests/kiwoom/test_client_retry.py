@@ -110,7 +110,6 @@ def test_reads_retry_server_failures_boundedly(
         official_error(3, "8031", "모의투자 앱키가 아닙니다"),
         official_error(2, "8104", "모의투자에서는 지원하지 않는 API입니다"),
         official_error(2, "1504", "해당 URI에서는 지원하는 API ID가 아닙니다"),
-        httpx.Response(404, text="Not Found"),
     ],
 )
 def test_nothing_else_is_retried(client: KiwoomClient, broker: FakeKiwoom, answer: object) -> None:
