@@ -5,6 +5,8 @@ The runner is stopped first (SIGTERM to the pid holding the journal's lock; it f
 request in flight and leaves a consistent journal), so nothing races the cancels. The
 cancels go through the same journal-first executor as any step, under job ids
 `cancel-all@<time>:<order>`, and requests in doubt are reconciled before anything is sent.
+It acts only on numbers its own journal owns: a number another journal of the state
+directory also owns is refused, and a request still in doubt is reported (exit 2).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from planrunner.clock import SEOUL
 from planrunner.engine.events import INFO, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, holder_pid, journal_path
-from planrunner.engine.reconcile import reconcile
+from planrunner.engine.reconcile import foreign_numbers, reconcile
 from planrunner.errors import RunError, UsageError
 from planrunner.model import Cancel
 from planrunner.plan.compile import compile_plan
@@ -96,15 +98,31 @@ def cancel_all(
             # the broker again, not find the first one's cancels done).
             stamp = f"{target.clock.now():%H%M%S.%f}-{os.getpid()}"
             outcomes: dict[str, str] = {}
+            for _job, _req, rec in state.in_doubt():
+                outcomes[str(rec.get("order"))] = (
+                    "in doubt: a request on it has an unknown outcome and its order was not "
+                    "found at the broker; nothing cancelled (check the broker's order list)"
+                )
+            foreign = foreign_numbers(journal)
             for order in sorted(state.lineage):
-                if order not in ex.orders:
+                if order not in ex.orders or order in outcomes:
+                    continue
+                newest = state.newest(order)
+                if newest is not None and newest in foreign:
+                    outcomes[order] = (
+                        f"refused: {newest} is also owned by {foreign[newest]}; "
+                        "nothing cancelled (check which plan placed it)"
+                    )
                     continue
                 try:
                     state_text = ex.execute(f"cancel-all@{stamp}:{order}", Cancel(order=order))
                     outcomes[order] = "cancelled" if state_text == "done" else state_text
                 except InDoubt as e:
                     outcomes[order] = f"unknown ({e})"
-            bad = any(o.startswith(("rejected", "unknown")) for o in outcomes.values())
+            bad = any(
+                o.startswith(("rejected", "unknown", "in doubt", "refused"))
+                for o in outcomes.values()
+            )
             return CancelAllResult(
                 exit_code=2 if bad else 0, stopped_pid=stopped, outcomes=outcomes
             )

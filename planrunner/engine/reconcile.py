@@ -4,29 +4,44 @@ Kiwoom has no client order id, so a resent order would be a second order. After 
 between `intent` and `ack`, or after an `unknown` outcome, the broker's own lists decide:
 open orders (ka10075) and today's orders with fills (ka10076).
 
-- place: an order at the broker with the same symbol, side, qty and price that no
-  lineage of this journal knows is ours → adopted (`ack`, reconciled). None → the POST
-  never executed → `reconciled found=false`, and the job may send it.
+- place: an order is claimed only with evidence it is ours: same symbol, side, qty,
+  price and order type; the broker's order time not before the intent's; and a number
+  that no journal in the state directory (this plan's or another's, same day and
+  environment) already owns. One candidate → adopted (`ack`, reconciled). Two or more,
+  or one whose time the broker does not tell or that is within CLOCK_SKEW_SECONDS
+  before the intent → in doubt, reported, nothing claimed nor resent. None:
+  - after an `unknown` outcome (the request left and no answer came: timeout, dropped
+    connection, an answer not known to mean "not executed") the place stays in doubt:
+    not finding it is no proof the broker never got it (it may still be working on it),
+    so it is never resent; it is reported, and adopted if a later read finds it;
+  - after a crash between `intent` and outcome → `reconciled found=false`, and the job
+    may send it.
 - modify: an order whose `orig_ord_no` is the target → acked with its number. None
-  while the target is still open → it never executed.
+  while the target is still open → it never executed (a resend cannot duplicate it: the
+  broker refuses a modify of a number already modified).
 - cancel: the lists never show cancel records, so a cancel is settled by quantity. Its
   intent records what the target had open and filled when the cancel was decided; what
   the target has open now, less what filled since, says whether the cancel took effect
   and how much it cancelled. When the numbers fit neither story the request stays in
   doubt: the job is reported as needing attention, and nothing is resent.
 
-A request younger than SETTLE_SECONDS may still be travelling to the broker: reconcile
-waits until it is that old before reading the lists.
+The settle window counts from the moment the broker could last have acted on the
+request: the `unknown` line (written when the client gave up, after its timeout), or
+the intent after a crash. Reconcile waits until that is SETTLE_SECONDS old before
+reading the lists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from planrunner.clock import Clock
+from planrunner.clock import SEOUL, Clock
 from planrunner.engine.events import RECONCILED, WARNING, Emit, Event
 from planrunner.engine.journal import Journal, Record
 from planrunner.kiwoom import codes
@@ -58,8 +73,44 @@ def _int(body: dict[str, str], key: str) -> int:
 SETTLE_SECONDS = float(os.environ.get("PLANRUNNER_SETTLE_SECONDS", "3.0"))
 
 
+# An order the broker stamps this little before our intent may still be ours (the two
+# clocks differ): it is neither claimed nor ruled out.
+CLOCK_SKEW_SECONDS = 2
+_DAY_JOURNAL = re.compile(r"\d{4}-\d{2}-\d{2}\.[^/]+\.jsonl")
+
+
 class Ambiguous(Exception):
     """The broker's lists fit neither "executed" nor "not executed"."""
+
+
+class StillMissing(Exception):
+    """A place whose request left without an answer is not (yet) at the broker."""
+
+
+def foreign_numbers(journal: Journal) -> dict[str, Path]:
+    """Order numbers the other journals of this state directory own for the same day and
+    environment (the broker numbers orders per account and day), each with its journal."""
+    out: dict[str, Path] = {}
+    if not _DAY_JOURNAL.fullmatch(journal.path.name):
+        return out  # not in a state directory's layout (<plan>/<day>.<env>.jsonl)
+    state_dir = journal.path.parent.parent
+    for path in sorted(state_dir.glob(f"*/{journal.path.name}")):
+        if path.resolve() == journal.path.resolve():
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("type") in ("ack", "adopt"):
+                no = rec.get("ord_no")
+                if isinstance(no, str) and no:
+                    out.setdefault(no, path)
+    return out
 
 
 def reconcile(
@@ -68,13 +119,16 @@ def reconcile(
     client: KiwoomClient,
     clock: Clock,
     emit: Emit,
-    settle: float = SETTLE_SECONDS,
+    settle: float | None = None,
     job: str | None = None,
 ) -> int:
     """Settle every in-doubt request it can (only `job`'s, during a run: other jobs may
-    have requests in flight); returns how many were settled."""
+    have requests in flight); returns how many were settled. `settle` defaults to
+    SETTLE_SECONDS."""
+    settle = SETTLE_SECONDS if settle is None else settle
     settled = 0
     claimed: set[str] = set()
+    foreign: dict[str, Path] | None = None
     for job_id, req, rec in journal.state.in_doubt():
         if job is not None and job_id != job:
             continue
@@ -92,18 +146,27 @@ def reconcile(
                 )
             )
             continue
-        _wait_until_settled(intent, settle)
+        unknown = rec.get("type") == "unknown"
+        _wait_until_settled(rec if unknown else intent, settle)
         js = journal.state.job(job_id)
         if req not in js.open_intents and req not in js.unknown_reqs:
             continue  # its answer arrived while we waited
         body: dict[str, str] = intent["body"]
         view = BrokerView.read(client, body["stk_cd"])
+        if foreign is None:
+            foreign = foreign_numbers(journal)
         known = {link.ord_no for links in journal.state.lineage.values() for link in links}
-        known |= claimed
+        known |= claimed | set(foreign)
         base = {"job": job_id, "req": req, "order": intent["order"]}
         try:
-            outcome = _settle(intent, view, known)
-        except Ambiguous as e:
+            outcome = _settle(intent, view, known, client.broker_offset)
+            if outcome is None and unknown and intent["api_id"] in (codes.BUY, codes.SELL):
+                raise StillMissing(
+                    "not at the broker yet, and its request left without an answer: it is "
+                    "not resent; a later read adopts it if it appears (check the broker's "
+                    "order list)"
+                )
+        except (Ambiguous, StillMissing) as e:
             emit(
                 Event(
                     kind=WARNING,
@@ -143,9 +206,10 @@ def reconcile(
     return settled
 
 
-def _wait_until_settled(intent: Record, settle: float) -> None:
+def _wait_until_settled(rec: Record, settle: float) -> None:
+    """Until `rec` (the `unknown` line, or the intent after a crash) is `settle` old."""
     try:
-        sent = dt.datetime.fromisoformat(intent["t"])
+        sent = dt.datetime.fromisoformat(rec["t"])
     except (KeyError, ValueError):
         return
     age = (dt.datetime.now(sent.tzinfo) - sent).total_seconds()
@@ -162,19 +226,12 @@ def _intent_of(journal: Journal, job_id: str, req: int, rec: Record) -> Record:
     raise LookupError(f"no intent for {job_id} request {req}")
 
 
-def _settle(intent: Record, view: BrokerView, known: set[str]) -> tuple[str, int] | None:
+def _settle(
+    intent: Record, view: BrokerView, known: set[str], offset: float | None = None
+) -> tuple[str, int] | None:
     api, body = intent["api_id"], intent["body"]
     if api in (codes.BUY, codes.SELL):
-        side = "buy" if api == codes.BUY else "sell"
-        qty = _int(body, "ord_qty")
-        price = _int(body, "ord_uv")
-        for o in sorted(view.all, key=lambda o: o.ord_no):
-            if o.ord_no in known or o.orig_ord_no or o.side != side or o.qty != qty:
-                continue
-            if price and o.price != price:
-                continue
-            return o.ord_no, qty
-        return None
+        return _settle_place(intent, view, known, offset)
     target = body["orig_ord_no"]
     for o in view.all:
         if o.orig_ord_no == target and o.ord_no not in known:
@@ -184,6 +241,91 @@ def _settle(intent: Record, view: BrokerView, known: set[str]) -> tuple[str, int
     # A modify leaves a new number behind; none means it never executed (if the target
     # filled or was cancelled meanwhile, the broker would have refused it anyway).
     return None
+
+
+def _settle_place(
+    intent: Record, view: BrokerView, known: set[str], offset: float | None
+) -> tuple[str, int] | None:
+    """The one order at the broker that can only be this place's; None if there is none.
+    `offset`: how far the broker's clock is ahead of ours (its `Date` header), if known."""
+    body = intent["body"]
+    side = "buy" if intent["api_id"] == codes.BUY else "sell"
+    qty = _int(body, "ord_qty")
+    price = _int(body, "ord_uv")
+    trde_tp = str(body.get("trde_tp", "")).strip()
+    sent = _intent_time(intent)
+    if sent is not None and offset is not None:
+        sent += dt.timedelta(seconds=offset)  # on the broker's clock, as its lists are
+    since = _seconds_of_day(sent)
+    ours: list[str] = []
+    maybe: list[str] = []
+    for o in sorted(view.all, key=lambda o: o.ord_no):
+        if o.ord_no in known or o.orig_ord_no or o.side != side or o.qty != qty:
+            continue
+        if o.price != price or not _same_symbol(o.symbol, body.get("stk_cd", "")):
+            continue
+        if not _same_type(o.order_type, trde_tp):
+            continue
+        stamped = _row_seconds(o.time)
+        if stamped is None or since is None:
+            maybe.append(f"{o.ord_no} (time not told)")
+        elif stamped >= since:
+            ours.append(o.ord_no)
+        elif stamped >= since - CLOCK_SKEW_SECONDS:
+            maybe.append(f"{o.ord_no} (placed {o.time}, just before the request)")
+        # else: at the broker before we asked; someone else's order
+    if len(ours) == 1 and not maybe:
+        return ours[0], qty
+    found = [*ours, *maybe]
+    if len(found) > 1:
+        raise Ambiguous(f"{len(found)} orders at the broker could be it ({', '.join(found)})")
+    if found:
+        raise Ambiguous(f"{found[0]} could be it, but nothing proves it is ours")
+    return None
+
+
+def _intent_time(intent: Record) -> dt.datetime | None:
+    """When the request could first have reached the broker, on the plan's clock (the
+    broker's clock under the embedded simulator), else the journal's wall clock."""
+    for key in ("at", "t"):
+        try:
+            return dt.datetime.fromisoformat(str(intent[key]))
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def _seconds_of_day(when: dt.datetime | None) -> int | None:
+    if when is None or when.tzinfo is None:
+        return None
+    local = when.astimezone(SEOUL)
+    return local.hour * 3600 + local.minute * 60 + local.second
+
+
+def _row_seconds(text: str) -> int | None:
+    """`093005` or `09:30:05` (the broker's HHmmss, Korea time) → seconds of the day."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) != 6:
+        return None
+    h, m, s = int(digits[:2]), int(digits[2:4]), int(digits[4:])
+    if h > 23 or m > 59 or s > 59:
+        return None
+    return h * 3600 + m * 60 + s
+
+
+def _same_symbol(listed: str, sent: str) -> bool:
+    """`A005930` and `005930_NX` are 005930; an empty listed symbol says nothing."""
+    if not listed:
+        return True
+    return listed.strip().removeprefix("A").split("_")[0] == sent.strip()
+
+
+def _same_type(listed: str, trde_tp: str) -> bool:
+    """The list writes the type as a name (보통, 시장가…); an empty one says nothing."""
+    text = "".join(listed.split())
+    if not text or not trde_tp:
+        return True
+    return text in (trde_tp, codes.TRDE_TP_NAME.get(trde_tp, trde_tp))
 
 
 def _settle_cancel(intent: Record, view: BrokerView, target: str) -> tuple[str, int] | None:

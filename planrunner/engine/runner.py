@@ -85,6 +85,7 @@ class Runner:
         clock: Clock,
         emit: Emit,
         stop: threading.Event | None = None,
+        settle: float | None = None,  # reconcile's settle window (None: its default)
     ):
         self.plan = plan
         self.ex = executor
@@ -92,6 +93,7 @@ class Runner:
         self.clock = clock
         self.emit = emit
         self.stop = stop or threading.Event()
+        self.settle = settle
         self.grace = plan.policy.misfire_grace
         speed = clock.virtual_seconds(1.0)
         if speed > 1:
@@ -108,6 +110,7 @@ class Runner:
         self._finished: set[str] = set()
         self._states: dict[str, str] = {}
         self._blocked: dict[str, str] = {}  # order -> why later jobs can't run
+        self._doubtful: dict[str, str] = {}  # order -> the job whose request is in doubt
         self._fatal: str | None = None
         self.tracebacks: list[str] = []  # bugs: kept for the crash log, exit 3
         # Per order: its jobs in plan order, each job's place among them, and how many of
@@ -132,7 +135,12 @@ class Runner:
     # ---- the run ------------------------------------------------------------------------
 
     def run(self) -> RunResult:
-        reconcile(journal=self.journal, client=self.ex.client, clock=self.clock, emit=self.emit)
+        self._reconcile()
+        for job_id, _req, rec in self.journal.state.in_doubt():
+            # Still in doubt after a restart: later jobs on its order wait for it too.
+            order = str(rec.get("order", ""))
+            self._blocked[order] = f"an earlier request on {order} is in doubt"
+            self._doubtful[order] = job_id
         todo: list[Job] = []
         for job in self.plan.jobs:
             js = self.journal.state.jobs.get(job.id)
@@ -159,6 +167,8 @@ class Runner:
             scheduler.shutdown(wait=True)
             self.watcher.join()
             sys.setswitchinterval(switch)
+        if self._doubtful and self._fatal is None and not self.stop.is_set():
+            self._look_again()  # a place in doubt may have appeared at the broker since
         if self.watcher.failure:
             self._fatal = self._fatal or self.watcher.failure
             self.tracebacks.append(f"trigger watcher:\n{self.watcher.traceback}")
@@ -271,6 +281,8 @@ class Runner:
                 self._late(job, late)
                 return
             blocked = self._blocked.get(job.order)
+            if blocked and self._look_again(job.order):
+                blocked = None
             if blocked:
                 self._skip(job, blocked)
                 return
@@ -283,19 +295,50 @@ class Runner:
             return self.ex.execute(job.id, job.action, not_before=job.at)
         except InDoubt:
             # Settle it now from the broker's lists, then finish what the job still owes.
-            reconcile(
-                journal=self.journal,
-                client=self.ex.client,
-                clock=self.clock,
-                emit=self.emit,
-                job=job.id,
-            )
+            self._reconcile(job.id)
             try:
                 return self.ex.execute(job.id, job.action)
             except InDoubt as e:
                 self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
+                self._doubtful[job.order] = job.id
                 self._record({"type": "failed", "job": job.id, "reason": str(e)})
                 return f"unknown ({e})"
+
+    def _reconcile(self, job: str | None = None) -> None:
+        reconcile(
+            journal=self.journal,
+            client=self.ex.client,
+            clock=self.clock,
+            emit=self.emit,
+            settle=self.settle,
+            job=job,
+        )
+
+    def _look_again(self, order: str | None = None) -> bool:
+        """Read the broker again for requests left in doubt (all, or `order`'s): a place
+        whose request left without an answer is adopted if it has appeared since, and its
+        job is done. Whether `order` is no longer blocked."""
+        for o, job_id in list(self._doubtful.items()):
+            if order is not None and o != order:
+                continue
+            try:
+                self._reconcile(job_id)
+            except BrokerError as e:
+                self.warn(f"could not read the broker to settle {job_id}: {e}")
+                continue
+            js = self.journal.state.job(job_id)
+            if js.open_intents or js.unknown_reqs or not js.acked_reqs:
+                continue
+            last = max(js.acked_reqs)
+            if js.acked_reqs[last].get("kind") not in ("place", "market", "replace"):
+                continue  # only a place is left in doubt unresolved; anything else stays
+            self._record({"type": "done", "job": job_id, "reason": "found later"})
+            self._info(f"{job_id}: its order was found at the broker and adopted", order=o)
+            with self._cv:
+                self._states[job_id] = "done (found at the broker later)"
+            self._blocked.pop(o, None)
+            self._doubtful.pop(o, None)
+        return order is not None and order not in self._blocked
 
     def _await_turn(self, job: Job) -> None:
         """Jobs on one order run in plan order, even when they share an instant."""

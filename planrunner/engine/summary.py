@@ -51,9 +51,13 @@ def summarize(
     attention: list[str] = []
     unread = False  # an order whose end state the broker did not tell: not a clean run
     planned = {job.id: job.at for job in plan.jobs}
+    doubtful = {str(rec.get("order")) for _job, _req, rec in journal.state.in_doubt()}
     for order_id, spec in executor.orders.items():
         links = journal.state.lineage.get(order_id, [])
         if not links:
+            # A place whose request left without an answer is not "not placed": nobody
+            # knows, and it was not sent again.
+            state = "in doubt (not found at the broker, not resent)"
             orders.append(
                 OrderSummary(
                     order=order_id,
@@ -63,7 +67,7 @@ def summarize(
                     ordered=spec.qty or 0,
                     filled=0,
                     remaining=0,
-                    state="not placed",
+                    state=state if order_id in doubtful else "not placed",
                 )
             )
             continue

@@ -12,6 +12,8 @@ Thread-safe: httpx's pooled transport is, and token and rate state sit behind lo
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import logging
 import ssl
@@ -102,7 +104,12 @@ class KiwoomClient:
         if token_cache_dir is not None:
             path = cache_file(token_cache_dir, env=env, base_url=self.base_url, appkey=appkey)
             tfile = TokenFile(path)
-        self.tokens = TokenKeeper(self._issue, clock=clock or RealClock(), file=tfile)
+        self.clock: Clock = clock or RealClock()
+        self.tokens = TokenKeeper(self._issue, clock=self.clock, file=tfile)
+        # How far the broker's clock is ahead of ours (seconds), from the `Date` header of
+        # its latest answer; None until one tells. Reconciliation reads the order times
+        # the broker lists on its own clock.
+        self.broker_offset: float | None = None
 
     def __repr__(self) -> str:
         return f"KiwoomClient(env={self.env!r}, base_url={self.base_url!r})"
@@ -329,6 +336,7 @@ class KiwoomClient:
                 if tries.again("read"):
                     continue
                 raise e.ServerError(f"{what}. {e.ServerError.advice}", api_id=req.api_id) from exc
+            self._note_date(resp.headers.get("date"))
             data = body_of(resp.content)
             # The raw text of an answer to au10001/au10002 may carry a token: never echoed.
             raw = resp.content[:200].decode("utf-8", "replace") if auth else ""
@@ -410,6 +418,19 @@ class KiwoomClient:
             # have executed, so this is not a rejection.
             msg = "The broker accepted the order but its answer was unreadable."
             raise e.UnknownOutcome(f"{msg} {e.UnknownOutcome.advice}", request=req) from None
+
+    def _note_date(self, header: str | None) -> None:
+        if not header:
+            return
+        try:
+            told = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return
+        if told.tzinfo is None:
+            return
+        # A Date has whole seconds: the broker's clock stood somewhere in [told, told + 1).
+        told += dt.timedelta(seconds=0.5)
+        self.broker_offset = (told - self.clock.now()).total_seconds()
 
     def _scrub(self, text: str, sent: Token | None) -> str:
         """Blank out keys and tokens should a broker message ever echo them."""

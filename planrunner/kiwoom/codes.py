@@ -63,6 +63,27 @@ TRDE_TP: dict[str, str] = {
     "after_hours_close": "81",  # 장마감후시간외
 }
 ORDER_TYPE_OF: dict[str, str] = {v: k for k, v in TRDE_TP.items()}
+# trde_tp -> the name the order lists (ka10075/ka10076) write for it.
+TRDE_TP_NAME: dict[str, str] = {
+    "0": "보통",
+    "3": "시장가",
+    "5": "조건부지정가",
+    "6": "최유리지정가",
+    "7": "최우선지정가",
+    "10": "보통(IOC)",
+    "13": "시장가(IOC)",
+    "16": "최유리(IOC)",
+    "20": "보통(FOK)",
+    "23": "시장가(FOK)",
+    "26": "최유리(FOK)",
+    "28": "스톱지정가",
+    "29": "중간가",
+    "30": "중간가(IOC)",
+    "31": "중간가(FOK)",
+    "61": "장시작전시간외",
+    "62": "시간외단일가",
+    "81": "장마감후시간외",
+}
 
 # Error-code classes (the number inside "[code:message]" of return_msg).
 NOT_EXECUTED_RATE = frozenset({"1700", "1701", "1702"})

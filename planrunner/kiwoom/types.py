@@ -158,10 +158,11 @@ class Fill:
     fill_price: int
     open_qty: int
     time: str  # ord_tm, HHmmss
+    order_type: str = ""  # trde_tp as text, when the row gives it
 
     @classmethod
     def from_wire(cls, item: Mapping[str, object]) -> Fill:
-        return cls(**_row(item), time=_str(item, "ord_tm"))
+        return cls(**_row(item), time=_str(item, "ord_tm"), order_type=_str(item, "trde_tp"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

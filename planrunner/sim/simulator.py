@@ -4,7 +4,9 @@ to serve it (an httpx transport in-process, a loopback HTTP server).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import email.utils
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,8 +89,14 @@ class Simulator:
         received: float | None = None,
     ) -> Reply:
         """Answer one HTTP request (header names lower-case); used by both servers.
-        `received`: when it arrived (Unix time; now if not given), for the request log."""
-        return app.handle(self, method, path, headers, body, received=received)
+        `received`: when it arrived (Unix time; now if not given), for the request log.
+        Every answer carries a `Date` header on the simulator's clock, as a web server's
+        does on its own."""
+        reply = app.handle(self, method, path, headers, body, received=received)
+        now = self.clock.now().astimezone(dt.UTC)
+        return dataclasses.replace(
+            reply, headers=(*reply.headers, ("date", email.utils.format_datetime(now, True)))
+        )
 
     def transport(self) -> SimTransport:
         from planrunner.sim.transport import SimTransport

@@ -1,0 +1,333 @@
+"""issue 11 items 1, 2 and 10: an order whose outcome is unknown is never sent twice, and
+reconciliation claims only an order it can prove is ours.
+
+The runner talks to the real simulator: over 127.0.0.1 where a client timeout must
+happen (item 1), in process otherwise. Misbehaving brokers are the simulator behind a
+small transport that changes what it answers, never a fake of planrunner's own code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from planrunner.app.cancel_all import cancel_all
+from planrunner.app.targets import env_label
+from planrunner.clock import SEOUL, RealClock, VirtualClock
+from planrunner.engine import reconcile as reconcile_module
+from planrunner.engine.events import Event, RunResult
+from planrunner.engine.execute import Executor
+from planrunner.engine.journal import Journal, journal_path, replay
+from planrunner.engine.runner import Runner
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.ratelimit import RateLimits
+from planrunner.model import Cancel, CompiledPlan, Modify, Place
+from planrunner.plan.compile import compile_plan
+from planrunner.plan.rules import load_plan
+from planrunner.sim import Simulator, parse_scenario
+from tests.support.rehearsal import DAY, OPEN, Rehearsal, job, plan, spec
+
+KEYS = {"appkey": "test-appkey-0001", "secretkey": "test-secret-0001"}
+STILL = "symbols: {'005930': {price: 70000, walk: false}}"
+
+
+@pytest.fixture(autouse=True)
+def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The simulator answers in milliseconds: a short settle window keeps the tests fast.
+    monkeypatch.setattr(reconcile_module, "SETTLE_SECONDS", 0.15)
+
+
+def committed(sim: Simulator, api_id: str) -> list[dict[str, str]]:
+    return [e.body for e in sim.log_snapshot() if e.api_id == api_id and e.committed]
+
+
+def run(compiled: CompiledPlan, client: KiwoomClient, clock: VirtualClock, tmp: Path) -> RunResult:
+    events: list[Event] = []
+    journal = Journal(tmp / "journal.jsonl")
+    journal.open()
+    try:
+        ex = Executor(
+            plan=compiled,
+            client=client,
+            journal=journal,
+            clock=clock,
+            emit=events.append,
+        )
+        runner = Runner(
+            plan=compiled, executor=ex, journal=journal, clock=clock, emit=events.append
+        )
+        return runner.run()
+    finally:
+        journal.close()
+
+
+class Answering(httpx.BaseTransport):
+    """The simulator, but `change` decides what the client hears for one api-id (the
+    request itself reaches the simulator first, unless `change` says otherwise)."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        api_id: str,
+        change: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response],
+    ) -> None:
+        self.inner, self.api_id, self.change = inner, api_id, change
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("api-id") == self.api_id:
+            return self.change(request, self.inner)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def with_transport(r: Rehearsal, transport: httpx.BaseTransport) -> KiwoomClient:
+    assert r.target is not None
+    client = KiwoomClient(env="sim", transport=transport, clock=r.target.clock, **KEYS)
+    r.target.client = client
+    return client
+
+
+# ---- item 1 ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loopback() -> Iterator[tuple[Simulator, VirtualClock, str]]:
+    clock = VirtualClock(OPEN, 20.0)  # 20 virtual seconds per real second
+    sim = Simulator(clock=clock, scenario=parse_scenario(STILL), env="mock")
+    server = sim.serve()
+    try:
+        yield sim, clock, server.url
+    finally:
+        server.close()
+
+
+def test_issue11_item1_slow_place_is_adopted_when_it_appears_never_resent(loopback, tmp_path):
+    """kt10000 answers 1.2 s late, past the client's 0.5 s timeout and the settle window:
+    the place is not found at first, stays in doubt, and the modify's read finds it."""
+    sim, clock, url = loopback
+    client = KiwoomClient(
+        env="mock",
+        base_url=url,
+        timeout=0.5,  # the client gives up long before the broker answers
+        rate_limits=RateLimits.for_env("sim"),
+        clock=clock,
+        **KEYS,
+    )
+    client.token()
+    clock.restart()  # 09:00:00 now
+    # An identical order someone placed by hand, resting at the broker before the plan's.
+    with KiwoomClient(env="mock", base_url=url, rate_limits=RateLimits.for_env("sim"), **KEYS) as c:
+        hand = c.place("005930", "buy", 10, 69000, "limit").ord_no
+    sim.faults.add("latency:api=kt10000,ms=1200,count=1")
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 5 / 60, Place(spec=spec())),
+            job("steps[0]", 44 / 60, Modify(order="entry", price=69100)),
+        ],
+    )
+    with client:
+        result = run(compiled, client, clock, tmp_path)
+    places = committed(sim, "kt10000")
+    assert len(places) == 2, places  # the hand-placed one and the plan's: nothing sent twice
+    ours = next(no for no, o in sim.orders().items() if no != hand and o.kind != "modify")
+    (modify,) = committed(sim, "kt10002")
+    assert modify["orig_ord_no"] == ours  # the plan acted on its own order, not the hand's
+    assert sim.order(hand).remaining == 10 and sim.order(hand).price == 69000
+    assert result.exit_code == 0, result.attention
+    (entry,) = result.orders
+    assert entry.lineage[0] == ours
+    rep = replay(tmp_path / "journal.jsonl")
+    assert rep.in_doubt() == [] and rep.jobs["entry.place"].state == "done"
+
+
+def test_issue11_item1_place_never_found_stays_in_doubt_and_is_reported(tmp_path):
+    """The place's answer is lost (HTTP 500, the broker did not execute it): not finding it
+    is no proof, so it is not resent; the summary says so and the run exits 2."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    r.sim.faults.add("5xx:api=kt10000,count=1")
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 1, Place(spec=spec())),
+            job("steps[0]", 2, Cancel(order="entry")),
+        ],
+    )
+    result = r.run(compiled)
+    assert [e.api_id for e in r.sim.log_snapshot() if e.api_id == "kt10000"] == ["kt10000"]
+    assert r.sent("kt10000", "kt10003") == []  # never resent, nothing cancelled
+    assert result.exit_code == 2
+    (entry,) = result.orders
+    assert entry.state.startswith("in doubt"), entry.state
+    assert any("entry.place" in a for a in result.attention), result.attention
+    assert any("steps[0]" in a and "in doubt" in a for a in result.attention), result.attention
+
+
+# ---- item 2 ---------------------------------------------------------------------------
+
+
+def test_issue11_item2_identical_hand_placed_order_is_not_claimed(tmp_path):
+    """The plan's place is in doubt while an identical order placed by hand before it rests
+    at the broker: it is not the plan's, so the plan's cancel must not touch it."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    assert r.target is not None
+    hand = r.target.client.place("005930", "buy", 10, 69000, "limit").ord_no
+    r.sim.faults.add("5xx:api=kt10000,count=1")
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 1, Place(spec=spec())),
+            job("steps[0]", 2, Cancel(order="entry")),
+        ],
+    )
+    result = r.run(compiled)
+    assert r.sent("kt10003") == []
+    assert r.sim.order(hand).remaining == 10  # the hand-placed order is untouched
+    assert result.exit_code == 2
+    assert not any(hand in x for o in result.orders for x in o.lineage)
+
+
+def test_issue11_item2_two_candidates_stay_in_doubt(tmp_path):
+    """The place executes, its answer is lost, and an identical order lands in the same
+    second from elsewhere: either could be the plan's, so neither is claimed."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    assert r.target is not None
+    other = r.target.client
+
+    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        inner.handle_request(request).read()  # the broker executes it
+        other.place("005930", "buy", 10, 69000, "limit")  # someone else's, same fields
+        return httpx.Response(500, text="Internal Server Error")
+
+    with_transport(r, Answering(r.sim.transport(), "kt10000", lost))
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 1, Place(spec=spec())),
+            job("steps[0]", 2, Cancel(order="entry")),
+        ],
+    )
+    result = r.run(compiled)
+    assert len(r.sent("kt10000")) == 2 and r.sent("kt10003") == []
+    assert all(o.remaining == 10 for o in r.sim.orders().values())
+    assert result.exit_code == 2
+    assert any("could be it" in m for m in r.messages("warning")), r.messages("warning")
+
+
+PLAN_YAML = """\
+version: 1
+name: {name}
+description: One resting bid.
+orders:
+  x: {{symbol: "005930", side: buy, qty: 10, price: 69000, at: "09:00:01"}}
+"""
+
+
+def test_issue11_item2_cancel_all_acts_only_on_its_own_journals_numbers(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two plans' journals in one state directory. Plan b's runner died between its
+    intent and its POST; plan a then placed an identical order. `cancel-all b` must not
+    claim a's order (a's journal owns its number) nor cancel it. The runners keep the real
+    clock, as under --dry-run; the simulator keeps its own hours."""
+    sim_clock = VirtualClock(dt.datetime(2026, 11, 26, 9, 0, 1, tzinfo=SEOUL), 1.0)
+    clock = RealClock()
+    sim = Simulator(clock=sim_clock, scenario=parse_scenario(STILL), env="mock")
+    server = sim.serve()
+    state = tmp_path / "state"
+    env = env_label(server.url, "mock")
+    monkeypatch.setenv("KIWOOM_APPKEY", KEYS["appkey"])
+    monkeypatch.setenv("KIWOOM_SECRETKEY", KEYS["secretkey"])
+
+    class Died(BaseException):
+        """The runner's process ending before its POST left (as SIGKILL would)."""
+
+    def die(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        raise Died
+
+    seen: list[Event] = []
+
+    def place(name: str, transport: httpx.BaseTransport | None) -> None:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(PLAN_YAML.format(name=name))
+        compiled = compile_plan(load_plan(path), day=DAY, run_start=OPEN)
+        client = KiwoomClient(
+            env="mock",
+            base_url=server.url,
+            transport=transport,
+            rate_limits=RateLimits.for_env("sim"),
+            clock=clock,
+            **KEYS,
+        )
+        journal = Journal(journal_path(state, name, DAY, env))
+        journal.open()
+        try:
+            ex = Executor(
+                plan=compiled,
+                client=client,
+                journal=journal,
+                clock=clock,
+                emit=seen.append,
+                enforce_session=False,  # as under --dry-run --base-url: the server's hours
+            )
+            (j,) = compiled.jobs
+            with contextlib.suppress(Died):
+                ex.execute(j.id, j.action)
+        finally:
+            journal.close()
+            client.close()
+
+    try:
+        inner = httpx.HTTPTransport()
+        place("b", Answering(inner, "kt10000", die))
+        place("a", None)
+        (a_order,) = sim.orders()
+        events: list[Event] = []
+        done = cancel_all(
+            tmp_path / "b.yaml",
+            state_dir=state,
+            live=False,
+            base_url=server.url,
+            day=DAY,
+            emit=events.append,
+        )
+    finally:
+        server.close()
+    assert committed(sim, "kt10003") == []
+    assert sim.order(a_order).remaining == 10  # plan a's order is still open
+    assert done.outcomes == {} and done.exit_code == 0
+    lines = journal_path(state, "b", DAY, env).read_text().splitlines()
+    reconciled = [json.loads(x) for x in lines if '"reconciled"' in x]
+    assert [x["found"] for x in reconciled] == [False]
+
+
+# ---- item 10 --------------------------------------------------------------------------
+
+
+def test_issue11_item10_unrecognised_error_answer_is_reconciled_not_read_as_not_placed(
+    tmp_path,
+):
+    """The broker executes the place but answers HTTP 200 `return_code: 1` with no
+    `[code:...]`: the order is open, so the summary must show it, not "not placed"."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+
+    def odd(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        inner.handle_request(request).read()
+        return httpx.Response(200, json={"return_code": 1, "return_msg": "처리 결과 확인 불가"})
+
+    with_transport(r, Answering(r.sim.transport(), "kt10000", odd))
+    compiled = plan([spec()], [job("entry.place", 1, Place(spec=spec()))])
+    result = r.run(compiled)
+    assert len(r.sent("kt10000")) == 1
+    (placed,) = r.sim.orders()
+    (entry,) = result.orders
+    assert entry.state == "open" and entry.lineage == (placed,)
+    assert result.exit_code == 0, result.attention
