@@ -286,7 +286,8 @@ def _settle_place(
 
 def _intent_time(intent: Record) -> dt.datetime | None:
     """When the request could first have reached the broker, on the plan's clock (the
-    broker's clock under the embedded simulator), else the journal's wall clock."""
+    client's clock; `broker_offset` turns it into the broker's), else the journal's
+    wall clock (an old journal)."""
     for key in ("at", "t"):
         try:
             return dt.datetime.fromisoformat(str(intent[key]))
