@@ -1,7 +1,7 @@
 """Inject broker and network faults into whole runs: intent met, or precisely reported.
 
     python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10]
-                           [--orders 4] [--keep] [--json] [--summary FILE]
+                           [--orders 4] [--no-timeouts] [--keep] [--json] [--summary FILE]
 
 Each scenario (seeded from --seed and its number) writes a plan of `--orders` orders,
 one symbol each, placed and then given 1-3 steps (see bench/reliability.py: modifies
@@ -14,6 +14,14 @@ arms 1-2 faults before one run of `planrunner run PLAN --dry-run --base-url PROX
   `rate_limit` (count 1-3), `token_expiry`, `5xx` (status 500/502/503) and `1999` with
   `commit=yes|no`, `drop` (commit, then close the connection), `latency:ms=200..2500`
   (below the client's 10 s timeout and the runner's 3 s settle time, see below);
+- `latency:ms=10500..20000` on one order api-id, count 1: past the client's 10 s timeout,
+  so the request is `unknown` while the simulator still works on it (a place must never
+  be sent again: it is adopted if found, else reported in doubt); `--no-timeouts` leaves
+  this kind out (each such run lasts 15-30 s);
+- a hand-placed order: before the run, an order with the same symbol, side, qty, price
+  and type as one of the plan's places is placed straight at the simulator (same
+  account). The plan must never act on it: any request naming its number, or any change
+  to it, counts as "claimed, not ours";
 - connection refused for 1-3 s: the runner talks to a small TCP proxy in this process in
   front of the simulator; at the Nth POST through it the proxy drops that request
   unsent, closes every connection and its listening socket, and listens again later.
@@ -49,12 +57,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import summary
 from reliability import (
+    FAKE_KEYS,
     Check,
+    GenPlan,
     Sim,
     attention_jobs,
     check_run,
@@ -71,7 +82,8 @@ from reliability import (
 
 ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
 READS = ("ka10075", "ka10076", "ka10001")
-KINDS = ("rate_limit", "token_expiry", "5xx", "1999", "drop", "latency", "refused")
+KINDS = ("rate_limit", "token_expiry", "5xx", "1999", "drop", "latency", "refused", "hand")
+SLOW_KINDS = ("latency_timeout",)
 
 
 # ---- connection refused: a TCP proxy that stops listening for a while ---------------------
@@ -199,12 +211,23 @@ class Proxy:
 # ---- one scenario ------------------------------------------------------------------------
 
 
-def pick_faults(rng: random.Random) -> tuple[list[str], tuple[int, float] | None]:
+def pick_faults(
+    rng: random.Random, kinds: tuple[str, ...] = KINDS
+) -> tuple[list[str], tuple[int, float] | None, bool]:
     specs: list[str] = []
     refused: tuple[int, float] | None = None
-    for kind in rng.sample(KINDS, rng.randint(1, 2)):
+    hand = False
+    for kind in rng.sample(kinds, rng.randint(1, 2)):
         if kind == "refused":
             refused = (rng.randint(2, 40), rng.uniform(1.0, 3.0))
+            continue
+        if kind == "hand":
+            hand = True
+            continue
+        if kind == "latency_timeout":
+            api = rng.choice(ORDERS)
+            ms = rng.randint(10_500, 20_000)
+            specs.append(f"latency:api={api},ms={ms},count=1,after={rng.randint(0, 3)}")
             continue
         api = rng.choice([*ORDERS, *ORDERS, *READS, "au10001"])
         after = rng.randint(0, 3) if api in ORDERS else rng.randint(0, 12)
@@ -224,7 +247,7 @@ def pick_faults(rng: random.Random) -> tuple[list[str], tuple[int, float] | None
         else:
             spec = f"latency:api={api},ms={rng.randint(200, 2500)},count={rng.randint(1, 2)}"
         specs.append(f"{spec},after={after}")
-    return specs, refused
+    return specs, refused, hand
 
 
 @dataclass
@@ -236,17 +259,56 @@ class Outcome:
     exit: str = ""
     check: Check = field(default_factory=Check)
     report: str = ""
+    claimed: int = 0  # requests naming a hand-placed order's number, or changes to it
 
 
-def one_scenario(run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int) -> Outcome:
+def place_by_hand(sim: Sim, gen: GenPlan, rng: random.Random) -> tuple[str, str]:
+    """An order identical to one of the plan's places, placed straight at the simulator
+    (as a person would in the same account); (its number, the plan's order id)."""
+    from planrunner.kiwoom.client import KiwoomClient
+    from planrunner.kiwoom.ratelimit import RateLimits
+
+    o = rng.choice(sorted(gen.orders.values(), key=lambda x: x.id))
+    api, qty, price, trde_tp = o.expected[0]
+    assert api in ("kt10000", "kt10001") and trde_tp == "0", o.expected[0]
+    with KiwoomClient(
+        appkey=FAKE_KEYS["KIWOOM_APPKEY"],
+        secretkey=FAKE_KEYS["KIWOOM_SECRETKEY"],
+        env="mock",
+        base_url=sim.url,
+        rate_limits=RateLimits.for_env("sim"),
+    ) as client:
+        side = "buy" if api == "kt10000" else "sell"
+        ack = client.place(o.symbol, side, int(qty), int(price), "limit")
+    return ack.ord_no, o.id
+
+
+def without_hand(
+    hand: str, log: list[dict[str, Any]], orders: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """The simulator's log and orders without the hand-placed order, and how often the
+    plan claimed it (a request naming it, or the order no longer as placed)."""
+    claimed = sum(1 for e in log if e.get("committed") and e["body"].get("orig_ord_no") == hand)
+    row = next((r for r in orders if r.get("ord_no") == hand), None)
+    if row is None or row.get("cancelled") or row.get("moved"):
+        claimed += 1  # cancelled or modified: only the plan could have done it
+    log = [e for e in log if e.get("ord_no") != hand or e["api_id"] not in ("kt10000", "kt10001")]
+    log = [e for e in log if e["body"].get("orig_ord_no") != hand]
+    return log, [r for r in orders if r.get("ord_no") != hand], claimed
+
+
+def one_scenario(
+    run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int, kinds: tuple[str, ...]
+) -> Outcome:
     rng = random.Random(f"faults:{seed}:{run}")
     gen = make_plan(rng, f"faults-{run}", symbols_for(run, n), steps_per_order=(1, 3))
-    specs, refused = pick_faults(rng)
+    specs, refused, by_hand = pick_faults(rng, kinds)
     d = work / f"run{run}"
     d.mkdir(parents=True)
     plan, state, out = d / "plan.yaml", d / "state", d / "out.txt"
     plan.write_text(gen.text)
     sim.post("faults", {"clear": True})
+    hand = place_by_hand(sim, gen, rng) if by_hand else None
     if specs:
         sim.post("faults", {"specs": specs})
     if not proxy.wait_listening():
@@ -255,7 +317,9 @@ def one_scenario(run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int
     proxy.arm(*(refused or (None, 0.0)))
     res = Outcome(
         run=run,
-        faults=specs + ([f"refused:after={refused[0]}posts,s={refused[1]:.1f}"] if refused else []),
+        faults=specs
+        + ([f"refused:after={refused[0]}posts,s={refused[1]:.1f}"] if refused else [])
+        + ([f"hand:{hand[0]}={hand[1]}"] if hand else []),
     )
     rc = wait(launch(plan, proxy.url, state, out, settle=None))
     proxy.arm(None, 0.0)
@@ -264,12 +328,13 @@ def one_scenario(run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int
     res.fired = sum(int(r.get("fired", 0)) for r in rules) + proxy.refusals - before
     summary = last_summary(out)
     res.exit = "killed at the bound" if rc is None else f"exit {rc}"
-    res.check = c = check_run(
-        gen, sim.get("log")["log"], sim.get("orders")["orders"], state, all_done=rc == 0
-    )
+    log, orders = sim.get("log")["log"], sim.get("orders")["orders"]
+    if hand is not None:
+        log, orders, res.claimed = without_hand(hand[0], log, orders)
+    res.check = c = check_run(gen, log, orders, state, all_done=rc == 0)
     named = {gen.order_of_job(j) for j in attention_jobs(summary)} - {None}
     attention = (summary or {}).get("attention")
-    clean = not (c.duplicates or c.journal_errors)
+    clean = not (c.duplicates or c.journal_errors or res.claimed)
     if rc == 0 and attention == [] and c.exact and clean and not c.lineage_errors:
         res.group = "intent"
     elif (
@@ -288,7 +353,8 @@ def one_scenario(run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int
         res.report = "\n".join(
             [
                 f"scenario {run} (seed {seed}): {res.exit}, faults {res.faults} "
-                f"(fired {res.fired}); orders not as planned and not named: {unnamed}",
+                f"(fired {res.fired}); orders not as planned and not named: {unnamed}"
+                + (f"; claimed the hand-placed order {res.claimed}x" if res.claimed else ""),
                 f"  attention {attention}",
                 *(f"  {x}" for x in c.notes + c.journal_errors + list(c.lineage_errors.values())),
                 f"  plan {plan}",
@@ -320,7 +386,8 @@ def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace
                 proxy = Proxy(sim.port)
                 served = 0
             try:
-                res = one_scenario(run, args.seed, sim, proxy, work, args.orders)
+                kinds = KINDS if args.no_timeouts else KINDS + SLOW_KINDS
+                res = one_scenario(run, args.seed, sim, proxy, work, args.orders, kinds)
             except Exception as e:  # a bench failure is reported, never silent
                 res = Outcome(run=run, group="neither", exit=f"bench error {e!r}")
                 res.report = f"scenario {run}: {res.exit}"
@@ -344,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=6)
     ap.add_argument("--runs-per-sim", type=int, default=10)
     ap.add_argument("--orders", type=int, default=4, help="orders per plan (symbols)")
+    ap.add_argument(
+        "--no-timeouts", action="store_true", help="no latency past the client's timeout"
+    )
     ap.add_argument("--keep", action="store_true", help="keep every scenario's directory")
     ap.add_argument("--json", action="store_true", help="end with one line of JSON totals")
     summary.add_option(ap)
@@ -358,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in done:
         for f in r.faults:
             k = f.split(":", 1)[0]
+            if k == "latency" and int(f.split("ms=", 1)[1].split(",", 1)[0]) >= 10_000:
+                k = "latency_past_timeout"
             by_kind[k] = by_kind.get(k, 0) + 1
     totals = {
         "scenarios": len(done),
@@ -370,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "neither": sum(1 for r in done if r.group == "neither"),
         "duplicates": sum(r.check.duplicates for r in done),
+        "claimed_not_ours": sum(r.claimed for r in done),
         "unexpected": sum(r.check.unexpected for r in done),
         "journal_errors": sum(len(r.check.journal_errors) for r in done),
         "armed_by_kind": by_kind,
@@ -383,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(of which the broker ended as planned anyway: {totals['attention_broker_as_planned']})")
     print(f"neither {totals['neither']}")
     print(f"duplicates {totals['duplicates']}")
+    print(f"orders claimed that are not ours {totals['claimed_not_ours']}")
     print(f"unexpected requests {totals['unexpected']} (allowed only on orders named)")
     print(f"journal errors {totals['journal_errors']}")
     print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
@@ -390,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(totals))
-    bad = totals["neither"] + totals["duplicates"]
+    bad = totals["neither"] + totals["duplicates"] + totals["claimed_not_ours"]
     t = totals
     summary.write(
         args.summary,
@@ -403,6 +477,12 @@ def main(argv: list[str] | None = None) -> int:
                 not t["neither"] and len(done) == args.runs,
             ),
             summary.figure("faults: duplicates", "0", str(t["duplicates"]), not t["duplicates"]),
+            summary.figure(
+                "faults: orders claimed that are not ours",
+                "0",
+                str(t["claimed_not_ours"]),
+                not t["claimed_not_ours"],
+            ),
             summary.figure(
                 "faults: time",
                 "500 scenarios < 10 min",

@@ -16,7 +16,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
 
 
 def test_faults_short_every_run_meets_intent_or_names_its_jobs() -> None:
-    args = ["--runs", "50", "--workers", "6", "--seed", "7", "--json"]
+    # Latency past the client's 10 s timeout makes a run last 15-30 s: the full bench has it.
+    args = ["--runs", "50", "--workers", "6", "--seed", "7", "--no-timeouts", "--json"]
     done = subprocess.run(
         [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=280
     )
