@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from planrunner.app.cancel_all import cancel_all
+from planrunner.app.cancel_all import CancelAllResult, cancel_all
 from planrunner.app.targets import env_label
 from planrunner.clock import SEOUL, RealClock, VirtualClock
 from planrunner.engine import reconcile as reconcile_module
@@ -294,22 +294,37 @@ def test_issue11_item2_cancel_all_acts_only_on_its_own_journals_numbers(
         place("a", None)
         (a_order,) = sim.orders()
         events: list[Event] = []
-        done = cancel_all(
-            tmp_path / "b.yaml",
-            state_dir=state,
-            live=False,
-            base_url=server.url,
-            day=DAY,
-            emit=events.append,
-        )
+
+        def kill_switch() -> CancelAllResult:
+            return cancel_all(
+                tmp_path / "b.yaml",
+                state_dir=state,
+                live=False,
+                base_url=server.url,
+                day=DAY,
+                emit=events.append,
+            )
+
+        done = kill_switch()
+        assert committed(sim, "kt10003") == []
+        assert sim.order(a_order).remaining == 10  # plan a's order is still open
+        assert done.outcomes == {} and done.exit_code == 0
+        lines = journal_path(state, "b", DAY, env).read_text().splitlines()
+        reconciled = [json.loads(x) for x in lines if '"reconciled"' in x]
+        assert [x["found"] for x in reconciled] == [False]
+
+        # Plan b now adopts a's number too (`adopt:` on it): both journals own it, and
+        # the kill switch of one plan must not cancel what the other placed.
+        with Journal(journal_path(state, "b", DAY, env)) as journal:
+            journal.open()
+            journal.append({"type": "adopt", "order": "x", "ord_no": a_order}, sync=True)
+        again = kill_switch()
     finally:
         server.close()
     assert committed(sim, "kt10003") == []
-    assert sim.order(a_order).remaining == 10  # plan a's order is still open
-    assert done.outcomes == {} and done.exit_code == 0
-    lines = journal_path(state, "b", DAY, env).read_text().splitlines()
-    reconciled = [json.loads(x) for x in lines if '"reconciled"' in x]
-    assert [x["found"] for x in reconciled] == [False]
+    assert sim.order(a_order).remaining == 10
+    assert again.exit_code == 2
+    assert again.outcomes["x"].startswith(f"refused: {a_order} is also owned by")
 
 
 # ---- item 10 --------------------------------------------------------------------------
