@@ -89,12 +89,19 @@ class StillMissing(Exception):
 
 def foreign_numbers(journal: Journal) -> dict[str, Path]:
     """Order numbers the other journals of this state directory own for the same day and
-    environment (the broker numbers orders per account and day), each with its journal."""
+    environment (the broker numbers orders per account and day), each with its journal:
+    other plans', and this plan's journals set aside by --fresh."""
     out: dict[str, Path] = {}
     if not _DAY_JOURNAL.fullmatch(journal.path.name):
         return out  # not in a state directory's layout (<plan>/<day>.<env>.jsonl)
     state_dir = journal.path.parent.parent
-    for path in sorted(state_dir.glob(f"*/{journal.path.name}")):
+    stem = journal.path.name.removesuffix(".jsonl")  # <day>.<env>
+    paths = set(state_dir.glob(f"*/{stem}.jsonl"))
+    if not stem.endswith(".sim"):
+        # Journals set aside by --fresh (<day>.<env>.<n>.jsonl) still name orders at the
+        # broker; a rehearsal's each had a simulator of its own, whose numbers are gone.
+        paths |= set(state_dir.glob(f"*/{stem}.*.jsonl"))
+    for path in sorted(paths):
         if path.resolve() == journal.path.resolve():
             continue
         try:
