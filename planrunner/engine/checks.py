@@ -27,6 +27,12 @@ class Skip(Exception):
     """The action is not sent, for a reason the user is told (`skipped (filled)`)."""
 
 
+class Refused(Exception):
+    """A check refused the action and the plan's intent is not carried out: the step
+    ends `failed (...)`, needs attention and the run exits 2 (a `market` whose order
+    would be refused is never started by its cancel)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderStatus:
     ord_no: str | None

@@ -19,8 +19,8 @@ from dataclasses import replace
 from typing import Any
 
 from planrunner.clock import Clock
-from planrunner.engine.checks import BrokerChecks, OrderStatus, Skip
-from planrunner.engine.events import ACKED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit
+from planrunner.engine.checks import BrokerChecks, OrderStatus, Refused, Skip
+from planrunner.engine.events import ACKED, FAILED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit
 from planrunner.engine.journal import Journal, Record
 from planrunner.engine.salvo import Salvo
 from planrunner.kiwoom import wire
@@ -29,6 +29,7 @@ from planrunner.kiwoom.client import KiwoomClient, Ready
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
 from planrunner.krx import ticks
 from planrunner.model import (
+    PRICED_TYPES,
     Action,
     Cancel,
     CompiledPlan,
@@ -129,6 +130,10 @@ class Executor(BrokerChecks):
                 self.journal.append({"type": "skipped", "job": job_id, "reason": str(s)})
                 self.emit(self._event(SKIPPED, f"skipped ({s})", job_id, order))
                 return f"skipped ({s})"
+            except Refused as r:
+                self.journal.append({"type": "failed", "job": job_id, "reason": str(r)})
+                self.emit(self._event(FAILED, f"failed ({r})", job_id, order))
+                return f"failed ({r})"
             except AlreadyFilled as e:
                 # It filled between our read and the broker's answer: the known race,
                 # not a failure. Nothing was executed; the step has nothing left to act on.
@@ -147,14 +152,24 @@ class Executor(BrokerChecks):
     # ---- actions ----------------------------------------------------------------------
 
     def _place(
-        self, job_id: str, req: int, spec: OrderSpec, qty: int | None = None, kind: str = "place"
+        self,
+        job_id: str,
+        req: int,
+        spec: OrderSpec,
+        qty: int | None = None,
+        kind: str = "place",
+        *,
+        checked: bool = False,
     ) -> Record:
+        """`checked`: the second leg of a market/replace whose checks ran before its
+        cancel (`_second_leg_checks`), for at least this quantity."""
         if self._acked(job_id, req):
             return self.journal.state.job(job_id).acked_reqs[req]
         n = spec.qty if qty is None else qty
         assert n is not None
-        self._check_session(spec.order_type, spec.exchange, job_id)
-        self._check_value(spec, n, spec.price)
+        if not checked:
+            self._check_session(spec.order_type, spec.exchange, job_id)
+            self._check_value(spec, n, spec.price)
         request = wire.place_request(
             symbol=spec.symbol,
             side=spec.side,
@@ -212,6 +227,9 @@ class Executor(BrokerChecks):
             if st.price is None:
                 raise Skip("the broker did not tell the order's price; a relative step needs it")
             price = ticks.step(st.price, a.ticks or 0)
+        if a.limit is not None and (price > a.limit if spec.side == "buy" else price < a.limit):
+            way = "above" if spec.side == "buy" else "below"
+            raise Skip(f"ladder limit reached: {price:,} would be {way} its limit {a.limit:,}")
         self._check_price(spec, price)
         self._check_session(spec.order_type, spec.exchange, job_id)
         self._check_value(spec, st.remaining, price)
@@ -247,7 +265,7 @@ class Executor(BrokerChecks):
         self._cancel_qty(job_id, 0, spec, st, qty)
 
     def _cancel_qty(
-        self, job_id: str, req: int, spec: OrderSpec, st: OrderStatus, qty: int
+        self, job_id: str, req: int, spec: OrderSpec, st: OrderStatus, qty: int, **extra: Any
     ) -> Record:
         assert st.ord_no is not None
         ord_no = st.ord_no
@@ -271,54 +289,116 @@ class Executor(BrokerChecks):
             # the broker's lists whether this cancel took effect (reconcile.py).
             remaining=st.remaining,
             target_filled=st.row_filled,
+            **extra,
         )
 
-    def _confirmed_cancel(self, job_id: str, order: str) -> int:
-        """Cancel all that remains; the quantity the broker confirmed (0 if it filled)."""
+    def _confirmed_cancel(
+        self, job_id: str, order: str, st: OrderStatus | None = None, **extra: Any
+    ) -> int:
+        """Cancel all that remains; the quantity the broker confirmed (0 if it filled).
+        `st`: the order as just read (a not-open one is not cancelled)."""
         done = self.journal.state.job(job_id).acked_reqs.get(0)
         if done is not None:
             return int(done.get("qty") or 0)
         spec = self.orders[order]
-        try:
-            # The open row is all a cancel needs (number, remainder); fills only if it's gone.
-            st = self._open_status(order, fills=False)
-        except Skip:
+        if st is None:
+            try:
+                # The open row is all a cancel needs (number, remainder); fills only if it's gone.
+                st = self._open_status(order, fills=False)
+            except Skip:
+                return 0
+        elif not st.is_open:
             return 0
         try:
-            ack = self._cancel_qty(job_id, 0, spec, st, 0)
+            ack = self._cancel_qty(job_id, 0, spec, st, 0, **extra)
         except Rejected as e:
             if e.reason in ("already-filled", "no-such-order"):
                 return 0
             raise
         return int(ack.get("qty") or 0)
 
+    def _second_leg_checks(self, job_id: str, new: OrderSpec, qty: int, kind: str) -> None:
+        """Everything that could refuse the order a `market` or `replace` sends after its
+        cancel, checked before the cancel: the session takes the type at the instant, a
+        price is on the grid and inside the day's limits, a stop_limit has its stop, and
+        the value (a market buy at the upper limit) stays under max_order_value. A refusal
+        cancels nothing: the order stays as it is and the step needs attention."""
+        try:
+            self._check_session(new.order_type, new.exchange, job_id)
+            if new.order_type in PRICED_TYPES:
+                if new.price is None:
+                    raise Skip(f"the order's price is unknown; a {new.order_type} order needs one")
+                self._check_price(new, new.price)
+            if new.order_type == "stop_limit" and new.stop_price is None:
+                raise Skip("a stop_limit order needs a stop price")
+            self._check_value(new, qty, new.price)
+        except Skip as s:
+            raise Refused(f"{kind} not sent, nothing cancelled: {s}") from None
+
+    def _second_leg(
+        self, job_id: str, new: OrderSpec, qty: int, kind: str, *, checked: bool
+    ) -> None:
+        try:
+            self._place(job_id, 1, new, qty=qty, kind=kind, checked=checked)
+        except Skip as s:
+            # Only on a resumed step (its cancel went out in an earlier attempt): the
+            # checks of the first attempt are not this one's.
+            raise Refused(f"{s}; the remainder was cancelled and nothing replaced it") from None
+
     def _market(self, job_id: str, a: Market) -> None:
         if self._acked(job_id, 1):
             return
-        if not self.journal.state.job(job_id).acked_reqs:
-            # Cancel nothing if the market order could not follow (market closed).
-            self._check_session("market", self.orders[a.order].exchange, job_id)
-        qty = self._confirmed_cancel(job_id, a.order)
+        spec = self.orders[a.order]
+        market = replace(spec, qty=None, price=None, order_type="market", stop_price=None)
+        st: OrderStatus | None = None
+        first = not self.journal.state.job(job_id).acked_reqs
+        if first:
+            try:
+                st = self._open_status(a.order, fills=False)
+            except Skip:
+                raise Skip("filled before the cancel: nothing left to send at market") from None
+            # At most what remains now is sent at market: check that before cancelling.
+            self._second_leg_checks(job_id, market, st.remaining, "market")
+        qty = self._confirmed_cancel(job_id, a.order, st)
         if qty <= 0:
             raise Skip("filled before the cancel: nothing left to send at market")
-        spec = self.orders[a.order]
-        market = replace(spec, qty=qty, price=None, order_type="market", stop_price=None)
-        self._place(job_id, 1, market, qty=qty, kind="market")
+        self._second_leg(job_id, replace(market, qty=qty), qty, "market", checked=first)
 
     def _replace(self, job_id: str, a: Replace) -> None:
         """Add to a position. `qty` is the order's new total size: what filled
         before the cancel counts toward it, so a replace never buys more than the plan's
-        number (10 filled, replace to 20 → a new order for 10; 20 filled → nothing)."""
+        number (10 filled, replace to 20 → a new order for 10; 20 filled → nothing).
+        Without a price, a priced replace keeps the broker's price of the order."""
         if self._acked(job_id, 1):
             return
-        self._confirmed_cancel(job_id, a.order)
         spec = self.orders[a.order]
+        done = self.journal.state.job(job_id).acked_reqs.get(0)
+        price = a.price
+        checked = False
+        st: OrderStatus | None = None
+        if done is None:
+            st = self.status(a.order)
+            if price is None and a.order_type in PRICED_TYPES:
+                price = st.price
+        elif price is None and a.order_type in PRICED_TYPES:
+            price = done.get("new_price")
+        stop = spec.stop_price if a.order_type == "stop_limit" else None
+        new = replace(spec, qty=None, price=price, order_type=a.order_type, stop_price=stop)
+        if st is not None and a.qty > st.filled:
+            # Fills only grow: the new order is at most this large.
+            self._second_leg_checks(job_id, new, a.qty - st.filled, "replace")
+            checked = True
+        self._confirmed_cancel(job_id, a.order, st, new_price=price)
         filled = self.status(a.order).filled
         qty = a.qty - filled
         if qty <= 0:
             raise Skip(f"{filled} already filled: the new total of {a.qty} is reached")
-        new = replace(spec, qty=qty, price=a.price, order_type=a.order_type, stop_price=None)
-        self._place(job_id, 1, new, qty=qty, kind="replace")
+        if price is None and a.order_type in PRICED_TYPES:
+            raise Refused(
+                "the order's price is unknown after its cancel; the remainder was cancelled "
+                "and nothing replaced it"
+            )
+        self._second_leg(job_id, replace(new, qty=qty), qty, "replace", checked=checked)
         self.targets[a.order] = a.qty
 
     # ---- the journal-first send ---------------------------------------------------------

@@ -73,7 +73,10 @@ def test_market_after_the_close_cancels_nothing(tmp_path):
         )
     )
     assert r.sent("kt10003") == []
-    assert result.jobs["steps[0]"].startswith("skipped (market orders are not accepted at 15:31")
+    assert result.jobs["steps[0]"].startswith(
+        "failed (market not sent, nothing cancelled: market orders are not accepted at 15:31"
+    )
+    assert result.exit_code == 2  # the position was not closed: it needs attention
     assert [o.remaining for o in r.sim.orders().values()] == [10]
 
 
