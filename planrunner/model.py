@@ -98,12 +98,15 @@ class Modify:
     `price` is absolute when compile could resolve it; `ticks` is kept as written so the
     runner can re-derive it from the broker's price when the plan does not know the base.
     A qty below the remainder is a partial cancel; a qty above it is refused by the plan.
+    `limit` (a ladder's): the new price never passes it (above for a buy, below for a
+    sell), checked again at fire time on the price derived from the broker's.
     """
 
     order: str
     price: int | None = None
     ticks: int | None = None
     qty: int | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,12 @@ EXIT_OK, EXIT_RUNTIME, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 130
 BAD_STATES = ("rejected", "failed", "unknown")
 # Routine skips (the order filled or is gone); any other skip is listed under
 # "needs attention" (late, session closed, limits, max_order_value, ...).
-ROUTINE_SKIPS = ("skipped (filled", "skipped (not open", "skipped (never placed")
+ROUTINE_SKIPS = (
+    "skipped (filled",
+    "skipped (not open",
+    "skipped (never placed",
+    "skipped (ladder limit reached",  # as a plan with known prices stops its ladder
+)
 
 
 def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:

@@ -221,7 +221,7 @@ class Walk:
                 if (new > action.limit) if spec.side == "buy" else (new < action.limit):
                     self.stopped.add(t.id.split("#")[0])
                     return None
-            action = Modify(order=o.spec.id, ticks=action.ticks)
+            action = Modify(order=o.spec.id, ticks=action.ticks, limit=action.limit)
         if isinstance(action, Modify):
             if action.qty is not None:
                 reduce_by = self.reduce(o, action.qty, f"{base}.qty")

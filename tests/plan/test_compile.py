@@ -32,8 +32,16 @@ def test_ladder_rungs_stop_before_the_limit(tmp_path: Path) -> None:
     plan = compiled(tmp_path, LADDER)
     rungs = [j for j in plan.jobs if j.id.startswith("entry.ladder@09:35")]
     assert [(j.id, j.at_text, j.action) for j in rungs] == [
-        ("entry.ladder@09:35#1", "09:35", Modify(order="entry", price=70200, ticks=2)),
-        ("entry.ladder@09:35#2", "09:40", Modify(order="entry", price=70400, ticks=2)),
+        (
+            "entry.ladder@09:35#1",
+            "09:35",
+            Modify(order="entry", price=70200, ticks=2, limit=70500),
+        ),
+        (
+            "entry.ladder@09:35#2",
+            "09:40",
+            Modify(order="entry", price=70400, ticks=2, limit=70500),
+        ),
     ]  # 70,600 would pass 70,500: the chain stops
     assert rungs[1].requests[0].body["orig_ord_no"] == "<entry@2>"
 
