@@ -16,6 +16,7 @@ import math
 import sys
 import threading
 import traceback
+from dataclasses import replace
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -23,6 +24,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from planrunner.clock import SEOUL, Clock
+from planrunner.engine.adopt import check_adoptions
 from planrunner.engine.events import (
     DONE,
     FAILED,
@@ -151,6 +153,9 @@ class Runner:
         resumed = len(self.plan.jobs) - len(todo)
         if resumed:
             self._info(f"resuming: {resumed} job(s) already finished are not repeated")
+        refused = check_adoptions(self.plan, self.ex.client, self.journal)
+        if refused:
+            return self._refuse(refused)
         self._adopt()
         scheduler = self._scheduler(todo)
         # A job waking at its instant must take the GIL from whichever thread holds it
@@ -184,6 +189,21 @@ class Runner:
             interrupted=self.stop.is_set() and self._fatal is None,
             watcher=self.watcher,
         )
+
+    def _refuse(self, problems: list[str]) -> RunResult:
+        """Adopted orders that do not match the broker: nothing is scheduled or sent."""
+        for text in problems:
+            self.emit(Event(kind=FAILED, at=self.clock.now(), message=text))
+        self._fatal = "an adopted order does not match the broker: nothing was sent"
+        result = summarize(
+            plan=self.plan,
+            executor=self.ex,
+            journal=self.journal,
+            states=self._states,
+            fatal=self._fatal,
+            interrupted=False,
+        )
+        return replace(result, attention=(*result.attention, *problems))
 
     def _adopt(self) -> None:
         for spec in self.plan.orders.values():

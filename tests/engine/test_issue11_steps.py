@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from planrunner.model import Market, Place, Policy, Replace
+from planrunner.model import Cancel, Market, Modify, Place, Policy, Replace
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, job, plan, spec
@@ -91,4 +91,75 @@ def test_issue11_item6_adopted_ladder_never_passes_its_limit(tmp_path):
     assert open_.price == 199000
     limited = [s for j, s in result.jobs.items() if j.startswith("steps[0]#")][5:]
     assert limited and all(s.startswith("skipped (ladder limit reached: 198,800") for s in limited)
+    assert result.exit_code == 0, result.attention
+
+
+TWO = """
+symbols:
+  "005930": {price: 70000, walk: false}
+  "000660": {price: 190000, walk: false}
+"""
+
+
+def _adopt_run(tmp_path: Path, **plan_side: object):
+    """Broker order 0000001 is a 000660 sell of 5 at 200,000; the plan adopts 0000001
+    as it describes it, moves it a tick at +1m and cancels it at +2m."""
+    r = Rehearsal(tmp_path, scenario=TWO)
+    assert r.target is not None
+    r.target.client.place(symbol="000660", side="sell", qty=5, price=200000, order_type="limit")
+    fields: dict[str, object] = dict(symbol="000660", side="sell", qty=5, price=None)
+    fields.update(plan_side)
+    hedge = spec("hedge", adopt=fields.pop("adopt", "0000001"), **fields)
+    result = r.run(
+        plan(
+            [hedge],
+            [
+                job("steps[0]", 1, Modify(order="hedge", ticks=1)),
+                job("steps[1]", 2, Cancel(order="hedge")),
+            ],
+        )
+    )
+    sent = r.sent("kt10000", "kt10001", "kt10002", "kt10003")
+    return r, result, sent[1:]  # after the order placed by hand
+
+
+def _still_open(r: Rehearsal) -> list[tuple[str, str, int, int | None]]:
+    return [(o.symbol, o.side, o.remaining, o.price) for o in r.sim.orders().values()]
+
+
+def test_issue11_item8_adopt_with_the_wrong_symbol_is_refused(tmp_path):
+    r, result, sent = _adopt_run(tmp_path, symbol="005930", side="buy")
+    assert sent == []
+    assert _still_open(r) == [("000660", "sell", 5, 200000)]
+    assert result.exit_code == 2
+    [line] = [a for a in result.attention if a.startswith("hedge: adopt 0000001 refused")]
+    assert line == (
+        "hedge: adopt 0000001 refused, symbol and side differ: "
+        "plan 005930 buy 5 open on KRX; broker 000660 sell 5 open at 200,000 on KRX"
+    )
+    assert result.jobs == {}  # nothing was scheduled
+
+
+def test_issue11_item8_adopt_with_the_wrong_side_is_refused(tmp_path):
+    r, result, sent = _adopt_run(tmp_path, side="buy")
+    assert sent == []
+    assert _still_open(r) == [("000660", "sell", 5, 200000)]
+    assert result.exit_code == 2
+    assert any("refused, side differ: plan 000660 buy 5" in a for a in result.attention)
+
+
+def test_issue11_item8_adopt_of_an_unknown_number_is_refused(tmp_path):
+    r, result, sent = _adopt_run(tmp_path, adopt="0000007")
+    assert sent == []
+    assert _still_open(r) == [("000660", "sell", 5, 200000)]
+    assert result.exit_code == 2
+    assert any(
+        a.startswith("hedge: adopt 0000007 refused: no open order 0000007 at the broker")
+        for a in result.attention
+    )
+
+
+def test_issue11_item8_adopt_that_matches_runs(tmp_path):
+    _r, result, sent = _adopt_run(tmp_path, price=200000)
+    assert [b.get("mdfy_uv") or b.get("cncl_qty") for b in sent] == ["200500", "0"]
     assert result.exit_code == 0, result.attention
