@@ -104,7 +104,9 @@ def summarize(
                 state=state,
             )
         )
-    for job_id, state in sorted(states.items()):
+    # A trigger's firings count like jobs: a refused emergency close is not a clean run.
+    fired = dict(watcher.states) if watcher is not None else {}
+    for job_id, state in sorted({**states, **fired}.items()):
         if state.startswith(BAD_STATES) or (
             state.startswith("skipped") and not state.startswith(ROUTINE_SKIPS)
         ):
@@ -120,7 +122,9 @@ def summarize(
     elif interrupted:
         code = EXIT_INTERRUPTED
     elif (
-        any(s.startswith(BAD_STATES) for s in states.values()) or journal.state.in_doubt() or unread
+        any(s.startswith(BAD_STATES) for s in (*states.values(), *fired.values()))
+        or journal.state.in_doubt()
+        or unread
     ):
         code = EXIT_RUNTIME
     else:

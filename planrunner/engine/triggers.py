@@ -1,10 +1,14 @@
-"""Condition-driven actions: watch prices and the plan's own fills, fire at most once.
+"""Condition-driven actions: watch prices and the plan's own fills, fire on a crossing.
 
 Prices come from a `PriceSource` (ka10001 polling at `policy.price_poll`, through the
 client's rate limiter); a WebSocket push source (type 0B) can be added behind the same
-small interface. A trigger's journal job id is `trigger:<id>`, so a restart does not fire
-it again. A trigger whose action became impossible (its order filled or cancelled) is
-reported, not silently dropped.
+small interface. A crossing is the condition becoming true after it was false (or true
+at the first look). A trigger fires once; with `repeat: true` it fires on every crossing.
+Each firing is its own journal job: `trigger:<id>`, then `trigger:<id>#2`, `#3`… so a
+later crossing sends its action (a job already acked would send nothing) and a restart
+neither fires a finished firing again nor takes the crossing it fired on for a new one
+(a half-done firing is finished under its own id). A trigger whose action became
+impossible (its order filled or cancelled) is reported, not silently dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Protocol
 
 from planrunner.clock import SEOUL, Clock
 from planrunner.engine.checks import OrderStatus
-from planrunner.engine.events import SKIPPED, TRIGGERED, WARNING, Emit, Event
+from planrunner.engine.events import INFO, SKIPPED, TRIGGERED, WARNING, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, JournalWriteError
 from planrunner.errors import BrokerError
@@ -36,6 +40,7 @@ from planrunner.model import (
 )
 
 TARGET_CHECK_EVERY = 5  # polls between reads of a trigger action's own order
+FINAL = frozenset({"done", "skipped", "failed"})
 
 
 class PriceSource(Protocol):
@@ -126,18 +131,37 @@ class TriggerWatcher:
         self.failure: str | None = None  # why the watcher stopped early, if it did
         self.traceback = ""
         self._was_true: set[str] = set()
-        self._ticks = 0  # repeat triggers fire on each rising edge
+        self._ticks = 0
+        self.fired: dict[str, int] = {}  # trigger id -> firings so far (journal included)
+        self.states: dict[str, str] = {}  # firing job id -> its final state, this run
         speed = clock.virtual_seconds(1.0)
         self.poll_real = max(0.005, plan.policy.price_poll.total_seconds() / speed)
 
-    def job_id(self, trigger: Trigger) -> str:
-        return f"trigger:{trigger.id}"
+    def job_id(self, trigger: Trigger, firing: int = 1) -> str:
+        """The journal job of a trigger's n-th firing (the first keeps the plain id)."""
+        base = f"trigger:{trigger.id}"
+        return base if firing <= 1 else f"{base}#{firing}"
+
+    def _journaled(self, job_id: str) -> bool:
+        js = self.journal.state.jobs.get(job_id)
+        return js is not None and (
+            js.state != "pending" or bool(js.acked_reqs or js.open_intents or js.unknown_reqs)
+        )
 
     def start(self) -> None:
         for t in self.plan.triggers:
-            js = self.journal.state.jobs.get(self.job_id(t))
-            if js is not None and js.state in ("done", "skipped", "failed") and not t.repeat:
+            n = 0
+            while self._journaled(self.job_id(t, n + 1)):
+                n += 1
+            self.fired[t.id] = n
+            js = self.journal.state.jobs.get(self.job_id(t, max(n, 1)))
+            final = js is not None and js.state in FINAL
+            if final and not t.repeat:
                 continue
+            if n and final:
+                # Fired before a restart: that crossing is spent; the next one needs the
+                # condition to be seen false first.
+                self._was_true.add(t.id)
             self.armed.append(t)
         if not self.armed:
             self._done.set()
@@ -259,6 +283,14 @@ class TriggerWatcher:
 
     def _retire(self, t: Trigger, reason: str) -> None:
         self._retired.add(t.id)
+        n = self.fired.get(t.id, 0)
+        if n:
+            # A repeat trigger that fired: its firings keep their outcomes in the journal.
+            if "window ended" in reason:
+                reason = reason.split(",")[0]
+            text = f"trigger {t.id} stops watching after {n} firing(s): {reason}"
+            self.emit(Event(kind=INFO, at=self.clock.now(), job=self.job_id(t, n), message=text))
+            return
         self.journal.append({"type": "skipped", "job": self.job_id(t), "reason": reason})
         self.emit(
             Event(
@@ -271,20 +303,27 @@ class TriggerWatcher:
 
     def _fire(self, t: Trigger, prices: dict[str, int]) -> None:
         seen = self.clock.now()
+        n = self.fired.get(t.id, 0)
+        last = self.journal.state.jobs.get(self.job_id(t, n)) if n else None
+        if last is None or last.state in FINAL:
+            n += 1  # a new firing; an unfinished one (a restart) is finished instead
+        self.fired[t.id] = n
+        job_id = self.job_id(t, n)
         shown = ", ".join(f"{s} {p:,}" for s, p in prices.items())
         self.emit(
             Event(
                 kind=TRIGGERED,
                 at=seen,
-                job=self.job_id(t),
+                job=job_id,
                 message=f"trigger {t.id} fired" + (f" ({shown})" if shown else ""),
             )
         )
-        self.reaction[t.id] = {"seen": seen.isoformat(timespec="milliseconds")}
+        self.reaction.setdefault(t.id, {"seen": seen.isoformat(timespec="milliseconds")})
         try:
-            state = self.ex.execute(self.job_id(t), t.action)
+            state = self.ex.execute(job_id, t.action)
         except InDoubt as e:
             state = f"unknown ({e})"
         self.reaction[t.id]["state"] = state
+        self.states[job_id] = state
         if not t.repeat:
             self._retired.add(t.id)

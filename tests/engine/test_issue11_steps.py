@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from planrunner.model import Cancel, Market, Modify, Place, Policy, Replace
+from planrunner.model import Cancel, Market, Modify, Place, Policy, PriceCond, Replace, Trigger
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, job, plan, spec
@@ -162,4 +162,64 @@ def test_issue11_item8_adopt_of_an_unknown_number_is_refused(tmp_path):
 def test_issue11_item8_adopt_that_matches_runs(tmp_path):
     _r, result, sent = _adopt_run(tmp_path, price=200000)
     assert [b.get("mdfy_uv") or b.get("cncl_qty") for b in sent] == ["200500", "0"]
+    assert result.exit_code == 0, result.attention
+
+
+DIPS = """
+symbols:
+  "005930":
+    base: 70000
+    walk: false
+    path: [["09:00", 69500], ["09:01", 68900], ["09:02", 69500], ["09:03", 68800], ["09:04", 69400]]
+"""
+
+
+def _dip_trigger() -> Trigger:
+    return Trigger(
+        id="dip",
+        when=PriceCond(symbol="005930", op="below", value=69000),
+        action=Modify(order="entry", ticks=-1),  # lower the bid a tick on each dip
+        between=(dt.time(9, 0), dt.time(9, 5)),
+        repeat=True,
+    )
+
+
+def _journal_text(r: Rehearsal) -> str:
+    return (r.tmp / "journal.jsonl").read_text()
+
+
+def test_issue11_item14_repeat_trigger_fires_on_every_crossing(tmp_path):
+    r = Rehearsal(tmp_path, scenario=DIPS, speed=600)
+    entry = spec(price=68000)  # rests below every price of the path
+    result = r.run(plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (_dip_trigger(),)))
+    # Two crossings (09:01 and 09:03), one modify each; 09:02 and 09:04 are not crossings.
+    assert [b["mdfy_uv"] for b in r.sent("kt10002")] == ["67900", "67800"]
+    assert [m for m in r.messages("triggered")] == [
+        "trigger:dip: trigger dip fired (005930 68,900)",
+        "trigger:dip#2: trigger dip fired (005930 68,800)",
+    ]
+    assert "never held" not in _journal_text(r)
+    state = r.journal().open()
+    assert [state.jobs[j].state for j in ("trigger:dip", "trigger:dip#2")] == ["done", "done"]
+    assert result.exit_code == 0, result.attention
+
+
+def test_issue11_item14_repeat_trigger_restart_does_not_refire_its_crossing(tmp_path):
+    first = Rehearsal(tmp_path, scenario=DIPS, speed=600)
+    entry = spec(price=68000)
+    compiled = plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (_dip_trigger(),))
+    first.run(compiled)
+    # The same journal, again on a book where the price sits below 69,000 from the start:
+    # the crossings of the first run are spent, so nothing fires until a new one.
+    again = Rehearsal(
+        tmp_path,
+        scenario="symbols: {'005930': {base: 70000, walk: false, path: [['09:00', 68700]]}}",
+        speed=600,
+    )
+    again.sim.set_next_ord_no(3)  # the book of the first run, as far as the plan knows
+    assert again.target is not None
+    again.target.client.place(symbol="005930", side="buy", qty=10, price=67800, order_type="limit")
+    result = again.run(compiled)
+    assert again.sent("kt10002") == []
+    assert again.messages("triggered") == []
     assert result.exit_code == 0, result.attention
