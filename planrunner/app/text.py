@@ -100,17 +100,26 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         if st in ("unknown", "sent", "failed"):
             attention.append(f"{job.id}: {st}" + (f" ({reason})" if reason else ""))
     for t in plan.triggers:
-        js = state.jobs.get(f"trigger:{t.id}")
-        jobs.append(
-            {
-                "job": f"trigger:{t.id}",
-                "at": "",
-                "order": "",
-                "action": action_name(t.action),
-                "state": "armed" if js is None else js.state,
-                "reason": "" if js is None else js.reason,
-            }
-        )
+        # Each firing of a repeat trigger is its own job: trigger:<id>, trigger:<id>#2, …
+        n, tjob = 1, f"trigger:{t.id}"
+        while True:
+            js = state.jobs.get(tjob)
+            jobs.append(
+                {
+                    "job": tjob,
+                    "at": "",
+                    "order": "",
+                    "action": action_name(t.action),
+                    "state": "armed" if js is None else js.state,
+                    "reason": "" if js is None else js.reason,
+                }
+            )
+            if js is not None and js.state in ("unknown", "sent", "failed"):
+                attention.append(f"{tjob}: {js.state}" + (f" ({js.reason})" if js.reason else ""))
+            n += 1
+            tjob = f"trigger:{t.id}#{n}"
+            if tjob not in state.jobs:
+                break
     for job_id, _req, _rec in state.in_doubt():
         attention.append(f"{job_id}: outcome unknown; `planrunner run` reconciles it first")
     planned = {job.id: job.at for job in plan.jobs}

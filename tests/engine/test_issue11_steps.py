@@ -223,3 +223,23 @@ def test_issue11_item14_repeat_trigger_restart_does_not_refire_its_crossing(tmp_
     assert again.sent("kt10002") == []
     assert again.messages("triggered") == []
     assert result.exit_code == 0, result.attention
+
+
+def test_issue11_item5_a_stop_trigger_market_refused_cancels_nothing_and_exits_2(tmp_path):
+    r = Rehearsal(tmp_path, scenario=DIPS, speed=600)
+    entry = spec(price=68000)
+    stop = Trigger(
+        id="stop",
+        when=PriceCond(symbol="005930", op="below", value=69000),
+        action=Market(order="entry"),
+        between=(dt.time(9, 0), dt.time(9, 2)),
+    )
+    result = r.run(
+        plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (stop,), policy=CAPPED)
+    )
+    assert r.sent("kt10003") == []
+    assert [(o.remaining, o.state) for o in r.sim.orders().values()] == [(10, "open")]
+    assert "trigger:stop: failed (market not sent, nothing cancelled: order value 910,000" in (
+        "\n".join(result.attention)
+    )
+    assert result.exit_code == 2
