@@ -59,25 +59,25 @@ def differences(spec: OrderSpec, row: OpenOrder) -> list[str]:
     return out
 
 
-def check_adoptions(plan: CompiledPlan, client: KiwoomClient, journal: Journal) -> list[str]:
-    """One line per adopted order that does not match the broker (empty: all match)."""
+def check_adoptions(plan: CompiledPlan, client: KiwoomClient, journal: Journal) -> dict[str, str]:
+    """Per adopted order that does not match the broker, why (empty: all match)."""
     todo = [s for s in plan.orders.values() if s.adopt and not journal.state.lineage.get(s.id)]
     if not todo:
-        return []
+        return {}
     rows = {_number(o.ord_no): o for o in client.open_orders()}
-    problems = []
+    problems: dict[str, str] = {}
     for spec in todo:
         assert spec.adopt is not None
         row = rows.get(_number(spec.adopt))
         if row is None:
-            problems.append(
+            problems[spec.id] = (
                 f"{spec.id}: adopt {spec.adopt} refused: no open order {spec.adopt} at the "
                 f"broker (plan: {plan_view(spec)})"
             )
             continue
         diff = differences(spec, row)
         if diff:
-            problems.append(
+            problems[spec.id] = (
                 f"{spec.id}: adopt {spec.adopt} refused, {' and '.join(diff)} differ: "
                 f"plan {plan_view(spec)}; broker {broker_view(row)}"
             )

@@ -190,9 +190,9 @@ class Runner:
             watcher=self.watcher,
         )
 
-    def _refuse(self, problems: list[str]) -> RunResult:
+    def _refuse(self, problems: dict[str, str]) -> RunResult:
         """Adopted orders that do not match the broker: nothing is scheduled or sent."""
-        for text in problems:
+        for text in problems.values():
             self.emit(Event(kind=FAILED, at=self.clock.now(), message=text))
         self._fatal = "an adopted order does not match the broker: nothing was sent"
         result = summarize(
@@ -203,7 +203,10 @@ class Runner:
             fatal=self._fatal,
             interrupted=False,
         )
-        return replace(result, attention=(*result.attention, *problems))
+        orders = tuple(
+            replace(o, state="not adopted") if o.order in problems else o for o in result.orders
+        )
+        return replace(result, orders=orders, attention=(*result.attention, *problems.values()))
 
     def _adopt(self) -> None:
         for spec in self.plan.orders.values():

@@ -138,6 +138,7 @@ def test_issue11_item8_adopt_with_the_wrong_symbol_is_refused(tmp_path):
         "plan 005930 buy 5 open on KRX; broker 000660 sell 5 open at 200,000 on KRX"
     )
     assert result.jobs == {}  # nothing was scheduled
+    assert [(o.order, o.state) for o in result.orders] == [("hedge", "not adopted")]
 
 
 def test_issue11_item8_adopt_with_the_wrong_side_is_refused(tmp_path):
