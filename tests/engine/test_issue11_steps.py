@@ -12,7 +12,7 @@ from pathlib import Path
 from planrunner.model import Cancel, Market, Modify, Place, Policy, PriceCond, Replace, Trigger
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
-from tests.support.rehearsal import DAY, OPEN, Rehearsal, job, plan, spec
+from tests.support.rehearsal import DAY, OPEN, Rehearsal, at, job, plan, spec
 
 CAPPED = Policy(misfire_grace=dt.timedelta(minutes=5), max_order_value=800_000)
 
@@ -70,6 +70,7 @@ orders:
 steps:
   - ladder:
       {order: hedge, every: 10s, by: -2 ticks, from: "09:00:10", until: "09:01:30", limit: 199000}
+policy: {misfire_grace: 10m}  # a loaded machine must not make a rung late
 """
 
 
@@ -171,7 +172,8 @@ symbols:
   "005930":
     base: 70000
     walk: false
-    path: [["09:00", 69500], ["09:01", 68900], ["09:02", 69500], ["09:03", 68800], ["09:04", 69400]]
+    path:
+      [["09:00", 69500], ["09:03", 68900], ["09:06", 69500], ["09:09", 68800], ["09:12", 69400]]
 """
 
 
@@ -180,7 +182,7 @@ def _dip_trigger() -> Trigger:
         id="dip",
         when=PriceCond(symbol="005930", op="below", value=69000),
         action=Modify(order="entry", ticks=-1),  # lower the bid a tick on each dip
-        between=(dt.time(9, 0), dt.time(9, 5)),
+        between=(dt.time(9, 0), dt.time(9, 13)),
         repeat=True,
     )
 
@@ -193,7 +195,8 @@ def test_issue11_item14_repeat_trigger_fires_on_every_crossing(tmp_path):
     r = Rehearsal(tmp_path, scenario=DIPS, speed=600)
     entry = spec(price=68000)  # rests below every price of the path
     result = r.run(plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (_dip_trigger(),)))
-    # Two crossings (09:01 and 09:03), one modify each; 09:02 and 09:04 are not crossings.
+    # Two crossings (09:03 and 09:09), one modify each; 09:06 and 09:12 are not crossings.
+    # Each price holds 3 virtual minutes (0.3 s real): many polls see each of them.
     assert [b["mdfy_uv"] for b in r.sent("kt10002")] == ["67900", "67800"]
     assert [m for m in r.messages("triggered")] == [
         "trigger:dip: trigger dip fired (005930 68,900)",
@@ -216,6 +219,7 @@ def test_issue11_item14_repeat_trigger_restart_does_not_refire_its_crossing(tmp_
         tmp_path,
         scenario="symbols: {'005930': {base: 70000, walk: false, path: [['09:00', 68700]]}}",
         speed=600,
+        start=at(10),  # 09:10, three minutes before the trigger's window ends
     )
     again.sim.set_next_ord_no(3)  # the book of the first run, as far as the plan knows
     assert again.target is not None
@@ -233,7 +237,7 @@ def test_issue11_item5_a_stop_trigger_market_refused_cancels_nothing_and_exits_2
         id="stop",
         when=PriceCond(symbol="005930", op="below", value=69000),
         action=Market(order="entry"),
-        between=(dt.time(9, 0), dt.time(9, 2)),
+        between=(dt.time(9, 0), dt.time(9, 4)),
     )
     result = r.run(
         plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (stop,), policy=CAPPED)
