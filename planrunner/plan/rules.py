@@ -371,6 +371,14 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         action = b.action({k: v for k, v in raw.items() if k != "place"}, path)
         if "place" in raw:
             action = Place(spec=b.orders[raw["place"]["id"]])
+            if raw.get("repeat"):
+                # Each crossing would place the same plan order again and only the newest
+                # would be managed: the others would rest at the broker unwatched.
+                b.add(
+                    f"{path}.repeat",
+                    f"a trigger that places '{raw['place']['id']}' fires once: a plan order "
+                    "is placed once (use one trigger per order to place)",
+                )
         between = None
         if "between" in raw:
             a, z = (parse_time(t).clock for t in raw["between"])

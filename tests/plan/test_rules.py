@@ -89,3 +89,16 @@ def test_times_and_durations_parse() -> None:
     assert parse_time("+90s").offset is not None
     assert parse_duration("500ms").total_seconds() == 0.5
     assert parse_duration("5m").total_seconds() == 300
+
+
+def test_issue11_item14_a_repeat_trigger_cannot_place(tmp_path: Path) -> None:
+    text = (
+        BASE + "triggers:\n"
+        "  - when: {price: {symbol: '005930', below: 69000}}\n"
+        "    repeat: true\n"
+        "    place: {id: dip, symbol: '005930', side: buy, qty: 1, price: 68000}\n"
+    )
+    assert problems(tmp_path, text) == [
+        "12:13: $.triggers[0].repeat: a trigger that places 'dip' fires once: "
+        "a plan order is placed once (use one trigger per order to place)"
+    ]
