@@ -7,9 +7,24 @@ on the price the broker tells. Counted from the simulator's request log and book
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from planrunner.model import Cancel, Market, Modify, Place, Policy, PriceCond, Replace, Trigger
+from planrunner.engine.events import Event, RunResult
+from planrunner.engine.journal import replay
+from planrunner.model import (
+    Cancel,
+    CompiledPlan,
+    Market,
+    Modify,
+    Place,
+    Policy,
+    PriceCond,
+    Replace,
+    Trigger,
+)
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, at, job, plan, spec
@@ -167,84 +182,137 @@ def test_issue11_item8_adopt_that_matches_runs(tmp_path):
     assert result.exit_code == 0, result.attention
 
 
-DIPS = """
-symbols:
-  "005930":
-    base: 70000
-    walk: false
-    path:
-      [["09:00", 69500], ["09:03", 68900], ["09:06", 69500], ["09:09", 68800], ["09:12", 69400]]
-"""
+def _wait(cond: Callable[[], bool], what: str) -> None:
+    """Wait for something the run does (an event, a poll): no real time is asserted."""
+    deadline = time.monotonic() + 60
+    while not cond():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.002)
 
 
-def _dip_trigger() -> Trigger:
+class Driven:
+    """A run on a long trigger window whose market the test moves with `set_price` once
+    the run has reacted to the previous move: nothing depends on how fast this machine is."""
+
+    def __init__(self, tmp_path: Path, compiled: CompiledPlan, **kw: object):
+        self.r = Rehearsal(
+            tmp_path, scenario="symbols: {'005930': {price: 69500, walk: false}}", **kw
+        )  # type: ignore[arg-type]
+        self.stop = threading.Event()
+        self.result: RunResult | None = None
+        self.thread = threading.Thread(target=self._run, args=(compiled,), daemon=True)
+
+    def _run(self, compiled: CompiledPlan) -> None:
+        self.result = self.r.run(compiled, self.stop)
+
+    def start(self) -> Driven:
+        self.thread.start()
+        _wait(lambda: bool(self._events("acked", "entry.place")), "the placement")
+        return self
+
+    def _events(self, kind: str, job: str) -> list[Event]:
+        return [e for e in list(self.r.events) if e.kind == kind and e.job == job]
+
+    def quotes(self) -> int:
+        return sum(1 for e in self.r.sim.log_snapshot() if e.api_id == "ka10001")
+
+    def price(self, value: int) -> None:
+        self.r.sim.set_price("005930", value)
+
+    def polled(self, n: int = 2) -> None:
+        """Until the watcher has read the price `n` more times (a whole poll saw it)."""
+        seen = self.quotes()
+        _wait(lambda: self.quotes() >= seen + n, "the trigger's polls")
+
+    def fired(self, job: str) -> None:
+        """Until the firing `job` has an outcome in the journal."""
+
+        def done() -> bool:
+            js = replay(self.r.tmp / "journal.jsonl").jobs.get(job)
+            return js is not None and js.state in ("done", "skipped", "failed")
+
+        _wait(done, job)
+
+    def finish(self, *, stop: bool = False) -> RunResult:
+        if stop:
+            self.stop.set()
+        self.thread.join(timeout=60)
+        assert self.result is not None
+        return self.result
+
+
+def _dip_trigger(action: object = None, **kw: object) -> Trigger:
     return Trigger(
-        id="dip",
+        id=str(kw.pop("id", "dip")),
         when=PriceCond(symbol="005930", op="below", value=69000),
-        action=Modify(order="entry", ticks=-1),  # lower the bid a tick on each dip
-        between=(dt.time(9, 0), dt.time(9, 13)),
-        repeat=True,
+        action=action or Modify(order="entry", ticks=-1),  # type: ignore[arg-type]
+        between=(dt.time(9, 0), dt.time(15, 0)),
+        repeat=bool(kw.pop("repeat", True)),
     )
 
 
-def _journal_text(r: Rehearsal) -> str:
-    return (r.tmp / "journal.jsonl").read_text()
+def _dips(trigger: Trigger, policy: Policy | None = None) -> CompiledPlan:
+    entry = spec(price=68000)  # rests below every price the test sets but the last
+    return plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (trigger,), policy=policy)
 
 
 def test_issue11_item14_repeat_trigger_fires_on_every_crossing(tmp_path):
-    r = Rehearsal(tmp_path, scenario=DIPS, speed=600)
-    entry = spec(price=68000)  # rests below every price of the path
-    result = r.run(plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (_dip_trigger(),)))
-    # Two crossings (09:03 and 09:09), one modify each; 09:06 and 09:12 are not crossings.
-    # Each price holds 3 virtual minutes (0.3 s real): many polls see each of them.
+    run = Driven(tmp_path, _dips(_dip_trigger())).start()
+    run.price(68900)  # crossing 1
+    run.fired("trigger:dip")
+    run.price(69500)  # back above: the condition is false
+    run.polled()
+    run.price(68800)  # crossing 2
+    run.fired("trigger:dip#2")
+    run.polled(4)  # still below: the same crossing, nothing more
+    run.price(67000)  # the bid (67,800) fills: the trigger has nothing left to act on,
+    run.price(69500)  # which the watcher reads while the condition is false: it ends
+    result = run.finish()
+    r = run.r
     assert [b["mdfy_uv"] for b in r.sent("kt10002")] == ["67900", "67800"]
-    assert [m for m in r.messages("triggered")] == [
+    assert r.messages("triggered") == [
         "trigger:dip: trigger dip fired (005930 68,900)",
         "trigger:dip#2: trigger dip fired (005930 68,800)",
     ]
-    assert "never held" not in _journal_text(r)
-    state = r.journal().open()
+    assert "never held" not in (r.tmp / "journal.jsonl").read_text()
+    state = replay(r.tmp / "journal.jsonl")
     assert [state.jobs[j].state for j in ("trigger:dip", "trigger:dip#2")] == ["done", "done"]
     assert result.exit_code == 0, result.attention
 
 
 def test_issue11_item14_repeat_trigger_restart_does_not_refire_its_crossing(tmp_path):
-    first = Rehearsal(tmp_path, scenario=DIPS, speed=600)
-    entry = spec(price=68000)
-    compiled = plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (_dip_trigger(),))
-    first.run(compiled)
-    # The same journal, again on a book where the price sits below 69,000 from the start:
-    # the crossings of the first run are spent, so nothing fires until a new one.
-    again = Rehearsal(
-        tmp_path,
-        scenario="symbols: {'005930': {base: 70000, walk: false, path: [['09:00', 68700]]}}",
-        speed=600,
-        start=at(10),  # 09:10, three minutes before the trigger's window ends
+    compiled = _dips(_dip_trigger())
+    first = Driven(tmp_path, compiled).start()
+    first.price(68900)
+    first.fired("trigger:dip")
+    first.finish(stop=True)  # stopped while the price is still below 69,000
+    # The same journal, the price still below: that crossing is spent.
+    again = Driven(tmp_path, compiled, start=at(10))
+    again.r.sim.set_next_ord_no(2)  # the book of the first run, as far as the plan knows
+    again.price(68900)
+    assert again.r.target is not None
+    again.r.target.client.place(
+        symbol="005930", side="buy", qty=10, price=67900, order_type="limit"
     )
-    again.sim.set_next_ord_no(3)  # the book of the first run, as far as the plan knows
-    assert again.target is not None
-    again.target.client.place(symbol="005930", side="buy", qty=10, price=67800, order_type="limit")
-    result = again.run(compiled)
-    assert again.sent("kt10002") == []
-    assert again.messages("triggered") == []
-    assert result.exit_code == 0, result.attention
+    again.thread.start()
+    again.polled(6)
+    result = again.finish(stop=True)
+    assert again.r.sent("kt10002") == []
+    assert again.r.messages("triggered") == []
+    assert "never held" not in (tmp_path / "journal.jsonl").read_text()
+    assert result.exit_code == 130  # stopped by the test
 
 
 def test_issue11_item5_a_stop_trigger_market_refused_cancels_nothing_and_exits_2(tmp_path):
-    r = Rehearsal(tmp_path, scenario=DIPS, speed=600)
-    entry = spec(price=68000)
-    stop = Trigger(
-        id="stop",
-        when=PriceCond(symbol="005930", op="below", value=69000),
-        action=Market(order="entry"),
-        between=(dt.time(9, 0), dt.time(9, 4)),
-    )
-    result = r.run(
-        plan([entry], [job("entry.place", 0.1, Place(spec=entry))], (stop,), policy=CAPPED)
-    )
+    stop = _dip_trigger(Market(order="entry"), id="stop", repeat=False)
+    run = Driven(tmp_path, _dips(stop, CAPPED)).start()
+    run.price(68900)
+    run.fired("trigger:stop")
+    result = run.finish()  # a trigger that fired once is done watching: the run ends
+    r = run.r
     assert r.sent("kt10003") == []
     assert [(o.remaining, o.state) for o in r.sim.orders().values()] == [(10, "open")]
-    assert "trigger:stop: failed (market not sent, nothing cancelled: order value 910,000" in (
+    assert "trigger:stop: failed (market not sent, nothing cancelled: order value 903,000" in (
         "\n".join(result.attention)
     )
     assert result.exit_code == 2

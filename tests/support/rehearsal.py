@@ -7,6 +7,7 @@ plan is the contract between the two.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,8 @@ class Rehearsal:
     def journal(self) -> Journal:
         return Journal(self.tmp / "journal.jsonl")
 
-    def run(self, compiled: CompiledPlan) -> RunResult:
+    def run(self, compiled: CompiledPlan, stop: threading.Event | None = None) -> RunResult:
+        """Run to the end; `stop` (set by a test driving the market) ends it early."""
         assert self.target is not None
         warm_up(self.target, compiled.day)
         journal = self.journal()
@@ -108,6 +110,7 @@ class Rehearsal:
                 journal=journal,
                 clock=self.target.clock,
                 emit=self.events.append,
+                stop=stop,
             ).run()
         finally:
             journal.close()
