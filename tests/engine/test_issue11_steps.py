@@ -110,6 +110,37 @@ def test_issue11_item6_adopted_ladder_never_passes_its_limit(tmp_path):
     assert result.exit_code == 0, result.attention
 
 
+REPLACED_LADDER = """\
+version: 1
+name: replaced-ladder
+orders:
+  hedge: {adopt: "0000139", symbol: "000660", side: sell, qty: 5}
+steps:
+  - at: "09:00:10"
+    replace: {order: hedge, qty: 5}
+  - ladder:
+      {order: hedge, every: 10s, by: -2 ticks, from: "09:00:20", until: "09:01:40", limit: 199000}
+policy: {misfire_grace: 10m}
+"""
+
+
+def test_issue11_item6_replace_without_price_keeps_the_brokers_and_the_ladder_limit(tmp_path):
+    r = Rehearsal(tmp_path, scenario="symbols: {'000660': {price: 190000, walk: false}}")
+    r.sim.set_next_ord_no(139)
+    assert r.target is not None
+    r.target.client.place(symbol="000660", side="sell", qty=5, price=200000, order_type="limit")
+    f = tmp_path / "p.yaml"
+    f.write_text(REPLACED_LADDER)
+    result = r.run(compile_plan(load_plan(f), day=DAY, run_start=OPEN))
+    assert [(b["ord_qty"], b["ord_uv"]) for b in r.sent("kt10001")] == [
+        ("5", "200000"),  # placed by hand
+        ("5", "200000"),  # the replace: the broker's price of the order it replaced
+    ]
+    prices = [int(b["mdfy_uv"]) for b in r.sent("kt10002")]
+    assert prices == [199800, 199600, 199400, 199200, 199000]
+    assert result.exit_code == 0, result.attention
+
+
 TWO = """
 symbols:
   "005930": {price: 70000, walk: false}
