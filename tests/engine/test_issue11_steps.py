@@ -105,7 +105,8 @@ def test_issue11_item6_adopted_ladder_never_passes_its_limit(tmp_path):
     assert prices == [199800, 199600, 199400, 199200, 199000]
     [open_] = [o for o in r.sim.orders().values() if o.remaining]
     assert open_.price == 199000
-    limited = [s for j, s in result.jobs.items() if j.startswith("steps[0]#")][5:]
+    ladder = {j: s for j, s in result.jobs.items() if j.startswith("hedge.ladder@")}
+    limited = [ladder[j] for j in sorted(ladder, key=lambda j: int(j.rsplit("#", 1)[1]))][5:]
     assert limited and all(s.startswith("skipped (ladder limit reached: 198,800") for s in limited)
     assert result.exit_code == 0, result.attention
 
