@@ -39,6 +39,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_KEYS = {"KIWOOM_APPKEY": "bench-appkey-0001", "KIWOOM_SECRETKEY": "bench-secret-0001"}
+# `planrunner` with the test seams (settle time, crash points) taken from the environment
+# (tests/support/entry.py; run from the checkout's root): the product never reads them.
+RUNNER = [sys.executable, "-m", "tests.support.entry"]
 SETTLE = "0.3"  # PLANRUNNER_SETTLE_SECONDS for the runner (documented in performance.md)
 SCENARIO = "walk_every: 1h\ndefault: {price: 70000}\n"
 ORDER_APIS = ("kt10000", "kt10001", "kt10002", "kt10003")
@@ -260,9 +263,7 @@ def make_plan(
 
 def runner_cmd(plan: Path, url: str, state: Path) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "planrunner",
+        *RUNNER,
         "run",
         str(plan),
         "--dry-run",

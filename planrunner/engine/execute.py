@@ -9,8 +9,6 @@ again (a restart resumes a half-done `market` at its second request). Broker sta
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import threading
 import time
 from collections import Counter
@@ -55,6 +53,11 @@ def _sleep_until(target: float) -> None:
         time.sleep(0)
 
 
+# Set only by the test entry point (tests/support/entry.py), never from the environment:
+# called with (job id, request number, "after-intent" | "after-post").
+CRASH_POINT: Callable[[str, int, str], None] | None = None
+
+
 class InDoubt(Exception):
     """A request's outcome is unknown: nothing more is sent for this job until reconciled."""
 
@@ -83,7 +86,6 @@ class Executor(BrokerChecks):
         self.targets: dict[str, int] = {o.id: o.qty for o in plan.orders.values() if o.qty}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._crash_at = os.environ.get("PLANRUNNER_CRASH_AT", "")
         self._day_limits: dict[str, tuple[int, int]] = {}
         self._not_before: dict[str, dt.datetime] = {}
         # Jobs sharing an instant send as one salvo (salvo.py).
@@ -511,8 +513,8 @@ class Executor(BrokerChecks):
         salvo.join(prepared)
 
     def _crash_point(self, job_id: str, req: int, where: str) -> None:
-        """Test seam for crash safety: PLANRUNNER_CRASH_AT=JOB:REQ:after-intent (or
-        after-post) kills this process with SIGKILL at exactly that point, as a power cut
-        would; the crash tests then restart the run and count orders at the simulator."""
-        if self._crash_at and self._crash_at == f"{job_id}:{req}:{where}":
-            os.kill(os.getpid(), signal.SIGKILL)
+        """Where a power cut is simulated by the crash tests (`after-intent`: the intent is
+        fsynced, nothing sent; `after-post`: the request left, no answer read). The product
+        never sets CRASH_POINT: only the test entry point (tests/support/entry.py) does."""
+        if CRASH_POINT is not None:
+            CRASH_POINT(job_id, req, where)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -67,10 +66,11 @@ def _int(body: dict[str, str], key: str) -> int:
     return int(text) if text.strip().isdigit() else 0
 
 
-# How old a request must be before the broker's lists are trusted to show it. Loopback
-# tests and benchmarks against `planrunner sim` (which answers in milliseconds) may
-# shorten it with PLANRUNNER_SETTLE_SECONDS.
-SETTLE_SECONDS = float(os.environ.get("PLANRUNNER_SETTLE_SECONDS", "3.0"))
+# How old a request must be before the broker's lists are trusted to show it. Only the
+# test entry point (tests/support/entry.py) shortens it, for loopback tests and benches
+# against `planrunner sim`, which answers in milliseconds; the product never reads it
+# from the environment.
+SETTLE_SECONDS = 3.0
 
 
 # An order the broker stamps this little before our intent may still be ours (the two

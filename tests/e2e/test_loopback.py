@@ -91,6 +91,27 @@ def test_sigkill_then_restart_sends_every_request_exactly_once(sim, plan, tmp_pa
     _assert_chain_ran_once(sim)
 
 
+def test_issue13_the_product_reads_no_test_seam_from_the_environment(sim, plan, tmp_path):
+    """`planrunner` itself ignores the crash and settle seams: only the test entry point
+    (tests/support/entry.py) installs them."""
+    env = {
+        **os.environ,
+        **FAKE_KEYS,
+        "PLANRUNNER_CRASH_AT": "entry.place:0:after-intent",
+        "PLANRUNNER_SETTLE_SECONDS": "0",
+    }
+    args = ["run", str(plan), "--dry-run", "--base-url", sim.url]
+    done = subprocess.run(
+        [sys.executable, "-m", "planrunner", *args, "--state-dir", str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    _assert_chain_ran_once(sim)
+
+
 SLOW = CHAIN.replace('"+4s"', '"+60s"').replace("loopback-chain", "loopback-slow")
 
 

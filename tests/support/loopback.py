@@ -11,6 +11,17 @@ from pathlib import Path
 from typing import Any
 
 FAKE_KEYS = {"KIWOOM_APPKEY": "loopback-appkey-0001", "KIWOOM_SECRETKEY": "loopback-secret-0001"}
+ROOT = Path(__file__).resolve().parents[2]
+
+# `planrunner ARGS` with the test seams (crash points, settle time) read from the
+# environment: tests/support/entry.py. The product itself never reads them.
+RUNNER = [sys.executable, "-m", "tests.support.entry"]
+
+
+def runner_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for RUNNER: fake keys, and this checkout importable as `tests`."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, **FAKE_KEYS, "PYTHONPATH": path, **(env or {})}
 
 
 class SimProcess:
@@ -51,12 +62,11 @@ class SimProcess:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **FAKE_KEYS, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "planrunner", *args],
+        [*RUNNER, *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=runner_env(env),
         timeout=timeout,
         cwd=cwd,
     )
