@@ -81,6 +81,14 @@ class OrderSpec:
     at: TimeSpec | None = None  # None: when the run starts
     adopt: str | None = None  # the broker's ord_no of an adopted order
     mark: Mark | None = None
+    instrument: str | None = None  # declared kind (stock, etf, etn); None: look it up
+
+    @property
+    def kind(self) -> str:
+        """The instrument kind its prices are checked as (planrunner.krx.instruments)."""
+        from planrunner.krx.instruments import kind_of
+
+        return kind_of(self.symbol, self.instrument)
 
 
 # ---- actions: the same vocabulary for steps and triggers -------------------------------

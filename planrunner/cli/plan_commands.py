@@ -26,10 +26,27 @@ def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     problems = [p for path in plans for p in check_file(path, params=params)]
     if problems:
         raise PlanError(problems)
+    for path in plans:
+        for line in _instrument_warnings(path):
+            click.echo(line, err=True)
     if fmt == "json":
         click.echo("[]")
     else:
         click.echo(f"{len(plans)} plan{'s' if len(plans) != 1 else ''} valid", err=True)
+
+
+def _instrument_warnings(path: str) -> list[str]:
+    """A code the instrument table does not know, without `instrument:`, is checked on
+    the stock grid: say so (an ETF or ETN has another grid)."""
+    from planrunner.plan.load import load_file
+    from planrunner.plan.rules import build, undeclared_codes
+
+    plan, _ = build(load_file(path))
+    return [
+        f"{path}: warning: {code} is not in the instrument table: its prices were checked "
+        "as a stock's (declare `instrument: etf`, `etn` or `stock` on its orders)"
+        for code in undeclared_codes(plan)
+    ]
 
 
 @click.command()

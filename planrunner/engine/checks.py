@@ -147,8 +147,8 @@ class BrokerChecks:
         self.warn(text)
 
     def _check_price(self, spec: OrderSpec, price: int) -> None:
-        if not ticks.on_grid(price):
-            low, high = ticks.nearest_valid(price)
+        if not ticks.on_grid(price, spec.kind):
+            low, high = ticks.nearest_valid(price, spec.kind)
             raise Skip(f"{price:,} is off the tick grid (nearest {low:,} / {high:,})")
         lower, upper = self._limits(spec.symbol)
         if not lower <= price <= upper:

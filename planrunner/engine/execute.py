@@ -228,7 +228,7 @@ class Executor(BrokerChecks):
         if price is None:
             if st.price is None:
                 raise Skip("the broker did not tell the order's price; a relative step needs it")
-            price = ticks.step(st.price, a.ticks or 0)
+            price = ticks.step(st.price, a.ticks or 0, spec.kind)
         if a.limit is not None and (price > a.limit if spec.side == "buy" else price < a.limit):
             way = "above" if spec.side == "buy" else "below"
             raise Skip(f"ladder limit reached: {price:,} would be {way} its limit {a.limit:,}")

@@ -1,34 +1,52 @@
-"""KRX tick grid (in force since 2023-01-25). Integers only: won never become floats."""
+"""KRX tick grids by instrument kind. Integers only: won never become floats.
+
+Stocks (and what trades like them: REITs, funds, depositary receipts) use the grid in
+force since 2023-01-25; ETFs and ETNs use their own (1 won under 2,000, 5 won from 2,000).
+Which kind a code is comes from `planrunner.krx.instruments`; every function here takes
+the kind and defaults to a stock.
+"""
 
 from __future__ import annotations
 
-# (upper bound exclusive, tick) — the last band has no bound.
-_BANDS: tuple[tuple[int, int], ...] = (
-    (2_000, 1),
-    (5_000, 5),
-    (20_000, 10),
-    (50_000, 50),
-    (200_000, 100),
-    (500_000, 500),
+# (upper bound exclusive, tick) — the last band has no bound: (bands, top tick).
+Grid = tuple[tuple[tuple[int, int], ...], int]
+
+STOCK_GRID: Grid = (
+    (
+        (2_000, 1),
+        (5_000, 5),
+        (20_000, 10),
+        (50_000, 50),
+        (200_000, 100),
+        (500_000, 500),
+    ),
+    1_000,
 )
-_TOP_TICK = 1_000
+ETF_GRID: Grid = (((2_000, 1),), 5)
+
+GRIDS: dict[str, Grid] = {"stock": STOCK_GRID, "etf": ETF_GRID, "etn": ETF_GRID}
 
 
-def tick_size(price: int) -> int:
+def grid(kind: str = "stock") -> Grid:
+    return GRIDS.get(kind, STOCK_GRID)
+
+
+def tick_size(price: int, kind: str = "stock") -> int:
     """The tick that applies to a price (the band the price sits in)."""
-    for bound, tick in _BANDS:
+    bands, top = grid(kind)
+    for bound, tick in bands:
         if price < bound:
             return tick
-    return _TOP_TICK
+    return top
 
 
-def on_grid(price: int) -> bool:
-    return price > 0 and price % tick_size(price) == 0
+def on_grid(price: int, kind: str = "stock") -> bool:
+    return price > 0 and price % tick_size(price, kind) == 0
 
 
-def nearest_valid(price: int) -> tuple[int, int]:
+def nearest_valid(price: int, kind: str = "stock") -> tuple[int, int]:
     """The valid prices just below and just above an off-grid price."""
-    tick = tick_size(price)
+    tick = tick_size(price, kind)
     low = price - price % tick
     high = low + tick
     if low < 1:
@@ -36,7 +54,7 @@ def nearest_valid(price: int) -> tuple[int, int]:
     return low, high
 
 
-def step(price: int, ticks: int) -> int:
+def step(price: int, ticks: int, kind: str = "stock") -> int:
     """Move a valid price by a number of ticks, crossing bands tick by tick.
 
     Going up from 1,995 by one tick gives 2,000; going down from 2,000 gives 1,999:
@@ -45,7 +63,7 @@ def step(price: int, ticks: int) -> int:
     p = price
     for _ in range(abs(ticks)):
         if ticks > 0:
-            p += tick_size(p)
+            p += tick_size(p, kind)
         else:
-            p -= tick_size(p - 1)
+            p -= tick_size(p - 1, kind)
     return p

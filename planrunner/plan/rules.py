@@ -131,14 +131,29 @@ class Plan:
         return self.source.problem(path, message)
 
 
-def off_grid(price: int) -> str | None:
+def off_grid(price: int, kind: str = "stock") -> str | None:
     """The tick-grid message for a price, or None if it is valid."""
-    if ticks.on_grid(price):
+    if ticks.on_grid(price, kind):
         return None
-    low, high = ticks.nearest_valid(price)
+    low, high = ticks.nearest_valid(price, kind)
+    grid = "KRX tick grid" if kind == "stock" else f"KRX {kind.upper()} tick grid"
     return (
-        f"{price} is not on the KRX tick grid (tick {ticks.tick_size(price)} at this price): "
+        f"{price} is not on the {grid} (tick {ticks.tick_size(price, kind)} at this price): "
         f"nearest valid prices are {low} and {high}"
+    )
+
+
+def undeclared_codes(plan: Plan) -> list[str]:
+    """Codes of the plan that neither declare `instrument` nor are in the built-in table:
+    their prices are checked on the stock grid, which is wrong for an ETF or ETN."""
+    from planrunner.krx import instruments
+
+    return sorted(
+        {
+            s.symbol
+            for s in plan.orders.values()
+            if s.instrument is None and instruments.known(s.symbol) is None
+        }
     )
 
 
@@ -180,6 +195,7 @@ class _Builder:
             at=at,
             adopt=raw.get("adopt"),
             mark=self.mark(path),
+            instrument=raw.get("instrument"),
         )
         if oid in self.placed_at:
             self.add(f"{path}.id", f"order id '{oid}' is already used at {self.placed_at[oid]}")
@@ -199,7 +215,7 @@ class _Builder:
         if spec.order_type != "stop_limit" and spec.stop_price is not None:
             self.add(f"{path}.stop_price", "stop_price is only for type: stop_limit")
         for key, value in (("price", spec.price), ("stop_price", spec.stop_price)):
-            if value is not None and (msg := off_grid(value)):
+            if value is not None and (msg := off_grid(value, spec.kind)):
                 self.add(f"{path}.{key}", msg)
 
     def action(self, raw: dict[str, Any], path: str) -> Action | Ladder | None:
@@ -228,7 +244,7 @@ class _Builder:
                 tick = parse_ticks(raw_price)
             elif raw_price is not None:
                 price = int(raw_price)
-            if price is not None and (msg := off_grid(price)):
+            if price is not None and (msg := off_grid(price, spec.kind)):
                 self.add(f"{p}.price", msg)
             return Modify(order=oid, price=price, ticks=tick, qty=body.get("qty"))
         if name == "cancel":
@@ -236,7 +252,7 @@ class _Builder:
         if name == "market":
             return Market(order=oid)
         if name == "replace":
-            if body.get("price") is not None and (msg := off_grid(body["price"])):
+            if body.get("price") is not None and (msg := off_grid(body["price"], spec.kind)):
                 self.add(f"{p}.price", msg)
             otype = body.get("type", spec.order_type)
             if otype not in PRICED_TYPES and body.get("price") is not None:
@@ -246,7 +262,7 @@ class _Builder:
         if (spec.side == "buy") != (by > 0):
             way = "up (+N ticks)" if spec.side == "buy" else "down (-N ticks)"
             self.add(f"{p}.by", f"a {spec.side} ladder moves the price {way}")
-        if msg := off_grid(body["limit"]):
+        if msg := off_grid(body["limit"], spec.kind):
             self.add(f"{p}.limit", msg)
         start, until = parse_time(body["from"]), parse_time(body["until"])
         if (start.offset is None) != (until.offset is None):

@@ -217,7 +217,7 @@ class Walk:
                 self.stopped.add(t.id.split("#")[0])
                 return None
             if o.price is not None:
-                new = ticks.step(o.price, action.ticks)
+                new = ticks.step(o.price, action.ticks, spec.kind)
                 if (new > action.limit) if spec.side == "buy" else (new < action.limit):
                     self.stopped.add(t.id.split("#")[0])
                     return None
@@ -233,7 +233,7 @@ class Walk:
                     return None
                 if action.ticks is not None:
                     if o.price is not None:
-                        o.price = ticks.step(o.price, action.ticks)
+                        o.price = ticks.step(o.price, action.ticks, spec.kind)
                     price = (
                         o.price
                         if o.price is not None

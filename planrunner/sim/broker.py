@@ -241,7 +241,7 @@ class Broker:
             raise rejected(protocol.OUTSIDE_SESSION, "주문 가능 시간이 아닙니다")
 
     def _check_price(self, symbol: str, price: int) -> None:
-        if not on_grid(price):
+        if not on_grid(price, self.market.symbol(symbol).kind):
             raise rejected(protocol.OFF_TICK, f"호가단위가 맞지 않는 주문가격입니다({price})")
         quote = self.market.quote(symbol)
         if not quote.lower <= price <= quote.upper:

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from planrunner.krx import instruments
 from planrunner.krx.ticks import nearest_valid, on_grid, step, tick_size
 from planrunner.sim.scenario import Scenario, SymbolScenario
 
@@ -20,12 +21,12 @@ MAX_WALK_STEPS = 100_000  # per advance: a clock jump of days does not spin fore
 HISTORY_LIMIT = 100_000  # price changes kept per symbol (the oldest are dropped)
 
 
-def daily_limits(base: int) -> tuple[int, int]:
-    """KRX ±30% price limits on the tick grid: (lower, upper)."""
+def daily_limits(base: int, kind: str = "stock") -> tuple[int, int]:
+    """KRX ±30% price limits on the instrument's tick grid: (lower, upper)."""
     up = base * 13 // 10
-    upper = up - up % tick_size(up)
+    upper = up - up % tick_size(up, kind)
     down = -(-base * 7 // 10)
-    lower = down if on_grid(down) else nearest_valid(down)[1]
+    lower = down if on_grid(down, kind) else nearest_valid(down, kind)[1]
     return max(lower, 1), upper
 
 
@@ -43,6 +44,7 @@ class _Symbol:
     __slots__ = (
         "base",
         "history",
+        "kind",
         "lower",
         "name",
         "next_walk",
@@ -57,7 +59,8 @@ class _Symbol:
         self.spec = spec
         self.name = spec.name or spec.symbol
         self.base = spec.base
-        self.lower, self.upper = daily_limits(spec.base)
+        self.kind = instruments.kind_of(spec.symbol, spec.kind)
+        self.lower, self.upper = daily_limits(spec.base, self.kind)
         self.price = spec.price
         self.points = sorted(
             ((p.resolve(day, start), p.price) for p in spec.path), key=lambda tp: tp[0]
@@ -132,9 +135,9 @@ class Market:
                 steps += 1
                 r = s.rng.random()
                 if r < 0.25:
-                    s.record(walk_at, s.clamp(step(s.price, -1)))
+                    s.record(walk_at, s.clamp(step(s.price, -1, s.kind)))
                 elif r < 0.5:
-                    s.record(walk_at, s.clamp(step(s.price, 1)))
+                    s.record(walk_at, s.clamp(step(s.price, 1, s.kind)))
             yield s.price
 
     def set_price(self, code: str, price: int) -> int:
@@ -142,7 +145,9 @@ class Market:
             # The first price given to a symbol the scenario does not describe lists it:
             # that price becomes its base (and its limits), then it walks from there.
             spec = self.scenario.for_symbol(code)
-            listed = SymbolScenario(symbol=code, price=price, base=price, max_fill=spec.max_fill)
+            listed = SymbolScenario(
+                symbol=code, price=price, base=price, max_fill=spec.max_fill, kind=spec.kind
+            )
             self._symbols[code] = _Symbol(listed, self.day, self.now, self.seed)
         s = self.symbol(code)
         s.record(self.now, s.clamp(price))

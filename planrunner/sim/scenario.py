@@ -77,6 +77,7 @@ class SymbolScenario:
     path: tuple[PathPoint, ...] = ()
     walk: bool = True
     max_fill: int | None = None  # None: fill completely when crossed
+    kind: str | None = None  # stock, etf, etn; None: the built-in instrument table's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +143,16 @@ def _symbol(symbol: str, raw: Any, default_fill: int | None) -> SymbolScenario:
         path=path,
         walk=bool(raw.get("walk", not path)),
         max_fill=_max_fill(raw["fill"], f"{where}.fill") if "fill" in raw else default_fill,
+        kind=_kind(raw.get("kind"), f"{where}.kind"),
     )
+
+
+def _kind(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if value not in ("stock", "etf", "etn"):
+        raise ScenarioError(f"{where}: expected stock, etf or etn, got {value!r}")
+    return str(value)
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
