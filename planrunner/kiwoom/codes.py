@@ -6,6 +6,8 @@ own copy on purpose so the two check each other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from planrunner.errors import UsageError
 
 LIVE_URL = "https://api.kiwoom.com"
@@ -85,17 +87,108 @@ TRDE_TP_NAME: dict[str, str] = {
     "81": "장마감후시간외",
 }
 
+# ---- the broker's error codes, one table ---------------------------------------------
+# Every code of Kiwoom's published error table (its REST portal's 오류코드 sheet, as its
+# official Python package `kiwoom` classes them in kiwoom/core/errors.py), plus the codes
+# seen in mock answers, each with its class and where it comes from. The class decides
+# what the client does:
+#   token   refresh the token once and resend (the call was refused before execution)
+#   rate    not executed: wait and retry; back-off: the same, slower
+#   server  outcome unknown for an order (reconcile), retried for a read
+#   gone    the order to modify/cancel no longer exists: routine for market/replace
+#   filled  nothing left to modify or cancel
+#   price   off the tick grid or outside the day's limits
+#   other classes are failures: auth, env, mock, bug, field, symbol
+SPEC = "Kiwoom REST API error table (official `kiwoom` package, core/errors.py)"
+LOGS = "mock answers in public logs"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: str
+    cls: str
+    meaning: str  # our English explanation; the broker's Korean text travels with the error
+    source: str
+
+
+ERRORS: dict[str, ErrorCode] = {
+    e.code: e
+    for e in (
+        ErrorCode("1501", "bug", "api-id missing", SPEC),
+        ErrorCode("1504", "bug", "api-id not served at this URL", SPEC),
+        ErrorCode("1505", "bug", "unknown api-id", SPEC),
+        ErrorCode("1511", "field", "a required field is empty", SPEC),
+        ErrorCode("1512", "bug", "header missing or malformed", SPEC),
+        ErrorCode("1513", "bug", "header missing or malformed", SPEC),
+        ErrorCode("1514", "bug", "authorization header missing or malformed", SPEC),
+        ErrorCode("1515", "bug", "authorization header missing or malformed", SPEC),
+        ErrorCode("1516", "bug", "header value malformed", SPEC),
+        ErrorCode("1517", "field", "a field's format is wrong", SPEC),
+        ErrorCode("1687", "back-off", "recursive call blocked", SPEC),
+        ErrorCode("1700", "rate", "rate limit per api-id (not executed)", SPEC),
+        ErrorCode("1701", "rate", "overall rate limit (not executed)", SPEC),
+        ErrorCode("1702", "rate", "group rate limit (not executed)", SPEC),
+        ErrorCode("1901", "symbol", "unknown market code", SPEC),
+        ErrorCode("1902", "symbol", "unknown stock code", SPEC),
+        ErrorCode("1903", "symbol", "stock code not traded on that venue", SPEC),
+        ErrorCode("1999", "server", "unexpected server error", SPEC),
+        ErrorCode("8001", "auth", "app key rejected", SPEC),
+        ErrorCode("8002", "auth", "secret key rejected", SPEC),
+        ErrorCode("8003", "token", "access token rejected", SPEC),
+        ErrorCode("8005", "token", "token invalid or expired", SPEC),
+        ErrorCode("8006", "token", "access token rejected", SPEC),
+        ErrorCode("8009", "token", "access token rejected", SPEC),
+        ErrorCode("8010", "auth", "token issued to another IP address", SPEC),
+        ErrorCode("8011", "auth", "app key or secret key rejected", SPEC),
+        ErrorCode("8012", "auth", "app key or secret key rejected", SPEC),
+        ErrorCode("8015", "token", "access token rejected", SPEC),
+        ErrorCode("8016", "token", "access token rejected", SPEC),
+        ErrorCode("8020", "auth", "app key or secret key missing", SPEC),
+        ErrorCode("8030", "env", "key or token of the other environment (mock vs live)", SPEC),
+        ErrorCode("8031", "env", "key or token of the other environment (mock vs live)", SPEC),
+        ErrorCode("8040", "auth", "device authentication failed", SPEC),
+        ErrorCode("8050", "auth", "designated-device authentication failed", SPEC),
+        ErrorCode("8103", "auth", "device authentication failed", SPEC),
+        ErrorCode("8104", "mock", "API not offered on the mock domain", SPEC),
+        ErrorCode("RC4003", "price", "price off the tick grid (mock)", LOGS),
+        ErrorCode("RC4033", "filled", "no quantity left to modify or cancel (mock)", LOGS),
+        ErrorCode("RC4061", "gone", "check the order number: no such order (mock)", LOGS),
+    )
+}
+
+
+def codes_of(*classes: str) -> frozenset[str]:
+    return frozenset(c for c, e in ERRORS.items() if e.cls in classes)
+
+
 # Error-code classes (the number inside "[code:message]" of return_msg).
-NOT_EXECUTED_RATE = frozenset({"1700", "1701", "1702"})
-BACK_OFF = frozenset({"1687"})
-TOKEN_INVALID = frozenset({"8005"})
-ENV_MISMATCH = frozenset({"8030", "8031"})
-AUTH = frozenset({"8001", "8002", "8010", "8020", "8040", "8050", "8103"})
-NOT_ON_MOCK = frozenset({"8104"})
-BUG = frozenset({"1501", "1504", "1505", "1512", "1513", "1514", "1515", "1516"})
-BAD_FIELD = frozenset({"1511", "1517"})
-UNKNOWN_STOCK = frozenset({"1901", "1902", "1903"})
-SERVER_ERROR = frozenset({"1999"})
+NOT_EXECUTED_RATE = codes_of("rate")
+BACK_OFF = codes_of("back-off")
+TOKEN_INVALID = codes_of("token")
+ENV_MISMATCH = codes_of("env")
+AUTH = codes_of("auth")
+NOT_ON_MOCK = codes_of("mock")
+BUG = codes_of("bug")
+BAD_FIELD = codes_of("field")
+UNKNOWN_STOCK = codes_of("symbol")
+SERVER_ERROR = codes_of("server")
+ORDER_GONE = codes_of("gone")
+NOTHING_LEFT = codes_of("filled")
+BAD_PRICE = codes_of("price")
+
+# Korean wording of order rejections that carry no code we know, matched with spaces
+# removed, in this order ("부분체결" before "체결된"): (words, class, source).
+SIM = "planrunner's simulator"
+KEYWORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("부분체결",), "partial", SIM),
+    (("정정/취소할수량이없", "수량이없", "잔량이없"), "filled", LOGS + " (RC4033)"),
+    (("체결된", "이미체결"), "filled", SIM),
+    (("주문번호를확인", "주문번호확인"), "gone", LOGS + " (RC4061)"),
+    (("주문이없", "존재하지않", "없는주문", "이미취소된", "이미정정된"), "gone", SIM),
+    (("장종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"), "closed", SIM),
+    (("호가단위",), "price", LOGS + " (RC4003)"),
+    (("상한가", "하한가", "상하한가", "가격범위"), "price", SIM),
+)
 # The older {rt_cd, msg_cd, msg1, msg2} envelope codes.
 GUIDE_FILLED = "EGW0008"
 GUIDE_NO_ORDER = "EGW0009"

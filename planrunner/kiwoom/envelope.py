@@ -41,26 +41,20 @@ _GUIDE: dict[str, type[e.KiwoomError]] = {
     "EGW0001": e.BadField,
 }
 
-_BY_CODE: list[tuple[frozenset[str], type[e.KiwoomError]]] = [
-    (codes.ENV_MISMATCH, e.EnvironmentMismatch),
-    (codes.AUTH, e.AuthError),
-    (codes.NOT_ON_MOCK, e.NotSupportedOnMock),
-    (codes.BUG, e.ServerBug),
-    (codes.BAD_FIELD, e.BadField),
-    (codes.UNKNOWN_STOCK, e.UnknownSymbol),
-]
-
-# Order rejections come with a Korean sentence and a code the published tables do not
-# list; the sentence identifies them. Matched with spaces removed, in order: "부분체결"
-# before "체결된". A cancelled or superseded (modified) number is "no such order": the
-# caller must use the newest number of the lineage or re-read open orders.
-_KEYWORDS: list[tuple[tuple[str, ...], type[e.Rejected]]] = [
-    (("부분체결",), e.PartiallyFilled),
-    (("체결된", "이미체결", "수량이없", "잔량이없"), e.AlreadyFilled),
-    (("주문이없", "존재하지않", "없는주문", "이미취소된", "이미정정된"), e.NoSuchOrder),
-    (("장종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"), e.MarketClosed),
-    (("상한가", "하한가", "상하한가", "호가단위", "가격범위"), e.PriceOutOfRange),
-]
+# What each class of codes.ERRORS / codes.KEYWORDS raises, once the client stops retrying.
+_CLASS: dict[str, type[e.KiwoomError]] = {
+    "env": e.EnvironmentMismatch,
+    "auth": e.AuthError,
+    "mock": e.NotSupportedOnMock,
+    "bug": e.ServerBug,
+    "field": e.BadField,
+    "symbol": e.UnknownSymbol,
+    "gone": e.NoSuchOrder,
+    "filled": e.AlreadyFilled,
+    "partial": e.PartiallyFilled,
+    "closed": e.MarketClosed,
+    "price": e.PriceOutOfRange,
+}
 
 
 def body_of(content: bytes) -> dict[str, Any]:
@@ -122,13 +116,13 @@ def error_class(failure: Failure) -> type[e.KiwoomError]:
         return e.ServerError
     if failure.code in _GUIDE:
         return _GUIDE[failure.code]
-    for group, cls in _BY_CODE:
-        if failure.code in group:
-            return cls
+    known = codes.ERRORS.get(failure.code)
+    if known is not None and known.cls in _CLASS:
+        return _CLASS[known.cls]
     text = "".join(failure.message.split())
-    for words, rejected in _KEYWORDS:
+    for words, cls, _source in codes.KEYWORDS:
         if any(w in text for w in words):
-            return rejected
+            return _CLASS[cls]
     return e.Rejected
 
 

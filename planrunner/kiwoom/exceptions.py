@@ -3,15 +3,16 @@
 BrokerError                      planrunner.errors: everything from the broker (exit 2)
 └── KiwoomError                  api_id, code, broker_message (Korean, as received), message
     ├── Rejected                 a business rejection; `reason` names which one
-    │   ├── AlreadyFilled        EGW0008, "체결된 주문"            reason "already-filled"
-    │   ├── NoSuchOrder          EGW0009, "주문이 없"               reason "no-such-order"
+    │   ├── AlreadyFilled        EGW0008, RC4033, "체결된/수량이 없" reason "already-filled"
+    │   ├── NoSuchOrder          EGW0009, RC4061, "주문번호를 확인"  reason "no-such-order"
     │   ├── MarketClosed         EGW0010, "장종료/장운영시간"        reason "market-closed"
     │   ├── PartiallyFilled      EGW0011                            reason "partially-filled"
-    │   ├── PriceOutOfRange      "상한가/하한가/호가단위"          reason "price-out-of-range"
+    │   ├── PriceOutOfRange      RC4003, "상한가/하한가/호가단위"  reason "price-out-of-range"
     │   ├── BadField             1511, 1517, EGW0001                reason "bad-field"
     │   └── UnknownSymbol        1901–1903                          reason "unknown-symbol"
     ├── RateLimited              1700–1702, 1687, HTTP 429 (retried first; raised when exhausted)
-    ├── AuthError                8001/8002/8010/8020/8040/8050/8103, EGW0002, 8005 twice
+    ├── AuthError                8001/8002/8010–8012/8020/8040/8050/8103, EGW0002, and a
+    │                            token code (8003/8005/8006/8009/8015/8016) refused twice
     │   └── EnvironmentMismatch  8030/8031: a mock key or token used on live, or the reverse
     ├── NotSupportedOnMock       8104
     ├── ServerBug                1501/1504/1505/1512–1516: our request was malformed
@@ -20,6 +21,7 @@ BrokerError                      planrunner.errors: everything from the broker (
     └── UnknownOutcome           an order POST may or may not have executed; carries
                                  `request` (api-id and body, never a key or token)
 
+Codes and wording: planrunner.kiwoom.codes.ERRORS and KEYWORDS (one table, with sources).
 Only order POSTs raise UnknownOutcome: the caller must reconcile through open orders
 (ka10075) and fills (ka10076) before doing anything else with that order.
 """
