@@ -153,6 +153,18 @@ class BrokerChecks:
         lower, upper = self._limits(spec.symbol)
         if not lower <= price <= upper:
             raise Skip(f"{price:,} is outside today's limits {lower:,}-{upper:,}")
+        self._check_single_price_band(spec, price)
+
+    def _check_single_price_band(self, spec: OrderSpec, price: int | None) -> None:
+        """Type 62 trades within ±10% of the day's close (the quote's price after it)."""
+        if spec.order_type == "after_hours_single" and price is not None:
+            close = self.client.quote(spec.symbol).price
+            low, high = ticks.band(close, ticks.SINGLE_PRICE_BAND, spec.kind)
+            if not low <= price <= high:
+                raise Skip(
+                    f"{price:,} is outside the after-hours single-price band {low:,}-{high:,} "
+                    f"(±{ticks.SINGLE_PRICE_BAND}% of the close {close:,})"
+                )
 
     def _limits(self, symbol: str) -> tuple[int, int]:
         """Today's lower/upper price limits: fixed for the day, so read once per run."""

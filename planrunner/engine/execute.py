@@ -171,6 +171,7 @@ class Executor(BrokerChecks):
         assert n is not None
         if not checked:
             self._check_session(spec.order_type, spec.exchange, job_id)
+            self._check_single_price_band(spec, spec.price)
             self._check_value(spec, n, spec.price)
         request = wire.place_request(
             symbol=spec.symbol,
@@ -331,6 +332,7 @@ class Executor(BrokerChecks):
                 if new.price is None:
                     raise Skip(f"the order's price is unknown; a {new.order_type} order needs one")
                 self._check_price(new, new.price)
+                self._check_single_price_band(new, new.price)
             if new.order_type == "stop_limit" and new.stop_price is None:
                 raise Skip("a stop_limit order needs a stop price")
             self._check_value(new, qty, new.price)

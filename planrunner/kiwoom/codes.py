@@ -187,7 +187,7 @@ KEYWORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("주문이없", "존재하지않", "없는주문", "이미취소된", "이미정정된"), "gone", SIM),
     (("장종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"), "closed", SIM),
     (("호가단위",), "price", LOGS + " (RC4003)"),
-    (("상한가", "하한가", "상하한가", "가격범위"), "price", SIM),
+    (("상한가", "하한가", "상하한가", "가격범위", "가격제한폭"), "price", SIM),
 )
 # The older {rt_cd, msg_cd, msg1, msg2} envelope codes.
 GUIDE_FILLED = "EGW0008"

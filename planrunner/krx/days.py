@@ -3,8 +3,10 @@
 Holidays come from the `holidays` package (XKRX financial calendar), imported lazily, and
 only the two calendars KRX needs (see `_xkrx_class`). `exchange-calendars` was rejected
 (slow start through pandas, wrong on the 2026 rule changes and exam days).
-Late opens are our own small rule: the first trading day of a year opens at 10:00, and
-college-entrance-exam days run one hour late all day (10:00-16:30).
+Session hours are data (planrunner/data/sessions.yaml): regimes in force from a date per
+venue, and special days (exam days by date; the year's first trading day by rule), each
+with its source. A user calendar file named by PLANRUNNER_CALENDAR adds or overrides
+entries and can switch on a regime that is only announced. docs/market-rules.md.
 """
 
 from __future__ import annotations
@@ -19,20 +21,6 @@ from functools import cache, lru_cache
 from typing import Any
 
 from planrunner.clock import SEOUL as SEOUL  # re-exported: days.SEOUL
-
-# 수능 (college scholastic ability test) days: the market opens and closes an hour late.
-EXAM_DAYS: frozenset[dt.date] = frozenset(
-    dt.date.fromisoformat(d)
-    for d in (
-        "2021-11-18",
-        "2022-11-17",
-        "2023-11-16",
-        "2024-11-14",
-        "2025-11-13",
-        "2026-11-19",
-    )
-)
-
 
 _XKRX_LOCK = threading.Lock()
 
@@ -139,17 +127,206 @@ def _shift(t: dt.time, minutes: int) -> dt.time:
     return base.time()
 
 
+# ---- sessions as data (planrunner/data/sessions.yaml, plus a user calendar file) --------
+
+CALENDAR_ENV = "PLANRUNNER_CALENDAR"
+WINDOW_NAMES = {
+    "pre_market": "pre-market",
+    "pre_open": "pre-open auction",
+    "regular": "regular session",
+    "closing_auction": "closing auction",
+    "after_hours_open": "pre-open after-hours",
+    "after_hours_close": "post-close after-hours",
+    "after_hours_single": "after-hours single price",
+    "after_market": "after-market",
+    "main": "main market",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Regime:
+    id: str
+    venue: str
+    start: dt.date
+    windows: dict[str, tuple[dt.time, dt.time] | None]
+    source: str
+    announced: bool = False  # announced, not confirmed: applied only when switched on
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpecialDay:
+    day: dt.date
+    kind: str
+    name: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calendar:
+    regimes: tuple[Regime, ...]
+    kinds: dict[str, dict[str, Any]]
+    special: dict[dt.date, SpecialDay]
+    applied: frozenset[str]  # ids of announced regimes switched on
+
+    def regime(self, venue: str, day: dt.date) -> Regime:
+        live = [
+            r
+            for r in self.regimes
+            if r.venue == venue and r.start <= day and (not r.announced or r.id in self.applied)
+        ]
+        if not live:
+            raise ValueError(f"no {venue} session rules for {day.isoformat()}")
+        return max(live, key=lambda r: r.start)
+
+
+def _time(text: object) -> dt.time:
+    return dt.time.fromisoformat(str(text))
+
+
+def _parse_calendar(
+    raw: dict[str, Any], where: str
+) -> tuple[list[Regime], dict[str, Any], list[SpecialDay], list[str]]:
+    regimes: list[Regime] = []
+    for venue, entries in (raw.get("regimes") or {}).items():
+        for i, entry in enumerate(entries or []):
+            windows: dict[str, tuple[dt.time, dt.time] | None] = {}
+            for name, pair in (entry.get("windows") or {}).items():
+                if name not in WINDOW_NAMES:
+                    raise ValueError(f"{where}: regimes.{venue}[{i}]: unknown window {name!r}")
+                windows[name] = None if pair is None else (_time(pair[0]), _time(pair[1]))
+            regimes.append(
+                Regime(
+                    id=str(entry.get("id", f"{venue}-{entry['from']}")),
+                    venue=str(venue),
+                    start=dt.date.fromisoformat(str(entry["from"])),
+                    windows=windows,
+                    source=str(entry.get("source", where)),
+                    announced=entry.get("status") == "announced",
+                )
+            )
+    kinds = dict(raw.get("special_kinds") or {})
+    special = [
+        SpecialDay(
+            day=dt.date.fromisoformat(str(d["date"])),
+            kind=str(d["kind"]),
+            name=str(d.get("name", "")),
+            source=str(d.get("source", where)),
+        )
+        for d in raw.get("days") or []
+    ]
+    return regimes, kinds, special, [str(x) for x in raw.get("apply_announced") or []]
+
+
+def _read_yaml(text: str, where: str) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping")
+    return data
+
+
+@lru_cache(maxsize=4)
+def _calendar_for(user_file: str | None) -> Calendar:
+    from importlib import resources
+
+    text = resources.files("planrunner").joinpath("data/sessions.yaml").read_text("utf-8")
+    regimes, kinds, special, applied = _parse_calendar(
+        _read_yaml(text, "sessions.yaml"), "built-in"
+    )
+    if user_file:
+        from planrunner.errors import UsageError
+
+        try:
+            from pathlib import Path
+
+            utext = Path(user_file).read_text(encoding="utf-8")
+            u_regimes, u_kinds, u_special, u_applied = _parse_calendar(
+                _read_yaml(utext, user_file), user_file
+            )
+        except OSError as e:
+            raise UsageError(f"cannot read calendar file {user_file}: {e.strerror}") from None
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise UsageError(f"calendar file {user_file}: {e}") from None
+        regimes += u_regimes
+        kinds |= u_kinds
+        special = [d for d in special if d.day not in {u.day for u in u_special}] + u_special
+        applied += u_applied
+    for d in special:
+        if d.kind not in kinds:
+            raise ValueError(f"special day {d.day.isoformat()}: unknown kind {d.kind!r}")
+    return Calendar(
+        regimes=tuple(regimes),
+        kinds=kinds,
+        special={d.day: d for d in special},
+        applied=frozenset(applied),
+    )
+
+
+def _user_file() -> str | None:
+    return os.environ.get(CALENDAR_ENV) or None
+
+
+def calendar() -> Calendar:
+    """The session data in force: the built-in file plus the user's (PLANRUNNER_CALENDAR)."""
+    return _calendar_for(_user_file())
+
+
+def exam_days() -> frozenset[dt.date]:
+    cal = calendar()
+    return frozenset(d for d, s in cal.special.items() if s.kind == "exam")
+
+
+def special_day(day: dt.date) -> SpecialDay | None:
+    """The special day `day` is (an exam day, the year's first trading day), if any."""
+    cal = calendar()
+    known = cal.special.get(day)
+    if known is not None:
+        return known
+    if is_trading_day(day) and day == first_trading_day_of_year(day.year):
+        kind = cal.kinds["first_trading_day"]
+        return SpecialDay(
+            day=day, kind="first_trading_day", name=str(kind.get("name", "")), source="rule"
+        )
+    return None
+
+
+def venue_windows(day: dt.date, venue: str) -> dict[str, Window]:
+    """Every window of a venue on a day, by name, special days applied."""
+    cal = calendar()
+    regime = cal.regime(venue, day)
+    special = special_day(day)
+    rule: dict[str, Any] = (cal.kinds[special.kind].get(venue) or {}) if special else {}
+    shift = int(rule.get("shift", 0))
+    keep_end = set(rule.get("keep_end") or ())
+    keep = set(rule.get("keep") or ())
+    prefix = "NXT " if venue == "NXT" else ""
+    out: dict[str, Window] = {}
+    for name, pair in regime.windows.items():
+        if pair is None:
+            continue
+        a, b = pair
+        if name not in keep:
+            a = _shift(a, shift)
+            b = b if name in keep_end else _shift(b, shift)
+        out[name] = Window(name=prefix + WINDOW_NAMES[name], start=a, end=b)
+    return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Session:
-    """The hours of one trading day on KRX."""
+    """The hours of one trading day on KRX (windows a regime lacks are None)."""
 
     day: dt.date
-    pre_open: Window  # 장전 동시호가: orders accepted for the open
     regular: Window  # continuous trading incl. the closing auction
-    closing_auction: Window
-    after_hours_open: Window  # 61 장시작전시간외 (previous close)
-    after_hours_close: Window  # 81 장마감후시간외 (today's close)
-    after_hours_single: Window  # 62 시간외단일가
+    pre_open: Window | None = None  # 장전 동시호가: orders accepted for the open
+    closing_auction: Window | None = None
+    after_hours_open: Window | None = None  # 61 장시작전시간외 (previous close)
+    after_hours_close: Window | None = None  # 81 장마감후시간외 (today's close)
+    after_hours_single: Window | None = None  # 62 시간외단일가
+    pre_market: Window | None = None
+    after_market: Window | None = None
+    special: SpecialDay | None = None
 
     @property
     def late(self) -> bool:
@@ -161,30 +338,23 @@ class Session:
 
 def session(day: dt.date) -> Session:
     """Session hours for a trading day (callers check is_trading_day first)."""
-    shift = 0
-    close_shift = 0
-    if day in EXAM_DAYS:
-        shift = close_shift = 60
-    elif day == first_trading_day_of_year(day.year):
-        shift = 60
+    return _session(day, _user_file())
 
-    def w(name: str, a: tuple[int, int], b: tuple[int, int], s: int) -> Window:
-        return Window(name=name, start=_shift(dt.time(*a), s), end=_shift(dt.time(*b), s))
 
+@lru_cache(maxsize=256)
+def _session(day: dt.date, user_file: str | None) -> Session:
+    w = venue_windows(day, "KRX")
     return Session(
         day=day,
-        pre_open=w("pre-open auction", (8, 30), (9, 0), shift),
-        regular=w("regular session", (9, 0), (15, 30), 0)
-        if shift == 0
-        else Window(
-            name="regular session",
-            start=_shift(dt.time(9, 0), shift),
-            end=_shift(dt.time(15, 30), close_shift),
-        ),
-        closing_auction=w("closing auction", (15, 20), (15, 30), close_shift),
-        after_hours_open=w("pre-open after-hours", (8, 30), (8, 40), shift),
-        after_hours_close=w("post-close after-hours", (15, 40), (16, 0), close_shift),
-        after_hours_single=w("after-hours single price", (16, 0), (18, 0), close_shift),
+        regular=w["regular"],
+        pre_open=w.get("pre_open"),
+        closing_auction=w.get("closing_auction"),
+        after_hours_open=w.get("after_hours_open"),
+        after_hours_close=w.get("after_hours_close"),
+        after_hours_single=w.get("after_hours_single"),
+        pre_market=w.get("pre_market"),
+        after_market=w.get("after_market"),
+        special=special_day(day),
     )
 
 
@@ -211,29 +381,41 @@ CONTINUOUS_ONLY = frozenset(
         "stop_limit",
     }
 )
+# Types the extended pre- and after-market take (limit orders only: unconfirmed).
+EXTENDED_TYPES = frozenset({"limit"})
 
-# NXT (Nextrade) hours: pre-market, main market, after-market.
-_NXT_WINDOWS = (
-    Window(name="NXT pre-market", start=dt.time(8, 0), end=dt.time(8, 50)),
-    Window(name="NXT main market", start=dt.time(9, 0, 30), end=dt.time(15, 20)),
-    Window(name="NXT after-market", start=dt.time(15, 30), end=dt.time(20, 0)),
-)
+
+def _nxt(day: dt.date) -> tuple[Window, ...]:
+    w = venue_windows(day, "NXT")
+    return tuple(w[n] for n in ("pre_market", "main", "after_market") if n in w)
 
 
 def windows_for(order_type: str, day: dt.date, exchange: str = "KRX") -> tuple[Window, ...]:
     """The windows of a trading day in which an order of this type is accepted."""
+    return _windows_for(order_type, day, exchange, _user_file())
+
+
+@lru_cache(maxsize=1024)
+def _windows_for(
+    order_type: str, day: dt.date, exchange: str, user_file: str | None
+) -> tuple[Window, ...]:
     s = session(day)
     if order_type in AFTER_HOURS_TYPES:
-        return (getattr(s, AFTER_HOURS_TYPES[order_type]),)
+        after = getattr(s, AFTER_HOURS_TYPES[order_type])
+        return (after,) if after is not None else ()
     if exchange == "NXT":
-        return _NXT_WINDOWS
+        return _nxt(day)
     krx: tuple[Window, ...]
     if order_type in CONTINUOUS_ONLY:
-        krx = (Window(name="regular session", start=s.regular.start, end=s.closing_auction.start),)
+        end = s.closing_auction.start if s.closing_auction else s.regular.end
+        krx = (Window(name="regular session", start=s.regular.start, end=end),)
     else:
-        krx = (s.pre_open, s.regular)
+        krx = tuple(x for x in (s.pre_open, s.regular) if x is not None)
+        if order_type in EXTENDED_TYPES:
+            krx = tuple(x for x in (s.pre_market,) if x is not None) + krx
+            krx += tuple(x for x in (s.after_market,) if x is not None)
     if exchange == "SOR":
-        return krx + _NXT_WINDOWS
+        return krx + _nxt(day)
     return krx
 
 
@@ -245,6 +427,8 @@ def accepts(order_type: str, when: dt.datetime, exchange: str = "KRX") -> bool:
 
 
 def describe_windows(windows: tuple[Window, ...]) -> str:
+    if not windows:
+        return "none on this day"
     return ", ".join(
         f"{w.name} {w.start.isoformat('seconds')}-{w.end.isoformat('seconds')}" for w in windows
     )

@@ -67,3 +67,18 @@ def step(price: int, ticks: int, kind: str = "stock") -> int:
         else:
             p -= tick_size(p - 1, kind)
     return p
+
+
+def band(base: int, percent: int, kind: str = "stock") -> tuple[int, int]:
+    """Prices within ±percent of `base`, on the grid: (lowest, highest), both inclusive.
+
+    ±30% of the base price are the daily limits; ±10% of the day's close bound the
+    after-hours single-price session (type 62)."""
+    up = base * (100 + percent) // 100
+    upper = up - up % tick_size(up, kind)
+    down = -(-base * (100 - percent) // 100)
+    lower = down if on_grid(down, kind) else nearest_valid(down, kind)[1]
+    return max(lower, 1), upper
+
+
+SINGLE_PRICE_BAND = 10  # percent around the day's close, after-hours single price (62)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +54,8 @@ from planrunner.plan.rules import TriggerSpec as TriggerSpecT
 from planrunner.plan.timeline import SEOUL, Timed, Value, Walk, tick_text, wire_requests
 
 
-@lru_cache(maxsize=32)
 def _session(day: dt.date) -> days.Session:
-    """`days.session`, built once per day (a frozen value) for all plans of a run."""
+    """`days.session` (cached there, per day and calendar file)."""
     return days.session(day)
 
 

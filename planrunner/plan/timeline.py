@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from planrunner.errors import Problem
 from planrunner.kiwoom import wire
@@ -30,10 +29,8 @@ from planrunner.plan.rules import Ladder, Plan
 SEOUL = days.SEOUL
 
 
-@lru_cache(maxsize=128)
 def _windows(order_type: str, day: dt.date, exchange: str) -> tuple[days.Window, ...]:
-    """`days.windows_for`, worked out once per type, day and exchange (it builds the
-    day's whole Session, and a walk asks for every job)."""
+    """`days.windows_for` (cached there, per type, day, exchange and calendar file)."""
     return days.windows_for(order_type, day, exchange)
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from planrunner.krx import days
-from planrunner.krx.ticks import on_grid
+from planrunner.krx.ticks import SINGLE_PRICE_BAND, band, on_grid
 from planrunner.sim import protocol
 from planrunner.sim.market import Market
 from planrunner.sim.orders import Fill, Kind, Order, Side
@@ -70,7 +70,7 @@ class Broker:
     def place(self, new: NewOrder, now: dt.datetime) -> Order:
         self._check_session(new.order_type, new.exchange, now)
         if new.price is not None:
-            self._check_price(new.symbol, new.price)
+            self._check_price(new.symbol, new.price, new.order_type)
         if new.stop_price is not None:
             self._check_price(new.symbol, new.stop_price)
         ord_no = self._number()
@@ -108,7 +108,7 @@ class Broker:
         if target.price is None:
             price = None  # market-like orders keep trading at the market
         elif price is not None:
-            self._check_price(symbol, price)
+            self._check_price(symbol, price, target.order_type)
         if stop_price is not None:
             self._check_price(symbol, stop_price)
         target.moved += q
@@ -240,7 +240,7 @@ class Broker:
         if not any(w.contains(local.time()) for w in windows):
             raise rejected(protocol.OUTSIDE_SESSION, "주문 가능 시간이 아닙니다")
 
-    def _check_price(self, symbol: str, price: int) -> None:
+    def _check_price(self, symbol: str, price: int, order_type: str = "") -> None:
         if not on_grid(price, self.market.symbol(symbol).kind):
             raise rejected(protocol.OFF_TICK, f"호가단위가 맞지 않는 주문가격입니다({price})")
         quote = self.market.quote(symbol)
@@ -249,6 +249,14 @@ class Broker:
                 protocol.OUTSIDE_LIMITS,
                 f"주문가격({price})이 상하한가({quote.lower}~{quote.upper})를 벗어났습니다",
             )
+        if order_type == "after_hours_single":
+            # 62 trades within ±10% of the day's close (here: the current price)
+            low, high = band(quote.price, SINGLE_PRICE_BAND, self.market.symbol(symbol).kind)
+            if not low <= price <= high:
+                raise rejected(
+                    protocol.OUTSIDE_LIMITS,
+                    f"시간외단일가 주문가격({price})이 가격제한폭({low}~{high})을 벗어났습니다",
+                )
 
     def _match(self, order: Order, price: int, now: dt.datetime, *, arriving: bool) -> None:
         if order.remaining == 0:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from planrunner.krx import instruments
-from planrunner.krx.ticks import nearest_valid, on_grid, step, tick_size
+from planrunner.krx.ticks import band, step
 from planrunner.sim.scenario import Scenario, SymbolScenario
 
 MAX_WALK_STEPS = 100_000  # per advance: a clock jump of days does not spin forever
@@ -23,11 +23,7 @@ HISTORY_LIMIT = 100_000  # price changes kept per symbol (the oldest are dropped
 
 def daily_limits(base: int, kind: str = "stock") -> tuple[int, int]:
     """KRX ±30% price limits on the instrument's tick grid: (lower, upper)."""
-    up = base * 13 // 10
-    upper = up - up % tick_size(up, kind)
-    down = -(-base * 7 // 10)
-    lower = down if on_grid(down, kind) else nearest_valid(down, kind)[1]
-    return max(lower, 1), upper
+    return band(base, 30, kind)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

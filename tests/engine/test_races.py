@@ -131,3 +131,22 @@ def test_max_order_value_is_checked_again_at_fire_time(tmp_path):
     assert result.jobs["steps[1]"] == (
         "skipped (order value 701,000 KRW exceeds max_order_value 700,000)"
     )
+
+
+def test_issue15_item3_runner_skips_a_62_order_outside_the_10pct_band(tmp_path):
+    r = Rehearsal(tmp_path, start=at(424))  # 16:04, 005930 at 70,000
+    inside = spec("inside", order_type="after_hours_single", price=77000)
+    outside = spec("outside", order_type="after_hours_single", price=77100)
+    result = r.run(
+        plan(
+            [inside, outside],
+            [
+                job("inside.place", 425, Place(spec=inside)),
+                job("outside.place", 426, Place(spec=outside)),
+            ],
+        )
+    )
+    assert [b["ord_uv"] for b in r.sent("kt10000")] == ["77000"]
+    assert result.jobs["outside.place"].startswith(
+        "skipped (77,100 is outside the after-hours single-price band 63,000-77,000"
+    )

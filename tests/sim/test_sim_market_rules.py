@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -46,3 +47,20 @@ def test_issue15_item1_sim_etf_and_etn_grid(client: KiwoomClient) -> None:
         client.place("005930", "buy", 1, 69_950, "limit")  # a stock: 100-won ticks here
     with pytest.raises(exceptions.Rejected):
         client.place("069500", "buy", 1, 40_003, "limit")
+
+
+def test_issue15_item3_sim_refuses_62_outside_the_10pct_band(
+    sim: Simulator, clock: ManualClock, client: KiwoomClient
+) -> None:
+    clock.set(clock.now().replace(hour=16, minute=30))
+    # 005930 closed at 70,000: the single-price band is 63,000-77,000
+    client.place("005930", "buy", 1, 77_000, "after_hours_single")
+    client.place("005930", "sell", 1, 63_000, "after_hours_single")
+    with pytest.raises(exceptions.PriceOutOfRange) as info:
+        client.place("005930", "buy", 1, 77_100, "after_hours_single")
+    assert "63000~77000" in info.value.broker_message
+    with pytest.raises(exceptions.PriceOutOfRange):
+        client.place("005930", "sell", 1, 62_900, "after_hours_single")
+    # a regular order in the day's session may still use the ±30% limits
+    clock.set(clock.now().replace(hour=10, minute=0) + dt.timedelta(days=1))
+    client.place("005930", "buy", 1, 90_000, "limit")

@@ -1,0 +1,138 @@
+"""Sessions as data: regimes by date, special days with their windows, a user calendar
+file, 81 from 15:30, and the announced KRX extension behind its switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from planrunner.clock import SEOUL
+from planrunner.krx import days
+from tests.support.plan_text import BASE, problems
+
+
+def hm(text: str) -> dt.time:
+    return dt.time.fromisoformat(text)
+
+
+def spans(windows: dict[str, days.Window]) -> dict[str, tuple[str, str]]:
+    return {
+        k: (w.start.isoformat("minutes"), w.end.isoformat("minutes")) for k, w in windows.items()
+    }
+
+
+NORMAL_KRX = {
+    "pre_open": ("08:30", "09:00"),
+    "regular": ("09:00", "15:30"),
+    "closing_auction": ("15:20", "15:30"),
+    "after_hours_open": ("08:30", "08:40"),
+    "after_hours_close": ("15:30", "16:00"),
+    "after_hours_single": ("16:00", "18:00"),
+}
+EXAM_KRX = {
+    "pre_open": ("09:30", "10:00"),
+    "regular": ("10:00", "16:30"),
+    "closing_auction": ("16:20", "16:30"),
+    "after_hours_open": ("09:30", "09:40"),
+    "after_hours_close": ("16:30", "17:00"),
+    "after_hours_single": ("17:00", "18:00"),  # the 18:00 end stays
+}
+FIRST_DAY_KRX = NORMAL_KRX | {
+    "pre_open": ("09:30", "10:00"),
+    "regular": ("10:00", "15:30"),
+    "after_hours_open": ("09:30", "09:40"),
+}
+NORMAL_NXT = {
+    "pre_market": ("08:00", "08:50"),
+    "main": ("09:00", "15:20"),
+    "after_market": ("15:30", "20:00"),
+}
+EXAM_NXT = {
+    "pre_market": ("09:00", "09:50"),
+    "main": ("10:00", "16:20"),
+    "after_market": ("16:30", "20:00"),
+}
+FIRST_DAY_NXT = {
+    "pre_market": ("09:00", "09:50"),
+    "main": ("10:00", "15:20"),
+    "after_market": ("15:30", "20:00"),
+}
+
+
+@pytest.mark.parametrize(
+    ("day", "kind", "krx", "nxt"),
+    [
+        (dt.date(2026, 1, 2), "first_trading_day", FIRST_DAY_KRX, FIRST_DAY_NXT),
+        (dt.date(2026, 11, 19), "exam", EXAM_KRX, EXAM_NXT),
+        (dt.date(2027, 1, 4), "first_trading_day", FIRST_DAY_KRX, FIRST_DAY_NXT),
+        (dt.date(2027, 11, 18), "exam", EXAM_KRX, EXAM_NXT),
+        (dt.date(2026, 11, 26), None, NORMAL_KRX, NORMAL_NXT),
+    ],
+)
+def test_issue15_item3_special_days_2026_2027(
+    day: dt.date, kind: str | None, krx: dict[str, tuple[str, str]], nxt: dict[str, tuple[str, str]]
+) -> None:
+    assert days.is_trading_day(day)
+    special = days.special_day(day)
+    assert (special.kind if special else None) == kind
+    assert special is None or special.source
+    assert spans(days.venue_windows(day, "KRX")) == krx
+    assert spans(days.venue_windows(day, "NXT")) == nxt
+
+
+def test_issue15_item3_every_built_in_year_has_one_exam_day() -> None:
+    by_year: dict[int, list[dt.date]] = {}
+    for d in days.exam_days():
+        by_year.setdefault(d.year, []).append(d)
+    assert {y: len(v) for y, v in by_year.items()} == {y: 1 for y in range(2021, 2028)}
+    assert all(days.is_trading_day(d) and d.weekday() == 3 for d in days.exam_days())
+
+
+def test_issue15_item3_order_type_81_from_1530() -> None:
+    day = dt.date(2026, 11, 26)
+    at = lambda t: dt.datetime.combine(day, hm(t), tzinfo=SEOUL)  # noqa: E731
+    assert not days.accepts("after_hours_close", at("15:29:59"))
+    assert days.accepts("after_hours_close", at("15:30"))
+    assert not days.accepts("after_hours_close", at("16:00"))
+    exam = dt.datetime.combine(dt.date(2027, 11, 18), hm("17:59"), tzinfo=SEOUL)
+    assert days.accepts("after_hours_single", exam)
+    assert not days.accepts("after_hours_single", exam.replace(hour=18, minute=30))
+
+
+def test_issue15_item3_krx_extension_is_announced_data_behind_a_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, after = dt.date(2026, 6, 26), dt.date(2026, 11, 26)
+    at = lambda d, t: dt.datetime.combine(d, hm(t), tzinfo=SEOUL)  # noqa: E731
+    # As shipped: announced, not applied — 62 runs 16:00-18:00, nothing at 07:30 or 19:00.
+    assert days.accepts("after_hours_single", at(after, "16:30"))
+    assert not days.accepts("limit", at(after, "19:00"))
+    f = tmp_path / "calendar.yaml"
+    f.write_text("apply_announced: [krx-extended-hours]\n", encoding="utf-8")
+    monkeypatch.setenv(days.CALENDAR_ENV, str(f))
+    assert days.calendar().regime("KRX", after).id == "krx-extended-hours"
+    assert days.accepts("limit", at(after, "07:30"))
+    assert days.accepts("limit", at(after, "19:59"))
+    assert not days.accepts("after_hours_single", at(after, "16:30"))  # replaced
+    assert days.windows_for("after_hours_single", after) == ()
+    assert not days.accepts("market", at(after, "19:00"))  # limit orders only
+    # before its effective date nothing changes
+    assert days.calendar().regime("KRX", before).id == "krx-2016"
+    assert days.accepts("after_hours_single", at(before, "16:30"))
+    assert not days.accepts("limit", at(before, "19:00"))
+
+
+def test_issue15_item3_a_calendar_file_overrides_a_day_and_validate_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = BASE.replace("    price: 70000\n", "    type: best\n").replace("09:00:05", "09:30")
+    assert problems(tmp_path, text) == []
+    f = tmp_path / "calendar.yaml"
+    f.write_text("days:\n  - {date: 2026-11-26, kind: exam, source: test}\n", encoding="utf-8")
+    monkeypatch.setenv(days.CALENDAR_ENV, str(f))
+    assert days.session(dt.date(2026, 11, 26)).regular.start == hm("10:00")
+    (problem,) = problems(tmp_path, text)
+    assert "09:30 is outside the hours of a best order on KRX on 2026-11-26" in problem
+    assert "regular session 10:00:00-16:20:00" in problem
