@@ -39,6 +39,17 @@ def _str(item: Mapping[str, object], key: str) -> str:
     return str(item.get(key) or "").strip()
 
 
+_STEX_TP = {"1": "KRX", "2": "NXT"}
+
+
+def exchange_of(item: Mapping[str, object]) -> str:
+    """ka10075's venue: Kiwoom answers `stex_tp` as a code ("1") with `stex_tp_txt`
+    ("KRX") beside it; a plain name in `stex_tp` is read as it is."""
+    text = _str(item, "stex_tp_txt")
+    code = _str(item, "stex_tp")
+    return text or _STEX_TP.get(code, code)
+
+
 def side_of(text: str) -> Side | None:
     """`+매수`, `-매도정정`, `매수취소`… → buy / sell."""
     if "매수" in text:
@@ -138,7 +149,7 @@ class OpenOrder:
             **_row(item),
             order_type=_str(item, "trde_tp"),
             time=_str(item, "tm"),
-            exchange=_str(item, "stex_tp"),
+            exchange=exchange_of(item),
             stop_price=price_of(item.get("stop_pric")),
         )
 

@@ -21,6 +21,7 @@ _ORD_NO = re.compile(r"^\d{7}$")
 _STK_CD = re.compile(r"^[0-9A-Z]{6}$")
 _SIDES = {"kt10000": "buy", "kt10001": "sell"}
 _STEX = {"0": None, "1": "KRX", "2": "NXT"}
+_STEX_CODE = {"KRX": "1", "NXT": "2"}  # an SOR order: "0" (unverified)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +72,13 @@ def _symbol(body: dict[str, str], name: str = "stk_cd") -> str:
     return value
 
 
+def _listed(broker: Broker, symbol: str) -> str:
+    """Kiwoom refuses a code it does not list (1902) before anything else."""
+    if not broker.market.scenario.listed(symbol):
+        raise protocol.rejected(1902, f"종목정보가 없습니다({symbol})")
+    return symbol
+
+
 def _exchange(call: Call) -> str:
     value = choice(call.body, "dmst_stex_tp", ("KRX", "NXT", "SOR"))
     if call.env == "mock" and value != "KRX":
@@ -84,7 +92,7 @@ def _side_word(order: Order) -> str:
 
 def place(broker: Broker, call: Call) -> Answer:
     exchange = _exchange(call)
-    symbol = _symbol(call.body)
+    symbol = _listed(broker, _symbol(call.body))
     qty = number(call.body, "ord_qty")
     trde_tp = choice(call.body, "trde_tp", tuple(protocol.TRDE_TP))
     order_type = protocol.TRDE_TP[trde_tp][0]
@@ -196,7 +204,8 @@ def _common(o: Order) -> dict[str, str]:
         "cntr_pric": str(o.avg_fill_price),
         "io_tp_nm": io,
         "trde_tp": protocol.TRDE_TP[o.trde_tp][1],
-        "stex_tp": o.exchange,
+        "stex_tp": _STEX_CODE.get(o.exchange, "0"),  # Kiwoom answers the code, text beside
+        "stex_tp_txt": o.exchange,
         "stop_pric": str(o.stop_price or ""),
         "ord_stt": "체결" if o.filled else "접수",
     }
@@ -243,7 +252,7 @@ def quote(broker: Broker, call: Call) -> Answer:
     symbol = text(call.body, "stk_cd").removesuffix("_NX").removesuffix("_AL")
     if not _STK_CD.match(symbol):
         raise malformed("stk_cd")
-    q = broker.market.quote(symbol)
+    q = broker.market.quote(_listed(broker, symbol))
     change = q.price - q.base
     rate = abs(change) * 10000 // q.base
     sign = "-" if change < 0 else "+" if change > 0 else ""

@@ -3,6 +3,8 @@
     date: 2026-11-26            # optional: the day "HH:MM" points refer to
     walk_every: 10s             # optional: random-walk step (default 10s)
     default: {price: 70000, fill: full}     # symbols not listed below
+    codes: listed               # optional: refuse codes neither listed here nor in the
+                                # built-in instrument table (whose prices it uses)
     symbols:
       "005930":
         base: 70000             # 기준가: daily limits are ±30% of it (default: first price)
@@ -87,15 +89,33 @@ class Scenario:
     default_price: int = 70_000
     default_max_fill: int | None = None
     symbols: dict[str, SymbolScenario] = field(default_factory=dict)
+    # "open": every code trades, unlisted ones at default_price. "listed": only the
+    # scenario's codes and the built-in instrument table's trade (others are refused as
+    # Kiwoom refuses an unknown code), table codes at the table's price.
+    codes: str = "open"
+
+    def listed(self, symbol: str) -> bool:
+        from planrunner.krx import instruments
+
+        return (
+            self.codes == "open" or symbol in self.symbols or instruments.known(symbol) is not None
+        )
 
     def for_symbol(self, symbol: str) -> SymbolScenario:
         known = self.symbols.get(symbol)
         if known is not None:
             return known
+        price = self.default_price
+        if self.codes == "listed":
+            from planrunner.krx import instruments
+
+            entry = instruments.known(symbol)
+            if entry is not None and entry.base is not None:
+                price = entry.base
         return SymbolScenario(
             symbol=symbol,
-            price=self.default_price,
-            base=self.default_price,
+            price=price,
+            base=price,
             max_fill=self.default_max_fill,
         )
 
@@ -147,6 +167,12 @@ def _symbol(symbol: str, raw: Any, default_fill: int | None) -> SymbolScenario:
     )
 
 
+def _codes(value: object) -> str:
+    if value not in ("open", "listed"):
+        raise ScenarioError(f"codes: expected open or listed, got {value!r}")
+    return str(value)
+
+
 def _kind(value: object, where: str) -> str | None:
     if value is None:
         return None
@@ -175,6 +201,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             default_price=_int(default.get("price", 70_000), "default.price"),
             default_max_fill=default_fill,
             symbols=symbols,
+            codes=_codes(raw.get("codes", "open")),
         )
     except ScenarioError as e:
         raise ScenarioError(f"{source}: {e}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from planrunner.clock import ManualClock
@@ -64,3 +65,58 @@ def test_issue15_item3_sim_refuses_62_outside_the_10pct_band(
     # a regular order in the day's session may still use the ±30% limits
     clock.set(clock.now().replace(hour=10, minute=0) + dt.timedelta(days=1))
     client.place("005930", "buy", 1, 90_000, "limit")
+
+
+def test_issue15_item4_open_orders_answer_stex_tp_as_kiwoom_codes(
+    sim: Simulator, client: KiwoomClient
+) -> None:
+    client.place("005930", "buy", 1, 69_000, "limit")
+    with httpx.Client(transport=sim.transport(), base_url="https://mockapi.kiwoom.com") as raw:
+        token = raw.post(
+            "/oauth2/token",
+            json={"grant_type": "client_credentials", "appkey": "a", "secretkey": "b"},
+        ).json()["token"]
+        body = {"all_stk_tp": "0", "trde_tp": "0", "stex_tp": "0"}
+        headers = {"api-id": "ka10075", "authorization": f"Bearer {token}"}
+        (row,) = raw.post("/api/dostk/acnt", json=body, headers=headers).json()["oso"]
+    assert (row["stex_tp"], row["stex_tp_txt"]) == ("1", "KRX")
+    (mine,) = client.open_orders()
+    assert mine.exchange == "KRX"  # our client reads the code and its text
+
+
+LISTED = """
+codes: listed
+symbols:
+  "005930": {name: 삼성전자, base: 70000, walk: false}
+"""
+
+
+@pytest.fixture
+def listed(clock: ManualClock) -> Iterator[KiwoomClient]:
+    sim = Simulator(clock=clock, scenario=parse_scenario(LISTED), seed=1)
+    with KiwoomClient(
+        appkey="appkey-1",
+        secretkey="secret-1",
+        env="sim",
+        transport=sim.transport(),
+        clock=clock,
+        sleep=lambda _: None,
+    ) as c:
+        yield c
+
+
+def test_issue15_item4_unknown_codes_refused_and_table_prices(listed: KiwoomClient) -> None:
+    with pytest.raises(exceptions.UnknownSymbol) as info:
+        listed.place("999999", "buy", 1, 10_000, "limit")
+    assert info.value.code == "1902"
+    with pytest.raises(exceptions.UnknownSymbol):
+        listed.quote("999999")
+    # SK hynix is not in the scenario: the built-in table prices it, so a realistic bid
+    # is inside its daily limits (it was refused when every code started at 70,000)
+    q = listed.quote("000660")
+    assert q.base_price == 550_000
+    listed.place("000660", "buy", 1, 560_000, "limit")
+
+
+def test_issue15_item4_open_codes_keep_every_code_trading(client: KiwoomClient) -> None:
+    client.place("999999", "buy", 1, 70_000, "limit")  # the scenario did not say `listed`
