@@ -14,7 +14,7 @@ import sys
 import click
 
 from planrunner import __version__
-from planrunner.cli import plan_commands, run_commands, sim_command
+from planrunner.cli import calendar_command, plan_commands, run_commands, sim_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +23,12 @@ def cli() -> None:
     """Run declarative YAML order plans against Kiwoom Securities' REST API."""
 
 
-for _command in (*plan_commands.COMMANDS, *run_commands.COMMANDS, *sim_command.COMMANDS):
+for _command in (
+    *plan_commands.COMMANDS,
+    *run_commands.COMMANDS,
+    *sim_command.COMMANDS,
+    *calendar_command.COMMANDS,
+):
     cli.add_command(_command)
 
 

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Any
 
@@ -252,9 +252,11 @@ def _calendar_for(user_file: str | None) -> Calendar:
         kinds |= u_kinds
         special = [d for d in special if d.day not in {u.day for u in u_special}] + u_special
         applied += u_applied
-    for d in special:
+    for i, d in enumerate(special):
         if d.kind not in kinds:
             raise ValueError(f"special day {d.day.isoformat()}: unknown kind {d.kind!r}")
+        if not d.name:
+            special[i] = replace(d, name=str(kinds[d.kind].get("name", d.kind)))
     return Calendar(
         regimes=tuple(regimes),
         kinds=kinds,

@@ -136,3 +136,39 @@ def test_issue15_item3_a_calendar_file_overrides_a_day_and_validate_follows(
     (problem,) = problems(tmp_path, text)
     assert "09:30 is outside the hours of a best order on KRX on 2026-11-26" in problem
     assert "regular session 10:00:00-16:20:00" in problem
+
+
+def test_issue15_item3_calendar_2027_lists_closed_and_special_days() -> None:
+    from click.testing import CliRunner
+
+    from planrunner.cli import cli
+
+    out = CliRunner().invoke(cli, ["calendar", "2027"])
+    assert out.exit_code == 0, out.output
+    for line in (
+        "2027-05-03 Mon  Alternative holiday for Labor Day",
+        "2027-07-19 Mon  Alternative holiday for Constitution Day",
+        "2027-12-31 Fri  End of Year Holiday",
+        "2027-01-04 Mon  first trading day of the year (opens an hour late): opens 10:00",
+        "2027-11-18 Thu  college entrance exam day (수능): opens 10:00",
+    ):
+        assert line in out.output
+    day = CliRunner().invoke(cli, ["calendar", "2027-11-18"])
+    assert "17:00:00-18:00:00  after-hours single price" in day.output
+    assert "10:00:30-16:20:00  NXT main market" in day.output
+
+
+@pytest.mark.parametrize("year", range(2021, 2028))
+def test_issue15_item3_calendar_closed_days_match_the_holidays_package(year: int) -> None:
+    import holidays
+    from click.testing import CliRunner
+
+    from planrunner.cli import cli
+
+    out = CliRunner().invoke(cli, ["calendar", str(year)]).output
+    closed = {line.split()[0] for line in out.splitlines() if line.startswith(f"  {year}-")}
+    ref = holidays.financial_holidays("XKRX", years=[year])
+    weekdays = {d.isoformat() for d in ref if d.weekday() < 5}
+    special = {d.isoformat() for d in days.exam_days() if d.year == year}
+    special.add(days.first_trading_day_of_year(year).isoformat())
+    assert closed == weekdays | special
