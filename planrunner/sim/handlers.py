@@ -107,6 +107,12 @@ def place(broker: Broker, call: Call) -> Answer:
         price=price,
         stop_price=stop,
     )
+    account = broker.market.scenario.account
+    if account is not None:
+        broker.advance(call.now)
+        q = broker.market.quote(symbol)
+        cost = price if price is not None else q.upper
+        account.check(symbol, new.side, qty, cost, list(broker.orders.values()), q.upper)
     order = broker.place(new, call.now)
     return Answer(
         body={"ord_no": order.ord_no, "dmst_stex_tp": exchange},

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from planrunner.errors import UsageError
+from planrunner.sim.account import Account
 
 
 class ScenarioError(UsageError):
@@ -93,6 +94,7 @@ class Scenario:
     # scenario's codes and the built-in instrument table's trade (others are refused as
     # Kiwoom refuses an unknown code), table codes at the table's price.
     codes: str = "open"
+    account: Account | None = None  # holdings and cash; None: not modelled
 
     def listed(self, symbol: str) -> bool:
         from planrunner.krx import instruments
@@ -167,6 +169,23 @@ def _symbol(symbol: str, raw: Any, default_fill: int | None) -> SymbolScenario:
     )
 
 
+def _account(raw: object) -> Account | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ScenarioError("account: expected {cash: N, holdings: {code: qty}}")
+    holdings = raw.get("holdings") or {}
+    if not isinstance(holdings, dict):
+        raise ScenarioError("account.holdings: expected {code: qty}")
+    cash = raw.get("cash", 0)
+    if isinstance(cash, bool) or not isinstance(cash, int) or cash < 0:
+        raise ScenarioError(f"account.cash: expected won, got {cash!r}")
+    return Account(
+        cash=cash,
+        holdings={str(k): _int(v, f"account.holdings.{k}") for k, v in holdings.items()},
+    )
+
+
 def _codes(value: object) -> str:
     if value not in ("open", "listed"):
         raise ScenarioError(f"codes: expected open or listed, got {value!r}")
@@ -202,6 +221,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             default_max_fill=default_fill,
             symbols=symbols,
             codes=_codes(raw.get("codes", "open")),
+            account=_account(raw.get("account")),
         )
     except ScenarioError as e:
         raise ScenarioError(f"{source}: {e}") from None

@@ -120,3 +120,42 @@ def test_issue15_item4_unknown_codes_refused_and_table_prices(listed: KiwoomClie
 
 def test_issue15_item4_open_codes_keep_every_code_trading(client: KiwoomClient) -> None:
     client.place("999999", "buy", 1, 70_000, "limit")  # the scenario did not say `listed`
+
+
+ACCOUNT = """
+account: {cash: 1000000, holdings: {"005930": 10}}
+symbols:
+  "005930": {name: 삼성전자, base: 70000, walk: false}
+"""
+
+
+@pytest.fixture
+def funded(clock: ManualClock) -> Iterator[tuple[Simulator, KiwoomClient]]:
+    sim = Simulator(clock=clock, scenario=parse_scenario(ACCOUNT), seed=1)
+    with KiwoomClient(
+        appkey="appkey-1",
+        secretkey="secret-1",
+        env="sim",
+        transport=sim.transport(),
+        clock=clock,
+        sleep=lambda _: None,
+    ) as c:
+        yield sim, c
+
+
+def test_issue15_item4_sell_over_holdings_and_buy_over_cash_refused(
+    funded: tuple[Simulator, KiwoomClient],
+) -> None:
+    sim, client = funded
+    client.place("005930", "sell", 6, 71_000, "limit")  # rests: 6 of 10 reserved
+    with pytest.raises(exceptions.Rejected) as info:
+        client.place("005930", "sell", 5, 71_000, "limit")
+    assert "매도가능수량(4)을 초과하였습니다" in info.value.broker_message
+    client.place("005930", "sell", 4, 71_000, "limit")
+    # cash 1,000,000: 14 x 69,000 = 966,000 fits, one more share does not
+    client.place("005930", "buy", 14, 69_000, "limit")
+    with pytest.raises(exceptions.Rejected) as info:
+        client.place("005930", "buy", 1, 69_000, "limit")
+    assert "주문가능금액(34000원)이 부족합니다" in info.value.broker_message
+    sim.set_price("005930", 71_000)  # the 10 shares sell: 710,000 more cash
+    client.place("005930", "buy", 10, 69_000, "limit")
