@@ -27,7 +27,7 @@ def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     if problems:
         raise PlanError(problems)
     for path in plans:
-        for line in _instrument_warnings(path):
+        for line in _warnings(path):
             click.echo(line, err=True)
     if fmt == "json":
         click.echo("[]")
@@ -35,18 +35,31 @@ def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
         click.echo(f"{len(plans)} plan{'s' if len(plans) != 1 else ''} valid", err=True)
 
 
-def _instrument_warnings(path: str) -> list[str]:
-    """A code the instrument table does not know, without `instrument:`, is checked on
-    the stock grid: say so (an ETF or ETN has another grid)."""
+def _warnings(path: str) -> list[str]:
+    """What validate checked on assumptions: a code the instrument table does not know,
+    without `instrument:`, is checked on the stock grid (an ETF or ETN has another), and
+    a plan day in a year without an exam-day entry may have that day's hours wrong."""
+    from planrunner.krx import days
     from planrunner.plan.load import load_file
     from planrunner.plan.rules import build, undeclared_codes
 
-    plan, _ = build(load_file(path))
-    return [
+    loaded = load_file(path)
+    if loaded.data is None or loaded.problems:
+        return []
+    plan, _ = build(loaded)
+    out = [
         f"{path}: warning: {code} is not in the instrument table: its prices were checked "
         "as a stock's (declare `instrument: etf`, `etn` or `stock` on its orders)"
         for code in undeclared_codes(plan)
     ]
+    year = (plan.date or days.default_plan_date()).year
+    if year not in {d.year for d in days.exam_days()}:
+        out.append(
+            f"{path}: warning: the calendar has no exam-day (수능) entry for {year}: that "
+            f"day's late hours are not known; add it to a calendar file "
+            f"({days.CALENDAR_ENV}) once announced"
+        )
+    return out
 
 
 @click.command()

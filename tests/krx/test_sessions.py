@@ -172,3 +172,25 @@ def test_issue15_item3_calendar_closed_days_match_the_holidays_package(year: int
     special = {d.isoformat() for d in days.exam_days() if d.year == year}
     special.add(days.first_trading_day_of_year(year).isoformat())
     assert closed == weekdays | special
+
+
+def test_issue15_item3_validate_warns_for_a_year_without_an_exam_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from planrunner.cli import cli
+
+    f = tmp_path / "p.yaml"
+    f.write_text(BASE + "date: 2028-03-02\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["validate", str(f)])
+    assert out.exit_code == 0, out.output
+    assert "no exam-day (수능) entry for 2028" in out.output
+    cal = tmp_path / "calendar.yaml"
+    cal.write_text("days:\n  - {date: 2028-11-16, kind: exam, source: test}\n")
+    monkeypatch.setenv(days.CALENDAR_ENV, str(cal))
+    out = CliRunner().invoke(cli, ["validate", str(f)])
+    assert "exam-day" not in out.output
+    f.write_text(BASE + "date: 2027-03-02\n", encoding="utf-8")
+    monkeypatch.delenv(days.CALENDAR_ENV)
+    assert "exam-day" not in CliRunner().invoke(cli, ["validate", str(f)]).output
