@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from planrunner.engine.journal import FORMAT, Journal, JournalWriteError, journa
 from planrunner.engine.runner import Runner
 from planrunner.errors import RunError, UsageError
 from planrunner.krx import days, ticks
-from planrunner.model import PRICED_TYPES, CompiledPlan
+from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import Ladder, Plan, load_plan
 
@@ -119,8 +119,19 @@ def _first_prices(plan: CompiledPlan) -> dict[str, int]:
     prices: dict[str, int] = {}
     for spec in plan.orders.values():
         if spec.price and spec.order_type in PRICED_TYPES and spec.symbol not in prices:
-            prices[spec.symbol] = ticks.step(spec.price, 5 if spec.side == "buy" else -5)
+            step = 5 if spec.side == "buy" else -5
+            prices[spec.symbol] = ticks.step(spec.price, step, spec.kind)
     return prices
+
+
+def _declare_kinds(target: Target, orders: Iterable[OrderSpec]) -> None:
+    """The rehearsal's simulator grids each symbol as the plan declares it (`instrument`)."""
+    from planrunner.sim import Simulator
+
+    if isinstance(target.simulator, Simulator):
+        for spec in orders:
+            if spec.instrument:
+                target.simulator.declare_kind(spec.symbol, spec.instrument)
 
 
 def _crash_log(state_dir: Path, tracebacks: list[str]) -> Path:
@@ -164,6 +175,7 @@ def run_plan(
             prices=_first_prices(compiled),
             adopted=tuple(o for o in compiled.orders.values() if o.adopt),
         )
+        _declare_kinds(target, compiled.orders.values())
         env = "sim"
         jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
     else:

@@ -149,6 +149,13 @@ class Market:
         s.record(self.now, s.clamp(price))
         return s.price
 
+    def declare_kind(self, code: str, kind: str) -> None:
+        """Set a symbol's instrument kind (its grid), keeping its base and price."""
+        s = self.symbol(code)
+        if s.kind != kind:
+            s.kind = kind
+            s.lower, s.upper = daily_limits(s.base, kind)
+
     def history(self, code: str) -> list[tuple[dt.datetime, int]]:
         """Every price `code` took, with the instant it took it, oldest first: its starting
         price at the market's start, then each change by a path point, a walk step or

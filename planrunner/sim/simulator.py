@@ -170,6 +170,11 @@ class Simulator:
         with self.lock:
             return self.broker.set_price(symbol, price, self.clock.now())
 
+    def declare_kind(self, symbol: str, kind: str) -> None:
+        """A plan says what `symbol` is (stock, etf, etn): its tick grid and limits follow."""
+        with self.lock:
+            self.market.declare_kind(symbol, kind)
+
     def knows(self, symbol: str) -> bool:
         """Whether the scenario describes this symbol (else it walks around a default)."""
         return symbol in self.scenario.symbols
