@@ -83,13 +83,6 @@ class OrderSpec:
     mark: Mark | None = None
     instrument: str | None = None  # declared kind (stock, etf, etn); None: look it up
 
-    @property
-    def kind(self) -> str:
-        """The instrument kind its prices are checked as (planrunner.krx.instruments)."""
-        from planrunner.krx.instruments import kind_of
-
-        return kind_of(self.symbol, self.instrument)
-
 
 # ---- actions: the same vocabulary for steps and triggers -------------------------------
 

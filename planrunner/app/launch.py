@@ -33,7 +33,7 @@ from planrunner.engine.execute import Executor
 from planrunner.engine.journal import FORMAT, Journal, JournalWriteError, journal_path
 from planrunner.engine.runner import Runner
 from planrunner.errors import RunError, UsageError
-from planrunner.krx import days, ticks
+from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import Ladder, Plan, load_plan
@@ -120,7 +120,7 @@ def _first_prices(plan: CompiledPlan) -> dict[str, int]:
     for spec in plan.orders.values():
         if spec.price and spec.order_type in PRICED_TYPES and spec.symbol not in prices:
             step = 5 if spec.side == "buy" else -5
-            prices[spec.symbol] = ticks.step(spec.price, step, spec.kind)
+            prices[spec.symbol] = ticks.step(spec.price, step, instruments.order_kind(spec))
     return prices
 
 

@@ -19,7 +19,7 @@ from planrunner.clock import Clock
 from planrunner.engine.events import FILL, Emit, Event
 from planrunner.engine.journal import Journal
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.krx import days, ticks
+from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 
 
@@ -147,8 +147,8 @@ class BrokerChecks:
         self.warn(text)
 
     def _check_price(self, spec: OrderSpec, price: int) -> None:
-        if not ticks.on_grid(price, spec.kind):
-            low, high = ticks.nearest_valid(price, spec.kind)
+        if not ticks.on_grid(price, instruments.order_kind(spec)):
+            low, high = ticks.nearest_valid(price, instruments.order_kind(spec))
             raise Skip(f"{price:,} is off the tick grid (nearest {low:,} / {high:,})")
         lower, upper = self._limits(spec.symbol)
         if not lower <= price <= upper:
@@ -159,7 +159,7 @@ class BrokerChecks:
         """Type 62 trades within ±10% of the day's close (the quote's price after it)."""
         if spec.order_type == "after_hours_single" and price is not None:
             close = self.client.quote(spec.symbol).price
-            low, high = ticks.band(close, ticks.SINGLE_PRICE_BAND, spec.kind)
+            low, high = ticks.band(close, ticks.SINGLE_PRICE_BAND, instruments.order_kind(spec))
             if not low <= price <= high:
                 raise Skip(
                     f"{price:,} is outside the after-hours single-price band {low:,}-{high:,} "

@@ -25,7 +25,7 @@ from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
 from planrunner.kiwoom.client import KiwoomClient, Ready
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
-from planrunner.krx import ticks
+from planrunner.krx import instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
     Action,
@@ -229,7 +229,7 @@ class Executor(BrokerChecks):
         if price is None:
             if st.price is None:
                 raise Skip("the broker did not tell the order's price; a relative step needs it")
-            price = ticks.step(st.price, a.ticks or 0, spec.kind)
+            price = ticks.step(st.price, a.ticks or 0, instruments.order_kind(spec))
         if a.limit is not None and (price > a.limit if spec.side == "buy" else price < a.limit):
             way = "above" if spec.side == "buy" else "below"
             raise Skip(f"ladder limit reached: {price:,} would be {way} its limit {a.limit:,}")

@@ -17,6 +17,8 @@ from importlib import resources
 
 import yaml
 
+from planrunner.model import OrderSpec
+
 KINDS = ("stock", "etf", "etn")
 DEFAULT_KIND = "stock"
 
@@ -59,3 +61,8 @@ def kind_of(code: str, declared: str | None = None) -> str:
         return declared
     entry = table().get(code)
     return entry.kind if entry is not None else DEFAULT_KIND
+
+
+def order_kind(spec: OrderSpec) -> str:
+    """The kind an order's prices are checked as: its `instrument`, else the table's."""
+    return kind_of(spec.symbol, spec.instrument)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from planrunner.errors import PlanError, Problem
-from planrunner.krx import days, ticks
+from planrunner.krx import days, instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
     Action,
@@ -215,7 +215,7 @@ class _Builder:
         if spec.order_type != "stop_limit" and spec.stop_price is not None:
             self.add(f"{path}.stop_price", "stop_price is only for type: stop_limit")
         for key, value in (("price", spec.price), ("stop_price", spec.stop_price)):
-            if value is not None and (msg := off_grid(value, spec.kind)):
+            if value is not None and (msg := off_grid(value, instruments.order_kind(spec))):
                 self.add(f"{path}.{key}", msg)
 
     def action(self, raw: dict[str, Any], path: str) -> Action | Ladder | None:
@@ -236,6 +236,7 @@ class _Builder:
 
     def acted(self, name: str, body: dict[str, Any], p: str, spec: OrderSpec) -> Action | Ladder:
         oid = spec.id
+        kind = instruments.order_kind(spec)
         if name == "modify":
             raw_price = body.get("price")
             price: int | None = None
@@ -244,7 +245,7 @@ class _Builder:
                 tick = parse_ticks(raw_price)
             elif raw_price is not None:
                 price = int(raw_price)
-            if price is not None and (msg := off_grid(price, spec.kind)):
+            if price is not None and (msg := off_grid(price, kind)):
                 self.add(f"{p}.price", msg)
             return Modify(order=oid, price=price, ticks=tick, qty=body.get("qty"))
         if name == "cancel":
@@ -252,7 +253,7 @@ class _Builder:
         if name == "market":
             return Market(order=oid)
         if name == "replace":
-            if body.get("price") is not None and (msg := off_grid(body["price"], spec.kind)):
+            if body.get("price") is not None and (msg := off_grid(body["price"], kind)):
                 self.add(f"{p}.price", msg)
             otype = body.get("type", spec.order_type)
             if otype not in PRICED_TYPES and body.get("price") is not None:
@@ -262,7 +263,7 @@ class _Builder:
         if (spec.side == "buy") != (by > 0):
             way = "up (+N ticks)" if spec.side == "buy" else "down (-N ticks)"
             self.add(f"{p}.by", f"a {spec.side} ladder moves the price {way}")
-        if msg := off_grid(body["limit"], spec.kind):
+        if msg := off_grid(body["limit"], kind):
             self.add(f"{p}.limit", msg)
         start, until = parse_time(body["from"]), parse_time(body["until"])
         if (start.offset is None) != (until.offset is None):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from planrunner.errors import Problem
 from planrunner.kiwoom import wire
-from planrunner.krx import days, ticks
+from planrunner.krx import days, instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
     Action,
@@ -214,7 +214,7 @@ class Walk:
                 self.stopped.add(t.id.split("#")[0])
                 return None
             if o.price is not None:
-                new = ticks.step(o.price, action.ticks, spec.kind)
+                new = ticks.step(o.price, action.ticks, instruments.order_kind(spec))
                 if (new > action.limit) if spec.side == "buy" else (new < action.limit):
                     self.stopped.add(t.id.split("#")[0])
                     return None
@@ -230,7 +230,7 @@ class Walk:
                     return None
                 if action.ticks is not None:
                     if o.price is not None:
-                        o.price = ticks.step(o.price, action.ticks, spec.kind)
+                        o.price = ticks.step(o.price, action.ticks, instruments.order_kind(spec))
                     price = (
                         o.price
                         if o.price is not None

@@ -46,7 +46,7 @@ def test_issue15_item1_kind_from_table_then_declared_then_stock() -> None:
     assert instruments.kind_of("999998") == "stock"  # unknown: checked as a stock
     assert instruments.kind_of("999998", "etn") == "etn"  # the plan's word wins
     spec = OrderSpec(id="a", symbol="069500", side="buy", qty=1, price=40_005)
-    assert spec.kind == "etf"
+    assert instruments.order_kind(spec) == "etf"
 
 
 ETF = BASE.replace('"005930"', '"069500"').replace("price: 70000", "price: 40005")
