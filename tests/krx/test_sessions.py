@@ -194,3 +194,19 @@ def test_issue15_item3_validate_warns_for_a_year_without_an_exam_day(
     f.write_text(BASE + "date: 2027-03-02\n", encoding="utf-8")
     monkeypatch.delenv(days.CALENDAR_ENV)
     assert "exam-day" not in CliRunner().invoke(cli, ["validate", str(f)]).output
+
+
+def test_issue15_item3_calendar_json() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from planrunner.cli import cli
+
+    year = json.loads(CliRunner().invoke(cli, ["calendar", "2026", "--format", "json"]).stdout)
+    assert {"date": "2026-06-03", "name": "Local Election Day"} in year["closed"]
+    assert [s["date"] for s in year["special"]] == ["2026-01-02", "2026-11-19"]
+    day = json.loads(CliRunner().invoke(cli, ["calendar", "2026-11-19", "--format", "json"]).stdout)
+    assert day["special"]["kind"] == "exam"
+    regular = [w for w in day["venues"]["KRX"]["windows"] if w["window"] == "regular"]
+    assert (regular[0]["start"], regular[0]["end"]) == ("10:00:00", "16:30:00")
