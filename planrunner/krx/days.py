@@ -220,7 +220,8 @@ def _parse_calendar(
 def _read_yaml(text: str, where: str) -> dict[str, Any]:
     import yaml
 
-    data = yaml.safe_load(text) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+    data = yaml.load(text, Loader=loader) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a mapping")
     return data

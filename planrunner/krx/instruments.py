@@ -35,7 +35,8 @@ class Instrument:
 def table() -> dict[str, Instrument]:
     """The built-in table, read once."""
     text = resources.files("planrunner").joinpath("data/instruments.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+    raw = yaml.load(text, Loader=loader) or {}
     out: dict[str, Instrument] = {}
     for code, entry in (raw.get("instruments") or {}).items():
         kind = str(entry.get("kind", DEFAULT_KIND))
