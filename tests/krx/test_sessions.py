@@ -210,3 +210,28 @@ def test_issue15_item3_calendar_json() -> None:
     assert day["special"]["kind"] == "exam"
     regular = [w for w in day["venues"]["KRX"]["windows"] if w["window"] == "regular"]
     assert (regular[0]["start"], regular[0]["end"]) == ("10:00:00", "16:30:00")
+
+
+def test_issue15_item3_show_and_run_follow_the_calendar_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from click.testing import CliRunner
+
+    from planrunner.app.launch import RunOptions, run_plan
+    from planrunner.cli import cli
+    from planrunner.errors import PlanError
+
+    plan = Path(__file__).resolve().parents[2] / "plans" / "open-ladder.yaml"
+    show = ["show", str(plan), "--date", "2026-11-26"]
+    assert CliRunner().invoke(cli, show).exit_code == 0
+    f = tmp_path / "calendar.yaml"
+    f.write_text("days:\n  - {date: 2026-11-26, kind: exam, source: test}\n", encoding="utf-8")
+    monkeypatch.setenv(days.CALENDAR_ENV, str(f))
+    out = CliRunner().invoke(cli, show)
+    assert out.exit_code == 1
+    assert "09:00:05 is outside the hours of a limit order on KRX on 2026-11-26" in out.output
+    opts = RunOptions(state_dir=tmp_path / "state", date=dt.date(2026, 11, 26), speed=4000)
+    with pytest.raises(PlanError, match="09:00:05 is outside the hours"):
+        run_plan(plan, opts, emit=lambda e: None, stop=threading.Event())
