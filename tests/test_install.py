@@ -115,3 +115,15 @@ def test_a_non_editable_install_prints_the_schema_from_another_directory(tmp_pat
     )
     templates = sorted(p.stem for p in (ROOT / "planrunner" / "plan" / "templates").glob("*.yaml"))
     assert [t["template"] for t in json.loads(listed.stdout)] == templates
+    # the market data ships too: sessions, special days and the instrument table
+    for name in ("sessions.yaml", "instruments.yaml"):
+        assert (site / "planrunner" / "data" / name).is_file(), name
+    out = subprocess.run(
+        [sys.executable, "-m", "planrunner", "calendar", "2027-11-18"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=elsewhere,
+        env=env,
+    )
+    assert "10:00:00-16:30:00  regular session" in out.stdout
