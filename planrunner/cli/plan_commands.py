@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from planrunner.cli.options import FORMAT_OPTION, SET_OPTION, date_option, handled, set_values
-from planrunner.errors import PlanError, UsageError
+from planrunner.errors import PlanError, Problem, UsageError
+
+if TYPE_CHECKING:
+    from planrunner.model import CompiledPlan
 
 
 @click.command()
@@ -20,39 +24,46 @@ def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     (file:line:col: $.json.path: message). Exit 1 if any.
 
     --format json prints a list of {file, line, col, path, message}."""
-    from planrunner.plan.compile import check_file
+    from planrunner.plan.compile import check_loaded
+    from planrunner.plan.load import load_file
 
     params = set_values(sets)
-    problems = [p for path in plans for p in check_file(path, params=params)]
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    for path in plans:
+        compiled, found = check_loaded(load_file(path), params=params)
+        problems += found
+        if compiled is not None and not found:
+            warnings += _warnings(path, compiled)
     if problems:
         raise PlanError(problems)
-    for path in plans:
-        for line in _warnings(path):
-            click.echo(line, err=True)
+    for line in warnings:
+        click.echo(line, err=True)
     if fmt == "json":
         click.echo("[]")
     else:
         click.echo(f"{len(plans)} plan{'s' if len(plans) != 1 else ''} valid", err=True)
 
 
-def _warnings(path: str) -> list[str]:
+def _warnings(path: str, compiled: CompiledPlan) -> list[str]:
     """What validate checked on assumptions: a code the instrument table does not know,
     without `instrument:`, is checked on the stock grid (an ETF or ETN has another), and
     a plan day in a year without an exam-day entry may have that day's hours wrong."""
-    from planrunner.krx import days
-    from planrunner.plan.load import load_file
-    from planrunner.plan.rules import build, undeclared_codes
+    from planrunner.krx import days, instruments
 
-    loaded = load_file(path)
-    if loaded.data is None or loaded.problems:
-        return []
-    plan, _ = build(loaded)
+    undeclared = sorted(
+        {
+            s.symbol
+            for s in compiled.orders.values()
+            if s.instrument is None and instruments.known(s.symbol) is None
+        }
+    )
     out = [
         f"{path}: warning: {code} is not in the instrument table: its prices were checked "
         "as a stock's (declare `instrument: etf`, `etn` or `stock` on its orders)"
-        for code in undeclared_codes(plan)
+        for code in undeclared
     ]
-    year = (plan.date or days.default_plan_date()).year
+    year = compiled.day.year
     if year not in {d.year for d in days.exam_days()}:
         out.append(
             f"{path}: warning: the calendar has no exam-day (수능) entry for {year}: that "

@@ -143,20 +143,6 @@ def off_grid(price: int, kind: str = "stock") -> str | None:
     )
 
 
-def undeclared_codes(plan: Plan) -> list[str]:
-    """Codes of the plan that neither declare `instrument` nor are in the built-in table:
-    their prices are checked on the stock grid, which is wrong for an ETF or ETN."""
-    from planrunner.krx import instruments
-
-    return sorted(
-        {
-            s.symbol
-            for s in plan.orders.values()
-            if s.instrument is None and instruments.known(s.symbol) is None
-        }
-    )
-
-
 def not_trading_day(day: dt.date) -> str | None:
     if days.is_trading_day(day):
         return None
