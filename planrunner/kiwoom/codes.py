@@ -188,6 +188,7 @@ KEYWORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("장종료", "장마감", "장운영", "장시간", "거래시간", "주문가능시간"), "closed", SIM),
     (("호가단위",), "price", LOGS + " (RC4003)"),
     (("상한가", "하한가", "상하한가", "가격범위", "가격제한폭"), "price", SIM),
+    (("매도가능수량", "주문가능수량", "주문가능금액", "증거금부족"), "balance", SIM),
 )
 # The older {rt_cd, msg_cd, msg1, msg2} envelope codes.
 GUIDE_FILLED = "EGW0008"

@@ -54,6 +54,7 @@ _CLASS: dict[str, type[e.KiwoomError]] = {
     "partial": e.PartiallyFilled,
     "closed": e.MarketClosed,
     "price": e.PriceOutOfRange,
+    "balance": e.InsufficientBalance,
 }
 
 

@@ -103,6 +103,14 @@ class UnknownSymbol(Rejected):
     advice = "The broker does not know this stock code on that venue: check symbol and exchange."
 
 
+class InsufficientBalance(Rejected):
+    reason = "insufficient-balance"
+    advice = (
+        "The account cannot cover the order (sellable quantity or orderable cash): "
+        "nothing was executed; check holdings and cash."
+    )
+
+
 class RateLimited(KiwoomError):
     advice = (
         "The broker's rate limit was hit and retries ran out; nothing was executed. "
