@@ -27,6 +27,7 @@ from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.krx import days, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
+from planrunner.plan.load import read_plan_bytes
 
 if TYPE_CHECKING:
     from planrunner.sim import Scenario, Simulator
@@ -183,7 +184,7 @@ def build_remote(
 
 
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_plan_bytes(path)).hexdigest()
 
 
 def git_state(path: Path) -> tuple[str | None, bool]:

@@ -7,6 +7,13 @@ the user wrote; only plain decimal ints (`10`, `70_000`), decimal floats, `true`
 and `null` are resolved.
 Duplicate keys are errors (PyYAML silently keeps the last one).
 
+Input is bounded: a file must be a regular file of at most `MAX_BYTES` (a FIFO or a
+symlink to /dev/zero is refused before it is read, so nothing hangs or fills memory);
+aliases may not expand the document past `MAX_VALUES` values (a "billion laughs" alias
+bomb is refused from its node graph, before anything is expanded) nor refer to
+themselves; only the tags of the plan language are read (str, int, float, bool, null,
+map, seq): `!!binary`, `!!timestamp`, `!!set`, python tags… are plan errors.
+
 `load_text` never raises for bad input: a YAML error, a duplicate key or an unreadable
 file come back as `Problem`s in `Loaded.problems`, so one bad file does not stop the
 others (check-jsonschema's habit). `Loaded.marks` maps every JSON path (`$.steps[2].at`)
@@ -16,7 +23,9 @@ the key that introduces them, so "missing key" messages point at the right line.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,14 @@ import yaml
 from planrunner.errors import Problem
 
 Pos = tuple[int, int]
+
+MAX_BYTES = 1024 * 1024  # a plan is a few kilobytes; this is a thousand times more
+MAX_VALUES = 100_000  # values after alias expansion (a long plan has a few thousand)
+# The tags of the plan language: what the resolvers give plain values, and `!!str`…
+# written out. Anything else (`!!binary`, `!!timestamp`, `!!set`, python tags) is refused.
+_PLAN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+)
 
 _KEEP = (
     "tag:yaml.org,2002:bool",
@@ -152,6 +169,11 @@ class _Builder:
         self.marks[path] = _pos(node) if is_scalar or key_pos is None else key_pos
         if key_pos is not None:
             self.key_marks[path] = key_pos
+        if node.tag not in _PLAN_TAGS:
+            line, col = _pos(node)
+            message = f"the YAML tag {_tag_name(node.tag)} is not part of the plan language"
+            self.problems.append(self._problem(line, col, path, message))
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -171,6 +193,10 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.append(self._problem(line, col, path, "a key must be a plain value"))
                 continue
+            if key_node.tag not in _PLAN_TAGS:
+                message = f"the YAML tag {_tag_name(key_node.tag)} is not part of the plan language"
+                self.problems.append(self._problem(line, col, path, message))
+                continue
             key = str(
                 key_node.value if key_node.tag == _STR else self.loader.construct_object(key_node)
             )
@@ -188,8 +214,56 @@ class _Builder:
         return Problem(file=self.file, line=line, col=col, path=path, message=message)
 
 
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
+def _expanded_size(root: yaml.Node) -> int | None:
+    """How many values the node graph becomes once its aliases are expanded (counted
+    over the shared graph, so a bomb is measured without being built), capped just past
+    MAX_VALUES; None if an alias refers to a node that contains it."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            if isinstance(node, yaml.MappingNode):
+                kids = [n for pair in node.value for n in pair]
+            else:
+                kids = node.value
+            sizes[key] = min(1 + sum(sizes[id(k)] for k in kids), MAX_VALUES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        children = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+        )
+        for child in children:
+            if id(child) in open_nodes:
+                return None
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
 def load_text(text: str, file: str = "<plan>") -> Loaded:
     """Parse one plan; every failure is a Problem in the result, never an exception."""
+    if len(text) > MAX_BYTES:
+        message = f"the file is larger than {MAX_BYTES // 1024} KiB: not a plan"
+        problem = Problem(file=file, line=1, col=1, path="$", message=message)
+        return Loaded(file=file, data=None, problems=(problem,))
     try:
         loader = _Loader(text)
     except UnicodeEncodeError as e:  # a lone surrogate: text that came from no UTF-8 file
@@ -202,6 +276,15 @@ def load_text(text: str, file: str = "<plan>") -> Loaded:
         node = loader.get_single_node()
         if node is None:
             problem = Problem(file=file, line=1, col=1, path="$", message="the file is empty")
+            return Loaded(file=file, data=None, problems=(problem,))
+        size = _expanded_size(node)
+        if size is None or size > MAX_VALUES:
+            message = (
+                "a YAML alias refers to a value that contains it"
+                if size is None
+                else f"YAML aliases expand the plan past {MAX_VALUES} values: not a plan"
+            )
+            problem = Problem(file=file, line=1, col=1, path="$", message=message)
             return Loaded(file=file, data=None, problems=(problem,))
         builder = _Builder(loader, file)
         data = builder.build(node, "$", None)
@@ -258,12 +341,36 @@ def load_file(path: str | Path) -> Loaded:
     """Read and parse a plan file; unreadable files are Problems too."""
     name = str(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_plan_bytes(path).decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         problem = Problem(file=name, line=1, col=1, path="$", message=f"cannot read: {reason}")
         return Loaded(file=name, data=None, problems=(problem,))
     return load_text(text, name)
+
+
+def read_plan_bytes(path: str | Path) -> bytes:
+    """The bytes of a plan file: a regular file (symlinks followed) of at most MAX_BYTES.
+    Opened without blocking, so a FIFO is refused instead of waiting for a writer; a
+    device (/dev/zero) is refused instead of read without end. ValueError says why."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise ValueError(f"larger than {MAX_BYTES // 1024} KiB: not a plan")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, MAX_BYTES + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BYTES:  # grew while being read
+                raise ValueError(f"larger than {MAX_BYTES // 1024} KiB: not a plan")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def yaml_load(text: str) -> Any:

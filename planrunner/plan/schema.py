@@ -56,10 +56,19 @@ def schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> Any:
-    from jsonschema.validators import Draft202012Validator  # lazy: ~100 ms to import
+def validator_class() -> Any:
+    """Draft 2020-12, except that an integral float (`6.0`) is not an integer."""
+    from jsonschema.validators import Draft202012Validator, extend  # lazy: ~100 ms
 
-    return Draft202012Validator(schema())
+    strict = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda checker, x: _is_integer(x)
+    )
+    return extend(Draft202012Validator, type_checker=strict)
+
+
+@cache
+def _validator() -> Any:
+    return validator_class()(schema())
 
 
 # ---- the yes/no fast path ----------------------------------------------------------------
@@ -76,7 +85,13 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, bool)
 
 
-# jsonschema's Draft 2020-12 type checker (an integral float is an integer).
+def _is_integer(x: Any) -> bool:
+    """An int written as one: `6.0` is not a quantity (JSON Schema would say it is, but a
+    plan's integers go to the broker as written, and `6.0` is a mistake)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+# jsonschema's Draft 2020-12 type checker, except that an integral float is not an integer.
 _TYPES: dict[str, Check] = {
     "object": lambda x: isinstance(x, dict),
     "array": lambda x: isinstance(x, list),
@@ -84,10 +99,7 @@ _TYPES: dict[str, Check] = {
     "boolean": lambda x: isinstance(x, bool),
     "null": lambda x: x is None,
     "number": _is_number,
-    "integer": lambda x: (
-        (isinstance(x, int) and not isinstance(x, bool))
-        or (isinstance(x, float) and x.is_integer())
-    ),
+    "integer": _is_integer,
 }
 
 
@@ -184,6 +196,8 @@ class _Compiler:
             return lambda x: not isinstance(x, str) or search(x) is not None
         if key == "minimum":
             return lambda x: not _is_number(x) or not x < value
+        if key == "maximum":
+            return lambda x: not _is_number(x) or not x > value
         if key == "enum":
             return lambda x: any(_equal(c, x) for c in value)
         if key == "const":
@@ -311,6 +325,9 @@ def _message(error: Any) -> str:
     if error.validator == "enum":
         choices = ", ".join(str(c) for c in error.validator_value)
         return f"{_value(error.instance)} is not one of: {choices}"
+    if error.validator == "maximum":
+        limit = error.validator_value
+        return f"{_value(error.instance)} is above {limit}: the broker's field holds 12 digits"
     if error.validator == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
