@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import ipaddress
 import os
 import re
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ from planrunner.plan.load import read_plan_bytes
 if TYPE_CHECKING:
     from planrunner.sim import Scenario, Simulator
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+MOCK_HOST = "mockapi.kiwoom.com"
 SIM_TARGET_SECONDS = 22.0  # a whole day rehearses in about this long by default
 SIM_KEY = "sim-appkey"  # the embedded simulator takes any key; these are not secrets
 SIM_SECRET = "sim-secretkey"
@@ -69,6 +71,60 @@ def keys_from_env() -> tuple[str, str]:
             "a .env file is not read"
         )
     return appkey, secret
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a URL's host names this machine: `localhost`, or an address in 127.0.0.0/8
+    or ::1 in any form the system resolver reads as one (127.1, 0x7f000001, 2130706433,
+    ::ffff:127.0.0.1); case and a trailing dot do not matter. 0.0.0.0 is not loopback."""
+    h = host.strip("[]").lower().rstrip(".")
+    if h == "localhost":
+        return True
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(h)
+    except ValueError:
+        # inet_aton's forms (what getaddrinfo accepts for a numeric host): 127.1, 0x7f.1…
+        if not re.fullmatch(r"[0-9a-fx.]+", h):
+            return False
+        try:
+            ip = ipaddress.IPv4Address(socket.inet_aton(h))
+        except OSError:
+            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def dry_run_host(base_url: str) -> str:
+    """Where `--dry-run --base-url` may go: "mock" (Kiwoom's mock domain) or "loopback"
+    (a server on this machine, e.g. `planrunner sim`). Anything else is refused before a
+    connection is made: the live domain in any spelling is reached only through --live."""
+    import httpx  # the client's own URL parser: the host checked is the host connected to
+
+    try:
+        url = httpx.URL(base_url)
+        host = url.host
+    except Exception:  # httpx.InvalidURL and friends
+        raise UsageError(f"--base-url {base_url!r} is not a URL") from None
+    if url.scheme not in ("http", "https") or not host:
+        raise UsageError(f"--base-url {base_url!r}: write http(s)://HOST[:PORT]")
+    if url.userinfo:
+        raise UsageError("--base-url must not carry a user name or password")
+    host = host.lower().rstrip(".")
+    try:
+        other = (urlparse(base_url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        other = ""
+    if other != host.strip("[]"):
+        raise UsageError(f"--base-url {base_url!r}: the host is ambiguous")
+    if host == MOCK_HOST:
+        return "mock"
+    if is_loopback(host):
+        return "loopback"
+    raise UsageError(
+        f"--dry-run goes to Kiwoom's mock domain ({MOCK_HOST}) or a server on this machine "
+        f"(a loopback address), not {host}: nothing was sent (live trading needs --live)"
+    )
 
 
 def env_label(base_url: str | None, default: str) -> str:
@@ -159,7 +215,10 @@ def build_remote(
     env = "live" if live else "mock"
     if base_url and live:
         raise UsageError("--base-url goes with --dry-run, not --live")
-    local = base_url is not None and urlparse(base_url).hostname in LOOPBACK
+    where = dry_run_host(base_url) if base_url else None
+    if where == "mock":  # the mock domain however it is written: the plain --dry-run
+        base_url = None
+    local = where == "loopback"
     client = KiwoomClient(
         appkey=appkey,
         secretkey=secret,
@@ -188,18 +247,26 @@ def file_sha256(path: Path) -> str:
 
 
 def git_state(path: Path) -> tuple[str | None, bool]:
-    """(commit of HEAD, whether the file has uncommitted changes or is untracked)."""
-    d = str(path.resolve().parent)
+    """(commit of HEAD, whether the file differs from its content at HEAD or is not in it).
 
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-C", d, *args], capture_output=True, text=True)
-
-    head = git("rev-parse", "HEAD")
+    The file's bytes are compared with the blob committed at HEAD, not with git's own
+    view of the work tree, which `update-index --assume-unchanged` or `--skip-worktree`
+    tell to look away from an edited file."""
+    real = path.resolve()
+    d = str(real.parent)
+    head = subprocess.run(["git", "-C", d, "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode != 0:
         return None, True
-    status = git("status", "--porcelain", "--", str(path.resolve()))
-    tracked = git("ls-files", "--error-unmatch", str(path.resolve())).returncode == 0
-    return head.stdout.strip(), bool(status.stdout.strip()) or not tracked
+    commit = head.stdout.strip()
+    blob = subprocess.run(
+        ["git", "-C", d, "cat-file", "blob", f"{commit}:./{real.name}"], capture_output=True
+    )
+    if blob.returncode != 0:  # untracked, or not in that commit
+        return commit, True
+    try:
+        return commit, blob.stdout != read_plan_bytes(real)
+    except (OSError, ValueError):
+        return commit, True
 
 
 def live_guard(path: Path, *, allow_dirty: bool) -> str | None:
