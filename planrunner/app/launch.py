@@ -28,7 +28,7 @@ from planrunner.app.targets import (
     warm_up,
 )
 from planrunner.clock import SEOUL
-from planrunner.engine.events import INFO, WARNING, Emit, Event, RunResult
+from planrunner.engine.events import INFO, WARNING, Emit, Event, RunResult, steady
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import FORMAT, Journal, JournalWriteError, journal_path
 from planrunner.engine.runner import Runner
@@ -37,6 +37,7 @@ from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import Ladder, Plan, load_plan
+from planrunner.redact import redact
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,7 +139,10 @@ def _crash_log(state_dir: Path, tracebacks: list[str]) -> Path:
     d = state_dir / "logs"
     d.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = d / f"crash-{dt.datetime.now(SEOUL):%Y%m%d-%H%M%S}-{os.getpid()}.log"
-    path.write_text("\n".join(tracebacks), encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file of the same name keeps no wider mode
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(redact("\n".join(tracebacks)))
     return path
 
 
@@ -193,6 +197,19 @@ def run_plan(
     if on_target is not None:
         on_target(target)
     journal = Journal(jpath)
+    printer = emit
+
+    def output_failed(exc: Exception) -> None:
+        journal.append(
+            {
+                "type": "output",
+                "error": f"{type(exc).__name__}: {exc}",
+                "note": "output stopped; the run goes on and this journal keeps the record",
+            },
+            sync=True,
+        )
+
+    emit = steady(printer, output_failed)
     try:
         # A rehearsal starts from nothing (the last one is kept beside it), like --fresh.
         state = journal.open(fresh=opts.fresh or opts.mode == "sim")

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from planrunner.clock import SEOUL, Clock, RealClock, VirtualClock
 from planrunner.errors import RunError, UsageError
 from planrunner.kiwoom import codes
-from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.client import KiwoomClient, url_parts
 from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.krx import days, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
@@ -99,16 +99,10 @@ def dry_run_host(base_url: str) -> str:
     """Where `--dry-run --base-url` may go: "mock" (Kiwoom's mock domain) or "loopback"
     (a server on this machine, e.g. `planrunner sim`). Anything else is refused before a
     connection is made: the live domain in any spelling is reached only through --live."""
-    import httpx  # the client's own URL parser: the host checked is the host connected to
-
-    try:
-        url = httpx.URL(base_url)
-        host = url.host
-    except Exception:  # httpx.InvalidURL and friends
-        raise UsageError(f"--base-url {base_url!r} is not a URL") from None
-    if url.scheme not in ("http", "https") or not host:
+    scheme, host, userinfo = url_parts(base_url)  # as the client will connect
+    if scheme not in ("http", "https") or not host:
         raise UsageError(f"--base-url {base_url!r}: write http(s)://HOST[:PORT]")
-    if url.userinfo:
+    if userinfo:
         raise UsageError("--base-url must not carry a user name or password")
     host = host.lower().rstrip(".")
     try:

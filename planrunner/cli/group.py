@@ -32,6 +32,21 @@ for _command in (
     cli.add_command(_command)
 
 
+def _log_to_stderr() -> None:
+    """Warnings of planrunner's loggers go to stderr (as Python's last-resort handler
+    would print them), with keys and tokens blanked out of each record."""
+    import logging
+
+    from planrunner.redact import RedactingFilter
+
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("planrunner")
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
 def main() -> None:
     """The console script: run the command, flush stdout and stderr, and end the process
     at once with the command's exit code.
@@ -41,6 +56,7 @@ def main() -> None:
     was seen to hang for good (a finalizer waiting on a lock a parked worker thread held),
     so a script waiting for `planrunner run` to exit would wait forever.
     """
+    _log_to_stderr()
     try:
         cli(prog_name="planrunner")
         code = 0

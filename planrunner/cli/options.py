@@ -20,6 +20,7 @@ import click
 
 from planrunner import __version__
 from planrunner.errors import BrokerError, PlanError, RunError, UsageError
+from planrunner.redact import redact
 
 EXIT_OK = 0
 EXIT_PLAN = 1
@@ -71,17 +72,21 @@ def _write_crash_log() -> Path:
         fd, name = tempfile.mkstemp(prefix="crash-", suffix=".log", dir=d)
     except OSError:
         fd, name = tempfile.mkstemp(prefix="planrunner-crash-", suffix=".log")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(f"planrunner {__version__}\nargv: {sys.argv!r}\n\n")
-        f.write(traceback.format_exc())
+    with os.fdopen(fd, "w", encoding="utf-8") as f:  # mkstemp: mode 0600
+        f.write(redact(f"planrunner {__version__}\nargv: {sys.argv!r}\n\n"))
+        f.write(redact(traceback.format_exc()))
     return Path(name)
 
 
 def fail(message: str, code: int, fmt: str = "text") -> NoReturn:
-    if fmt == "json":
-        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
-    else:
-        click.echo(f"error: {message}", err=True)
+    message = redact(message)
+    try:
+        if fmt == "json":
+            click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+        else:
+            click.echo(f"error: {message}", err=True)
+    except (OSError, ValueError):  # a closed stream: the exit code still says it
+        pass
     sys.exit(code)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ import click
 
 from planrunner.cli.options import FORMAT_OPTION, SET_OPTION, date_option, handled, set_values
 from planrunner.errors import UsageError
+from planrunner.redact import redact
 
 STATE_DIR_OPTION = click.option(
     "--state-dir",
@@ -24,15 +27,45 @@ DATE_OPTION = click.option(
 )
 
 
+_BROKEN: set[bool] = set()  # streams found closed (err=True: stderr), printed no more
+
+
+def _silence(err: bool) -> None:
+    """A closed or broken stream: its descriptor now points at /dev/null, so no later
+    write or the flush at exit fails again (nor prints "Exception ignored")."""
+    _BROKEN.add(err)
+    stream = sys.stderr if err else sys.stdout
+    with contextlib.suppress(OSError, ValueError):  # no descriptor (in memory): nothing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+
+
+def say(text: str, *, err: bool = False, strict: bool = False) -> None:
+    """Print a line with keys and tokens blanked. Output is never what stops a run: a
+    failure closes the stream for good and is raised only when `strict`."""
+    if err in _BROKEN:
+        return
+    try:
+        click.echo(redact(text), err=err)
+    except (OSError, ValueError):  # EPIPE, EIO, a closed file
+        _silence(err)
+        if strict:
+            raise
+
+
 def _event_printer(fmt: str) -> Callable[[Any], None]:
-    """One line per event as it happens: text for people, JSON lines for machines."""
+    """One line per event as it happens: text for people, JSON lines for machines. A
+    failure to print is raised once (the run journals it and stops printing)."""
     from planrunner.app.text import event_line
 
     def emit(event: Any) -> None:
         if fmt == "json":
-            click.echo(json.dumps(event.as_dict(), ensure_ascii=False, default=str))
+            say(json.dumps(event.as_dict(), ensure_ascii=False, default=str), strict=True)
         else:
-            click.echo(event_line(event))
+            say(event_line(event), strict=True)
 
     return emit
 
@@ -107,6 +140,8 @@ def run(
     from planrunner.app.launch import RunOptions, run_plan
     from planrunner.app.text import summary_json, summary_lines
 
+    _BROKEN.clear()
+
     if base_url and mode != "dry-run":
         raise UsageError("--base-url goes with --dry-run")
     if fresh and resume_changed:
@@ -146,8 +181,8 @@ def run(
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
-        click.echo("stopping: letting requests in flight finish…", err=True)
-        stop.set()
+        stop.set()  # first: a broken stderr must not keep the run from stopping
+        say("stopping: letting requests in flight finish…", err=True)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -156,10 +191,14 @@ def run(
 
     result = run_plan(plan, opts, emit=emit, stop=stop)
     if fmt == "json":
-        click.echo(json.dumps(summary_json(result), ensure_ascii=False, default=str))
+        say(json.dumps(summary_json(result), ensure_ascii=False, default=str))
     else:
         for line in summary_lines(result):
-            click.echo(line)
+            say(line)
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence(False)
     sys.exit(result.exit_code)
 
 
@@ -229,7 +268,11 @@ def cancel_all_cmd(
     if base_url and mode != "dry-run":
         raise UsageError("--base-url goes with --dry-run")
 
-    emit = _event_printer(fmt)
+    from planrunner.engine.events import steady
+
+    _BROKEN.clear()
+
+    emit = steady(_event_printer(fmt), lambda exc: None)  # the kill switch goes on regardless
 
     result = cancel_all(
         plan,
@@ -241,7 +284,7 @@ def cancel_all_cmd(
         params=set_values(sets),
     )
     if fmt == "json":
-        click.echo(
+        say(
             json.dumps(
                 {
                     "stopped_pid": result.stopped_pid,
@@ -253,11 +296,11 @@ def cancel_all_cmd(
         )
     else:
         if result.stopped_pid:
-            click.echo(f"stopped runner pid {result.stopped_pid}")
+            say(f"stopped runner pid {result.stopped_pid}")
         for order, outcome in result.outcomes.items():
-            click.echo(f"{order}: {outcome}")
+            say(f"{order}: {outcome}")
         if not result.outcomes:
-            click.echo("no orders of this plan reached the broker")
+            say("no orders of this plan reached the broker")
     sys.exit(result.exit_code)
 
 

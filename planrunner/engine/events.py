@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +46,29 @@ class Event:
 
 
 Emit = Callable[[Event], None]
+
+
+def steady(emit: Emit, on_failure: Callable[[Exception], None]) -> Emit:
+    """`emit` that never raises: output is not an order. A printer that fails (a closed
+    pipe, `planrunner run … | head`) is told once to `on_failure` and not called again;
+    the job that was printing carries on, and the journal keeps the record."""
+    lock = threading.Lock()
+    failed: list[Exception] = []
+
+    def safe(event: Event) -> None:
+        if failed:
+            return
+        try:
+            emit(event)
+        except Exception as exc:
+            with lock:
+                first = not failed
+                failed.append(exc)
+            if first:  # reporting a broken output must not break the run either
+                with contextlib.suppress(Exception):
+                    on_failure(exc)
+
+    return safe
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,6 +55,7 @@ from typing import Any
 
 from planrunner.clock import SEOUL
 from planrunner.errors import RunError
+from planrunner.redact import redact
 
 Record = dict[str, Any]
 
@@ -472,7 +473,8 @@ class Journal:
         if self._fd is None:
             raise RuntimeError("journal is not open")
         rec = _first_keys({**rec, "t": dt.datetime.now(SEOUL).isoformat(timespec="milliseconds")})
-        line = json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # a failure's text may quote what a library saw, a key or a token: never kept
+        line = redact(json.dumps(rec, ensure_ascii=False, separators=(",", ":"))) + "\n"
         with self._write_lock:
             if self.failure is not None:
                 raise JournalWriteError(self.failure)

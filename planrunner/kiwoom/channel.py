@@ -203,11 +203,11 @@ class Channel:
     ) -> Prepared:
         fields = [("Host", self._authority), *headers.items()]
         fields.append(("Content-Length", str(len(content))))
-        events = (
-            h11.Request(method="POST", target=url.raw_path, headers=fields),
-            h11.Data(data=content),
-            h11.EndOfMessage(),
-        )
+        try:
+            request = h11.Request(method="POST", target=url.raw_path, headers=fields)
+        except h11.LocalProtocolError:  # its text quotes the header: a token, maybe
+            raise httpx.LocalProtocolError("a header value cannot be sent (illegal)") from None
+        events = (request, h11.Data(data=content), h11.EndOfMessage())
         conn = self._checkout(timeout)
         try:
             return Prepared(self, conn, events, timeout, admit)

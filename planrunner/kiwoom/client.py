@@ -40,9 +40,10 @@ from planrunner.kiwoom.envelope import (
     verdict,
 )
 from planrunner.kiwoom.ratelimit import Attempts, RateLimiter, RateLimits, RetryPolicy
-from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file
+from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file, header_safe
 from planrunner.kiwoom.types import CancelAck, Fill, ModifyAck, OpenOrder, PlaceAck, Quote
 from planrunner.model import PRICED_TYPES, Side, WireRequest
+from planrunner.redact import register
 
 log = logging.getLogger(__name__)
 A = TypeVar("A")
@@ -82,6 +83,7 @@ class KiwoomClient:
         self.env: Env = env
         self.base_url = codes.base_url_for(env, base_url)
         self._appkey, self._secretkey = appkey, secretkey
+        register(appkey, secretkey)  # blanked from every text that leaves the process
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self.limiter = RateLimiter(
@@ -260,9 +262,16 @@ class KiwoomClient:
         req = wire.token_request(appkey=self._appkey, secretkey=self._secretkey)
         data = self._call(req, auth=False)[0]
         value, expires = data.get("token"), data.get("expires_dt")
+        if isinstance(value, str):
+            register(value)
+        if isinstance(value, str) and value and not header_safe(value):
+            raise e.AuthError(
+                "The broker's token cannot be sent in an HTTP header (it holds a space or "
+                "a character other than visible ASCII); no request was made with it.",
+                api_id=req.api_id,
+            )
         try:
-            # it goes into an HTTP header: printable ASCII text, nothing else
-            if not (isinstance(value, str) and value and value.isascii() and value.isprintable()):
+            if not (isinstance(value, str) and value):
                 raise ValueError("token")
             if not isinstance(expires, str | int) or isinstance(expires, bool):
                 raise ValueError("expires_dt")
@@ -321,6 +330,14 @@ class KiwoomClient:
                 if not (isinstance(send, Prepared) and send.written):  # else admitted
                     self.limiter.acquire(req.api_id)
                 resp = send.send() if isinstance(send, Prepared) else self._post(send)
+            except httpx.LocalProtocolError:
+                # Refused while the request was built, before a byte left; its text quotes
+                # the offending header value, which may be a token: not kept.
+                raise e.ServerBug(
+                    "The request could not be built (a header value is not legal HTTP); "
+                    "nothing was sent.",
+                    api_id=req.api_id,
+                ) from None
             except _NOT_SENT as exc:
                 log.warning("%s: not connected (%s)", req.api_id, type(exc).__name__)
                 if tries.again("connect"):
@@ -436,3 +453,13 @@ class KiwoomClient:
         """Blank out keys and tokens should a broker message ever echo them."""
         held = self.tokens.held_value()
         return scrub(text, self._appkey, self._secretkey, held, sent.value if sent else "")
+
+
+def url_parts(base_url: str) -> tuple[str, str, bool]:
+    """(scheme, host, whether it carries user info) of a base URL, read by the parser the
+    client connects with; UsageError if it is not a URL."""
+    try:
+        url = httpx.URL(base_url)
+        return url.scheme, url.host, bool(url.userinfo)
+    except Exception:  # httpx.InvalidURL and the like
+        raise UsageError(f"--base-url {base_url!r} is not a URL") from None

@@ -14,16 +14,24 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from planrunner.clock import SEOUL, Clock
+from planrunner.redact import register
 
 log = logging.getLogger(__name__)
 
 EXPIRES_FORMAT = "%Y%m%d%H%M%S"  # expires_dt, Korea time
+# A token goes into an `authorization` header: visible ASCII, no space, nothing else.
+HEADER_SAFE = re.compile(r"[!-~]+")
+
+
+def header_safe(token: object) -> bool:
+    return isinstance(token, str) and HEADER_SAFE.fullmatch(token) is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +41,9 @@ class Token:
 
     @classmethod
     def from_wire(cls, token: str, expires_dt: str) -> Token:
+        register(token)
+        if not header_safe(token):
+            raise ValueError("token")
         expires = dt.datetime.strptime(expires_dt, EXPIRES_FORMAT).replace(tzinfo=SEOUL)
         return cls(value=token, expires=expires)
 

@@ -1,0 +1,127 @@
+"""Output failures never touch orders (issue 11, item 7).
+
+`planrunner run … | head -6`: printing "sent" after a successful POST raised
+BrokenPipeError; the placed order was journaled failed with no ack, its later jobs (the
+final cancel included) never ran, and with stderr broken too SIGTERM could not stop the
+run. Here `planrunner run --sim` runs as a subprocess whose stdout (and stderr) pipe is
+closed after its first lines; the journal, written before and after every request, is
+the truth about what the embedded simulator was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.loopback import FAKE_KEYS
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = """\
+version: 1
+name: closed
+orders:
+  entry: {symbol: "005930", side: buy, qty: 10, price: 60000, at: "+2s"}
+steps:
+  - at: "+4s"
+    modify: {order: entry, price: 60100}
+  - at: "+6s"
+    cancel: {order: entry}
+"""
+
+
+def _start(tmp_path: Path, plan_text: str, *args: str) -> subprocess.Popen[str]:
+    plan = tmp_path / "closed.yaml"
+    plan.write_text(plan_text)
+    env = {
+        **os.environ,
+        **FAKE_KEYS,
+        "XDG_STATE_HOME": str(tmp_path / "xdg"),
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "planrunner", "run", str(plan), "--sim",
+         "--state-dir", str(tmp_path / "s"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None and not pipe.closed:
+            pipe.close()
+
+
+def _journal(tmp_path: Path) -> list[dict[str, Any]]:
+    files = sorted((tmp_path / "s").rglob("*.jsonl"))
+    if not files:
+        return []
+    return [json.loads(x) for x in files[-1].read_text().splitlines() if x.strip()]
+
+
+def _read_until(proc: subprocess.Popen[str], needle: str) -> list[str]:
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} never printed: {lines}")
+
+
+def test_issue11_item7_a_closed_stdout_leaves_every_job_to_run(tmp_path: Path) -> None:
+    proc = _start(tmp_path, PLAN, "--speed", "4")
+    try:
+        # like `| head`: read up to the last "scheduled" line, then close the pipe, so
+        # the first line that fails is "sent", printed just after the place's POST
+        _read_until(proc, "scheduled cancel")
+        assert proc.stdout is not None
+        proc.stdout.close()
+        code = proc.wait(timeout=30)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    finally:
+        _end(proc)
+    records = _journal(tmp_path)
+    acks = [r["job"] for r in records if r["type"] == "ack"]
+    assert acks == ["entry.place", "steps[0]", "steps[1]"], records
+    assert not [r for r in records if r["type"] == "failed"], records
+    assert any(r["type"] == "output" for r in records), records
+    assert records[-1]["type"] == "stop" and records[-1]["exit_code"] == 0
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+def test_issue11_item7_sigterm_stops_a_run_whose_stdout_and_stderr_are_closed(
+    tmp_path: Path,
+) -> None:
+    slow = PLAN.replace('at: "+6s"', 'at: "+1h"')
+    proc = _start(tmp_path, slow, "--speed", "2")
+    try:
+        _read_until(proc, "scheduled cancel")
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+        deadline = time.monotonic() + 30
+        while not any(r["type"] == "ack" for r in _journal(tmp_path)):  # the place is in
+            assert proc.poll() is None and time.monotonic() < deadline, _journal(tmp_path)
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        _end(proc)
+    records = _journal(tmp_path)
+    assert records[-1]["type"] == "stop", records
+    assert code == records[-1]["exit_code"] != 0
+    assert next(r["job"] for r in records if r["type"] == "ack") == "entry.place"
+    assert not [r for r in records if r["type"] == "failed"], records
