@@ -123,12 +123,16 @@ def _read(path: str) -> str | None:
 
     if path == "/dev/null":
         return None
-    try:
-        return Path(path).read_text(encoding="utf-8")
+    from planrunner.plan.load import read_plan_bytes
+
+    try:  # a regular file of bounded size: a FIFO or /dev/zero is refused, not read
+        return read_plan_bytes(Path(path)).decode("utf-8")
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text") from None
+    except ValueError as e:
+        raise UsageError(f"cannot read {path}: {e}") from None
 
 
 def _git_text(plan: str, rev: str) -> str:

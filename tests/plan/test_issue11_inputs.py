@@ -108,6 +108,8 @@ def test_issue11_item13_only_regular_files_are_read(tmp_path: Path) -> None:
             assert "not a regular file" in done.stdout + done.stderr
     good = tmp_path / "good.yaml"
     good.write_text(BASE)
+    done = capped(tmp_path, "diff", str(fifo), str(good))
+    assert done.returncode == 1 and "not a regular file" in done.stderr, done.stderr
     link = tmp_path / "link.yaml"
     link.symlink_to(good)
     assert load_file(link).problems == ()  # a symlink to a plan is still read

@@ -75,7 +75,7 @@ def test_issue11_item11_the_live_host_in_disguise_is_refused_before_any_lookup(
     plan.write_text(PLAN)
     code, out, attempts = guarded(
         tmp_path, "run", str(plan), "--dry-run", "--base-url", "https://API.KIWOOM.COM.",
-        "--date", "2026-11-26", "--state-dir", str(tmp_path / "s"),
+        "--state-dir", str(tmp_path / "s"),
     )  # fmt: skip
     assert code == 1, out
     assert "not api.kiwoom.com: nothing was sent" in out
