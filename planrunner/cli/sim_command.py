@@ -77,6 +77,18 @@ def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
     show_default=True,
     help="The first order number it hands out.",
 )
+@click.option(
+    "--broker",
+    "broker",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help=(
+        "A broker behaviour the documentation leaves open (repeatable; README "
+        "'Broker behaviours we could not verify'): remainder=original|cancel, "
+        "orig_ord_no=parent|root, all_qty=quantity|zeros, base_orig_ord_no=root|target, "
+        "padding=7|none, fills_list=filled|all. The first value is the default."
+    ),
+)
 @handled
 def sim_command(
     port: int,
@@ -88,13 +100,19 @@ def sim_command(
     seed: int,
     env: str,
     first_ord_no: int,
+    broker: tuple[str, ...],
 ) -> None:
     """Serve the Kiwoom-compatible simulator on 127.0.0.1; prints its base URL first."""
     import signal
     import threading
 
     from planrunner.sim import Simulator, parse_fault
+    from planrunner.sim.behaviour import Behaviour, BehaviourError
 
+    try:
+        behaviour = Behaviour.parse(broker) if broker else None
+    except BehaviourError as e:
+        raise UsageError(str(e)) from None
     rules = [parse_fault(spec) for spec in faults]
     clock, clock_desc = _sim_clock(clock_kind, speed, start)
     simulator = Simulator(
@@ -103,6 +121,7 @@ def sim_command(
         seed=seed,
         env="live" if env == "live" else "mock",
         first_ord_no=first_ord_no,
+        behaviour=behaviour,
     )
     for rule in rules:
         simulator.faults.add(rule)
@@ -113,7 +132,11 @@ def sim_command(
     try:
         click.echo(server.url)
         sys.stdout.flush()
-        click.echo(clock_desc + (f"; faults: {', '.join(faults)}" if faults else ""))
+        changed = simulator.behaviour.changed()
+        desc = clock_desc + (f"; faults: {', '.join(faults)}" if faults else "")
+        if changed:
+            desc += "; broker: " + ", ".join(f"{k}={v}" for k, v in changed.items())
+        click.echo(desc)
         sys.stdout.flush()
         while not stop.wait(0.5):
             pass

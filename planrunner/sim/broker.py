@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from planrunner.krx import days
 from planrunner.krx.ticks import SINGLE_PRICE_BAND, band, on_grid
 from planrunner.sim import protocol
+from planrunner.sim.behaviour import Behaviour, canonical
 from planrunner.sim.market import Market
 from planrunner.sim.orders import Fill, Kind, Order, Side
 from planrunner.sim.protocol import SimError, rejected
@@ -37,8 +38,16 @@ class NewOrder:
 
 
 class Broker:
-    def __init__(self, market: Market, *, first_ord_no: int = 1, enforce_session: bool = True):
+    def __init__(
+        self,
+        market: Market,
+        *,
+        first_ord_no: int = 1,
+        enforce_session: bool = True,
+        behaviour: Behaviour | None = None,
+    ):
         self.market = market
+        self.behaviour = behaviour or Behaviour()
         self.enforce_session = enforce_session
         self.orders: dict[str, Order] = {}
         self._open: dict[str, list[Order]] = {}
@@ -125,16 +134,32 @@ class Broker:
         return self._enter(order, now)
 
     def cancel(self, orig_ord_no: str, symbol: str, qty: int, now: dt.datetime) -> Order:
-        """Cancel `qty` (0: all remaining); the rest stays open under the original number."""
+        """Cancel `qty` (0: all remaining); the rest stays open under the original number
+        (behaviour remainder=original) or moves to the cancel's own number (=cancel).
+        The returned record's `acted` is the quantity cancelled."""
         target = self._target(orig_ord_no, symbol)
         q = self._qty(target, qty)
         self._check_session(target.order_type, target.exchange, now)
         target.cancelled += q
+        rest = target.remaining
+        if rest and self.behaviour.remainder == "cancel":
+            target.moved += rest
+            target.settle("cancelled")
+            holder = self._child(
+                target, "cancel", rest, now, price=target.price, stop_price=target.stop_price
+            )
+            holder.holds = True
+            holder.acted = q
+            holder.triggered = target.triggered
+            self.orders[holder.ord_no] = holder
+            self._open.setdefault(holder.symbol, []).append(holder)
+            return holder
         target.settle("cancelled")
         record = self._child(
             target, "cancel", q, now, price=target.price, stop_price=target.stop_price
         )
         record.state = "confirmed"
+        record.acted = q
         self.orders[record.ord_no] = record
         return record
 
@@ -199,8 +224,8 @@ class Broker:
         return order
 
     def _target(self, ord_no: str, symbol: str) -> Order:
-        target = self.orders.get(ord_no)
-        if target is None or target.kind == "cancel":
+        target = self.orders.get(canonical(ord_no))
+        if target is None or (target.kind == "cancel" and not target.holds):
             raise rejected(protocol.NO_SUCH_ORDER, f"원주문번호({ord_no})가 존재하지 않습니다")
         if target.symbol != symbol:
             raise rejected(protocol.SYMBOL_MISMATCH, f"원주문({ord_no})과 종목코드가 다릅니다")

@@ -13,11 +13,13 @@ from typing import Any
 
 from planrunner.clock import SEOUL
 from planrunner.sim import protocol
+from planrunner.sim.behaviour import canonical
 from planrunner.sim.broker import Broker, NewOrder
 from planrunner.sim.orders import Order
 from planrunner.sim.protocol import SimError, malformed, missing
 
 _ORD_NO = re.compile(r"^\d{7}$")
+_ORD_NO_ANY = re.compile(r"^\d{1,10}$")  # behaviour padding=none: any padding is read
 _STK_CD = re.compile(r"^[0-9A-Z]{6}$")
 _SIDES = {"kt10000": "buy", "kt10001": "sell"}
 _STEX = {"0": None, "1": "KRX", "2": "NXT"}
@@ -115,22 +117,27 @@ def place(broker: Broker, call: Call) -> Answer:
         account.check(symbol, new.side, qty, cost, list(broker.orders.values()), q.upper)
     order = broker.place(new, call.now)
     return Answer(
-        body={"ord_no": order.ord_no, "dmst_stex_tp": exchange},
+        body={"ord_no": broker.behaviour.number(order.ord_no), "dmst_stex_tp": exchange},
         ord_no=order.ord_no,
         extra={"return_msg": f"{_side_word(order)}주문이 완료되었습니다"},
     )
 
 
-def _orig(body: dict[str, str]) -> str:
+def _number_ok(broker: Broker, value: str) -> bool:
+    pattern = _ORD_NO if broker.behaviour.padding == "7" else _ORD_NO_ANY
+    return bool(pattern.match(value))
+
+
+def _orig(broker: Broker, body: dict[str, str]) -> str:
     value = text(body, "orig_ord_no")
-    if not _ORD_NO.match(value):
+    if not _number_ok(broker, value):
         raise malformed("orig_ord_no")
-    return value
+    return canonical(value)
 
 
 def modify(broker: Broker, call: Call) -> Answer:
     exchange = _exchange(call)
-    orig = _orig(call.body)
+    orig = _orig(broker, call.body)
     symbol = _symbol(call.body)
     qty = number(call.body, "mdfy_qty", allow_zero=True)
     price = number(call.body, "mdfy_uv", allow_zero=True)
@@ -142,9 +149,9 @@ def modify(broker: Broker, call: Call) -> Answer:
     order = broker.modify(orig, symbol, qty, price, stop, call.now)
     return Answer(
         body={
-            "ord_no": order.ord_no,
-            "base_orig_ord_no": order.base_ord_no,
-            "mdfy_qty": f"{order.qty:012d}",
+            "ord_no": broker.behaviour.number(order.ord_no),
+            "base_orig_ord_no": _base(broker, order),
+            "mdfy_qty": _acted(broker, qty, order.qty),
             "dmst_stex_tp": exchange,
         },
         ord_no=order.ord_no,
@@ -152,17 +159,32 @@ def modify(broker: Broker, call: Call) -> Answer:
     )
 
 
+def _base(broker: Broker, order: Order) -> str:
+    """base_orig_ord_no: the lineage's root, or (behaviour) the number acted on."""
+    if broker.behaviour.base_orig_ord_no == "target" and order.orig_ord_no:
+        return broker.behaviour.number(order.orig_ord_no)
+    return broker.behaviour.number(order.base_ord_no)
+
+
+def _acted(broker: Broker, asked: int, qty: int) -> str:
+    """mdfy_qty / cncl_qty: the quantity taken; for an all ("0") request (behaviour)
+    possibly twelve zeros."""
+    if asked == 0 and broker.behaviour.all_qty == "zeros":
+        return "000000000000"
+    return f"{qty:012d}"
+
+
 def cancel(broker: Broker, call: Call) -> Answer:
     exchange = _exchange(call)
-    orig = _orig(call.body)
+    orig = _orig(broker, call.body)
     symbol = _symbol(call.body)
     qty = number(call.body, "cncl_qty", allow_zero=True)
     record = broker.cancel(orig, symbol, qty, call.now)
     return Answer(
         body={
-            "ord_no": record.ord_no,
-            "base_orig_ord_no": record.base_ord_no,
-            "cncl_qty": f"{record.qty:012d}",
+            "ord_no": broker.behaviour.number(record.ord_no),
+            "base_orig_ord_no": _base(broker, record),
+            "cncl_qty": _acted(broker, qty, record.acted),
             "dmst_stex_tp": exchange,
         },
         ord_no=record.ord_no,
@@ -197,11 +219,18 @@ def _filter(orders: list[Order], symbol: str | None, side: str, stex: str) -> li
     ]
 
 
-def _common(o: Order) -> dict[str, str]:
-    io = ("+" if o.side == "buy" else "-") + _side_word(o) + ("정정" if o.kind == "modify" else "")
+_KIND_WORD = {"order": "", "modify": "정정", "cancel": "취소"}
+
+
+def _common(broker: Broker, o: Order) -> dict[str, str]:
+    io = ("+" if o.side == "buy" else "-") + _side_word(o) + _KIND_WORD[o.kind]
+    number = broker.behaviour.number
+    orig = o.orig_ord_no
+    if orig and broker.behaviour.orig_ord_no == "root":
+        orig = o.base_ord_no
     return {
-        "ord_no": o.ord_no,
-        "orig_ord_no": o.orig_ord_no or "0000000",
+        "ord_no": number(o.ord_no),
+        "orig_ord_no": number(orig) if orig else "0000000",
         "stk_cd": o.symbol,
         "ord_qty": str(o.qty),
         "ord_pric": str(o.price or 0),
@@ -225,7 +254,7 @@ def open_orders(broker: Broker, call: Call) -> Answer:
     orders = _filter(broker.open_orders(), symbol, side, stex)
 
     def item(o: Order) -> dict[str, str]:
-        return _common(o) | {"tm": o.placed_at.astimezone(SEOUL).strftime("%H%M%S")}
+        return _common(broker, o) | {"tm": o.placed_at.astimezone(SEOUL).strftime("%H%M%S")}
 
     return _page(call, orders, "oso", item)
 
@@ -236,16 +265,18 @@ def fills(broker: Broker, call: Call) -> Answer:
     stex = choice(call.body, "stex_tp", ("0", "1", "2"))
     symbol = _symbol(call.body) if qry == "1" else None
     before = text(call.body, "ord_no", required=False)
-    if before and not _ORD_NO.match(before):
+    if before and not _number_ok(broker, before):
         raise malformed("ord_no")
-    orders = [
-        o
-        for o in _filter(broker.filled_orders(), symbol, side, stex)
-        if not before or o.ord_no < before
-    ]
+    before = canonical(before) if before else ""
+    listed = (
+        list(broker.orders.values())
+        if broker.behaviour.fills_list == "all"
+        else broker.filled_orders()
+    )
+    orders = [o for o in _filter(listed, symbol, side, stex) if not before or o.ord_no < before]
 
     def item(o: Order) -> dict[str, str]:
-        return _common(o) | {"ord_tm": o.placed_at.astimezone(SEOUL).strftime("%H%M%S")}
+        return _common(broker, o) | {"ord_tm": o.placed_at.astimezone(SEOUL).strftime("%H%M%S")}
 
     return _page(call, orders, "cntr", item)
 

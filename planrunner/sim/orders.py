@@ -46,12 +46,14 @@ class Order:
     filled: int = 0
     cancelled: int = 0
     moved: int = 0  # qty moved to a newer number by modify
+    acted: int = 0  # a cancel record: the quantity it cancelled
+    holds: bool = False  # a cancel number that holds the rest (behaviour remainder=cancel)
     state: State = "open"
     fills: list[Fill] = field(default_factory=list)
 
     @property
     def remaining(self) -> int:
-        if self.kind == "cancel":
+        if self.kind == "cancel" and not self.holds:
             return 0
         return self.qty - self.filled - self.cancelled - self.moved
 

@@ -11,6 +11,7 @@
         path: [["09:00", 70000], ["09:30", 69500], ["+90s", 69900]]
         walk: false             # random walk between points (default: only without a path)
         fill: {mode: partial, max_qty: 3}   # at most 3 shares per order per price event
+    broker: {remainder: cancel}   # optional: broker behaviours left open (behaviour.py)
 
 Times are Asia/Seoul on the scenario's day, or "+30s"/"+5m" offsets from the clock's
 start. The format is documented in docs/simulator.md.
@@ -102,6 +103,9 @@ class Scenario:
         return (
             self.codes == "open" or symbol in self.symbols or instruments.known(symbol) is not None
         )
+
+    # broker behaviours the documentation leaves open (behaviour.py), e.g. {remainder: cancel}
+    broker: dict[str, str] = field(default_factory=dict)
 
     def for_symbol(self, symbol: str) -> SymbolScenario:
         known = self.symbols.get(symbol)
@@ -200,6 +204,21 @@ def _kind(value: object, where: str) -> str | None:
     return str(value)
 
 
+def _broker(raw: object) -> dict[str, str]:
+    from planrunner.sim.behaviour import Behaviour, BehaviourError
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ScenarioError("broker: expected a mapping like {remainder: cancel}")
+    values = {str(k): str(v) for k, v in raw.items()}
+    try:
+        Behaviour.parse(values)
+    except BehaviourError as e:
+        raise ScenarioError(f"broker: {e}") from None
+    return values
+
+
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     try:
         raw = yaml.load(text, Loader=_Loader) or {}
@@ -222,6 +241,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             symbols=symbols,
             codes=_codes(raw.get("codes", "open")),
             account=_account(raw.get("account")),
+            broker=_broker(raw.get("broker")),
         )
     except ScenarioError as e:
         raise ScenarioError(f"{source}: {e}") from None

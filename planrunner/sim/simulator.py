@@ -15,6 +15,7 @@ from planrunner.clock import Clock, VirtualClock
 from planrunner.krx import days
 from planrunner.sim import app
 from planrunner.sim.auth import Auth, Env
+from planrunner.sim.behaviour import Behaviour
 from planrunner.sim.broker import Broker
 from planrunner.sim.faults import Faults
 from planrunner.sim.log import LogEntry
@@ -50,7 +51,10 @@ class Simulator:
         page_size: int = 100,
         enforce_session: bool = True,
         default_price: int | None = None,
+        behaviour: Behaviour | dict[str, str] | None = None,
     ) -> None:
+        """`behaviour`: the broker behaviours the documentation leaves open (behaviour.py);
+        unset, the scenario's `broker:` section, else the defaults."""
         self.clock: Clock = clock or default_clock()
         if scenario is None:
             scenario = Scenario()
@@ -63,13 +67,20 @@ class Simulator:
                 default_price=default_price,
                 default_max_fill=scenario.default_max_fill,
                 symbols=scenario.symbols,
+                broker=scenario.broker,
             )
         start = self.clock.now()
         day = scenario.date or start.astimezone(days.SEOUL).date()
         self.scenario = scenario
         self.market = Market(scenario, day=day, start=start, seed=seed)
+        if behaviour is None:
+            behaviour = scenario.broker
+        self.behaviour = Behaviour.parse(behaviour or {})
         self.broker = Broker(
-            self.market, first_ord_no=first_ord_no, enforce_session=enforce_session
+            self.market,
+            first_ord_no=first_ord_no,
+            enforce_session=enforce_session,
+            behaviour=self.behaviour,
         )
         self.auth = Auth(env)
         self.faults = Faults(seed)
