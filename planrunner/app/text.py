@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planrunner.clock import SEOUL
+from planrunner.engine.attention import items
 from planrunner.engine.events import Event, OrderSummary, RunResult
 from planrunner.engine.journal import Replay
 from planrunner.engine.summary import link_text
@@ -82,10 +83,9 @@ def summary_json(result: RunResult) -> dict[str, Any]:
 
 def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
     jobs = []
-    attention = []
     for job in plan.jobs:
         js = state.jobs.get(job.id)
-        st = "pending" if js is None else js.state
+        st = "pending" if js is None else js.label
         reason = "" if js is None else js.reason
         jobs.append(
             {
@@ -97,8 +97,6 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
                 "reason": reason,
             }
         )
-        if st in ("unknown", "sent", "failed"):
-            attention.append(f"{job.id}: {st}" + (f" ({reason})" if reason else ""))
     for t in plan.triggers:
         # Each firing of a repeat trigger is its own job: trigger:<id>, trigger:<id>#2, …
         n, tjob = 1, f"trigger:{t.id}"
@@ -110,18 +108,16 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
                     "at": "",
                     "order": "",
                     "action": action_name(t.action),
-                    "state": "armed" if js is None else js.state,
+                    "state": "armed" if js is None else js.label,
                     "reason": "" if js is None else js.reason,
                 }
             )
-            if js is not None and js.state in ("unknown", "sent", "failed"):
-                attention.append(f"{tjob}: {js.state}" + (f" ({js.reason})" if js.reason else ""))
             n += 1
             tjob = f"trigger:{t.id}#{n}"
             if tjob not in state.jobs:
                 break
-    for job_id, _req, _rec in state.in_doubt():
-        attention.append(f"{job_id}: outcome unknown; `planrunner run` reconciles it first")
+    found = items(state)  # the same rule and list as the run's summary (attention.py)
+    attention = [i.text for i in found]
     planned = {job.id: job.at for job in plan.jobs}
     lineage = {
         order: [link_text(link, planned) for link in links]
@@ -136,6 +132,7 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         "lineage": lineage,
         "fills": fills,
         "attention": attention,
+        "attention_items": [i.as_dict() for i in found],
         "runs": len(state.starts),
     }
 

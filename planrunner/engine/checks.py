@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from planrunner.clock import Clock
 from planrunner.engine.events import FILL, Emit, Event
-from planrunner.engine.journal import Journal
+from planrunner.engine.journal import Journal, Record
 from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.types import Fill, OpenOrder, ord_key, same_ord_no
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 
@@ -41,6 +42,87 @@ class OrderStatus:
     filled: int  # over the whole lineage
     price: int | None
     row_filled: int = 0  # filled on the newest number itself
+    doubt: str = ""  # the broker's lists and the journal's quantities disagree: why
+
+
+class Doubt(Exception):
+    """The broker's lists and the run's arithmetic disagree about an order: nothing is
+    sent for it, and the run reports it under "needs attention" (never "not open")."""
+
+
+# Order types whose unfilled rest the broker cancels itself.
+BROKER_CANCELS_REST = frozenset(
+    {
+        "limit_ioc",
+        "limit_fok",
+        "market_ioc",
+        "market_fok",
+        "best_ioc",
+        "best_fok",
+        "mid_ioc",
+        "mid_fok",
+    }
+)
+_LEG_START = ("place", "market", "replace")
+R = TypeVar("R", OpenOrder, Fill)
+
+
+def lineage_rows(rows: Iterable[R], numbers: set[str]) -> list[R]:
+    """The rows of a lineage: its numbers, and numbers that acted on them (repeatedly:
+    a child of a child), compared without zero padding. Adds what it finds to `numbers`."""
+    pending = list(rows)
+    found: list[R] = []
+    grew = True
+    while grew and pending:
+        grew = False
+        rest: list[R] = []
+        for r in pending:
+            key, parent = ord_key(r.ord_no), ord_key(r.orig_ord_no)
+            if key in numbers or (parent and parent in numbers):
+                found.append(r)
+                numbers.add(key)
+                grew = True
+            else:
+                rest.append(r)
+        pending = rest
+    return found
+
+
+def _latest_leg(records: list[Record], order: str) -> tuple[int, set[str], int, bool] | None:
+    """(ordered, its numbers, cancelled, cancelled all) of the order's latest placed leg
+    from the journal's acks; None when the journal cannot tell (adopted, reconciled)."""
+    leg: tuple[int, set[str], int, bool] | None = None
+    for rec in records:
+        if rec.get("order") != order:
+            continue
+        if rec.get("type") == "adopt":
+            leg = None
+            continue
+        if rec.get("type") != "ack":
+            continue
+        kind = rec.get("kind")
+        number = ord_key(rec.get("ord_no"))
+        if kind in _LEG_START:
+            qty = rec.get("qty")
+            if not isinstance(qty, int) or rec.get("reconciled"):
+                leg = None
+                continue
+            leg = (qty, {number}, 0, False)
+        elif leg is not None:
+            ordered, nums, cancelled, everything = leg
+            if number:
+                nums.add(number)
+            if kind == "cancel":
+                asked = rec.get("asked")
+                if not rec.get("partial") or asked == 0:
+                    everything = True
+                else:
+                    took = asked if isinstance(asked, int) and asked else rec.get("qty")
+                    if not isinstance(took, int) or rec.get("reconciled"):
+                        return None
+                    cancelled += took
+            leg = (ordered, nums, cancelled, everything)
+    return leg
 
 
 class BrokerChecks:
@@ -62,33 +144,46 @@ class BrokerChecks:
 
     def status(self, order: str, *, fills: bool = True) -> OrderStatus:
         """The order as the broker sees it now. `fills=False` skips the ka10076 read while
-        the order is open (its `filled` is then that of the newest number only)."""
+        the order is open (its `filled` is then that of the open number only).
+
+        The broker's rows are the order's when their number or their `orig_ord_no` is in
+        its lineage (numbers compared without their zero padding): a broker may list a
+        partial cancel's rest under the cancel's number, or name the lineage's root as
+        `orig_ord_no`. When the fills were read, the quantities are checked too: what
+        was ordered = filled + cancelled + open; a mismatch sets `doubt`."""
         spec = self.orders[order]
         lineage = self.journal.state.lineage.get(order, [])
         newest = self.journal.state.newest(order)
-        numbers = {link.ord_no for link in lineage}
-        row = None
-        if newest is not None:
-            for o in self.client.open_orders(symbol=spec.symbol):
-                if o.ord_no == newest:
-                    row = o
-                    break
+        numbers = {ord_key(link.ord_no) for link in lineage if link.ord_no}
+        journaled = set(numbers)
+        opens = lineage_rows(self.client.open_orders(symbol=spec.symbol), numbers)
+        open_rows = [o for o in opens if o.open_qty > 0]
+        row = next((o for o in open_rows if same_ord_no(o.ord_no, newest)), None)
+        if row is None and open_rows:
+            row = max(open_rows, key=lambda o: int(ord_key(o.ord_no) or 0))
         per_number: dict[str, int] = {}
-        if fills or row is None:
-            for f in self.client.fills(symbol=spec.symbol):
-                if f.ord_no in numbers:
-                    per_number[f.ord_no] = max(per_number.get(f.ord_no, 0), f.filled_qty)
+        read_fills = fills or row is None
+        if read_fills:
+            fill_rows = lineage_rows(self.client.fills(symbol=spec.symbol), numbers)
+            for f in fill_rows:
+                key = ord_key(f.ord_no)
+                per_number[key] = max(per_number.get(key, 0), f.filled_qty)
         if row is not None:
-            per_number[row.ord_no] = max(per_number.get(row.ord_no, 0), row.filled_qty)
+            key = ord_key(row.ord_no)
+            listed = dict(per_number)
+            per_number[key] = max(per_number.get(key, 0), row.filled_qty)
             st = OrderStatus(
-                ord_no=newest,
-                is_open=row.open_qty > 0,
+                ord_no=row.ord_no,
+                is_open=True,
                 remaining=row.open_qty,
                 filled=sum(per_number.values()),
                 price=row.price or None,
                 row_filled=row.filled_qty,
             )
+            # One read: the open row's own fills as the open list told them.
+            listed[key] = row.filled_qty
         else:
+            listed = per_number
             st = OrderStatus(
                 ord_no=newest,
                 is_open=False,
@@ -96,9 +191,45 @@ class BrokerChecks:
                 filled=sum(per_number.values()),
                 price=None,
             )
-        if fills or row is None:
+        if read_fills:
+            doubt = self._arithmetic(order, spec, numbers - journaled, listed, open_rows)
+            if doubt:
+                st = replace(st, doubt=doubt)
             self._note_fills(order, st)
         return st
+
+    def _arithmetic(
+        self,
+        order: str,
+        spec: OrderSpec,
+        discovered: set[str],
+        filled: dict[str, int],
+        open_rows: list[OpenOrder],
+    ) -> str:
+        """Why the broker's lists and the journal's quantities disagree ("" if they fit):
+        the latest order of the lineage (a place, market or replace) had `ordered`; the
+        journal's cancels took some; so filled + open must come to the rest."""
+        if len(open_rows) > 1:
+            listed = ", ".join(o.ord_no for o in open_rows)
+            return f"the broker lists {len(open_rows)} open numbers for it ({listed})"
+        if any(rec.get("order") == order for _job, _req, rec in self.journal.state.in_doubt()):
+            return ""  # a request's outcome is unknown: reconcile settles it first
+        leg = _latest_leg(self.journal.state.records, order)
+        if leg is None:
+            return ""
+        ordered, leg_numbers, cancelled, all_cancelled = leg
+        leg_numbers |= discovered  # numbers the journal never saw: children of this leg
+        got = sum(q for k, q in filled.items() if k in leg_numbers)
+        open_qty = sum(o.open_qty for o in open_rows)
+        expected = 0 if all_cancelled else ordered - got - cancelled
+        if open_qty == expected or (all_cancelled and open_qty == 0):
+            return ""
+        if open_qty < expected and spec.order_type in BROKER_CANCELS_REST:
+            return ""  # IOC / FOK: the broker cancels what did not fill on arrival
+        return (
+            f"{ordered} ordered, {got} filled, {cancelled} cancelled by this run, so "
+            f"{max(expected, 0)} should be open, but the broker lists {open_qty} open"
+        )
 
     def _note_fills(self, order: str, st: OrderStatus) -> None:
         """Record each newly seen fill in the journal (the position follows its fills)."""
@@ -126,6 +257,8 @@ class BrokerChecks:
         if not self.journal.state.lineage.get(order):
             raise Skip("never placed")
         st = self.status(order, fills=fills)
+        if st.doubt:
+            raise Doubt(st.doubt)
         if not st.is_open:
             target = self.targets.get(order)
             if st.filled and (target is None or st.filled >= target):

@@ -17,14 +17,24 @@ from dataclasses import replace
 from typing import Any
 
 from planrunner.clock import Clock
-from planrunner.engine.checks import BrokerChecks, OrderStatus, Refused, Skip
-from planrunner.engine.events import ACKED, FAILED, REJECTED, SENT, SKIPPED, UNKNOWN, Emit
+from planrunner.engine.checks import BrokerChecks, Doubt, OrderStatus, Refused, Skip, lineage_rows
+from planrunner.engine.events import (
+    ACKED,
+    FAILED,
+    REJECTED,
+    SENT,
+    SKIPPED,
+    UNKNOWN,
+    WARNING,
+    Emit,
+)
 from planrunner.engine.journal import Journal, Record
 from planrunner.engine.salvo import Salvo
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
 from planrunner.kiwoom.client import KiwoomClient, Ready
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
+from planrunner.kiwoom.types import ord_key, same_ord_no
 from planrunner.krx import instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
@@ -128,6 +138,19 @@ class Executor(BrokerChecks):
                     self._market(job_id, action)
                 elif isinstance(action, Replace):
                     self._replace(job_id, action)
+            except Doubt as d:
+                # The broker's lists and the arithmetic disagree: nothing is sent, loudly.
+                self.journal.append(
+                    {
+                        "type": "failed",
+                        "job": job_id,
+                        "state": "in doubt",
+                        "attention": "in-doubt",
+                        "reason": str(d),
+                    }
+                )
+                self.emit(self._event(WARNING, f"in doubt ({d})", job_id, order))
+                return f"in doubt ({d})"
             except Skip as s:
                 self.journal.append({"type": "skipped", "job": job_id, "reason": str(s)})
                 self.emit(self._event(SKIPPED, f"skipped ({s})", job_id, order))
@@ -144,7 +167,15 @@ class Executor(BrokerChecks):
                 self.emit(self._event(SKIPPED, f"skipped ({reason})", job_id, order))
                 return f"skipped ({reason})"
             except Rejected as e:
-                self.journal.append({"type": "failed", "job": job_id, "reason": str(e)})
+                self.journal.append(
+                    {
+                        "type": "failed",
+                        "job": job_id,
+                        "state": "rejected",
+                        "attention": "rejected",
+                        "reason": str(e),
+                    }
+                )
                 return f"rejected ({e!s})"
             finally:
                 self._not_before.pop(job_id, None)
@@ -288,6 +319,8 @@ class Executor(BrokerChecks):
                 ready=ready,
             ),
             partial=0 < qty < st.remaining,
+            asked=qty,  # 0: all that remains
+            target=ord_no,
             # What the target had when the cancel was decided: lets a restart tell from
             # the broker's lists whether this cancel took effect (reconcile.py).
             remaining=st.remaining,
@@ -298,27 +331,65 @@ class Executor(BrokerChecks):
     def _confirmed_cancel(
         self, job_id: str, order: str, st: OrderStatus | None = None, **extra: Any
     ) -> int:
-        """Cancel all that remains; the quantity the broker confirmed (0 if it filled).
+        """Cancel all that remains; the quantity it took (0 if it filled), from the
+        broker's lists after the cancel: what was open when it was sent less what
+        filled since. The answer's cncl_qty alone is not trusted (a broker may answer
+        zeros for a cancel of all); when it is given and the lists disagree, or the
+        lists still show the order open, the order is in doubt.
         `st`: the order as just read (a not-open one is not cancelled)."""
         done = self.journal.state.job(job_id).acked_reqs.get(0)
-        if done is not None:
-            return int(done.get("qty") or 0)
-        spec = self.orders[order]
-        if st is None:
+        if done is None:
+            spec = self.orders[order]
+            if st is None:
+                try:
+                    # The open row is all a cancel needs (number, remainder).
+                    st = self._open_status(order, fills=False)
+                except Skip:
+                    return 0
+            elif not st.is_open:
+                return 0
             try:
-                # The open row is all a cancel needs (number, remainder); fills only if it's gone.
-                st = self._open_status(order, fills=False)
-            except Skip:
-                return 0
-        elif not st.is_open:
-            return 0
-        try:
-            ack = self._cancel_qty(job_id, 0, spec, st, 0, **extra)
-        except Rejected as e:
-            if e.reason in ("already-filled", "no-such-order"):
-                return 0
-            raise
-        return int(ack.get("qty") or 0)
+                done = self._cancel_qty(job_id, 0, spec, st, 0, **extra)
+            except Rejected as e:
+                if e.reason in ("already-filled", "no-such-order"):
+                    return 0
+                raise
+        return self._cancelled_by(order, done)
+
+    def _cancelled_by(self, order: str, ack: Record) -> int:
+        answered = int(ack.get("qty") or 0)
+        before = ack.get("remaining")
+        target = ack.get("target")
+        if not isinstance(before, int) or not target:
+            return answered  # a journal from before these fields: the answer is all we have
+        spec = self.orders[order]
+        numbers = {ord_key(target)}
+        opens = [
+            o
+            for o in lineage_rows(self.client.open_orders(symbol=spec.symbol), numbers)
+            if o.open_qty
+        ]
+        if opens:
+            listed = ", ".join(f"{o.ord_no} ({o.open_qty} open)" for o in opens)
+            raise Doubt(f"the cancel of {target} was confirmed but the broker lists {listed}")
+        filled_now = max(
+            (
+                f.filled_qty
+                for f in self.client.fills(symbol=spec.symbol)
+                if same_ord_no(f.ord_no, target)
+            ),
+            default=0,
+        )
+        since = filled_now - int(ack.get("target_filled") or 0)
+        if since < 0:
+            raise Doubt(f"{target} shows fewer fills than when the cancel was sent")
+        took = before - since
+        if took < 0 or (answered and answered != took):
+            raise Doubt(
+                f"the cancel of {target} answered {answered} cancelled; the broker's lists "
+                f"say {before} were open and {since} filled since"
+            )
+        return took
 
     def _second_leg_checks(self, job_id: str, new: OrderSpec, qty: int, kind: str) -> None:
         """Everything that could refuse the order a `market` or `replace` sends after its
@@ -382,6 +453,8 @@ class Executor(BrokerChecks):
         st: OrderStatus | None = None
         if done is None:
             st = self.status(a.order)
+            if st.doubt:
+                raise Doubt(st.doubt)
             if price is None and a.order_type in PRICED_TYPES:
                 price = st.price
         elif price is None and a.order_type in PRICED_TYPES:
@@ -393,7 +466,11 @@ class Executor(BrokerChecks):
             self._second_leg_checks(job_id, new, a.qty - st.filled, "replace")
             checked = True
         self._confirmed_cancel(job_id, a.order, st, new_price=price)
-        filled = self.status(a.order).filled
+        # The size comes from the broker's lists after the cancel, checked for doubt.
+        after = self.status(a.order)
+        if after.doubt:
+            raise Doubt(after.doubt)
+        filled = after.filled
         qty = a.qty - filled
         if qty <= 0:
             raise Skip(f"{filled} already filled: the new total of {a.qty} is reached")

@@ -130,6 +130,10 @@ class JobState:
 
     state: str = "pending"  # pending | sent | done | skipped | failed | unknown
     reason: str = ""
+    # The state as `run` names it (a `failed` record may say rejected, in doubt, unknown)
+    # and, for a failed job, the typed reason it needs attention (attention.py).
+    label: str = "pending"
+    attention: str = ""
     acked_reqs: dict[int, Record] = field(default_factory=dict)
     open_intents: dict[int, Record] = field(default_factory=dict)  # intent without outcome
     unknown_reqs: dict[int, Record] = field(default_factory=dict)
@@ -221,13 +225,14 @@ class Replay:
         if kind == "fill":
             self.fills = {**self.fills, rec["order"]: rec}
             return
-        if kind == "stop":
+        if kind in ("stop", "attention"):
             return
         self.check(rec)
         js = self._job_for_update(rec["job"])
         req = int(rec.get("req", 0))
         if kind == "intent":
             js.state = TRANSITIONS[(js.state, kind)]
+            js.label = js.state
             js.open_intents = {**js.open_intents, req: rec}
         elif kind == "ack":
             js.open_intents = _without(js.open_intents, req)
@@ -252,14 +257,16 @@ class Replay:
         elif kind == "unknown":
             js.open_intents = _without(js.open_intents, req)
             js.unknown_reqs = {**js.unknown_reqs, req: rec}
-            js.state = TRANSITIONS[(js.state, kind)]
+            js.state = js.label = TRANSITIONS[(js.state, kind)]
         elif kind == "reconciled":
             js.open_intents = _without(js.open_intents, req)
             js.unknown_reqs = _without(js.unknown_reqs, req)
             if not js.unknown_reqs and js.state == "unknown":
-                js.state = "sent"
+                js.state = js.label = "sent"
         elif kind in FINAL:
             js.state = TRANSITIONS[(js.state, kind)]
+            js.label = str(rec.get("state") or kind)
+            js.attention = str(rec.get("attention") or "")
             js.reason = rec.get("reason", "")
 
 

@@ -315,7 +315,10 @@ class Runner:
 
     def _execute(self, job: Job) -> str:
         try:
-            return self.ex.execute(job.id, job.action, not_before=job.at)
+            state = self.ex.execute(job.id, job.action, not_before=job.at)
+            if state.startswith("in doubt"):
+                self._blocked[job.order] = f"{job.order} is in doubt: nothing more is sent for it"
+            return state
         except InDoubt:
             # Settle it now from the broker's lists, then finish what the job still owes.
             self._reconcile(job.id)
@@ -324,7 +327,15 @@ class Runner:
             except InDoubt as e:
                 self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
                 self._doubtful[job.order] = job.id
-                self._record({"type": "failed", "job": job.id, "reason": str(e)})
+                self._record(
+                    {
+                        "type": "failed",
+                        "job": job.id,
+                        "state": "unknown",
+                        "attention": "unknown",
+                        "reason": str(e),
+                    }
+                )
                 return f"unknown ({e})"
 
     def _reconcile(self, job: str | None = None) -> None:
@@ -374,7 +385,7 @@ class Runner:
         seconds = late.total_seconds()
         text = f"late by {seconds:.0f}s" if seconds >= 1 else f"late by {seconds * 1000:.0f}ms"
         if self.plan.policy.on_late == "fail":
-            self._record({"type": "failed", "job": job.id, "reason": text})
+            self._record({"type": "failed", "job": job.id, "attention": "late", "reason": text})
             self._fatal = f"{job.id} was {text} and the plan says on_late: fail"
             self._say(FAILED, job, f"failed ({text}); stopping the run (on_late: fail)")
             self._finish(job.id, f"failed ({text})")

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from planrunner.clock import SEOUL
+from planrunner.engine.attention import items
 from planrunner.engine.events import OrderSummary, RunResult
 from planrunner.engine.journal import Journal, Link
 from planrunner.model import CompiledPlan
@@ -15,15 +16,6 @@ if TYPE_CHECKING:
     from planrunner.engine.triggers import TriggerWatcher
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 130
-BAD_STATES = ("rejected", "failed", "unknown")
-# Routine skips (the order filled or is gone); any other skip is listed under
-# "needs attention" (late, session closed, limits, max_order_value, ...).
-ROUTINE_SKIPS = (
-    "skipped (filled",
-    "skipped (not open",
-    "skipped (never placed",
-    "skipped (ladder limit reached",  # as a plan with known prices stops its ladder
-)
 
 
 def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
@@ -53,8 +45,11 @@ def summarize(
     watcher: TriggerWatcher | None = None,
 ) -> RunResult:
     orders: list[OrderSummary] = []
-    attention: list[str] = []
-    unread = False  # an order whose end state the broker did not tell: not a clean run
+
+    def note(reason: str, text: str, order: str | None = None) -> None:
+        rec = {"type": "attention", "reason": reason, "text": text}
+        journal.append(rec | ({"order": order} if order else {}))
+
     planned = {job.id: job.at for job in plan.jobs}
     doubtful = {str(rec.get("order")) for _job, _req, rec in journal.state.in_doubt()}
     for order_id, spec in executor.orders.items():
@@ -76,15 +71,19 @@ def summarize(
                 )
             )
             continue
+        doubt = ""
         try:
             st = executor.status(order_id)
-            filled, remaining = st.filled, st.remaining
+            filled, remaining, doubt = st.filled, st.remaining, st.doubt
         except Exception as e:  # the summary must still print
-            attention.append(f"{order_id}: could not read its state at the end: {e}")
+            note("unread", f"{order_id}: could not read its state at the end: {e}", order_id)
             filled, remaining = 0, 0
-            unread = True
+        if doubt:
+            note("in-doubt", f"{order_id}: in doubt: {doubt}", order_id)
         ordered = executor.targets.get(order_id) or spec.qty or filled + remaining
-        if remaining:
+        if doubt:
+            state = "in doubt"
+        elif remaining:
             state = "open" if not filled else "partially filled, open"
         elif filled >= ordered:
             state = "filled"
@@ -104,28 +103,19 @@ def summarize(
                 state=state,
             )
         )
-    # A trigger's firings count like jobs: a refused emergency close is not a clean run.
-    fired = dict(watcher.states) if watcher is not None else {}
-    for job_id, state in sorted({**states, **fired}.items()):
-        if state.startswith(BAD_STATES) or (
-            state.startswith("skipped") and not state.startswith(ROUTINE_SKIPS)
-        ):
-            attention.append(f"{job_id}: {state}")
-    for job_id, _req, _rec in journal.state.in_doubt():
-        attention.append(f"{job_id}: outcome unknown; run again to reconcile")
+    if internal:
+        note("stopped", f"run stopped by an internal error: {fatal}")
+    elif fatal:
+        note("stopped", f"run stopped: {fatal}")
+    # One rule (attention.py): the journal's items are the list, in `run` and `status`.
+    attention = [item.text for item in items(journal.state)]
     if internal:
         code = EXIT_INTERNAL
-        attention.insert(0, f"run stopped by an internal error: {fatal}")
     elif fatal:
         code = EXIT_RUNTIME
-        attention.insert(0, f"run stopped: {fatal}")
     elif interrupted:
         code = EXIT_INTERRUPTED
-    elif (
-        any(s.startswith(BAD_STATES) for s in (*states.values(), *fired.values()))
-        or journal.state.in_doubt()
-        or unread
-    ):
+    elif attention:
         code = EXIT_RUNTIME
     else:
         code = EXIT_OK

@@ -253,8 +253,9 @@ class TriggerWatcher:
             st = fills.get(target)
             if target and st is not None and not st.is_open and not isinstance(t.action, Place):
                 st = self._settled_status(target)
-                if st is None or st.is_open:
-                    continue  # an action on it was in flight: decide on a later poll
+                if st is None or st.is_open or st.doubt:
+                    # In flight, or in doubt (reported at the end): never retired as gone.
+                    continue
                 why = "filled" if st.filled else "not open"
                 self._retire(t, f"its order {target} is {why}: the action is impossible")
                 continue

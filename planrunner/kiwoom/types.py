@@ -16,6 +16,17 @@ from planrunner.model import Side
 NO_ORDER = "0000000"  # orig_ord_no of an order that was not a modify or cancel
 
 
+def ord_key(ord_no: object) -> str:
+    """An order number for comparing: Kiwoom writes 7 digits ("0000024"), its examples
+    also "00024"; both are the same number. Requests keep the broker's own text."""
+    text = str(ord_no if ord_no is not None else "").strip()
+    return text.lstrip("0") or ("0" if text else "") if text.isdigit() else text
+
+
+def same_ord_no(a: object, b: object) -> bool:
+    return bool(ord_key(a)) and ord_key(a) == ord_key(b)
+
+
 def qty_of(value: object) -> int:
     """`"000000000010"` → 10; empty → 0."""
     text = str(value if value is not None else "").strip().replace(",", "")
@@ -112,7 +123,7 @@ def _row(item: Mapping[str, object]) -> dict[str, Any]:
     orig = _str(item, "orig_ord_no")
     return {
         "ord_no": _str(item, "ord_no"),
-        "orig_ord_no": None if orig in ("", NO_ORDER) else orig,
+        "orig_ord_no": None if ord_key(orig) in ("", "0") else orig,
         "symbol": _str(item, "stk_cd"),
         "side": side_of(_str(item, "io_tp_nm")),
         "status": _str(item, "ord_stt"),

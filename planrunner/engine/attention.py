@@ -1,0 +1,101 @@
+"""One rule for "needs attention", shared by `run`'s summary and `status`.
+
+Every item comes from the journal, with a typed reason:
+- a job whose final record says it did not do its work for a reason a trader must know:
+  `late`, `skipped` (limits, session closed, max_order_value, blocked by an earlier doubt,
+  ...), `rejected`, `failed`, `unknown` (its outcome could not be settled), `in-doubt`
+  (the broker's lists and the run's arithmetic disagree about the order);
+- a request whose outcome is still unknown (`unknown`);
+- what the end of a run recorded as an `attention` line: an order whose end state could
+  not be read (`unread`) or does not add up (`in-doubt`), a run stopped early (`stopped`).
+
+Routine skips are not items: the order filled, is no longer open, or was never placed;
+a trigger retired because its window ended or its order left nothing to act on.
+A run with any item exits 2 (130 when interrupted, 3 on an internal error first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planrunner.engine.journal import JobState, Record, Replay
+
+# The order filled, is no longer open, was never placed; a trigger whose window ended
+# without its condition, or whose order left nothing to act on.
+ROUTINE_SKIPS = (
+    "filled",
+    "not open",
+    "never placed",
+    "ladder limit reached",  # as a plan with known prices stops its ladder
+    "window ended",
+    "its order",
+)
+REASONS = ("late", "skipped", "rejected", "failed", "unknown", "in-doubt", "unread", "stopped")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Item:
+    reason: str  # one of REASONS
+    text: str  # "entry.place: skipped (late by 42s)"
+    job: str | None = None
+    order: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"reason": self.reason, "text": self.text}
+        if self.job:
+            out["job"] = self.job
+        if self.order:
+            out["order"] = self.order
+        return out
+
+
+def state_text(js: JobState) -> str:
+    """The job's state as `run` names it: `skipped (late by 42s)`, `rejected (...)`."""
+    return js.label + (f" ({js.reason})" if js.reason else "")
+
+
+def job_reason(js: JobState) -> str | None:
+    """The typed reason a job needs attention, None when it does not."""
+    if js.state == "skipped":
+        if js.reason.startswith(ROUTINE_SKIPS):
+            return None
+        return "late" if js.reason.startswith("late by") else "skipped"
+    if js.state == "failed":
+        if js.attention:
+            return js.attention
+        if js.label in ("unknown", "rejected"):
+            return js.label
+        return "late" if js.reason.startswith("late by") else "failed"
+    return None
+
+
+def items(state: Replay) -> list[Item]:
+    """Everything that needs attention in this journal, in a stable order."""
+    out: list[Item] = []
+    for job_id, js in state.jobs.items():
+        reason = job_reason(js)
+        if reason is not None:
+            out.append(Item(reason=reason, text=f"{job_id}: {state_text(js)}", job=job_id))
+    for job_id, _req, _rec in state.in_doubt():
+        text = f"{job_id}: outcome unknown; `planrunner run` reconciles it first"
+        out.append(Item(reason="unknown", text=text, job=job_id))
+    for rec in latest_run(state.records):
+        if rec.get("type") == "attention":
+            out.append(
+                Item(
+                    reason=str(rec.get("reason", "failed")),
+                    text=str(rec.get("text", "")),
+                    job=rec.get("job"),
+                    order=rec.get("order"),
+                )
+            )
+    out.sort(key=lambda i: i.reason != "stopped")  # a stopped run first
+    return out
+
+
+def latest_run(records: list[Record]) -> list[Record]:
+    """The records since the last `start` (what the latest run recorded)."""
+    for i in range(len(records) - 1, -1, -1):
+        if records[i].get("type") == "start":
+            return records[i:]
+    return records
