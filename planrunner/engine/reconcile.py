@@ -45,7 +45,7 @@ from planrunner.engine.events import RECONCILED, WARNING, Emit, Event
 from planrunner.engine.journal import Journal, Record
 from planrunner.kiwoom import codes
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.types import Fill, OpenOrder
+from planrunner.kiwoom.types import Fill, OpenOrder, ord_key, same_ord_no
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,8 +57,8 @@ class BrokerView:
     def read(cls, client: KiwoomClient, symbol: str) -> BrokerView:
         opens = tuple(client.open_orders(symbol=symbol))
         fills = tuple(client.fills(symbol=symbol))
-        seen = {o.ord_no for o in opens}
-        return cls(open=opens, all=opens + tuple(f for f in fills if f.ord_no not in seen))
+        seen = {ord_key(o.ord_no) for o in opens}
+        return cls(open=opens, all=opens + tuple(f for f in fills if ord_key(f.ord_no) not in seen))
 
 
 def _int(body: dict[str, str], key: str) -> int:
@@ -162,11 +162,12 @@ def reconcile(
         view = BrokerView.read(client, body["stk_cd"])
         if foreign is None:
             foreign = foreign_numbers(journal)
-        known = {link.ord_no for links in journal.state.lineage.values() for link in links}
-        known |= claimed | set(foreign)
+        known = {ord_key(link.ord_no) for links in journal.state.lineage.values() for link in links}
+        known |= {ord_key(n) for n in (claimed | set(foreign))}
+        ours = {ord_key(link.ord_no) for link in journal.state.lineage.get(intent["order"], [])}
         base = {"job": job_id, "req": req, "order": intent["order"]}
         try:
-            outcome = _settle(intent, view, known, client.broker_offset)
+            outcome = _settle(intent, view, known, client.broker_offset, frozenset(ours))
             if outcome is None and unknown and intent["api_id"] in (codes.BUY, codes.SELL):
                 raise StillMissing(
                     "not at the broker yet, and its request left without an answer: it is "
@@ -234,14 +235,22 @@ def _intent_of(journal: Journal, job_id: str, req: int, rec: Record) -> Record:
 
 
 def _settle(
-    intent: Record, view: BrokerView, known: set[str], offset: float | None = None
+    intent: Record,
+    view: BrokerView,
+    known: set[str],
+    offset: float | None = None,
+    ours: frozenset[str] = frozenset(),
 ) -> tuple[str, int] | None:
+    """`known`: every number the journal's lineages hold; `ours`: the intent's order's
+    (all compared without zero padding)."""
     api, body = intent["api_id"], intent["body"]
     if api in (codes.BUY, codes.SELL):
         return _settle_place(intent, view, known, offset)
     target = body["orig_ord_no"]
+    # The new number names the target as orig_ord_no, or (some brokers) the lineage's root.
+    parents = {ord_key(target)} | set(ours)
     for o in view.all:
-        if o.orig_ord_no == target and o.ord_no not in known:
+        if ord_key(o.orig_ord_no) in parents and ord_key(o.ord_no) not in known:
             return o.ord_no, o.qty
     if api == codes.CANCEL:
         return _settle_cancel(intent, view, target)
@@ -267,7 +276,7 @@ def _settle_place(
     ours: list[str] = []
     maybe: list[str] = []
     for o in sorted(view.all, key=lambda o: o.ord_no):
-        if o.ord_no in known or o.orig_ord_no or o.side != side or o.qty != qty:
+        if ord_key(o.ord_no) in known or o.orig_ord_no or o.side != side or o.qty != qty:
             continue
         if o.price != price or not _same_symbol(o.symbol, body.get("stk_cd", "")):
             continue
@@ -341,7 +350,7 @@ def _settle_cancel(intent: Record, view: BrokerView, target: str) -> tuple[str, 
     if not isinstance(before, int):
         raise Ambiguous("the journal does not say what the target had open (old journal)")
     was_filled = int(intent.get("target_filled") or 0)
-    row = next((o for o in view.all if o.ord_no == target), None)
+    row = next((o for o in view.all if same_ord_no(o.ord_no, target)), None)
     if row is None and was_filled:
         raise Ambiguous(f"{target} had fills but the broker no longer lists it")
     now_open = row.open_qty if row is not None else 0

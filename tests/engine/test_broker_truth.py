@@ -8,8 +8,9 @@ import pytest
 
 from planrunner.app.targets import warm_up
 from planrunner.app.text import status_data
-from planrunner.engine.execute import Executor
+from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import replay
+from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
 from planrunner.model import Cancel, CompiledPlan, Market, Modify, Place, Policy, Replace
 from planrunner.sim.behaviour import Behaviour
@@ -195,3 +196,36 @@ def test_issue12_item4_every_attention_item_exits_2_and_status_shows_the_same(tm
     assert states["wild.place"] == "rejected"
     for job_id, text in result.jobs.items():
         assert text.split(" (")[0] == states[job_id], (job_id, text, states[job_id])
+
+
+@pytest.mark.parametrize(
+    "broker",
+    [{"orig_ord_no": "root"}, Behaviour.all_unusual().changed()],
+    ids=lambda b: ",".join(b),
+)
+def test_issue12_item1_dropped_modify_settles_when_the_lists_name_the_root(tmp_path, broker):
+    # The second modify's answer is lost. The broker lists its new number with the
+    # lineage's root as orig_ord_no: it is still this order's, so it executed.
+    r = Rehearsal(tmp_path, scenario=scenario(broker))
+    entry = spec(price=69000)
+    compiled = plan([entry], [])
+    ex = direct(r, compiled)
+    assert ex.execute("entry.place", Place(spec=entry)) == "done"
+    assert ex.execute("steps[0]", Modify(order="entry", price=69100)) == "done"
+    r.sim.faults.add("drop:api=kt10002")
+    with pytest.raises(InDoubt):
+        ex.execute("steps[1]", Modify(order="entry", price=69200))
+    assert r.target is not None
+    settled = reconcile(
+        journal=ex.journal,
+        client=r.target.client,
+        clock=r.target.clock,
+        emit=r.events.append,
+        settle=0,
+    )
+    assert settled == 1
+    assert ex.execute("steps[1]", Modify(order="entry", price=69200)) == "done"
+    assert ex.execute("steps[2]", Cancel(order="entry")) == "done"
+    ex.journal.close()
+    assert len(r.sent("kt10002")) == 2
+    assert open_at_sim(r) == 0
