@@ -171,6 +171,11 @@ class Simulator:
 
     # ---- steering -----------------------------------------------------------------------
 
+    def set_behaviour(self, behaviour: Behaviour | dict[str, str]) -> None:
+        """Switch the broker behaviours the documentation leaves open (behaviour.py)."""
+        with self.lock:
+            self.behaviour = self.broker.behaviour = Behaviour.parse(behaviour)
+
     def set_next_ord_no(self, ord_no: int) -> None:
         """The number the next accepted order gets (to recreate an order a plan adopts)."""
         with self.lock:
