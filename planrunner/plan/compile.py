@@ -17,7 +17,10 @@ its real number (`0000139`) and its first request returns `<hedge@1>`. A trigger
 fire at any moment, so its requests name `<entry>`: the newest number at fire time.
 `<confirmed qty>` is the quantity the cancel of a `market` confirms; `<hedge price +1
 tick>` is a relative price whose base the plan does not know (an adopted order with no
-price). Every request targets the newest number, as the runner does at fire time.
+price); `<20 - filled>` the size of a `replace qty: 20` (the new total less what filled).
+Every request names the number that holds the order then, as the runner does at fire
+time: that of its last place or modify (a partial cancel leaves the rest under the
+number it named, so the next request names that number again).
 
 Rules checked here (they need the day or the order of events): the day is a trading day,
 clock times fall inside the hours of the order type (`days.windows_for`; offsets from

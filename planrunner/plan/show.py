@@ -93,7 +93,7 @@ def summary(action: Action) -> str:
         return f"market {action.order}: cancel the remainder, place what it confirms at market"
     assert isinstance(action, Replace)
     price = f" @ {action.price:,}" if action.price is not None else ""
-    new = f"new {action.order_type} order of {action.qty}{price}"
+    new = f"new {action.order_type} order of {action.qty} less what filled{price}"
     return f"replace {action.order}: cancel the remainder, {new}"
 
 

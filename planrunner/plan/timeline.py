@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from planrunner.errors import Problem
-from planrunner.kiwoom import wire
+from planrunner.kiwoom import codes, wire
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
@@ -48,6 +48,9 @@ class Order:
     remaining: int | None = None
     placed_by: str | None = None  # job id
     ended_by: str | None = None
+    # The number a modify or cancel names now (a placeholder, or an adopted number): the
+    # last place or modify's; a partial cancel leaves the rest under the number it named.
+    working: str | None = None
 
     @property
     def by_trigger(self) -> bool:
@@ -103,9 +106,10 @@ def wire_requests(
                 side=spec.side, qty="<confirmed qty>", price=None, order_type="market", **common
             )
         else:
+            # The new total counts what filled before the cancel: the runner sends the rest.
             new = wire.place_request(
                 side=spec.side,
-                qty=action.qty,
+                qty=f"<{action.qty} - filled>",
                 price=price,
                 order_type=action.order_type,
                 stop_price=spec.stop_price,
@@ -130,7 +134,8 @@ class Walk:
         self.day = day
         self.problems: list[Problem] = []
         self.state = {
-            oid: Order(spec=s, price=s.price, remaining=s.qty) for oid, s in plan.orders.items()
+            oid: Order(spec=s, price=s.price, remaining=s.qty, working=s.adopt)
+            for oid, s in plan.orders.items()
         }
         self.stopped: set[str] = set()  # ladders that reached their limit
 
@@ -164,7 +169,7 @@ class Walk:
         oid = action.order if not isinstance(action, Place) else action.spec.id
         o = self.state[oid]
         if isinstance(action, Place):
-            o.placed_by, o.n = t.id, 1
+            o.placed_by, o.n, o.working = t.id, 1, f"<{oid}@1>"
             self.check_hours(t, action.spec.order_type, action.spec.exchange)
             where = t.path.removesuffix(".at")
             self.check_value(f"{where}.qty", action.spec.qty, action.spec.price)
@@ -264,11 +269,12 @@ class Walk:
         def target() -> str:
             if o.by_trigger:
                 return f"<{spec.id}>"
-            o.n += 1
-            k = o.n - 1
-            return spec.adopt if k == 0 and spec.adopt else f"<{spec.id}@{k}>"
+            return o.working or f"<{spec.id}@{o.n}>"
 
         reqs = wire_requests(action, spec, target, price=price, reduce_by=reduce_by)
+        for i, r in enumerate(reqs):
+            if r.api_id != codes.CANCEL:  # a place or a modify: its number holds the order
+                o.working = f"<{spec.id}@{first + i + 1}>"
         o.n = first + len(reqs)
         return Job(
             id=t.id,

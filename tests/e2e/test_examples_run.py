@@ -5,13 +5,18 @@ The truth is the simulator's own request log and order book, never our journal.
 
 from __future__ import annotations
 
+import re
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from planrunner.app.launch import RunOptions, run_plan
+from planrunner.engine.journal import replay
+from planrunner.plan.compile import compile_plan
+from planrunner.plan.rules import load_plan
 from planrunner.sim.behaviour import Behaviour
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +49,8 @@ class Rehearsal:
             on_target=lambda t: (keep.update(target=t), _switch(t, behaviour)),
         )
         self.sim = keep["target"].simulator
+        self.plan = plan
+        [self.journal] = sorted(tmp.rglob("*.jsonl"))
 
     def sent(self, *api_ids: str) -> list[dict[str, str]]:
         """Order request bodies, numbers in the simulator's 7-digit form (any padding)."""
@@ -144,12 +151,102 @@ CHECKS = {
 }
 
 
+_NUMBER = re.compile(r"^<([\w-]+)@(\d+)>$")
+_REPLACE_QTY = re.compile(r"^<(\d+) - filled>$")
+
+
+def _show_matches_run(r: Rehearsal) -> int:
+    """Each request the run sent equals `show`'s prediction for it (the plan compiled for
+    the run's day and start), its placeholders resolved from the journal and the
+    simulator's book; and the journal's requests are the simulator's. Returns how many
+    requests were compared."""
+    state = replay(r.journal)
+    assert state.run_start is not None
+    compiled = compile_plan(
+        load_plan(r.plan), day=state.run_start.date(), run_start=state.run_start
+    )
+    predicted = {j.id: j.requests for j in compiled.jobs}
+    predicted |= {f"trigger:{t.id}": t.requests for t in compiled.triggers}
+    intents = [x for x in state.records if x.get("type") == "intent"]
+    acks = {(x["job"], int(x.get("req", 0))): x for x in state.records if x.get("type") == "ack"}
+    # The number each order's N-th request returned (1-based, every request counts).
+    returned: dict[str, list[str]] = {}
+    for x in intents:
+        ack = acks.get((x["job"], int(x.get("req", 0))))
+        returned.setdefault(x["order"], []).append(ack["ord_no"] if ack else "")
+    book = r.book()
+    lineage = {o: {int(link.ord_no) for link in links} for o, links in state.lineage.items()}
+
+    def holders(number: str) -> set[int]:
+        # The number, and a partial cancel's number holding its rest (remainder=cancel).
+        out = {int(number)}
+        for o in book.values():
+            holds = o.kind == "cancel" and o.state != "confirmed"
+            if holds and int(o.orig_ord_no or 0) in out:
+                out.add(int(o.ord_no))
+        return out
+
+    compared = 0
+    for x in intents:
+        job, req = x["job"], int(x.get("req", 0))
+        # The runner numbers a step's requests 0 (cancel) and 1 (modify / new order).
+        reqs = predicted[job]
+        want = reqs[req if len(reqs) == 2 else 0].body
+        got = x["body"]
+        assert want.keys() == got.keys(), (job, want, got)
+        for key, p in want.items():
+            a = got[key]
+            if p == a or (p.isdigit() and a.isdigit() and int(p) == int(a)):
+                continue  # an adopted number as the plan wrote it, as the broker writes it
+            m = _NUMBER.match(p)
+            q = _REPLACE_QTY.match(p)
+            if m:
+                number = returned[m.group(1)][int(m.group(2)) - 1]
+                assert int(a) in holders(number), (job, key, p, a)
+            elif p == f"<{x['order']}>":
+                assert int(a) in lineage[x["order"]], (job, key, p, a)
+            elif re.fullmatch(r"<[\w-]+ price [+-]\d+ ticks?>", p):
+                assert a.isdigit(), (job, key, p, a)  # a step from the broker's price
+            elif p == "<confirmed qty>":
+                assert a.isdigit() and int(a) > 0, (job, key, a)
+            elif q:
+                new = int(acks[(job, req)]["ord_no"])
+                filled = sum(
+                    o.filled
+                    for no, o in book.items()
+                    if int(no) in lineage[x["order"]] and int(no) < new
+                )
+                assert int(a) == int(q.group(1)) - filled, (job, key, p, a, filled)
+            else:
+                raise AssertionError(f"{job} request {req}: {key} {a!r}, show said {p!r}")
+        compared += 1
+    # The journal's requests are what the simulator received (plus the placement that
+    # recreates each adopted order in the fresh simulator before the run).
+    sent = Counter(json_key(b) for b in r.sent())
+    journaled = Counter(json_key(_padded(x["body"])) for x in intents)
+    assert journaled <= sent
+    adopted = sum(1 for o in compiled.orders.values() if o.adopt)
+    assert sent.total() - journaled.total() == adopted
+    return compared
+
+
+def json_key(body: dict[str, str]) -> str:
+    return repr(sorted(body.items()))
+
+
 @pytest.mark.parametrize("plan", PLANS, ids=[p.stem for p in PLANS])
 def test_example_plan_reaches_its_intended_broker_state(plan, tmp_path):
     assert plan.name in CHECKS, f"add a check for {plan.name}"
     r = Rehearsal(plan, tmp_path)
     assert r.result.exit_code == 0, r.result.attention
     CHECKS[plan.name](r)
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=[p.stem for p in PLANS])
+def test_issue12_item3_show_predicts_what_run_sends(plan, tmp_path):
+    r = Rehearsal(plan, tmp_path)
+    assert r.result.exit_code == 0, r.result.attention
+    assert _show_matches_run(r) >= 2
 
 
 BEHAVIOURS = [*Behaviour.each_unusual(), Behaviour.all_unusual()]
@@ -161,6 +258,7 @@ def test_issue12_acceptance2_examples_under_each_broker_behaviour(plan, behaviou
     r = Rehearsal(plan, tmp_path, behaviour=behaviour)
     assert r.result.exit_code == 0, r.result.attention
     CHECKS[plan.name](r)
+    _show_matches_run(r)
     book = r.book()
     for summary in r.result.orders:
         # The summary's figures are the broker's: its open and filled per lineage.

@@ -92,7 +92,7 @@ def test_qty_down_is_a_partial_cancel_and_price_a_modify_of_all(tmp_path: Path) 
             "kt10002",
             {
                 "dmst_stex_tp": "KRX",
-                "orig_ord_no": "<entry@2>",
+                "orig_ord_no": "<entry@1>",  # the partial cancel leaves the rest there
                 "stk_cd": "005930",
                 "mdfy_qty": "0",
                 "mdfy_uv": "70100",
@@ -101,14 +101,14 @@ def test_qty_down_is_a_partial_cancel_and_price_a_modify_of_all(tmp_path: Path) 
     ]
 
 
-def test_replace_cancels_then_places_the_size_as_written(tmp_path: Path) -> None:
+def test_replace_cancels_then_places_the_new_total_less_what_filled(tmp_path: Path) -> None:
     text = BASE + "steps:\n  - at: '10:00'\n    replace: {order: entry, qty: 20}\n"
     ids = [
         (j, a, b.get("orig_ord_no"), b.get("ord_qty")) for j, a, b in wire(compiled(tmp_path, text))
     ]
     assert ids[1:] == [
         ("entry.replace@10:00", "kt10003", "<entry@1>", None),
-        ("entry.replace@10:00", "kt10000", None, "20"),
+        ("entry.replace@10:00", "kt10000", None, "<20 - filled>"),
     ]
 
 
