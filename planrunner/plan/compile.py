@@ -203,7 +203,10 @@ def analyse(
 
     `day`: overrides the plan's date (default: the plan's, else today if a KRX trading day,
     else the next one). `run_start` anchors "+90s" times and orders without `at`; without
-    it they are laid out from `now` if the day is today, else from the day's open.
+    it (validate, show, diff) they are laid out from the day's regular open, whatever the
+    time now: the verdict on a plan and a day never depends on the hour it is checked.
+    What depends on the real start (an order without `at` placed after a 10:00 step,
+    offsets past the close) is reported by `run`, which compiles with its start.
     """
     now = now or dt.datetime.now(SEOUL)
     problems: list[Problem] = []
@@ -213,11 +216,7 @@ def analyse(
         problems.append(plan.problem("$.date" if plan.date else "$", msg))
     start = run_start
     if start is None:
-        start = (
-            now
-            if now.astimezone(SEOUL).date() == day
-            else _session(day).at(_session(day).regular.start)
-        )
+        start = _session(day).at(_session(day).regular.start)
     walk = Walk(plan, day)
     jobs = [j for t in _expand(plan, day, start) if (j := walk.job(t)) is not None]
     triggers = tuple(_trigger(plan, t, day, walk) for t in plan.triggers)

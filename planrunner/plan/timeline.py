@@ -187,7 +187,11 @@ class Walk:
             return None
         if o.spec.adopt is None and o.placed_by is None and not o.by_trigger:
             placed = next((s for s in self.plan.orders.values() if s.id == oid), None)
-            when = placed.at.text if placed and placed.at else "a trigger"
+            when = (
+                (placed.at.text if placed.at else "the run start")
+                if placed and not o.by_trigger
+                else "a trigger"
+            )
             self.add(t.path, f"order '{oid}' is not placed yet at {t.text} (placed at {when})")
             return None
         if o.ended_by is not None:

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from planrunner.model import CompiledPlan, Modify
-from planrunner.plan.compile import compile_file
+from planrunner.plan.compile import check_file, compile_file
 from tests.support.plan_text import BASE, DAY, NOW, problems
 
 SEOUL = dt.timezone(dt.timedelta(hours=9))
@@ -195,3 +195,27 @@ def test_day_override_that_is_not_a_trading_day(tmp_path: Path) -> None:
     assert problems(tmp_path, BASE, day=dt.date(2026, 6, 3)) == [
         "1:1: $: 2026-06-03 is not a KRX trading day (Local Election Day)"
     ]
+
+
+def test_issue12_item7_validate_verdict_does_not_depend_on_the_hour(tmp_path: Path) -> None:
+    # An order without `at:` is placed when the run starts; validate and show lay it out
+    # at the session's open whatever the hour, so the verdict is the same all day long.
+    text = BASE.replace('    at: "09:00:05"\n', "") + (
+        "steps:\n  - at: '10:00'\n    cancel: {order: entry}\n"
+    )
+    f = tmp_path / "p.yaml"
+    f.write_text(text, encoding="utf-8")
+    verdicts = {
+        hour: [str(p) for p in check_file(f, day=DAY, now=dt.datetime.combine(DAY, hour, SEOUL))]
+        for hour in (dt.time(7, 0), dt.time(9, 27), dt.time(10, 12), dt.time(16, 0))
+    }
+    assert all(v == [] for v in verdicts.values()), verdicts
+    shown = {
+        hour: [
+            (j.id, j.at)
+            for j in compile_file(f, day=DAY, now=dt.datetime.combine(DAY, hour, SEOUL)).jobs
+        ]
+        for hour in (dt.time(9, 27), dt.time(10, 12))
+    }
+    assert shown[dt.time(9, 27)] == shown[dt.time(10, 12)]
+    assert shown[dt.time(9, 27)][0] == ("entry.place", dt.datetime.combine(DAY, dt.time(9), SEOUL))
