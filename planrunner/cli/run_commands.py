@@ -133,7 +133,16 @@ def run(
 
     A run on a plan whose day already has a journal resumes it. If the plan file or its
     content changed since, the run shows what changed and refuses (exit 2) unless
-    --resume-changed or --fresh says how to go on."""
+    --resume-changed or --fresh says how to go on.
+
+    
+    Exit: 0 every job did its work or skipped routinely (the order filled or is gone);
+    2 anything under "needs attention": a skip for another reason (late, session closed,
+    limits, max_order_value), a rejection, a failure, an outcome left unknown, an order in
+    doubt (the broker's lists and the quantities disagree), an end state it could not
+    read, a run stopped early; 3 internal error; 130 interrupted. Each item is recorded
+    in the journal with its reason; `planrunner status` shows the same list.
+    """
     import signal
     import threading
 
@@ -222,7 +231,10 @@ def status(
     state_dir: Path | None,
     fmt: str,
 ) -> None:
-    """Show from the journal each job's state, each order's lineage, and what needs attention."""
+    """Show from the journal each job's state, each order's lineage, and what needs attention.
+
+    The list and the state names are the run's own (the same rule: see `run --help`).
+    """
     from planrunner.app.status import plan_status
     from planrunner.app.text import status_lines
 

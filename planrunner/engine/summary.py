@@ -22,15 +22,18 @@ def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
     """`0000140 (modify 09:30)`: the time is the step's planned time, else when it acked."""
     if link.kind in ("place", "adopt"):
         return link.ord_no
+    # A partial cancel's own number is a side record: the rest stays under the number
+    # before it, so it is not a step of the chain.
+    kind = "partial cancel" if link.kind == "cancel" and not link.working else link.kind
     when = (planned or {}).get(link.job or "")
     if when is None:
         try:
             when = dt.datetime.fromisoformat(link.at or link.t)
         except ValueError:
-            return f"{link.ord_no or '?'} ({link.kind})"
+            return f"{link.ord_no or '?'} ({kind})"
     local = when.astimezone(SEOUL)
     clock = f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
-    return f"{link.ord_no or '?'} ({link.kind} {clock})"
+    return f"{link.ord_no or '?'} ({kind} {clock})"
 
 
 def summarize(
