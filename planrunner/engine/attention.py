@@ -89,7 +89,9 @@ def items(state: Replay) -> list[Item]:
                     order=rec.get("order"),
                 )
             )
-    out.sort(key=lambda i: i.reason != "stopped")  # a stopped run first
+    # A stopped run first, then by job or order: the same order whichever thread wrote
+    # its record first (run and status must print the same list).
+    out.sort(key=lambda i: (i.reason != "stopped", i.text))
     return out
 
 
