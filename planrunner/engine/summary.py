@@ -6,9 +6,9 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from planrunner.clock import SEOUL
-from planrunner.engine.attention import items
+from planrunner.engine.attention import Item, items
 from planrunner.engine.events import OrderSummary, RunResult
-from planrunner.engine.journal import Journal, Link
+from planrunner.engine.journal import Journal, JournalWriteError, Link
 from planrunner.model import CompiledPlan
 
 if TYPE_CHECKING:
@@ -49,9 +49,14 @@ def summarize(
 ) -> RunResult:
     orders: list[OrderSummary] = []
 
+    unwritten: list[Item] = []  # items the journal could not take (still printed)
+
     def note(reason: str, text: str, order: str | None = None) -> None:
         rec = {"type": "attention", "reason": reason, "text": text}
-        journal.append(rec | ({"order": order} if order else {}))
+        try:
+            journal.append(rec | ({"order": order} if order else {}))
+        except JournalWriteError:
+            unwritten.append(Item(reason=reason, text=text, order=order))
 
     planned = {job.id: job.at for job in plan.jobs}
     doubtful = {str(rec.get("order")) for _job, _req, rec in journal.state.in_doubt()}
@@ -111,7 +116,9 @@ def summarize(
     elif fatal:
         note("stopped", f"run stopped: {fatal}")
     # One rule (attention.py): the journal's items are the list, in `run` and `status`.
-    attention = [item.text for item in items(journal.state)]
+    found = items(journal.state) + unwritten
+    found.sort(key=lambda i: (i.reason != "stopped", i.text))
+    attention = [item.text for item in found]
     if internal:
         code = EXIT_INTERNAL
     elif fatal:
