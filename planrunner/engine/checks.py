@@ -43,6 +43,7 @@ class OrderStatus:
     price: int | None
     row_filled: int = 0  # filled on the newest number itself
     doubt: str = ""  # the broker's lists and the journal's quantities disagree: why
+    fill_value: int = 0  # sum of filled quantity × the broker's fill price, over the lineage
 
 
 class Doubt(Exception):
@@ -162,16 +163,21 @@ class BrokerChecks:
         if row is None and open_rows:
             row = max(open_rows, key=lambda o: int(ord_key(o.ord_no) or 0))
         per_number: dict[str, int] = {}
+        per_price: dict[str, int] = {}
         read_fills = fills or row is None
         if read_fills:
             fill_rows = lineage_rows(self.client.fills(symbol=spec.symbol), numbers)
             for f in fill_rows:
                 key = ord_key(f.ord_no)
-                per_number[key] = max(per_number.get(key, 0), f.filled_qty)
+                if f.filled_qty >= per_number.get(key, 0):
+                    per_number[key] = f.filled_qty
+                    per_price[key] = f.fill_price
         if row is not None:
             key = ord_key(row.ord_no)
             listed = dict(per_number)
-            per_number[key] = max(per_number.get(key, 0), row.filled_qty)
+            if row.filled_qty >= per_number.get(key, 0):
+                per_number[key] = row.filled_qty
+                per_price[key] = row.fill_price or per_price.get(key, 0)
             st = OrderStatus(
                 ord_no=row.ord_no,
                 is_open=True,
@@ -179,6 +185,7 @@ class BrokerChecks:
                 filled=sum(per_number.values()),
                 price=row.price or None,
                 row_filled=row.filled_qty,
+                fill_value=sum(q * per_price.get(n, 0) for n, q in per_number.items()),
             )
             # One read: the open row's own fills as the open list told them.
             listed[key] = row.filled_qty
@@ -190,6 +197,7 @@ class BrokerChecks:
                 remaining=0,
                 filled=sum(per_number.values()),
                 price=None,
+                fill_value=sum(q * per_price.get(n, 0) for n, q in per_number.items()),
             )
         if read_fills:
             doubt = self._arithmetic(order, spec, numbers - journaled, listed, open_rows)
@@ -245,6 +253,10 @@ class BrokerChecks:
                 "ord_no": st.ord_no,
                 "filled": st.filled,
                 "remaining": st.remaining,
+                # For the day's report: when it was seen (plan's clock) and the value
+                # filled over the lineage (filled × the broker's fill price; 0 if unsaid).
+                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                "value": st.fill_value,
             }
         )
         target = self.targets.get(order)

@@ -14,7 +14,7 @@ the wall-clock time; a torn line then still tells what it was):
     rejected   job, req, order, code, message
     unknown    job, req, order, error
     reconciled job, req, order, found (bool), ord_no?
-    fill       order, ord_no, filled, remaining
+    fill       order, ord_no, filled, remaining, at?, value? (filled × fill price, cumulative)
     skipped    job, reason
     done       job
     failed     job, reason
