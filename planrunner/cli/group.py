@@ -14,7 +14,13 @@ import sys
 import click
 
 from planrunner import __version__
-from planrunner.cli import calendar_command, plan_commands, run_commands, sim_command
+from planrunner.cli import (
+    calendar_command,
+    plan_commands,
+    report_command,
+    run_commands,
+    sim_command,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +32,7 @@ def cli() -> None:
 for _command in (
     *plan_commands.COMMANDS,
     *run_commands.COMMANDS,
+    *report_command.COMMANDS,
     *sim_command.COMMANDS,
     *calendar_command.COMMANDS,
 ):

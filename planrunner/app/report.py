@@ -1,0 +1,684 @@
+"""The day's report: a journal folded into figures, and figures drawn as one HTML file.
+
+Two pure functions: `figures(state, ...)` reads a replayed journal (any mode: rehearsal,
+dry-run, live) and returns plain data (orders, lineage, fills, fees, taxes, P&L, the
+attention list, the plan's identity); `render_html(figures)` draws that data as one
+self-contained page. `report --format json` prints the very same figures.
+
+The charts are plain inline SVG written here, not a charting library: the picture is a few
+step lines, markers and shaded bands per symbol, which takes less code than wiring a
+library; the page then needs no JavaScript, no CDN and no network, opens offline in any
+browser or mail client, and stays a few kilobytes.
+
+Figures come from the journal only. Fill prices are the broker's, as journaled with each
+fill record (`value`: filled quantity × fill price over the order's lineage); a journal
+written before fills carried it shows the quantities without prices. The journal holds no
+market price observations: the report says so instead of drawing a price path.
+
+Fees and taxes are estimates from `Rates` (defaults in `DEFAULT_RATES`, each with its
+source and the date it was checked); a user overrides them with a JSON file or options.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from planrunner.clock import SEOUL
+from planrunner.engine.journal import Record, Replay
+from planrunner.errors import UsageError
+from planrunner.krx import days
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rates:
+    """Cost rates as fractions of the traded value (0.00015 is 0.015 %)."""
+
+    fee: float  # the brokerage fee, charged on buys and sells
+    tax: float  # the securities transaction tax incl. the rural special tax, on sells only
+    source: str
+
+
+# The default table: one row per year of the trading day (the tax rate changes by year).
+# Checked 2026-12-01. Sources:
+# - fee: Kiwoom Securities' online (HTS/MTS, REST API) brokerage fee for listed stocks,
+#   0.015 % of the traded value (Kiwoom's published fee schedule); exchange and
+#   depository charges are included in it.
+# - tax: the Securities Transaction Tax Act and its Enforcement Decree: for 2025, 0.15 %
+#   on KOSPI sells (0 % transaction tax + 0.15 % rural special tax) and KOSDAQ sells; from
+#   2026, 0.20 % (KOSPI 0.05 % + 0.15 % rural special tax; KOSDAQ 0.20 %) after the 2025
+#   tax law amendment. The journal does not say the market; both markets have one rate.
+DEFAULT_RATES: dict[int, Rates] = {
+    2025: Rates(
+        fee=0.00015,
+        tax=0.0015,
+        source="defaults for 2025: Kiwoom online fee 0.015 %; securities transaction "
+        "tax 0.15 % on sells (KOSPI incl. rural special tax, KOSDAQ)",
+    ),
+    2026: Rates(
+        fee=0.00015,
+        tax=0.0020,
+        source="defaults for 2026: Kiwoom online fee 0.015 %; securities transaction "
+        "tax 0.20 % on sells (KOSPI 0.05 % + 0.15 % rural special tax, KOSDAQ 0.20 %)",
+    ),
+}
+
+
+def default_rates(day: dt.date) -> Rates:
+    """The table's row for the day's year (the nearest year the table has)."""
+    years = sorted(DEFAULT_RATES)
+    year = max([y for y in years if y <= day.year], default=years[0])
+    return DEFAULT_RATES[year]
+
+
+def load_rates(
+    day: dt.date, *, file: Path | None = None, fee: float | None = None, tax: float | None = None
+) -> Rates:
+    """The default rates, overridden by a JSON file (`{"fee": 0.00015, "tax": 0.002}`,
+    fractions of the value) and then by explicit values."""
+    rates = default_rates(day)
+    notes = []
+    if file is not None:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--rates {file}: cannot read it as JSON ({e})") from None
+        if not isinstance(data, dict) or not set(data) <= {"fee", "tax"}:
+            raise UsageError(f'--rates {file}: write {{"fee": 0.00015, "tax": 0.002}}')
+        fee = data.get("fee") if fee is None else fee
+        tax = data.get("tax") if tax is None else tax
+        notes.append(f"rates from {file}")
+    for name, value in (("fee", fee), ("tax", tax)):
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or not 0 <= value < 0.1:
+            raise UsageError(f"{name} rate {value!r}: give a fraction of the value, e.g. 0.00015")
+        rates = (
+            replace(rates, fee=float(value)) if name == "fee" else replace(rates, tax=float(value))
+        )
+        notes.append(f"{name} {value * 100:.4g} %")
+    if notes:
+        rates = replace(rates, source=f"{rates.source}; overridden: {', '.join(notes)}")
+    return rates
+
+
+def _when(rec: Record) -> str:
+    """The record's time on the plan's clock (virtual in a rehearsal), else its wall time."""
+    return str(rec.get("at") or rec.get("t") or "")
+
+
+def _side(api_id: str | None) -> str:
+    return {"kt10000": "buy", "kt10001": "sell"}.get(api_id or "", "")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value).strip() or 0)
+    except ValueError:
+        return 0
+
+
+def _order_skeletons(state: Replay, plan_orders: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    orders: dict[str, Any] = {}
+    for oid, spec in plan_orders.items():
+        orders[oid] = {"order": oid, **spec, "steps": [], "fills": [], "lineage": []}
+    for rec in state.records:
+        order = rec.get("order")
+        if not order or rec.get("type") not in ("intent", "adopt", "fill", "ack"):
+            continue
+        o = orders.setdefault(
+            order,
+            {"order": order, "symbol": "", "side": "", "qty": 0, "steps": [], "fills": []},
+        )
+        o.setdefault("lineage", [])
+        if rec["type"] == "intent" and rec.get("kind") in ("place", "market", "replace"):
+            body = rec.get("body") or {}
+            o["symbol"] = o.get("symbol") or body.get("stk_cd", "")
+            o["side"] = o.get("side") or _side(rec.get("api_id"))
+            if rec.get("kind") == "place":
+                o["qty"] = o.get("qty") or _int(body.get("ord_qty"))
+    return orders
+
+
+def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
+    """Each order's limit price over time: one point per acked place, modify, market
+    switch or replacement, and a closing point at its acked cancel."""
+    intents: dict[tuple[str, int], Record] = {}
+    steps: dict[str, list[dict[str, Any]]] = {}
+    for rec in state.records:
+        kind = rec.get("type")
+        if kind == "intent":
+            intents[(rec["job"], int(rec.get("req", 0)))] = rec
+        elif kind == "ack":
+            intent = intents.get((rec["job"], int(rec.get("req", 0)))) or {}
+            body = intent.get("body") or {}
+            what = rec.get("kind", "?")
+            price = _int(body.get("mdfy_uv") or body.get("ord_uv"))
+            point = {
+                "at": _when(rec),
+                "kind": what,
+                "job": rec["job"],
+                "ord_no": rec.get("ord_no"),
+                "price": price if what != "cancel" and price else None,
+                "qty": _int(body.get("mdfy_qty") or body.get("cncl_qty") or body.get("ord_qty")),
+                "trigger": str(rec["job"]).startswith("trigger:"),
+            }
+            steps.setdefault(rec["order"], []).append(point)
+        elif kind == "adopt":
+            steps.setdefault(rec["order"], []).append(
+                {
+                    "at": _when(rec),
+                    "kind": "adopt",
+                    "job": None,
+                    "ord_no": rec.get("ord_no"),
+                    "price": None,
+                    "qty": 0,
+                    "trigger": False,
+                }
+            )
+    return steps
+
+
+def _fills(state: Replay) -> dict[str, list[dict[str, Any]]]:
+    """Each newly seen fill: the quantity and, when journaled, its average price."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    seen: dict[str, tuple[int, int]] = {}
+    for rec in state.records:
+        if rec.get("type") != "fill":
+            continue
+        order = rec["order"]
+        filled, value = _int(rec.get("filled")), _int(rec.get("value"))
+        before_qty, before_value = seen.get(order, (0, 0))
+        if filled <= before_qty:
+            continue
+        qty = filled - before_qty
+        priced = "value" in rec and value > before_value
+        price = round((value - before_value) / qty) if priced else None
+        seen[order] = (filled, value)
+        out.setdefault(order, []).append(
+            {"at": _when(rec), "qty": qty, "price": price, "filled": filled}
+        )
+    return out
+
+
+def _money(x: float) -> int:
+    return int(x)  # won, truncated (brokers truncate fees and taxes to the won)
+
+
+def _symbol_pnl(orders: list[dict[str, Any]], rates: Rates) -> dict[str, Any]:
+    """Realized P&L for the quantity both bought and sold within the plan, at the average
+    buy and sell prices; fees and the sell tax on that matched quantity are deducted."""
+    qty: dict[str, int] = {"buy": 0, "sell": 0}
+    value: dict[str, int] = {"buy": 0, "sell": 0}
+    unpriced = 0
+    for o in orders:
+        if o["side"] not in qty:
+            continue
+        priced_qty = sum(f["qty"] for f in o["fills"] if f["price"] is not None)
+        unpriced += o["filled"] - priced_qty
+        qty[o["side"]] += priced_qty
+        value[o["side"]] += sum(f["qty"] * f["price"] for f in o["fills"] if f["price"] is not None)
+    matched = min(qty["buy"], qty["sell"])
+    out: dict[str, Any] = {
+        "bought": qty["buy"],
+        "sold": qty["sell"],
+        "avg_buy": round(value["buy"] / qty["buy"], 2) if qty["buy"] else None,
+        "avg_sell": round(value["sell"] / qty["sell"], 2) if qty["sell"] else None,
+        "matched": matched,
+        "unpriced_fills": unpriced,
+        "gross": 0,
+        "costs": 0,
+        "net": 0,
+    }
+    if matched:
+        buy_value = value["buy"] * matched / qty["buy"]
+        sell_value = value["sell"] * matched / qty["sell"]
+        costs = (
+            _money(buy_value * rates.fee)
+            + _money(sell_value * rates.fee)
+            + _money(sell_value * rates.tax)
+        )
+        gross = round(sell_value - buy_value)
+        out.update(gross=gross, costs=costs, net=gross - costs)
+    return out
+
+
+def figures(
+    state: Replay,
+    *,
+    day: dt.date,
+    rates: Rates,
+    plan_name: str = "",
+    journal: str = "",
+    plan_orders: dict[str, dict[str, Any]] | None = None,
+    attention: list[str] | None = None,
+) -> dict[str, Any]:
+    """The day's figures from a replayed journal: plain data, JSON-ready.
+
+    `plan_orders` gives what the journal may not say (an adopted order's symbol, side and
+    quantity): order id → {symbol, side, qty}."""
+    start = state.starts[0] if state.starts else {}
+    last = state.starts[-1] if state.starts else {}
+    orders = _order_skeletons(state, plan_orders or {})
+    steps = _limit_steps(state)
+    fills = _fills(state)
+    for order, o in orders.items():
+        o["steps"] = steps.get(order, [])
+        o["fills"] = fills.get(order, [])
+        o["lineage"] = [
+            {"ord_no": s["ord_no"], "kind": s["kind"], "at": s["at"], "price": s["price"]}
+            for s in o["steps"]
+        ]
+        o["filled"] = o["fills"][-1]["filled"] if o["fills"] else 0
+        priced = [f for f in o["fills"] if f["price"] is not None]
+        pq = sum(f["qty"] for f in priced)
+        value = sum(f["qty"] * f["price"] for f in priced)
+        o["avg_price"] = round(value / pq, 2) if pq else None
+        o["value"] = value
+        o["fee"] = _money(value * rates.fee)
+        o["tax"] = _money(value * rates.tax) if o["side"] == "sell" else 0
+        o["market_switch"] = any(s["kind"] == "market" for s in o["steps"])
+    symbols: dict[str, Any] = {}
+    for o in orders.values():
+        symbols.setdefault(o["symbol"] or "?", []).append(o)
+    triggers = []
+    for rec in state.records:
+        job = str(rec.get("job") or "")
+        if rec.get("type") == "intent" and job.startswith("trigger:") and rec.get("req") == 0:
+            triggers.append({"trigger": job[8:], "at": _when(rec), "order": rec.get("order")})
+    stop = next((r for r in reversed(state.records) if r.get("type") == "stop"), None)
+    session = days.session(day).regular if days.is_trading_day(day) else None
+    jobs = {
+        job: js.state + (f" ({js.reason})" if js.reason else "") for job, js in state.jobs.items()
+    }
+    needs = list(attention or [])
+    for job_id, _req, _rec in state.in_doubt() if attention is None else ():
+        needs.append(f"{job_id}: outcome unknown; `planrunner run` reconciles it first")
+    if stop is None and state.starts:
+        needs.append("the journal has no stop record: the run did not end (or still runs)")
+    if any(o["filled"] and o["avg_price"] is None for o in orders.values()):
+        needs.append("some fills were journaled without a price: their value is not counted")
+    return {
+        "plan": plan_name,
+        "day": day.isoformat(),
+        "journal": journal,
+        "mode": start.get("mode", ""),
+        "env": start.get("env", ""),
+        "file": last.get("file", ""),
+        "sha256": last.get("sha256", ""),
+        "git_commit": last.get("git_commit"),
+        "run_start": start.get("run_start", ""),
+        "clock": "virtual (simulator)" if start.get("mode") == "sim" else "real (KST)",
+        "stopped": None
+        if stop is None
+        else {"at": stop.get("t"), "exit_code": stop.get("exit_code")},
+        "session": None
+        if session is None
+        else {"start": session.start.isoformat(), "end": session.end.isoformat()},
+        "price_observations": [],
+        "rates": asdict(rates),
+        "orders": list(orders.values()),
+        "symbols": {
+            sym: {"orders": [o["order"] for o in os_], "pnl": _symbol_pnl(os_, rates)}
+            for sym, os_ in symbols.items()
+        },
+        "triggers": triggers,
+        "jobs": jobs,
+        "attention": needs,
+    }
+
+
+# ---- HTML ---------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;
+text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}
+.att{color:#a40000}.note{color:#666}svg{background:#fff;border:1px solid #ddd}
+"""
+_W, _H, _PAD = 900, 260, 48
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def _seconds(at: str, day: dt.date) -> float | None:
+    try:
+        t = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=SEOUL)
+    base = dt.datetime.combine(day, dt.time(0), SEOUL)
+    return (t.astimezone(SEOUL) - base).total_seconds()
+
+
+def _hhmm(sec: float) -> str:
+    s = int(sec)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
+
+
+def _chart(symbol: str, orders: list[dict[str, Any]], fig: dict[str, Any]) -> str:
+    day = dt.date.fromisoformat(fig["day"])
+    times: list[float] = []
+    prices: list[int] = []
+    for o in orders:
+        for s in o["steps"]:
+            if (sec := _seconds(s["at"], day)) is not None:
+                times.append(sec)
+            if s["price"]:
+                prices.append(s["price"])
+        for f in o["fills"]:
+            if (sec := _seconds(f["at"], day)) is not None:
+                times.append(sec)
+            if f["price"]:
+                prices.append(f["price"])
+    sess = fig["session"]
+    if sess:
+        s0 = _seconds(f"{fig['day']}T{sess['start']}+09:00", day) or 0
+        s1 = _seconds(f"{fig['day']}T{sess['end']}+09:00", day) or 0
+    if not times:
+        times = [s0, s1] if sess else [0, 86400]
+    t0, t1 = min(times), max(times)
+    if sess:
+        t0, t1 = min(t0, s0), max(t1, s1)
+    t1 = max(t1, t0 + 60)
+    lo, hi = (min(prices), max(prices)) if prices else (0, 1)
+    pad = max((hi - lo) * 0.1, hi * 0.002, 1)
+    p0, p1 = lo - pad, hi + pad
+
+    def x(sec: float) -> float:
+        return round(_PAD + (sec - t0) / (t1 - t0) * (_W - 2 * _PAD), 1)
+
+    def y(price: float) -> float:
+        return round(_H - _PAD + (p0 - price) / (p1 - p0) * (_H - 2 * _PAD) + 0, 1)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
+        f'viewBox="0 0 {_W} {_H}" role="img" aria-label="{html.escape(symbol)}">'
+    ]
+    if sess:
+        parts.append(
+            f'<rect x="{x(s0)}" y="{_PAD}" width="{x(s1) - x(s0)}" height="{_H - 2 * _PAD}" '
+            f'fill="#eef5ff"><title>regular session {sess["start"]}–{sess["end"]}</title></rect>'
+        )
+    for i in range(5):  # axes: five price and five time ticks
+        p = p0 + (p1 - p0) * i / 4
+        parts.append(
+            f'<text x="{_PAD - 4}" y="{y(p) + 4}" font-size="10" text-anchor="end">'
+            f"{p:,.0f}</text>"
+            f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{y(p)}" y2="{y(p)}" stroke="#eee"/>'
+        )
+        t = t0 + (t1 - t0) * i / 4
+        parts.append(
+            f'<text x="{x(t)}" y="{_H - _PAD + 14}" font-size="10" '
+            f'text-anchor="middle">{_hhmm(t)}</text>'
+        )
+    end = t1
+    legend_y = 14
+    mine = {o["order"] for o in orders}
+    for trig in fig["triggers"]:
+        tx = _seconds(trig["at"], day)
+        if tx is not None and trig["order"] in mine:
+            parts.append(
+                _mark(x(tx), "#555", "T", f"trigger {trig['trigger']} fired at {trig['at']}")
+            )
+    for n, o in enumerate(orders):
+        color = _COLORS[n % len(_COLORS)]
+        pts: list[tuple[float, float]] = []
+        last: float | None = None
+        for s in o["steps"]:
+            sx = _seconds(s["at"], day)
+            if sx is None:
+                continue
+            if last is not None:
+                pts.append((x(sx), y(last)))
+            if s["price"]:
+                last = s["price"]
+                pts.append((x(sx), y(last)))
+            elif s["kind"] in ("cancel", "market"):
+                last = None
+                if pts:
+                    parts.append(_polyline(pts, color))
+                pts = []
+            if s["kind"] == "market":
+                parts.append(_mark(x(sx), color, "M", f"market switch at {s['at']}"))
+        if last is not None and pts:
+            pts.append((x(end), y(last)))
+        if pts:
+            parts.append(_polyline(pts, color))
+        for f in o["fills"]:
+            fx = _seconds(f["at"], day)
+            if fx is None or f["price"] is None:
+                continue
+            r = min(3 + f["qty"] ** 0.5 * 2, 14)
+            parts.append(
+                f'<circle cx="{x(fx)}" cy="{y(f["price"])}" r="{r:.1f}" fill="{color}" '
+                f'fill-opacity=".6"><title>{f["qty"]} filled at {f["price"]:,} '
+                f"({html.escape(f['at'])})</title></circle>"
+            )
+        parts.append(
+            f'<text x="{_W - _PAD + 4 - 40}" y="{legend_y}" font-size="11" fill="{color}" '
+            f'text-anchor="end">{html.escape(o["order"])} {html.escape(o["side"])}</text>'
+        )
+        legend_y += 13
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _mark(at: float, color: str, letter: str, title: str) -> str:
+    """A dashed vertical line with a letter on top: T for a trigger, M for a market switch."""
+    return (
+        f'<g><title>{html.escape(title)}</title><line x1="{at}" x2="{at}" y1="{_PAD}" '
+        f'y2="{_H - _PAD}" stroke="{color}" stroke-dasharray="4 3"/><text x="{at}" '
+        f'y="{_PAD - 4}" font-size="11" text-anchor="middle" fill="{color}">{letter}</text></g>'
+    )
+
+
+def _polyline(pts: list[tuple[float, float]], color: str) -> str:
+    coords = " ".join(f"{a},{b}" for a, b in pts)
+    return f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>'
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return html.escape(str(v))
+
+
+def _table(head: list[str], rows: list[list[Any]], left: int = 1) -> str:
+    th = "".join(
+        f'<th class="{"l" if i < left else ""}">{html.escape(h)}</th>' for i, h in enumerate(head)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="{"l" if i < left else ""}">{_num(c)}</td>' for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _clock(at: str) -> str:
+    try:
+        return dt.datetime.fromisoformat(at).astimezone(SEOUL).strftime("%H:%M:%S")
+    except ValueError:
+        return at
+
+
+def render_html(fig: dict[str, Any]) -> str:
+    """The figures as one self-contained HTML page (inline CSS and SVG, no scripts)."""
+    e = html.escape
+    out = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(fig['plan'])} {e(fig['day'])}: the day's report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{e(fig['plan'])} on {e(fig['day'])}</h1>",
+        _table(
+            ["", ""],
+            [
+                ["mode", f"{fig['mode']} ({fig['env']})"],
+                ["clock", fig["clock"]],
+                ["run start", fig["run_start"]],
+                ["plan file", fig["file"]],
+                ["sha256", fig["sha256"]],
+                ["git commit", fig["git_commit"] or "none recorded (not a live run)"],
+                ["journal", fig["journal"]],
+                [
+                    "ended",
+                    "no stop record"
+                    if not fig["stopped"]
+                    else f"exit {fig['stopped']['exit_code']}",
+                ],
+            ],
+            left=2,
+        ),
+        "<h2>Needs attention</h2>",
+    ]
+    if fig["attention"]:
+        out.append(
+            "<ul>" + "".join(f'<li class="att">{e(a)}</li>' for a in fig["attention"]) + "</ul>"
+        )
+    else:
+        out.append("<p>Nothing.</p>")
+    if not fig["price_observations"]:
+        out.append(
+            "<p class='note'>The journal holds no market price observations: the charts show "
+            "the orders' limit prices and fills, not the price path.</p>"
+        )
+    by_id = {o["order"]: o for o in fig["orders"]}
+    for sym, s in fig["symbols"].items():
+        orders = [by_id[o] for o in s["orders"]]
+        out.append(f"<h2>{e(sym)}</h2>")
+        out.append(_chart(sym, orders, fig))
+        out.append(
+            "<p class='note'>Lines: each order's limit price through its modifies; dots: "
+            "fills, area by quantity, at the time the runner saw them (it reads fills before "
+            "each modify or cancel and when the run ends); T: a trigger fired; M: the "
+            "switch to a market order; blue band: the regular session.</p>"
+        )
+        out.append(
+            _table(
+                ["order", "side", "filled/ordered", "avg price", "value", "fee", "tax"],
+                [
+                    [
+                        o["order"],
+                        o["side"],
+                        f"{o['filled']}/{o['qty']}",
+                        o["avg_price"],
+                        o["value"],
+                        o["fee"],
+                        o["tax"],
+                    ]
+                    for o in orders
+                ],
+                left=3,
+            )
+        )
+        for o in orders:
+            out.append(f"<p><b>{e(o['order'])}</b> lineage</p>")
+            out.append(
+                _table(
+                    ["time", "kind", "order no", "price"],
+                    [
+                        [_clock(li["at"]), li["kind"], li["ord_no"], li["price"]]
+                        for li in o["lineage"]
+                    ]
+                    + [
+                        [_clock(f["at"]), "fill", f"{f['qty']} (total {f['filled']})", f["price"]]
+                        for f in o["fills"]
+                    ],
+                    left=3,
+                )
+            )
+        p = s["pnl"]
+        out.append(
+            _table(
+                [
+                    "bought",
+                    "sold",
+                    "avg buy",
+                    "avg sell",
+                    "matched",
+                    "gross P&L",
+                    "fees+tax",
+                    "net P&L",
+                ],
+                [
+                    [
+                        p["bought"],
+                        p["sold"],
+                        p["avg_buy"],
+                        p["avg_sell"],
+                        p["matched"],
+                        p["gross"],
+                        p["costs"],
+                        p["net"],
+                    ]
+                ],
+                left=0,
+            )
+        )
+    if fig["triggers"]:
+        out.append("<h2>Triggers fired</h2>")
+        out.append(
+            _table(
+                ["trigger", "time", "order"],
+                [[t["trigger"], _clock(t["at"]), t["order"]] for t in fig["triggers"]],
+                left=3,
+            )
+        )
+    out.append("<h2>Jobs</h2>")
+    out.append(_table(["job", "state"], [[j, st] for j, st in fig["jobs"].items()], left=2))
+    r = fig["rates"]
+    out.append(
+        f"<p class='note'>Estimated costs: fee {r['fee'] * 100:.4g} % of the value on buys "
+        f"and sells, tax {r['tax'] * 100:.4g} % on sells ({e(r['source'])}). Realized P&amp;L "
+        "counts only quantities bought and sold within this plan, at their average prices.</p>"
+    )
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def plan_report(
+    path: Path,
+    *,
+    state_dir: Path,
+    day: dt.date | None,
+    env: str | None = None,
+    params: dict[str, str] | None = None,
+    rates: Rates | None = None,
+    journal: Path | None = None,
+) -> dict[str, Any]:
+    """The figures of a plan's day, read from its journal (the newest one, or `journal`)."""
+    from planrunner.app.status import find_journal
+    from planrunner.app.text import status_data
+    from planrunner.engine.journal import replay
+    from planrunner.plan.compile import compile_plan
+    from planrunner.plan.rules import load_plan
+
+    plan = load_plan(path, params)
+    the_day = day or plan.date or days.default_plan_date()
+    jpath = journal or find_journal(state_dir, plan.journal_name, the_day, env)
+    state = replay(jpath)
+    compiled = compile_plan(plan, day=the_day, run_start=state.run_start)
+    status = status_data(compiled, state)
+    specs = {
+        o.id: {"symbol": o.symbol, "side": o.side, "qty": o.qty} for o in compiled.orders.values()
+    }
+    return figures(
+        state,
+        day=the_day,
+        rates=rates or default_rates(the_day),
+        plan_name=plan.name,
+        journal=str(jpath),
+        plan_orders=specs,
+        attention=list(status.get("attention", [])),
+    )
