@@ -108,6 +108,11 @@ def _state_dir(value: Path | None) -> Path:
     help="The plan changed since the day's journal was started: go on with it (jobs that "
     "already acted stay done and are never repeated).",
 )
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="--sim: do not write the day's report (HTML) beside the journal.",
+)
 @DATE_OPTION
 @STATE_DIR_OPTION
 @FORMAT_OPTION
@@ -125,6 +130,7 @@ def run(
     sets: tuple[str, ...],
     fresh: bool,
     resume_changed: bool,
+    no_report: bool,
     day: str | None,
     state_dir: Path | None,
     fmt: str,
@@ -204,11 +210,31 @@ def run(
     else:
         for line in summary_lines(result):
             say(line)
+    if mode == "sim" and not no_report:
+        _write_report(plan, opts, to_stderr=fmt == "json")
     try:
         sys.stdout.flush()
     except (OSError, ValueError):
         _silence(False)
     sys.exit(result.exit_code)
+
+
+def _write_report(plan: Path, opts: Any, *, to_stderr: bool) -> None:
+    """A rehearsal's report beside its journal; a failure to write it is said, and never
+    changes the run's exit code. With --format json the path goes to stderr."""
+    from planrunner.app.report import plan_report, render_html
+    from planrunner.errors import PlanrunnerError
+
+    try:
+        fig = plan_report(
+            plan, state_dir=opts.state_dir, day=opts.date, env="sim", params=opts.params
+        )
+        path = Path(fig["journal"]).with_suffix(".html")
+        path.write_text(render_html(fig), encoding="utf-8")
+    except (OSError, PlanrunnerError) as e:
+        say(f"the report could not be written: {e}", err=True)
+        return
+    say(f"report: {path}", err=to_stderr)
 
 
 @click.command()
