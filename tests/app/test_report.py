@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import signal
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -221,3 +222,20 @@ def test_issue17_rates_default_by_year_and_overridable(tmp_path):
     f.write_text('{"fees": 1}', encoding="utf-8")
     with pytest.raises(UsageError):
         load_rates(dt.date(2026, 6, 2), file=f)
+
+
+def test_issue17_a_rehearsal_writes_its_report_and_prints_the_path(tmp_path):
+    plan = ROOT / "plans" / "open-ladder.yaml"
+    scenario = ROOT / "plans" / "scenarios" / "open-ladder.yaml"
+    args = ["run", str(plan), "--scenario", str(scenario), "--speed", "4000"]
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:  # `run` installs its own handlers: give the test process its own back
+        result = CliRunner().invoke(cli, [*args, "--state-dir", str(tmp_path)])
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip().splitlines()[-1].removeprefix("report: "))
+    assert path.parent.parent == tmp_path and path.suffix == ".html"
+    assert path.with_suffix(".jsonl").exists()
+    assert "<svg" in path.read_text(encoding="utf-8")
