@@ -166,6 +166,7 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
                 "price": price if what != "cancel" and price else None,
                 "qty": _int(body.get("mdfy_qty") or body.get("cncl_qty") or body.get("ord_qty")),
                 "trigger": str(rec["job"]).startswith("trigger:"),
+                "partial": bool(rec.get("partial", False)),  # a partial cancel: still working
             }
             steps.setdefault(rec["order"], []).append(point)
         elif kind == "adopt":
@@ -178,6 +179,7 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
                     "price": None,
                     "qty": 0,
                     "trigger": False,
+                    "partial": False,
                 }
             )
     return steps
@@ -439,7 +441,7 @@ def _chart(symbol: str, orders: list[dict[str, Any]], fig: dict[str, Any]) -> st
             if s["price"]:
                 last = s["price"]
                 pts.append((x(sx), y(last)))
-            elif s["kind"] in ("cancel", "market"):
+            elif s["kind"] in ("cancel", "market") and not s["partial"]:
                 last = None
                 if pts:
                     parts.append(_polyline(pts, color))

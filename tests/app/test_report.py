@@ -239,3 +239,22 @@ def test_issue17_a_rehearsal_writes_its_report_and_prints_the_path(tmp_path):
     assert path.parent.parent == tmp_path and path.suffix == ".html"
     assert path.with_suffix(".jsonl").exists()
     assert "<svg" in path.read_text(encoding="utf-8")
+
+
+def test_issue17_a_partial_cancel_keeps_the_limit_line_going():
+    def cancel(partial: bool) -> list[dict[str, Any]]:
+        at = "2026-03-03T10:00:00+09:00"
+        job = "buy.cancel@10:00"
+        return [
+            {"type": "intent", "job": job, "req": 0, "order": "buy", "kind": "cancel",
+             "api_id": "kt10003", "body": {"cncl_qty": "4"}, "at": at, "t": at},
+            {"type": "ack", "job": job, "req": 0, "order": "buy", "kind": "cancel",
+             "ord_no": "0000002", "at": at, "t": at, "partial": partial},
+        ]  # fmt: skip
+
+    for partial in (True, False):
+        lines = _journal(*_placed("buy", "kt10000", 10, 70000, "0000001"), *cancel(partial))
+        fig = figures(replay_lines(lines), day=dt.date(2026, 3, 3), rates=RATES)
+        [points] = re.findall(r'<polyline points="([^"]+)"', render_html(fig))
+        # Placed, still there at the cancel, then (partial only) on to the chart's end.
+        assert len(points.split()) == (3 if partial else 2)
