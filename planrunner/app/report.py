@@ -126,6 +126,7 @@ def _order_skeletons(state: Replay, plan_orders: dict[str, dict[str, Any]]) -> d
     orders: dict[str, Any] = {}
     for oid, spec in plan_orders.items():
         orders[oid] = {"order": oid, **spec, "steps": [], "fills": [], "lineage": []}
+    seen_filled: dict[str, int] = {}
     for rec in state.records:
         order = rec.get("order")
         if not order or rec.get("type") not in ("intent", "adopt", "fill", "ack"):
@@ -141,6 +142,10 @@ def _order_skeletons(state: Replay, plan_orders: dict[str, dict[str, Any]]) -> d
             o["side"] = o.get("side") or _side(rec.get("api_id"))
             if rec.get("kind") == "place":
                 o["qty"] = o.get("qty") or _int(body.get("ord_qty"))
+            elif rec.get("kind") == "replace":  # the new total: filled before + the new order
+                o["qty"] = seen_filled.get(order, 0) + _int(body.get("ord_qty"))
+        elif rec["type"] == "fill":
+            seen_filled[order] = max(seen_filled.get(order, 0), _int(rec.get("filled")))
     return orders
 
 

@@ -258,3 +258,19 @@ def test_issue17_a_partial_cancel_keeps_the_limit_line_going():
         [points] = re.findall(r'<polyline points="([^"]+)"', render_html(fig))
         # Placed, still there at the cancel, then (partial only) on to the chart's end.
         assert len(points.split()) == (3 if partial else 2)
+
+
+def test_issue17_a_replace_orders_its_new_total():
+    at = "2026-03-03T10:30:00+09:00"
+    body = {"stk_cd": "005930", "ord_qty": "16", "ord_uv": "69600", "trde_tp": "0"}
+    lines = _journal(
+        *_placed("bid", "kt10000", 10, 69500, "0000001"),
+        _fill("bid", 4, 4 * 69500, "10:00:00"),
+        {"type": "intent", "job": "bid.replace", "req": 1, "order": "bid", "kind": "replace",
+         "api_id": "kt10000", "body": body, "at": at, "t": at},
+        {"type": "ack", "job": "bid.replace", "req": 1, "order": "bid", "kind": "replace",
+         "ord_no": "0000003", "at": at, "t": at},
+    )  # fmt: skip
+    [bid] = figures(replay_lines(lines), day=dt.date(2026, 3, 3), rates=RATES)["orders"]
+    assert (bid["filled"], bid["qty"]) == (4, 20)  # 4 filled before + 16 newly ordered
+    assert [li["price"] for li in bid["lineage"]] == [69500, 69600]
