@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from planrunner.app.identity import real_clock_day
 from planrunner.app.targets import build_remote, keys_from_env
 from planrunner.clock import SEOUL
 from planrunner.engine.events import INFO, Emit, Event
@@ -72,9 +73,7 @@ def cancel_all(
         live=live, base_url=base_url, state_dir=state_dir, appkey=appkey, secret=secret
     )
     try:
-        from planrunner.krx import days
-
-        the_day = day or plan.date or days.default_plan_date()
+        the_day = real_clock_day(plan, day)
         jpath = journal_path(state_dir, plan.journal_name, the_day, target.env)
         if not jpath.exists():
             raise UsageError(
@@ -84,7 +83,7 @@ def cancel_all(
         journal = Journal(jpath)
         state = journal.open()
         try:
-            compiled = compile_plan(plan, day=the_day, run_start=state.run_start)
+            compiled = compile_plan(plan, day=the_day, run_start=state.run_start, closed_ok=True)
             ex = Executor(
                 plan=compiled,
                 client=target.client,

@@ -17,7 +17,9 @@ from typing import Any
 
 from planrunner.engine.journal import Record, Replay
 from planrunner.errors import RunError
+from planrunner.krx import days
 from planrunner.model import Action, CompiledPlan, OrderSpec, action_name
+from planrunner.plan.rules import Ladder, Plan
 
 
 class PlanChanged(RunError):
@@ -131,3 +133,31 @@ def refusal(change: Change, *, path: Path, name: str, journal: Path) -> PlanChan
         "stay done and are never repeated), or with --fresh to start a new journal (the old "
         "one is kept beside it; orders it placed are no longer managed by this run)"
     )
+
+
+def relative_time(plan: Plan) -> str | None:
+    """The first time in the plan that counts from the run start, as the user reads it."""
+    for spec in plan.orders.values():
+        if spec.adopt is None and spec.mark and spec.mark.path.startswith("$.orders."):
+            if spec.at is None:
+                return f"order {spec.id} has no at: (placed when the run starts)"
+            if spec.at.offset is not None:
+                return f"order {spec.id} at {spec.at.text}"
+    for step in plan.steps:
+        times = (step.action.start,) if isinstance(step.action, Ladder) else (step.at,)
+        for t in times:
+            if t is not None and t.offset is not None:
+                return f"{step.path} at {t.text}"
+    return None
+
+
+def real_clock_day(plan: Plan, given: dt.date | None, now: dt.datetime | None = None) -> dt.date:
+    """The day a run on a real clock (--dry-run, --live, cancel-all) belongs to: the date
+    given or written in the plan; else today for a plan with times relative to the run
+    start (they happen now, even on a day KRX is closed: the run then says so); else
+    today if KRX trades today, or its next trading day."""
+    if given is not None or plan.date is not None:
+        return given or plan.date  # type: ignore[return-value]
+    if relative_time(plan) is not None:
+        return days.today_seoul(now)
+    return days.default_plan_date(now)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from planrunner.app.identity import compare, refusal, timeline_of
+from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
 from planrunner.app.targets import (
     Target,
     build_remote,
@@ -36,7 +36,7 @@ from planrunner.errors import RunError, UsageError
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import Ladder, Plan, load_plan
+from planrunner.plan.rules import Plan, load_plan
 from planrunner.redact import redact
 
 
@@ -65,22 +65,6 @@ def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.
     return day
 
 
-def _relative_time(plan: Plan) -> str | None:
-    """The first time in the plan that counts from the run start, as the user reads it."""
-    for spec in plan.orders.values():
-        if spec.adopt is None and spec.mark and spec.mark.path.startswith("$.orders."):
-            if spec.at is None:
-                return f"order {spec.id} has no at: (placed when the run starts)"
-            if spec.at.offset is not None:
-                return f"order {spec.id} at {spec.at.text}"
-    for step in plan.steps:
-        times = (step.action.start,) if isinstance(step.action, Ladder) else (step.at,)
-        for t in times:
-            if t is not None and t.offset is not None:
-                return f"{step.path} at {t.text}"
-    return None
-
-
 def _check_day(plan: Plan, day: dt.date, opts: RunOptions) -> None:
     """On a real clock, times relative to the run start happen today: such a plan cannot
     run for another day (its orders would go out now, under that day's journal)."""
@@ -89,7 +73,7 @@ def _check_day(plan: Plan, day: dt.date, opts: RunOptions) -> None:
     today = dt.datetime.now(SEOUL).date()
     if day == today:
         return
-    why = _relative_time(plan)
+    why = relative_time(plan)
     if why is None:
         return
     source = f"--date {day}" if opts.date else f"date: {day}"
@@ -158,10 +142,14 @@ def run_plan(
     to keep the embedded simulator, whose request log is the truth about what was sent."""
     plan = load_plan(path, opts.params)  # raises PlanError with every problem
     strict = not (opts.mode == "dry-run" and opts.base_url)
-    day = _day(plan.date, opts.date, strict=strict)
-    _check_day(plan, day, opts)
     live = opts.mode == "live"
+    # The committed-plan check first: it needs no calendar and refuses whatever the day.
     commit = live_guard(path, allow_dirty=opts.allow_dirty) if live else None
+    given = opts.date or plan.date
+    if given is None and opts.mode != "sim":
+        given = real_clock_day(plan, None)  # relative times happen today, even on a closed day
+    day = _day(plan.date, given, strict=strict)
+    _check_day(plan, day, opts)
 
     if opts.mode == "sim":
         # Relative times count from the rehearsal's start, which itself is chosen from the
@@ -217,7 +205,10 @@ def run_plan(
         changed = None
         if opts.mode != "sim":
             run_start = state.run_start or target.clock.now()
-            compiled = _with_adoptions(compile_plan(plan, day=day, run_start=run_start), opts.adopt)
+            compiled = _with_adoptions(
+                compile_plan(plan, day=day, run_start=run_start, closed_ok=not strict),
+                opts.adopt,
+            )
             change = compare(state, path=path, sha256=sha, timeline=timeline_of(compiled))
             if change and not opts.resume_changed:
                 raise refusal(change, path=path, name=plan.name, journal=jpath)

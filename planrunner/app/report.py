@@ -675,7 +675,7 @@ def plan_report(
     the_day = day or plan.date or days.default_plan_date()
     jpath = journal or find_journal(state_dir, plan.journal_name, the_day, env)
     state = replay(jpath)
-    compiled = compile_plan(plan, day=the_day, run_start=state.run_start)
+    compiled = compile_plan(plan, day=the_day, run_start=state.run_start, closed_ok=True)
     status = status_data(compiled, state)
     specs = {
         o.id: {"symbol": o.symbol, "side": o.side, "qty": o.qty} for o in compiled.orders.values()

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from planrunner.app.identity import relative_time
 from planrunner.app.text import status_data
 from planrunner.engine.journal import journal_path, replay
 from planrunner.errors import RunError
@@ -33,6 +34,14 @@ def find_journal(state_dir: Path, name: str, day: dt.date, env: str | None) -> P
     return found[-1]
 
 
+def _has_journal(state_dir: Path, name: str, day: dt.date, env: str | None) -> bool:
+    try:
+        find_journal(state_dir, name, day, env)
+    except RunError:
+        return False
+    return True
+
+
 def plan_status(
     path: Path,
     *,
@@ -43,9 +52,15 @@ def plan_status(
 ) -> dict[str, Any]:
     plan = load_plan(path, params)
     the_day = day or plan.date or days.default_plan_date()
+    if day is None and plan.date is None and relative_time(plan) is not None:
+        # Relative times run today on a real clock, even on a closed day; a rehearsal
+        # plays the next trading day: whichever journal exists.
+        today = days.today_seoul()
+        if today != the_day and _has_journal(state_dir, plan.journal_name, today, env):
+            the_day = today
     jpath = find_journal(state_dir, plan.journal_name, the_day, env)
     state = replay(jpath)
-    compiled = compile_plan(plan, day=the_day, run_start=state.run_start)
+    compiled = compile_plan(plan, day=the_day, run_start=state.run_start, closed_ok=True)
     data = status_data(compiled, state)
     data["journal"] = str(jpath)
     data["plan"] = plan.name

@@ -198,6 +198,7 @@ def analyse(
     day: dt.date | None = None,
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    closed_ok: bool = False,
 ) -> tuple[CompiledPlan, list[Problem]]:
     """Compile for one day and report what the day or the order of events makes wrong.
 
@@ -207,12 +208,14 @@ def analyse(
     time now: the verdict on a plan and a day never depends on the hour it is checked.
     What depends on the real start (an order without `at` placed after a 10:00 step,
     offsets past the close) is reported by `run`, which compiles with its start.
+    `closed_ok`: a day KRX is closed is not a problem (a run against a local simulator,
+    which keeps its own calendar; the run warns instead).
     """
     now = now or dt.datetime.now(SEOUL)
     problems: list[Problem] = []
     if day is None:
         day = plan.date or days.default_plan_date(now)
-    elif day != plan.date and (msg := not_trading_day(day)):
+    elif day != plan.date and not closed_ok and (msg := not_trading_day(day)):
         problems.append(plan.problem("$.date" if plan.date else "$", msg))
     start = run_start
     if start is None:
@@ -242,9 +245,10 @@ def compile_plan(
     day: dt.date | None = None,
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    closed_ok: bool = False,
 ) -> CompiledPlan:
     """`analyse`, raising PlanError if anything is wrong."""
-    compiled, problems = analyse(plan, day=day, run_start=run_start, now=now)
+    compiled, problems = analyse(plan, day=day, run_start=run_start, now=now, closed_ok=closed_ok)
     if problems:
         raise PlanError(problems)
     return compiled
