@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
+from planrunner.app.notify import TIMEOUT, Notifier, summary_line
 from planrunner.app.targets import (
     Target,
     build_remote,
@@ -36,7 +37,7 @@ from planrunner.errors import RunError, UsageError
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import Plan, load_plan
+from planrunner.plan.rules import NOTIFY_EVENTS, Plan, load_plan
 from planrunner.redact import redact
 
 
@@ -54,6 +55,8 @@ class RunOptions:
     params: dict[str, str] = field(default_factory=dict)  # --set name=value
     fresh: bool = False  # a new journal; an existing one is kept beside it
     resume_changed: bool = False  # go on with a changed plan under the day's journal
+    notify: tuple[str, ...] = ()  # --notify URL: on top of the plan's notify: URLs
+    notify_timeout: float = TIMEOUT  # seconds per notification message
 
 
 def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
@@ -130,6 +133,22 @@ def _crash_log(state_dir: Path, tracebacks: list[str]) -> Path:
     return path
 
 
+def _notifier(plan: Plan, opts: RunOptions, warn: Callable[[str], None]) -> Notifier | None:
+    """The run's notifications: the plan's `notify:` URLs and `--notify` ones (those get
+    the plan's choice of events, or all)."""
+    urls = [*(plan.notify.urls if plan.notify else ()), *opts.notify]
+    if not urls:
+        return None
+    return Notifier(
+        urls,
+        title=f"planrunner: {plan.name}",
+        events=plan.notify.events if plan.notify else NOTIFY_EVENTS,
+        orders={oid: (spec.symbol, spec.side) for oid, spec in plan.orders.items()},
+        warn=warn,
+        timeout=opts.notify_timeout,
+    )
+
+
 def run_plan(
     path: Path,
     opts: RunOptions,
@@ -150,6 +169,11 @@ def run_plan(
         given = real_clock_day(plan, None)  # relative times happen today, even on a closed day
     day = _day(plan.date, given, strict=strict)
     _check_day(plan, day, opts)
+    # Before any clock starts: apprise loads its plugins (most of a second), and a URL it
+    # does not know is an error before anything is sent.
+    # Its threads start with the first message, so a failure before the run leaves none.
+    warn_to: list[Callable[[str], None]] = []
+    notifier = _notifier(plan, opts, lambda m: warn_to[0](m) if warn_to else None)
 
     if opts.mode == "sim":
         # Relative times count from the rehearsal's start, which itself is chosen from the
@@ -197,8 +221,12 @@ def run_plan(
             sync=True,
         )
 
-    emit = steady(printer, output_failed)
+    emit = plain = steady(printer, output_failed)
+    ended = False
     try:
+        if notifier is not None:
+            warn_to[:] = [lambda m: plain(Event(kind=WARNING, at=target.clock.now(), message=m))]
+            emit = notifier.wrap(emit)
         # A rehearsal starts from nothing (the last one is kept beside it), like --fresh.
         state = journal.open(fresh=opts.fresh or opts.mode == "sim")
         sha = file_sha256(path)
@@ -316,7 +344,17 @@ def run_plan(
         if journal.failure is None:
             with contextlib.suppress(JournalWriteError):
                 journal.append({"type": "stop", "exit_code": result.exit_code}, sync=True)
+        if notifier is not None:
+            notifier.finish(result, summary_line(plan.name, result))
+            ended = True
         return result
+    except BaseException as e:
+        if notifier is not None and not ended:
+            notifier.send("end", redact(f"{plan.name} stopped: {type(e).__name__}: {e}"))
+        raise
     finally:
+        if notifier is not None:
+            for note in notifier.close():  # after the journal's stop: printed only
+                plain(Event(kind=WARNING, at=target.clock.now(), message=note))
         journal.close()
         target.client.close()

@@ -109,6 +109,14 @@ def _state_dir(value: Path | None) -> Path:
     "already acted stay done and are never repeated).",
 )
 @click.option(
+    "--notify",
+    multiple=True,
+    metavar="URL",
+    help="Send fills, rejections, triggers, market switches, what needs attention and the "
+    "end to this URL (apprise's form: tgram://TOKEN/CHAT_ID, discord://…, json://host/path; "
+    "repeatable). Sending never delays an order.",
+)
+@click.option(
     "--no-report",
     is_flag=True,
     help="--sim: do not write the day's report (HTML) beside the journal.",
@@ -130,6 +138,7 @@ def run(
     sets: tuple[str, ...],
     fresh: bool,
     resume_changed: bool,
+    notify: tuple[str, ...],
     no_report: bool,
     day: str | None,
     state_dir: Path | None,
@@ -192,6 +201,7 @@ def run(
         params=set_values(sets),
         fresh=fresh,
         resume_changed=resume_changed,
+        notify=notify,
     )
     stop = threading.Event()
 

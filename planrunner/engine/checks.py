@@ -261,9 +261,15 @@ class BrokerChecks:
         )
         target = self.targets.get(order)
         of = f"/{target}" if target else ""
-        self.emit(
-            self._event(FILL, f"filled {st.filled - before} more ({st.filled}{of})", None, order)
-        )
+        # The figures ride along for machines (JSON lines, notifications).
+        figures = {
+            "qty": st.filled - before,
+            "filled": st.filled,
+            "remaining": st.remaining,
+            "value": st.fill_value,
+        }
+        text = f"filled {st.filled - before} more ({st.filled}{of})"
+        self.emit(self._event(FILL, text, None, order, figures))
 
     def _open_status(self, order: str, *, fills: bool = True) -> OrderStatus:
         if not self.journal.state.lineage.get(order):

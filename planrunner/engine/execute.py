@@ -574,7 +574,7 @@ class Executor(BrokerChecks):
         )
         orig = request.body.get("orig_ord_no")
         text = f"acked {kind} {orig} → {ack.ord_no}" if orig else f"acked {kind} → {ack.ord_no}"
-        self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no}))
+        self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no, "kind": kind}))
         return rec
 
     def _wait_for(self, job_id: str, prepared: Prepared | None) -> None:

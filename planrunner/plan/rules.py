@@ -102,6 +102,22 @@ class TriggerSpec:
     path: str
 
 
+# What a run can tell a notification service about (plan `notify.events`).
+NOTIFY_EVENTS = ("fill", "rejected", "trigger", "market", "attention", "end")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notify:
+    urls: tuple[str, ...]
+    events: tuple[str, ...] = NOTIFY_EVENTS
+
+
+def _notify(raw: Any) -> Notify | None:
+    if raw is None:
+        return None
+    return Notify(urls=tuple(raw["urls"]), events=tuple(raw.get("events", NOTIFY_EVENTS)))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     file: str
@@ -115,6 +131,7 @@ class Plan:
     policy: Policy
     source: Loaded  # for marks: where each value was written
     params: dict[str, Any] = field(default_factory=dict)  # the values in force
+    notify: Notify | None = None  # where messages about the run go
 
     @property
     def journal_name(self) -> str:
@@ -422,6 +439,7 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         triggers=tuple(triggers),
         policy=_policy(data.get("policy", {})),
         source=loaded,
+        notify=_notify(data.get("notify")),
     )
     return plan, b.problems
 

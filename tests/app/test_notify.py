@@ -1,0 +1,251 @@
+"""Notifications (issue 17): a rehearsal with fills, a rejection and a trigger, told to a
+webhook receiver on 127.0.0.1 through apprise's `json://` form; a receiver that hangs or
+refuses delays no order and is reported once.
+
+No timing assertions: a run with a dead receiver is compared with the same run without
+notifications (the same requests, each job in the same state) and every job's firing
+lateness stays within the plan's grace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planrunner.app.launch import RunOptions, run_plan
+from planrunner.engine.events import WARNING, Event
+from planrunner.engine.journal import replay
+from planrunner.errors import PlanError, UsageError
+from planrunner.plan.rules import load_plan
+
+# emergency-close, compressed into ten minutes, plus a buy the account cannot pay for:
+# the simulator rejects it (2110), the stop trigger fires and switches `exit` to market.
+PLAN = """\
+version: 1
+name: notify-check
+orders:
+  exit: {symbol: "000660", side: sell, qty: 20, price: 205000, at: "09:00"}
+  extra: {symbol: "005930", side: buy, qty: 50, price: 70000, at: "09:01"}
+steps:
+  - at: "09:03"
+    modify: {order: exit, price: -2 ticks}
+triggers:
+  - id: stop
+    when: {price: {symbol: "000660", below: 198000}}
+    market: {order: exit}
+    between: ["09:00", "09:08"]
+policy:
+  price_poll: 1s
+  max_order_value: 5000000
+"""
+SCENARIO = """\
+account: {cash: 1000000, holdings: {"000660": 20}}
+symbols:
+  "000660":
+    base: 202000
+    walk: false
+    path:
+      - ["09:00", 203000]
+      - ["09:01:30", 205000]
+      - ["09:02:30", 205000]
+      - ["09:02:40", 203000]
+      - ["09:04", 203000]
+      - ["09:05", 197500]
+    fill: {mode: partial, max_qty: 6}
+  "005930":
+    base: 70000
+    walk: false
+    path:
+      - ["09:00", 70500]
+"""
+SPEED = 600.0
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        size = int(self.headers.get("Content-Length", 0))
+        self.server.got.append(json.loads(self.rfile.read(size)))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.got = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"json://127.0.0.1:{server.server_port}/hook", server.got  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def hanging() -> Iterator[str]:
+    """A port that takes connections (the kernel's backlog) and never answers."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    try:
+        yield f"json://127.0.0.1:{s.getsockname()[1]}/hook"
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def refusing() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connections are refused
+    return f"json://127.0.0.1:{port}/hook"
+
+
+def _files(tmp: Path, notify: str = "") -> tuple[Path, Path]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    plan = tmp / "notify-check.yaml"
+    plan.write_text(PLAN + notify, encoding="utf-8")
+    scenario = tmp / "scenario.yaml"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+    return plan, scenario
+
+
+def _run(tmp: Path, *urls: str, notify: str = "", timeout: float = 5.0) -> tuple[Any, list[Event]]:
+    plan, scenario = _files(tmp, notify)
+    events: list[Event] = []
+    opts = RunOptions(
+        state_dir=tmp / "state",
+        scenario=scenario,
+        speed=SPEED,
+        notify=urls,
+        notify_timeout=timeout,
+    )
+    result = run_plan(plan, opts, emit=events.append, stop=threading.Event())
+    return result, events
+
+
+def _messages(got: list[dict[str, Any]]) -> list[str]:
+    return [re.sub(r"^\d\d:\d\d:\d\d ", "", m["message"]) for m in got]  # no stamp
+
+
+def _kind(text: str) -> str:
+    for prefix, kind in (
+        ("rejected: ", "rejected"),
+        ("part filled: ", "fill"),
+        ("filled: ", "fill"),
+        ("trigger ", "trigger"),
+        ("needs attention:", "attention"),
+        ("notify-check ended", "end"),
+    ):
+        if text.startswith(prefix):
+            return kind
+    return "market" if "switched to a market order" in text else text
+
+
+def test_issue17_notify_messages_arrive_in_order(tmp_path, receiver):
+    url, got = receiver
+    result, _events = _run(tmp_path, url)
+    assert result.exit_code == 2  # the rejected buy needs attention
+    assert {m["title"] for m in got} == {"planrunner: notify-check"}
+    texts = _messages(got)
+    kinds = [_kind(t) for t in texts]
+    # The rejection, the fill(s) at the offer, the trigger, the switch, the market fill,
+    # then the end: what needs attention and the summary line.
+    rejected, *offer, trigger, market, last, attention, end = texts
+    fills = ["fill"] * len(offer)
+    assert kinds == ["rejected", *fills, "trigger", "market", "fill", "attention", "end"], texts
+    assert rejected.startswith("rejected: extra: not executed: kt10000: ")
+    assert "[2110]" in rejected
+    assert offer and offer[0].startswith(
+        "part filled: exit (sell 000660) 6 more, 6 in all, 14 open"
+    )
+    assert all(" at 205,000 (average 205,000)" in t for t in offer), offer
+    assert trigger == "trigger stop fired (000660 197,500)"
+    assert market.startswith("exit switched to a market order (acked market")
+    sold = 20 - 6 * len(offer)
+    assert last.startswith(f"filled: exit (sell 000660) {sold} more, 20 in all at 197,500")
+    assert attention.startswith("needs attention:\n- extra.place: rejected (kt10000")
+    assert end.startswith("notify-check ended, exit 2: jobs ")
+    assert "exit 20/20 filled" in end and "1 need(s) attention" in end
+
+
+def test_issue17_notify_plan_section_chooses_events(tmp_path, receiver):
+    url, got = receiver
+    _run(tmp_path, notify=f'notify:\n  urls: ["{url}"]\n  events: [trigger, end]\n')
+    texts = _messages(got)
+    assert [t.split(" ")[0] for t in texts] == ["trigger", "notify-check"]
+
+
+def _lateness_within_grace(tmp: Path) -> None:
+    """Each job's intent was written within the plan's grace of its instant (the runner
+    refuses to send a late job, so a late one would show as skipped)."""
+    [journal] = sorted((tmp / "state").rglob("*.jsonl"))
+    state = replay(journal)
+    for job, js in state.jobs.items():
+        assert "late" not in js.label and "late" not in js.reason, (job, js.label, js.reason)
+
+
+def _outcome(tmp: Path, result: Any) -> tuple[Any, ...]:
+    return (
+        result.exit_code,
+        result.jobs,
+        [(o.order, o.filled, o.ordered, o.state) for o in result.orders],
+    )
+
+
+@pytest.mark.parametrize("dead", ["hanging", "refusing"])
+def test_issue17_dead_receiver_delays_no_order(tmp_path, dead, request):
+    url = request.getfixturevalue(dead)
+    base, base_events = _run(tmp_path / "plain")
+    result, events = _run(tmp_path / "told", url, timeout=0.5)
+    assert _outcome(tmp_path, result) == _outcome(tmp_path, base)
+    _lateness_within_grace(tmp_path / "told")
+    failures = [e for e in events if e.kind == WARNING and "failed" in e.message]
+    assert len(failures) == 1, [e.message for e in failures]
+    assert failures[0].message.startswith("notifications to json://127.0.0.1:")
+
+    # Everything else the run said is what the run without notifications said.
+    def said(evs: list[Event]) -> list[tuple[str, str | None]]:
+        return [(e.kind, e.job) for e in evs if e.kind != WARNING]
+
+    assert said(events) == said(base_events)
+
+
+def test_issue17_notify_url_needs_a_scheme(tmp_path):
+    plan, _ = _files(tmp_path, 'notify: {urls: ["hooks.example/abc"]}\n')
+    with pytest.raises(PlanError) as e:
+        load_plan(plan)
+    assert "not a notification URL" in str(e.value)
+
+
+def test_issue17_notify_unknown_service_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="not a URL apprise knows"):
+        _run(tmp_path, "nosuchservice://x/y")
+
+
+def test_issue17_notify_hides_the_token(tmp_path, refusing):
+    token = "123456789:AAF3xYzSecretTokenValue0123456789ab"
+    from planrunner.app.notify import Notifier
+    from planrunner.redact import redact
+
+    said: list[str] = []
+    n = Notifier([f"tgram://{token}/987654321"], title="t", warn=said.append, timeout=0.2)
+    try:
+        assert token not in n.channels[0].name
+        shown = redact(f"url tgram://{token}/1")
+        assert shown.startswith("url tgram://***") and "Secret" not in shown
+    finally:
+        assert n.close() == []
