@@ -9,10 +9,12 @@ lateness stays within the plan's grace.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 import pytest
 
 from planrunner.app.launch import RunOptions, run_plan
-from planrunner.engine.events import WARNING, Event
+from planrunner.engine.events import FILL, INFO, SCHEDULED, TRIGGERED, WARNING, Event
 from planrunner.engine.journal import replay
 from planrunner.errors import PlanError, UsageError
 from planrunner.plan.rules import load_plan
@@ -189,13 +191,25 @@ def test_issue17_notify_plan_section_chooses_events(tmp_path, receiver):
     assert [t.split(" ")[0] for t in texts] == ["trigger", "notify-check"]
 
 
-def _lateness_within_grace(tmp: Path) -> None:
-    """Each job's intent was written within the plan's grace of its instant (the runner
-    refuses to send a late job, so a late one would show as skipped)."""
+# The runner's own bound on a rehearsal's lateness: the plan's grace (30 s), at least a
+# quarter second of real time.
+GRACE = dt.timedelta(seconds=max(30.0, 0.25 * SPEED))
+
+
+def _lateness_within_grace(tmp: Path, events: list[Event]) -> None:
+    """Each request went out within the grace of its moment: a job's planned instant, a
+    trigger's firing (the journal's intent records when the request was written)."""
+    due = {e.job: dt.datetime.fromisoformat(e.data["at"]) for e in events if e.kind == SCHEDULED}
+    due |= {e.job: e.at for e in events if e.kind == TRIGGERED}
     [journal] = sorted((tmp / "state").rglob("*.jsonl"))
-    state = replay(journal)
-    for job, js in state.jobs.items():
-        assert "late" not in js.label and "late" not in js.reason, (job, js.label, js.reason)
+    firsts = {
+        rec["job"]: dt.datetime.fromisoformat(rec["at"])
+        for rec in replay(journal).records
+        if rec.get("type") == "intent" and rec.get("req") == 0
+    }
+    assert set(firsts) <= set(due) and firsts
+    for job, at in firsts.items():
+        assert at - due[job] <= GRACE, (job, at, due[job])
 
 
 def _outcome(tmp: Path, result: Any) -> tuple[Any, ...]:
@@ -212,14 +226,15 @@ def test_issue17_dead_receiver_delays_no_order(tmp_path, dead, request):
     base, base_events = _run(tmp_path / "plain")
     result, events = _run(tmp_path / "told", url, timeout=0.5)
     assert _outcome(tmp_path, result) == _outcome(tmp_path, base)
-    _lateness_within_grace(tmp_path / "told")
+    _lateness_within_grace(tmp_path / "told", events)
     failures = [e for e in events if e.kind == WARNING and "failed" in e.message]
     assert len(failures) == 1, [e.message for e in failures]
     assert failures[0].message.startswith("notifications to json://127.0.0.1:")
 
-    # Everything else the run said is what the run without notifications said.
-    def said(evs: list[Event]) -> list[tuple[str, str | None]]:
-        return [(e.kind, e.job) for e in evs if e.kind != WARNING]
+    # Every job went through the same steps as without notifications (fills are left
+    # out: how many partial fills a status read sees depends on when it reads).
+    def said(evs: list[Event]) -> Counter[tuple[str, str | None]]:
+        return Counter((e.kind, e.job) for e in evs if e.kind not in (WARNING, INFO, FILL))
 
     assert said(events) == said(base_events)
 
