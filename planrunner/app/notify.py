@@ -102,7 +102,7 @@ class _Channel:
     def __init__(self, url: str, timeout: float, warn: Callable[[str], None]) -> None:
         self.plugin = _service(url, timeout)
         private = str(self.plugin.url(privacy=True))
-        register(url, *_secret_parts(url, private))
+        register(*_secret_parts(url, private))  # the rest of the URL may be shown
         self.name = private.split("?")[0]
         self.timeout = timeout
         self.warn = warn
