@@ -266,3 +266,51 @@ def test_issue17_notify_hides_the_token(tmp_path, refusing):
         assert shown.startswith("url tgram://***") and "Secret" not in shown
     finally:
         assert n.close() == []
+
+
+class _Held(BaseHTTPRequestHandler):
+    """Answers each message, but holds the first until the test lets it go."""
+
+    def do_POST(self) -> None:
+        size = int(self.headers.get("Content-Length", 0))
+        got = self.server.got  # type: ignore[attr-defined]
+        got.append(json.loads(self.rfile.read(size))["message"])
+        if len(got) == 1:
+            self.server.arrived.set()  # type: ignore[attr-defined]
+            self.server.release.wait(30)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_issue17_notify_full_queue_drops_the_oldest_and_says_how_many():
+    from planrunner.app.notify import QUEUE_SIZE, Notifier
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Held)
+    server.got, server.arrived, server.release = [], threading.Event(), threading.Event()  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    warned: list[str] = []
+    n = Notifier(
+        [f"json://127.0.0.1:{server.server_port}/hook"], title="t", warn=warned.append, timeout=30
+    )
+    try:
+        n.send("end", "first")
+        assert server.arrived.wait(30)  # in flight, held: the queue behind it is empty
+        for i in range(QUEUE_SIZE + 50):
+            n.send("end", f"m{i}")  # returns at once, whatever the service does
+        server.release.set()
+        notes = n.close()
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+    got = server.got  # type: ignore[attr-defined]
+    assert got[0] == "first"
+    assert got[1] == "m50\n(50 earlier message(s) dropped: queue full)"
+    assert got[2:] == [f"m{i}" for i in range(51, QUEUE_SIZE + 50)]
+    assert notes == [
+        f"notifications to json://127.0.0.1:{server.server_port}/hook: 50 dropped (queue full)"
+    ]
+    assert warned == []
