@@ -146,6 +146,11 @@ class _Channel:
                     self.unsaid_drops = 0
                 self.busy = True
             ok, why = self._send(title, body)
+            if not ok and not self.failed:  # outside the lock: printing may be slow
+                self.warn(
+                    f"notifications to {self.name} failed ({why}); the run goes on "
+                    "and later failures are not reported one by one"
+                )
             with self.cond:
                 self.busy = False
                 self.attempts += 1
@@ -153,11 +158,6 @@ class _Channel:
                     self.sent += 1
                 else:
                     self.failed += 1
-                    if self.failed == 1:
-                        self.warn(
-                            f"notifications to {self.name} failed ({why}); the run goes on "
-                            "and later failures are not reported one by one"
-                        )
                 self.cond.notify_all()
 
     def _send(self, title: str, body: str) -> tuple[bool, str]:
