@@ -43,6 +43,7 @@ from planrunner.redact import RedactingFilter, redact, register
 
 QUEUE_SIZE = 100  # messages waiting per URL; beyond it the oldest is dropped (and counted)
 TIMEOUT = 5.0  # seconds: connect and read timeout of one message
+CLOSE_LIMIT = 30.0  # seconds the end of a run waits, at most, for messages still queued
 URL_FORM = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 
 
@@ -134,10 +135,14 @@ class _Channel:
             with self.cond:
                 while not self.queue and not self.closing:
                     self.cond.wait()
-                if self.closing and (not self.queue or self.failed):
-                    # The run is over: a service that failed gets no more tries.
-                    self.abandoned += len(self.queue)
+                if self.closing and self.failed and len(self.queue) > 1:
+                    # The run is over and this service failed before: only the last
+                    # message (the end) is tried, so a dead service costs one timeout.
+                    self.abandoned += len(self.queue) - 1
+                    last = self.queue.pop()
                     self.queue.clear()
+                    self.queue.append(last)
+                if not self.queue:  # closing, all said
                     self.cond.notify_all()
                     return
                 title, body = self.queue.popleft()
@@ -170,7 +175,7 @@ class _Channel:
 
     def close(self, patience: float) -> None:
         """Let the queue drain while messages keep going out; give up on a service that
-        takes longer than `patience` for one message."""
+        takes longer than `patience` for one message, and after CLOSE_LIMIT in all."""
         with self.cond:
             self.closing = True
             self.cond.notify_all()
@@ -178,10 +183,11 @@ class _Channel:
                 return
             seen = self.attempts
             last = time.monotonic()
+            limit = last + max(CLOSE_LIMIT, 2 * patience)
             while self.queue or self.busy:
                 if self.attempts != seen:
                     seen, last = self.attempts, time.monotonic()
-                left = last + patience - time.monotonic()
+                left = min(last + patience, limit) - time.monotonic()
                 if left <= 0:
                     self.abandoned += len(self.queue) + (1 if self.busy else 0)
                     self.queue.clear()

@@ -314,3 +314,31 @@ def test_issue17_notify_full_queue_drops_the_oldest_and_says_how_many():
         f"notifications to json://127.0.0.1:{server.server_port}/hook: 50 dropped (queue full)"
     ]
     assert warned == []
+
+
+def test_issue17_run_notify_option(tmp_path, receiver, refusing):
+    """`run --notify URL` (twice): the working receiver hears the run, the dead one is one
+    warning line, and the exit code is the plan's own (2: the rejected buy)."""
+    import os
+    import subprocess
+    import sys
+
+    url, got = receiver
+    plan, scenario = _files(tmp_path)
+    args = ["run", str(plan), "--scenario", str(scenario), "--speed", str(SPEED)]
+    args += ["--state-dir", str(tmp_path / "state"), "--no-report"]
+    args += ["--notify", url, "--notify", refusing]
+    done = subprocess.run(
+        [sys.executable, "-m", "planrunner", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "error::DeprecationWarning"},
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    failed = [line for line in done.stdout.splitlines() if " failed (" in line]
+    assert len(failed) == 1 and f"notifications to {refusing} failed" in failed[0], failed
+    assert done.stderr == ""
+    texts = _messages(got)
+    assert texts[0].startswith("rejected: extra")
+    assert texts[-1].startswith("notify-check ended, exit 2")
