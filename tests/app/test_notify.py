@@ -57,8 +57,7 @@ symbols:
     walk: false
     path:
       - ["09:00", 203000]
-      - ["09:01:30", 205000]
-      - ["09:02:30", 205000]
+      - ["09:02", 205000]
       - ["09:02:40", 203000]
       - ["09:04", 203000]
       - ["09:05", 197500]
@@ -167,19 +166,20 @@ def test_issue17_notify_messages_arrive_in_order(tmp_path, receiver):
     kinds = [_kind(t) for t in texts]
     # The rejection, the fill(s) at the offer, the trigger, the switch, the market fill,
     # then the end: what needs attention and the summary line.
-    rejected, *offer, trigger, market, last, attention, end = texts
-    fills = ["fill"] * len(offer)
-    assert kinds == ["rejected", *fills, "trigger", "market", "fill", "attention", "end"], texts
+    order = r"rejected (fill )+trigger market (fill )+attention end"
+    assert re.fullmatch(order, " ".join(kinds)), texts
+    rejected = texts[0]
+    offer = texts[1 : kinds.index("trigger")]
+    trigger, market = texts[len(offer) + 1 : len(offer) + 3]
+    last, attention, end = texts[-3:]
     assert rejected.startswith("rejected: extra: not executed: kt10000: ")
     assert "[2110]" in rejected
-    assert offer and offer[0].startswith(
-        "part filled: exit (sell 000660) 6 more, 6 in all, 14 open"
-    )
+    first = r"part filled: exit \(sell 000660\) (\d+) more, \1 in all, \d+ open at 205,000"
+    assert re.match(first, offer[0]), offer
     assert all(" at 205,000 (average 205,000)" in t for t in offer), offer
     assert trigger == "trigger stop fired (000660 197,500)"
     assert market.startswith("exit switched to a market order (acked market")
-    sold = 20 - 6 * len(offer)
-    assert last.startswith(f"filled: exit (sell 000660) {sold} more, 20 in all at 197,500")
+    assert last.startswith("filled: exit (sell 000660) ") and ", 20 in all at 197,500" in last
     assert attention.startswith("needs attention:\n- extra.place: rejected (kt10000")
     assert end.startswith("notify-check ended, exit 2: jobs ")
     assert "exit 20/20 filled" in end and "1 need(s) attention" in end
