@@ -169,9 +169,9 @@ def run_plan(
         given = real_clock_day(plan, None)  # relative times happen today, even on a closed day
     day = _day(plan.date, given, strict=strict)
     _check_day(plan, day, opts)
-    # Before any clock starts: apprise loads its plugins (most of a second), and a URL it
-    # does not know is an error before anything is sent.
-    # Its threads start with the first message, so a failure before the run leaves none.
+    # Before any clock starts: apprise loads its plugins (most of a second, which would
+    # move a rehearsal's market ahead of its clock), and a URL it does not know is an
+    # error before anything is sent. Its threads start with the first message.
     warn_to: list[Callable[[str], None]] = []
     notifier = _notifier(plan, opts, lambda m: warn_to[0](m) if warn_to else None)
 
