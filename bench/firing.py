@@ -2,7 +2,7 @@
 
     python bench/firing.py [--orders 100] [--modifies 4] [--every 8] [--groups 4]
                            [--group-size 5] [--rss-steps 10000] [--no-write]
-                           [--summary FILE]
+                           [--summary FILE] [--notify-hanging]
 
 Lateness (issue 5, acceptance 5): `planrunner sim` runs in its own process (virtual clock
 at 1x: it takes orders at any hour), so the runner process is measured alone. A
@@ -24,6 +24,9 @@ Memory: a fresh interpreter loads and compiles a YAML plan with one order and
 `Runner._scheduler` and starts the scheduler paused (the jobs in its job store), then
 reads ru_maxrss (peak RSS).
 
+`--notify-hanging`: every event the run emits also queues a notification (the app's
+`Notifier`) for a receiver on 127.0.0.1 that takes the connection and never answers.
+
 Prints the figures and rewrites the "Firing" section of docs/performance.md.
 """
 
@@ -36,6 +39,7 @@ import json
 import os
 import platform
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -185,6 +189,24 @@ def run_plan(url: str, args: argparse.Namespace, tmp: Path) -> tuple[Any, Stamps
             return super().execute(job_id, action, **kw)
 
     events: list[Any] = []
+    emit: Any = events.append
+    hanging: socket.socket | None = None
+    notifier: Any = None
+    if args.notify_hanging:
+        # Every event also queues a message for a receiver that takes the connection
+        # and never answers: the worst a notification service can do to the run.
+        from planrunner.app.notify import Notifier
+
+        hanging = socket.socket()
+        hanging.bind(("127.0.0.1", 0))
+        hanging.listen(64)
+        url = f"json://127.0.0.1:{hanging.getsockname()[1]}/hook"
+        notifier = Notifier([url], title="bench", warn=lambda m: None)
+
+        def emit(event: Any) -> None:
+            events.append(event)
+            notifier.send("end", event.message)
+
     clock = RealClock()
     client = KiwoomClient(env="sim", base_url=url, appkey="bench", secretkey="bench")
     journal = Journal(tmp / "journal.jsonl")
@@ -201,17 +223,19 @@ def run_plan(url: str, args: argparse.Namespace, tmp: Path) -> tuple[Any, Stamps
             client=client,
             journal=journal,
             clock=clock,
-            emit=events.append,
+            emit=emit,
             enforce_session=False,
         )
-        runner = TimedRunner(
-            plan=plan, executor=ex, journal=journal, clock=clock, emit=events.append
-        )
+        runner = TimedRunner(plan=plan, executor=ex, journal=journal, clock=clock, emit=emit)
         result = runner.run()
         stamps.starts = {k: v.timestamp() for k, v in runner.starts.items()}
     finally:
         journal.close()
         client.close()
+        if notifier is not None:
+            notifier.channels[0].close(0.0)  # the bench measured the run: no drain
+        if hanging is not None:
+            hanging.close()
     states = [e for e in events if e.kind in ("skipped", "failed", "rejected", "unknown")]
     if states or result.exit_code != 0:
         shown = "; ".join(f"{e.job}: {e.message}" for e in states[:5])
@@ -497,6 +521,11 @@ def main() -> None:
     ap.add_argument("--group-size", type=int, default=5, help="placements per shared instant")
     ap.add_argument("--rss-steps", type=int, default=10_000)
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument(
+        "--notify-hanging",
+        action="store_true",
+        help="queue a notification per event to a receiver that never answers",
+    )
     ap.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
     summary.add_option(ap)
     args = ap.parse_args()
