@@ -200,8 +200,8 @@ def run_plan(url: str, args: argparse.Namespace, tmp: Path) -> tuple[Any, Stamps
         hanging = socket.socket()
         hanging.bind(("127.0.0.1", 0))
         hanging.listen(64)
-        url = f"json://127.0.0.1:{hanging.getsockname()[1]}/hook"
-        notifier = Notifier([url], title="bench", warn=lambda m: None)
+        dead = f"json://127.0.0.1:{hanging.getsockname()[1]}/hook"
+        notifier = Notifier([dead], title="bench", warn=lambda m: None)
 
         def emit(event: Any) -> None:
             events.append(event)

@@ -27,3 +27,16 @@ def test_firing_bench_prints_lateness_and_peak_rss() -> None:
         assert name in out
     assert "Peak RSS with a 51-job plan" in out
     assert "written to" not in out
+
+
+def test_issue17_firing_bench_with_a_hanging_notification_receiver() -> None:
+    args = ["--orders", "4", "--modifies", "1", "--every", "1", "--groups", "1"]
+    args += ["--group-size", "2", "--rss-steps", "50", "--no-write", "--notify-hanging"]
+    out = subprocess.run(
+        [sys.executable, str(BENCH), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "| **order request received (all jobs)** | 8 |" in out
