@@ -55,9 +55,10 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -67,6 +68,7 @@ from reliability import (
     Check,
     GenPlan,
     Sim,
+    add_run_options,
     attention_jobs,
     check_run,
     last_summary,
@@ -261,6 +263,14 @@ class Outcome:
     report: str = ""
     claimed: int = 0  # requests naming a hand-placed order's number, or changes to it
 
+    @property
+    def bad(self) -> bool:
+        return self.group == "neither"
+
+    @classmethod
+    def failed(cls, run: int, why: str) -> Outcome:
+        return cls(run=run, group="neither", exit=why, report=f"scenario {run}: {why}")
+
 
 def place_by_hand(sim: Sim, gen: GenPlan, rng: random.Random) -> tuple[str, str]:
     """An order identical to one of the plan's places, placed straight at the simulator
@@ -297,13 +307,58 @@ def without_hand(
     return log, [r for r in orders if r.get("ord_no") != hand], claimed
 
 
-def one_scenario(
-    run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int, kinds: tuple[str, ...]
-) -> Outcome:
-    rng = random.Random(f"faults:{seed}:{run}")
-    gen = make_plan(rng, f"faults-{run}", symbols_for(run, n), steps_per_order=(1, 3))
-    specs, refused, by_hand = pick_faults(rng, kinds)
+@dataclass
+class Faulted:
+    """One run of a plan under 1-2 faults, and what the simulator holds after it."""
+
+    gen: GenPlan
+    plan: Path
+    state: Path
+    out: Path
+    faults: list[str]
+    rc: int | None  # None: killed at the bound
+    summary: dict[str, Any] | None  # the `--format json` summary
+    log: list[dict[str, Any]]  # /_sim/log without the hand-placed order
+    orders: list[dict[str, Any]]  # /_sim/orders without the hand-placed order
+    fired: int = 0
+    claimed: int = 0  # requests naming a hand-placed order's number, or changes to it
+
+    @property
+    def exit(self) -> str:
+        return "killed at the bound" if self.rc is None else f"exit {self.rc}"
+
+    def journal(self) -> Path:
+        return next((self.state / self.gen.name).glob("*.jsonl"), self.state / "missing")
+
+    def context(self) -> list[str]:
+        """The plan's path and the tails of the runner's output and journal."""
+        journal = self.journal()
+        return [
+            f"  plan {self.plan}",
+            "  runner output (tail):",
+            tail(self.out),
+            f"  journal {journal} (tail):",
+            tail(journal),
+        ]
+
+
+def run_with_faults(
+    bench: str,
+    run: int,
+    seed: int,
+    sim: Sim,
+    proxy: Proxy,
+    work: Path,
+    n: int,
+    kinds: tuple[str, ...],
+) -> Faulted:
+    """Run `run` of `bench`: a plan of `n` orders seeded from both, faults of `kinds`
+    (and maybe a hand-placed twin of one of the plan's orders), the plan run once through
+    the proxy, then the simulator's truth read back."""
+    rng = random.Random(f"{bench}:{seed}:{run}")
+    gen = make_plan(rng, f"{bench}-{run}", symbols_for(run, n), steps_per_order=(1, 3))
     d = work / f"run{run}"
+    specs, refused, by_hand = pick_faults(rng, kinds)
     d.mkdir(parents=True)
     plan, state, out = d / "plan.yaml", d / "state", d / "out.txt"
     plan.write_text(gen.text)
@@ -315,23 +370,42 @@ def one_scenario(
         raise RuntimeError("the proxy did not listen again")
     before = proxy.refusals
     proxy.arm(*(refused or (None, 0.0)))
-    res = Outcome(
-        run=run,
-        faults=specs
+    faults = (
+        specs
         + ([f"refused:after={refused[0]}posts,s={refused[1]:.1f}"] if refused else [])
-        + ([f"hand:{hand[0]}={hand[1]}"] if hand else []),
+        + ([f"hand:{hand[0]}={hand[1]}"] if hand else [])
     )
     rc = wait(launch(plan, proxy.url, state, out, settle=None))
     proxy.arm(None, 0.0)
     rules = sim.get("faults")["faults"]
     sim.post("faults", {"clear": True})
-    res.fired = sum(int(r.get("fired", 0)) for r in rules) + proxy.refusals - before
-    summary = last_summary(out)
-    res.exit = "killed at the bound" if rc is None else f"exit {rc}"
+    fired = sum(int(r.get("fired", 0)) for r in rules) + proxy.refusals - before
     log, orders = sim.get("log")["log"], sim.get("orders")["orders"]
+    claimed = 0
     if hand is not None:
-        log, orders, res.claimed = without_hand(hand[0], log, orders)
-    res.check = c = check_run(gen, log, orders, state, all_done=rc == 0)
+        log, orders, claimed = without_hand(hand[0], log, orders)
+    return Faulted(
+        gen=gen,
+        plan=plan,
+        state=state,
+        out=out,
+        faults=faults,
+        rc=rc,
+        summary=last_summary(out),
+        log=log,
+        orders=orders,
+        fired=fired,
+        claimed=claimed,
+    )
+
+
+def one_scenario(
+    run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int, kinds: tuple[str, ...]
+) -> Outcome:
+    f = run_with_faults("faults", run, seed, sim, proxy, work, n, kinds)
+    gen, rc, summary = f.gen, f.rc, f.summary
+    res = Outcome(run=run, faults=f.faults, fired=f.fired, exit=f.exit, claimed=f.claimed)
+    res.check = c = check_run(gen, f.log, f.orders, f.state, all_done=rc == 0)
     named = {gen.order_of_job(j) for j in attention_jobs(summary)} - {None}
     attention = (summary or {}).get("attention")
     clean = not (c.duplicates or c.journal_errors or res.claimed)
@@ -348,7 +422,6 @@ def one_scenario(
         res.group = "attention"
     else:
         res.group = "neither"
-        journal = next((state / gen.name).glob("*.jsonl"), state / "missing")
         unnamed = sorted((c.diverged | set(c.lineage_errors)) - named)
         res.report = "\n".join(
             [
@@ -357,43 +430,60 @@ def one_scenario(
                 + (f"; claimed the hand-placed order {res.claimed}x" if res.claimed else ""),
                 f"  attention {attention}",
                 *(f"  {x}" for x in c.notes + c.journal_errors + list(c.lineage_errors.values())),
-                f"  plan {plan}",
-                "  runner output (tail):",
-                tail(out),
-                f"  journal {journal} (tail):",
-                tail(journal),
+                *f.context(),
             ]
         )
     return res
 
 
-def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
+class Result(Protocol):
+    report: str  # printed when the run is bad
+
+    @property
+    def bad(self) -> bool: ...
+
+
+R = TypeVar("R", bound=Result)
+
+
+def serve(
+    todo: queue.Queue[int],
+    done: list[R],
+    args: argparse.Namespace,
+    work: Path,
+    scenario: Callable[[int, Sim, Proxy], R],
+    failed: Callable[[int, str], R],
+    broker_for: Callable[[int], dict[str, str]] = lambda run: {},
+) -> None:
+    """A worker: take runs from `todo` until it is empty, each on this worker's simulator
+    (a fresh one after `--runs-per-sim` runs, or when the run wants other broker
+    behaviours) behind its own proxy; print the report of every bad run. `failed(run,
+    why)` stands for a run the bench itself could not complete."""
     sim: Sim | None = None
     proxy: Proxy | None = None
-    served = 0
+    served, broker = 0, None
     try:
         while True:
             try:
                 run = todo.get_nowait()
             except queue.Empty:
                 return
-            if sim is None or proxy is None or served >= args.runs_per_sim:
+            wanted = broker_for(run)
+            if sim is None or proxy is None or served >= args.runs_per_sim or wanted != broker:
                 if proxy is not None:
                     proxy.close()
                 if sim is not None:
                     sim.close()
-                sim = Sim(work)
+                sim = Sim(work, broker=wanted)
                 proxy = Proxy(sim.port)
-                served = 0
+                served, broker = 0, wanted
             try:
-                kinds = KINDS if args.no_timeouts else KINDS + SLOW_KINDS
-                res = one_scenario(run, args.seed, sim, proxy, work, args.orders, kinds)
+                res = scenario(run, sim, proxy)
             except Exception as e:  # a bench failure is reported, never silent
-                res = Outcome(run=run, group="neither", exit=f"bench error {e!r}")
-                res.report = f"scenario {run}: {res.exit}"
+                res = failed(run, f"bench error {e!r}")
             served += 1
             done.append(res)
-            if res.group != "neither" and not args.keep:
+            if not res.bad and not args.keep:
                 shutil.rmtree(work / f"run{run}", ignore_errors=True)
             else:
                 print(res.report, flush=True)
@@ -404,18 +494,24 @@ def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace
             sim.close()
 
 
+def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
+    kinds = KINDS if args.no_timeouts else KINDS + SLOW_KINDS
+    serve(
+        todo,
+        done,
+        args,
+        work,
+        lambda run, sim, proxy: one_scenario(run, args.seed, sim, proxy, work, args.orders, kinds),
+        Outcome.failed,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=500, help="scenarios")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=6)
-    ap.add_argument("--runs-per-sim", type=int, default=10)
-    ap.add_argument("--orders", type=int, default=4, help="orders per plan (symbols)")
+    add_run_options(ap, runs=500, workers=6, unit="scenarios")
     ap.add_argument(
         "--no-timeouts", action="store_true", help="no latency past the client's timeout"
     )
-    ap.add_argument("--keep", action="store_true", help="keep every scenario's directory")
-    ap.add_argument("--json", action="store_true", help="end with one line of JSON totals")
     summary.add_option(ap)
     args = ap.parse_args(argv)
 

@@ -62,13 +62,16 @@ def tick_step(price: int, n: int) -> int:
 
 
 class Sim:
-    """`planrunner sim --port 0 --scenario S` on 127.0.0.1; control over /_sim/."""
+    """`planrunner sim --port 0 --scenario S [--broker NAME=VALUE ...]` on 127.0.0.1;
+    control over /_sim/. `broker`: the broker behaviours (planrunner/sim/behaviour.py)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, broker: dict[str, str] | None = None):
         scenario = workdir / "scenario.yaml"
         scenario.write_text(SCENARIO)
         cmd = [sys.executable, "-m", "planrunner", "sim", "--port", "0"]
         cmd += ["--scenario", str(scenario)]
+        for name, value in sorted((broker or {}).items()):
+            cmd += ["--broker", f"{name}={value}"]
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
         )
@@ -471,6 +474,17 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, load average (1 min) {load:.2f}"
     )
+
+
+def add_run_options(ap: Any, *, runs: int, workers: int, unit: str = "runs") -> None:
+    """The options bench/faults.py and bench/truth.py share (each adds --summary FILE)."""
+    ap.add_argument("--runs", type=int, default=runs, help=unit)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=workers)
+    ap.add_argument("--runs-per-sim", type=int, default=10)
+    ap.add_argument("--orders", type=int, default=4, help="orders per plan (symbols)")
+    ap.add_argument("--keep", action="store_true", help=f"keep every one of the {unit}' folders")
+    ap.add_argument("--json", action="store_true", help="end with one line of JSON totals")
 
 
 def now() -> float:

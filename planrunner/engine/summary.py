@@ -36,6 +36,15 @@ def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
     return f"{link.ord_no or '?'} ({kind} {clock})"
 
 
+def state_name(filled: int, remaining: int, ordered: int) -> str:
+    """An order's state in the summary from its filled, open and ordered quantities."""
+    if remaining:
+        return "open" if not filled else "partially filled, open"
+    if filled >= ordered:
+        return "filled"
+    return "partially filled, rest cancelled" if filled else "cancelled"
+
+
 def summarize(
     *,
     plan: CompiledPlan,
@@ -89,16 +98,7 @@ def summarize(
         if doubt:
             note("in-doubt", f"{order_id}: in doubt: {doubt}", order_id)
         ordered = executor.targets.get(order_id) or spec.qty or filled + remaining
-        if doubt:
-            state = "in doubt"
-        elif remaining:
-            state = "open" if not filled else "partially filled, open"
-        elif filled >= ordered:
-            state = "filled"
-        elif filled:
-            state = "partially filled, rest cancelled"
-        else:
-            state = "cancelled"
+        state = "in doubt" if doubt else state_name(filled, remaining, ordered)
         orders.append(
             OrderSummary(
                 order=order_id,
