@@ -88,17 +88,22 @@ def summarize(
                 )
             )
             continue
-        doubt = ""
+        doubt, unread = "", False
         try:
             st = executor.status(order_id)
             filled, remaining, doubt = st.filled, st.remaining, st.doubt
         except Exception as e:  # the summary must still print
             note("unread", f"{order_id}: could not read its state at the end: {e}", order_id)
-            filled, remaining = 0, 0
+            filled, remaining, unread = 0, 0, True
         if doubt:
             note("in-doubt", f"{order_id}: in doubt: {doubt}", order_id)
         ordered = executor.targets.get(order_id) or spec.qty or filled + remaining
-        state = "in doubt" if doubt else state_name(filled, remaining, ordered)
+        if unread:  # its figures are unknown, not zero: never "cancelled"
+            state = "unknown (could not read it at the end)"
+        elif doubt:
+            state = "in doubt"
+        else:
+            state = state_name(filled, remaining, ordered)
         orders.append(
             OrderSummary(
                 order=order_id,
