@@ -73,7 +73,7 @@ def combo_for(run: int) -> dict[str, str]:
 def combo_name(combo: dict[str, str]) -> str:
     if not combo:
         return "defaults"
-    if len(combo) == len(COMBOS) - 2:
+    if combo == COMBOS[-1]:
         return "all non-default"
     return ",".join(f"{k}={v}" for k, v in sorted(combo.items()))
 
@@ -221,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         "by_broker": by_combo,
         "elapsed_s": round(elapsed, 1),
     }
+    for r in sorted(done, key=lambda r: r.run):
+        if r.group == "flagged":  # one line each: what the run flagged, and why
+            why = "; ".join(f"{o}: {w.split(' (rows')[0]}" for o, w in sorted(r.diverged.items()))
+            print(f"flagged run {r.run}: {r.exit}, broker {r.combo}, faults {r.faults}; {why}")
     print(f"runs {totals['runs']} ({args.orders} orders each)")
     print(f"silent divergences {totals['silent_divergences']}")
     print(f"flagged divergences (named under attention, exit 2) {totals['flagged_divergences']}")

@@ -3,8 +3,8 @@ faults injected as bench/faults.py does). Every run's final summary must say wha
 simulator's order book holds, or the run must name the order under attention and exit 2:
 no silent divergence, every run completed.
 
-No timing is asserted; the larger run and its figures are in docs/reliability.md. The
-fast tests check that the comparison itself tells the three cases apart.
+No timing is asserted; the larger run and its figures are in docs/performance.md
+("Truth"). The fast test checks that the comparison itself tells the three cases apart.
 """
 
 from __future__ import annotations
