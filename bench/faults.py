@@ -298,13 +298,17 @@ def without_hand(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """The simulator's log and orders without the hand-placed order, and how often the
     plan claimed it (a request naming it, or the order no longer as placed)."""
-    claimed = sum(1 for e in log if e.get("committed") and e["body"].get("orig_ord_no") == hand)
-    row = next((r for r in orders if r.get("ord_no") == hand), None)
+
+    def same(ord_no: Any) -> bool:  # any padding: `1` is `0000001` (broker padding=none)
+        return str(ord_no or "").isdigit() and int(ord_no) == int(hand)
+
+    claimed = sum(1 for e in log if e.get("committed") and same(e["body"].get("orig_ord_no")))
+    row = next((r for r in orders if same(r.get("ord_no"))), None)
     if row is None or row.get("cancelled") or row.get("moved"):
         claimed += 1  # cancelled or modified: only the plan could have done it
-    log = [e for e in log if e.get("ord_no") != hand or e["api_id"] not in ("kt10000", "kt10001")]
-    log = [e for e in log if e["body"].get("orig_ord_no") != hand]
-    return log, [r for r in orders if r.get("ord_no") != hand], claimed
+    log = [e for e in log if not same(e.get("ord_no")) or e["api_id"] not in ("kt10000", "kt10001")]
+    log = [e for e in log if not same(e["body"].get("orig_ord_no"))]
+    return log, [r for r in orders if not same(r.get("ord_no"))], claimed
 
 
 @dataclass

@@ -500,7 +500,7 @@ def run_workers(
     """Hand runs 0..args.runs-1 to args.workers threads running `worker`; Ctrl-C hands out
     nothing more and waits for the runs in progress. Returns the elapsed seconds."""
     todo: queue.Queue[int] = queue.Queue()
-    for run in range(args.runs):
+    for run in getattr(args, "only", None) or range(args.runs):  # --only N,...: those runs
         todo.put(run)
     start = time.monotonic()
     threads = [

@@ -195,8 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--timeouts", action="store_true", help="also latency past the client's timeout"
     )
+    ap.add_argument(
+        "--only",
+        type=lambda v: [int(x) for x in v.split(",")],
+        metavar="N,...",
+        help="only these run numbers (to repeat one run exactly)",
+    )
     summary.add_option(ap)
     args = ap.parse_args(argv)
+    if args.only:
+        args.runs = len(args.only)
 
     work = new_workdir("truth-")
     command = "python bench/truth.py " + " ".join(argv if argv is not None else sys.argv[1:])
