@@ -12,8 +12,10 @@ browser or mail client, and stays a few kilobytes.
 
 Figures come from the journal only. Fill prices are the broker's, as journaled with each
 fill record (`value`: filled quantity × fill price over the order's lineage); a journal
-written before fills carried it shows the quantities without prices. The journal holds no
-market price observations: the report says so instead of drawing a price path.
+written before fills carried it shows the quantities without prices. The price path is
+the journal's `price` records: what the run itself read (trigger polls, pre-send quote
+reads, a feed), kept on change and bounded (engine/prices.py); a plan that reads no
+price (no trigger, no price check) has a sparse path or none, and the page says so.
 
 Fees and taxes are estimates from `Rates` (defaults in `DEFAULT_RATES`, each with its
 source and the date it was checked); a user overrides them with a JSON file or options.
@@ -254,6 +256,16 @@ def _symbol_pnl(orders: list[dict[str, Any]], rates: Rates) -> dict[str, Any]:
     return out
 
 
+def _windows(day: dt.date) -> list[dict[str, str]]:
+    """The day's KRX session windows (name, start, end), for the chart's shading."""
+    if not days.is_trading_day(day):
+        return []
+    return [
+        {"name": w.name, "start": w.start.isoformat(), "end": w.end.isoformat()}
+        for w in days.venue_windows(day, "KRX").values()
+    ]
+
+
 def figures(
     state: Replay,
     *,
@@ -297,6 +309,16 @@ def figures(
         job = str(rec.get("job") or "")
         if rec.get("type") == "intent" and job.startswith("trigger:") and rec.get("req") == 0:
             triggers.append({"trigger": job[8:], "at": _when(rec), "order": rec.get("order")})
+    observed: dict[str, list[dict[str, Any]]] = {}
+    capped: dict[str, str] = {}
+    for rec in state.records:
+        if rec.get("type") == "price" and rec.get("symbol"):
+            sym = str(rec["symbol"])
+            observed.setdefault(sym, []).append({"at": _when(rec), "price": _int(rec["price"])})
+            if rec.get("capped"):
+                capped[sym] = _when(rec)
+    for sym in observed:
+        symbols.setdefault(sym, [])
     stop = next((r for r in reversed(state.records) if r.get("type") == "stop"), None)
     session = days.session(day).regular if days.is_trading_day(day) else None
     jobs = {
@@ -307,6 +329,8 @@ def figures(
         needs.append(f"{job_id}: outcome unknown; `planrunner run` reconciles it first")
     if stop is None and state.starts:
         needs.append("the journal has no stop record: the run did not end (or still runs)")
+    for sym, at in capped.items():
+        needs.append(f"{sym}: the price path stops at {at} (the day's cap of price records)")
     if any(o["filled"] and o["avg_price"] is None for o in orders.values()):
         needs.append("some fills were journaled without a price: their value is not counted")
     return {
@@ -326,7 +350,9 @@ def figures(
         "session": None
         if session is None
         else {"start": session.start.isoformat(), "end": session.end.isoformat()},
-        "price_observations": [],
+        "windows": _windows(day),
+        "price_observations": observed,
+        "price_capped": capped,
         "rates": asdict(rates),
         "orders": list(orders.values()),
         "symbols": {
@@ -368,10 +394,53 @@ def _hhmm(sec: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
 
 
+# Shading per session window (KRX window names as days.WINDOW_NAMES gives them).
+_SHADE = {
+    "pre-open auction": "#f4f0e6",
+    "regular session": "#eef5ff",
+    "closing auction": "#dde9fb",
+    "post-close after-hours": "#f1eef8",
+    "pre-open after-hours": "#f4f0e6",
+    "after-hours single price": "#eef3ee",
+    "pre-market": "#f6f6f6",
+    "after-market": "#f6f6f6",
+}
+_PRICE_COLOR = "#666"
+
+
+def _thin(pts: list[tuple[float, int]], columns: int) -> list[tuple[float, int]]:
+    """At most about four points per pixel column (first, low, high, last), in time order:
+    a busy day draws the same picture from a few thousand points."""
+    if len(pts) <= 2 * columns:
+        return pts
+    t0, t1 = pts[0][0], pts[-1][0]
+    span = (t1 - t0) or 1.0
+    buckets: dict[int, list[tuple[float, int]]] = {}
+    for p in pts:
+        buckets.setdefault(int((p[0] - t0) / span * (columns - 1)), []).append(p)
+    out: list[tuple[float, int]] = []
+    for _col, bucket in sorted(buckets.items()):
+        keep = {
+            bucket[0],
+            min(bucket, key=lambda p: p[1]),
+            max(bucket, key=lambda p: p[1]),
+            bucket[-1],
+        }
+        out.extend(sorted(keep))
+    return out
+
+
 def _chart(symbol: str, orders: list[dict[str, Any]], fig: dict[str, Any]) -> str:
     day = dt.date.fromisoformat(fig["day"])
     times: list[float] = []
     prices: list[int] = []
+    path: list[tuple[float, int]] = []
+    for ob in fig["price_observations"].get(symbol, []):
+        if (sec := _seconds(ob["at"], day)) is not None and ob["price"]:
+            path.append((sec, ob["price"]))
+    path.sort()
+    times.extend(p[0] for p in path)
+    prices.extend(p[1] for p in path)
     for o in orders:
         for s in o["steps"]:
             if (sec := _seconds(s["at"], day)) is not None:
@@ -407,22 +476,41 @@ def _chart(symbol: str, orders: list[dict[str, Any]], fig: dict[str, Any]) -> st
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
         f'viewBox="0 0 {_W} {_H}" role="img" aria-label="{html.escape(symbol)}">'
     ]
-    if sess:
+    for w in fig.get("windows", []):  # the session windows, clipped to the chart's span
+        a = _seconds(f"{fig['day']}T{w['start']}+09:00", day)
+        b = _seconds(f"{fig['day']}T{w['end']}+09:00", day)
+        if a is None or b is None or b <= t0 or a >= t1:
+            continue
+        a, b = max(a, t0), min(b, t1)
+        shade = _SHADE.get(w["name"], "#f6f6f6")
         parts.append(
-            f'<rect x="{x(s0)}" y="{_PAD}" width="{x(s1) - x(s0)}" height="{_H - 2 * _PAD}" '
-            f'fill="#eef5ff"><title>regular session {sess["start"]}–{sess["end"]}</title></rect>'
+            f'<rect class="window" x="{x(a)}" y="{_PAD}" width="{round(x(b) - x(a), 1)}" '
+            f'height="{_H - 2 * _PAD}" fill="{shade}"><title>{html.escape(w["name"])} '
+            f"{w['start'][:5]}–{w['end'][:5]}</title></rect>"
         )
     for i in range(5):  # axes: five price and five time ticks
         p = p0 + (p1 - p0) * i / 4
         parts.append(
             f'<text x="{_PAD - 4}" y="{y(p) + 4}" font-size="10" text-anchor="end">'
             f"{p:,.0f}</text>"
-            f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{y(p)}" y2="{y(p)}" stroke="#eee"/>'
+            f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{y(p)}" y2="{y(p)}" stroke="#e4e4e4"/>'
         )
         t = t0 + (t1 - t0) * i / 4
         parts.append(
             f'<text x="{x(t)}" y="{_H - _PAD + 14}" font-size="10" '
             f'text-anchor="middle">{_hhmm(t)}</text>'
+        )
+    if path:  # the observed price: a step line (a price holds until the next one seen)
+        steps: list[tuple[float, float]] = []
+        for n, (sec, price) in enumerate(_thin(path, _W - 2 * _PAD)):
+            if n:
+                steps.append((x(sec), steps[-1][1]))
+            steps.append((x(sec), y(price)))
+        coords = " ".join(f"{a},{b}" for a, b in steps)
+        parts.append(
+            f'<polyline class="price" points="{coords}" fill="none" stroke="{_PRICE_COLOR}" '
+            f'stroke-width="1.2"><title>{html.escape(symbol)} price observed by the run '
+            f"({len(path)} records)</title></polyline>"
         )
     end = t1
     legend_y = 14
@@ -472,16 +560,23 @@ def _chart(symbol: str, orders: list[dict[str, Any]], fig: dict[str, Any]) -> st
             f'text-anchor="end">{html.escape(o["order"])} {html.escape(o["side"])}</text>'
         )
         legend_y += 13
+    if path:
+        parts.append(
+            f'<text x="{_W - _PAD + 4 - 40}" y="{legend_y}" font-size="11" '
+            f'fill="{_PRICE_COLOR}" text-anchor="end">price</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _mark(at: float, color: str, letter: str, title: str) -> str:
-    """A dashed vertical line with a letter on top: T for a trigger, M for a market switch."""
+    """A dashed vertical line with a letter on top: T for a trigger, M for a market switch
+    (M one line higher, so that both stay readable when they fall close together)."""
+    top = _PAD - 4 - (12 if letter == "M" else 0)
     return (
-        f'<g><title>{html.escape(title)}</title><line x1="{at}" x2="{at}" y1="{_PAD}" '
+        f'<g><title>{html.escape(title)}</title><line x1="{at}" x2="{at}" y1="{top + 2}" '
         f'y2="{_H - _PAD}" stroke="{color}" stroke-dasharray="4 3"/><text x="{at}" '
-        f'y="{_PAD - 4}" font-size="11" text-anchor="middle" fill="{color}">{letter}</text></g>'
+        f'y="{top}" font-size="11" text-anchor="middle" fill="{color}">{letter}</text></g>'
     )
 
 
@@ -555,21 +650,25 @@ def render_html(fig: dict[str, Any]) -> str:
         )
     else:
         out.append("<p>Nothing.</p>")
-    if not fig["price_observations"]:
-        out.append(
-            "<p class='note'>The journal holds no market price observations: the charts show "
-            "the orders' limit prices and fills, not the price path.</p>"
-        )
     by_id = {o["order"]: o for o in fig["orders"]}
     for sym, s in fig["symbols"].items():
         orders = [by_id[o] for o in s["orders"]]
         out.append(f"<h2>{e(sym)}</h2>")
         out.append(_chart(sym, orders, fig))
+        seen = len(fig["price_observations"].get(sym, []))
+        path = (
+            f"grey step line: the price as the run observed it ({seen} records, kept on change)"
+            if seen
+            else "no market price was observed for this symbol (the run reads prices for "
+            "triggers and price checks only), so no price path is drawn"
+        )
         out.append(
-            "<p class='note'>Lines: each order's limit price through its modifies; dots: "
-            "fills, area by quantity, at the time the runner saw them (it reads fills before "
-            "each modify or cancel and when the run ends); T: a trigger fired; M: the "
-            "switch to a market order; blue band: the regular session.</p>"
+            f"<p class='note'>{path}; coloured lines: each order's limit price through its "
+            "modifies; dots: fills, area by quantity, at the time the runner saw them (it "
+            "reads fills before each modify or cancel and when the run ends); T: a trigger "
+            "fired; M: the switch to a market order; bands: the session windows (pre-open, "
+            "regular session in blue, closing auction darker, after-hours), their names on "
+            "hover.</p>"
         )
         out.append(
             _table(

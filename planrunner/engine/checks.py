@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 from planrunner.clock import Clock
 from planrunner.engine.events import FILL, Emit, Event
 from planrunner.engine.journal import Journal, Record
+from planrunner.engine.prices import PriceLog
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.types import Fill, OpenOrder, ord_key, same_ord_no
+from planrunner.kiwoom.types import Fill, OpenOrder, Quote, ord_key, same_ord_no
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 
@@ -142,6 +143,13 @@ class BrokerChecks:
     _day_limits: dict[str, tuple[int, int]]
     _not_before: dict[str, dt.datetime]
     warn: Callable[[str], None]
+    prices: PriceLog
+
+    def quote(self, symbol: str, *, source: str = "check") -> Quote:
+        """The broker's quote (ka10001); its price is offered to the journal's price log."""
+        q = self.client.quote(symbol)
+        self.prices.observe(symbol, q.price, source=source)
+        return q
 
     def status(self, order: str, *, fills: bool = True) -> OrderStatus:
         """The order as the broker sees it now. `fills=False` skips the ka10076 read while
@@ -309,7 +317,7 @@ class BrokerChecks:
     def _check_single_price_band(self, spec: OrderSpec, price: int | None) -> None:
         """Type 62 trades within ±10% of the day's close (the quote's price after it)."""
         if spec.order_type == "after_hours_single" and price is not None:
-            close = self.client.quote(spec.symbol).price
+            close = self.quote(spec.symbol).price
             low, high = ticks.band(close, ticks.SINGLE_PRICE_BAND, instruments.order_kind(spec))
             if not low <= price <= high:
                 raise Skip(
@@ -321,7 +329,7 @@ class BrokerChecks:
         """Today's lower/upper price limits: fixed for the day, so read once per run."""
         known = self._day_limits.get(symbol)
         if known is None:
-            q = self.client.quote(symbol)
+            q = self.quote(symbol)
             known = self._day_limits[symbol] = (q.lower_limit, q.upper_limit)
         return known
 
@@ -330,7 +338,7 @@ class BrokerChecks:
         if cap is None:
             return
         if price is None or spec.order_type not in PRICED_TYPES:
-            q = self.client.quote(spec.symbol)
+            q = self.quote(spec.symbol)
             price = q.upper_limit if spec.side == "buy" else q.price
         if qty * price > cap:
             raise Skip(f"order value {qty * price:,} KRW exceeds max_order_value {cap:,}")

@@ -29,6 +29,7 @@ from planrunner.engine.events import (
     Emit,
 )
 from planrunner.engine.journal import Journal, Record
+from planrunner.engine.prices import PriceLog
 from planrunner.engine.salvo import Salvo
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
@@ -105,6 +106,8 @@ class Executor(BrokerChecks):
         self._filled: dict[str, int] = {
             o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
         }
+        # Every market price the run reads goes through here into the journal (bounded).
+        self.prices = PriceLog(journal, clock)
 
     # ---- entry point ------------------------------------------------------------------
 

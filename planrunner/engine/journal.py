@@ -15,6 +15,7 @@ the wall-clock time; a torn line then still tells what it was):
     unknown    job, req, order, error
     reconciled job, req, order, found (bool), ord_no?
     fill       order, ord_no, filled, remaining, at?, value? (filled × fill price, cumulative)
+    price      symbol, price, at, source, capped? (a market price observed; prices.py)
     skipped    job, reason
     done       job
     failed     job, reason
@@ -61,8 +62,9 @@ Record = dict[str, Any]
 
 # Version of the record layout, written in every start record. 1: journals before it had
 # one. 2: the lock is the journal itself; a torn intent is kept in doubt; start records
-# carry the plan's timeline. A reader refuses a journal of a newer format than its own.
-FORMAT = 2
+# carry the plan's timeline. 3: `price` records (observed market prices). A reader
+# refuses a journal of a newer format than its own.
+FORMAT = 3
 
 
 def default_state_dir() -> Path:
@@ -225,7 +227,7 @@ class Replay:
         if kind == "fill":
             self.fills = {**self.fills, rec["order"]: rec}
             return
-        if kind in ("stop", "attention"):
+        if kind in ("stop", "attention", "price"):
             return
         self.check(rec)
         js = self._job_for_update(rec["job"])

@@ -48,13 +48,14 @@ class PriceSource(Protocol):
 
 
 class PollingPrices:
-    """ka10001 current price, one request per symbol per poll."""
+    """ka10001 current price, one request per symbol per poll (each one offered to the
+    journal's price log, `executor.prices`; a push source calls `observe` the same way)."""
 
     def __init__(self, executor: Executor):
         self.ex = executor
 
     def price(self, symbol: str) -> int:
-        return self.ex.client.quote(symbol).price
+        return self.ex.quote(symbol, source="poll").price
 
 
 def symbols_of(cond: Condition) -> set[str]:
