@@ -17,8 +17,9 @@ the journal's `price` records: what the run itself read (trigger polls, pre-send
 reads, a feed), kept on change and bounded (engine/prices.py); a plan that reads no
 price (no trigger, no price check) has a sparse path or none, and the page says so.
 
-Fees and taxes are estimates from `Rates` (defaults in `DEFAULT_RATES`, each with its
-source and the date it was checked); a user overrides them with a JSON file or options.
+Fees and taxes are estimates from `Rates`: the shipped table (planrunner/data/rates.yaml,
+each default with its source and the date it was checked), overridden by the plan's
+`rates:` section, a JSON file or options (`load_rates`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import datetime as dt
 import html
 import json
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,48 +44,72 @@ class Rates:
 
     fee: float  # the brokerage fee, charged on buys and sells
     tax: float  # the securities transaction tax incl. the rural special tax, on sells only
-    source: str
+    source: str  # where the rates in force came from, in one line
+    fee_source: str = ""  # the table's source of the default fee (when it is in force)
+    tax_source: str = ""  # the table's source of the default tax row (when it is in force)
 
 
-# The default table: one row per year of the trading day (the tax rate changes by year).
-# Checked 2026-12-01. Sources:
-# - fee: Kiwoom Securities' online (HTS/MTS, REST API) brokerage fee for listed stocks,
-#   0.015 % of the traded value (Kiwoom's published fee schedule); exchange and
-#   depository charges are included in it.
-# - tax: the Securities Transaction Tax Act and its Enforcement Decree: for 2025, 0.15 %
-#   on KOSPI sells (0 % transaction tax + 0.15 % rural special tax) and KOSDAQ sells; from
-#   2026, 0.20 % (KOSPI 0.05 % + 0.15 % rural special tax; KOSDAQ 0.20 %) after the 2025
-#   tax law amendment. The journal does not say the market; both markets have one rate.
-DEFAULT_RATES: dict[int, Rates] = {
-    2025: Rates(
-        fee=0.00015,
-        tax=0.0015,
-        source="defaults for 2025: Kiwoom online fee 0.015 %; securities transaction "
-        "tax 0.15 % on sells (KOSPI incl. rural special tax, KOSDAQ)",
-    ),
-    2026: Rates(
-        fee=0.00015,
-        tax=0.0020,
-        source="defaults for 2026: Kiwoom online fee 0.015 %; securities transaction "
-        "tax 0.20 % on sells (KOSPI 0.05 % + 0.15 % rural special tax, KOSDAQ 0.20 %)",
-    ),
-}
+@lru_cache(maxsize=1)
+def rate_table() -> dict[str, Any]:
+    """The shipped table (planrunner/data/rates.yaml): the fee, and the tax by the date
+    it applies from, each row with its source."""
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("planrunner").joinpath("data/rates.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    data["tax"] = sorted(data["tax"], key=lambda row: row["from"])
+    return data
+
+
+def settlement_day(day: dt.date) -> dt.date:
+    """The day shares sold on `day` are transferred (T+2 trading days): the tax is that
+    day's (a sell on 2025-12-29 settles on 2026-01-02 and pays the 2026 rate)."""
+    return days.next_trading_day(days.next_trading_day(day, include=False), include=False)
 
 
 def default_rates(day: dt.date) -> Rates:
-    """The table's row for the day's year (the nearest year the table has)."""
-    years = sorted(DEFAULT_RATES)
-    year = max([y for y in years if y <= day.year], default=years[0])
-    return DEFAULT_RATES[year]
+    """The table's fee, and its tax row in force on the settlement day of a trade on `day`
+    (the earliest row for a day before the table starts)."""
+    table = rate_table()
+    settles = settlement_day(day)
+    rows = [row for row in table["tax"] if row["from"] <= settles] or table["tax"][:1]
+    row = rows[-1]
+    fee = table["fee"]
+    return Rates(
+        fee=float(fee["rate"]),
+        tax=float(row["rate"]),
+        source=f"the shipped table (tax row from {row['from']})",
+        fee_source=" ".join(str(fee["source"]).split()),
+        tax_source=f"from {row['from']}: KOSPI {row['kospi']}; KOSDAQ {row['kosdaq']}. "
+        + " ".join(str(row["source"]).split()),
+    )
+
+
+def _rate_value(name: str, value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 0.1:
+        raise UsageError(
+            f"{where}: {name} rate {value!r}: give a fraction of the value, e.g. 0.00015"
+        )
+    return float(value)
 
 
 def load_rates(
-    day: dt.date, *, file: Path | None = None, fee: float | None = None, tax: float | None = None
+    day: dt.date,
+    *,
+    plan: dict[str, float] | None = None,
+    file: Path | None = None,
+    fee: float | None = None,
+    tax: float | None = None,
 ) -> Rates:
-    """The default rates, overridden by a JSON file (`{"fee": 0.00015, "tax": 0.002}`,
-    fractions of the value) and then by explicit values."""
+    """The table's rates for the day, overridden in this order (the last one wins): the
+    plan's `rates:` section, a JSON file (`{"fee": 0.00015, "tax": 0.002}`, fractions of
+    the value), then explicit values (`--fee-rate`, `--tax-rate`)."""
     rates = default_rates(day)
-    notes = []
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if plan:
+        layers.append(("the plan's rates", dict(plan)))
     if file is not None:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
@@ -91,20 +117,25 @@ def load_rates(
             raise UsageError(f"--rates {file}: cannot read it as JSON ({e})") from None
         if not isinstance(data, dict) or not set(data) <= {"fee", "tax"}:
             raise UsageError(f'--rates {file}: write {{"fee": 0.00015, "tax": 0.002}}')
-        fee = data.get("fee") if fee is None else fee
-        tax = data.get("tax") if tax is None else tax
-        notes.append(f"rates from {file}")
-    for name, value in (("fee", fee), ("tax", tax)):
-        if value is None:
-            continue
-        if not isinstance(value, int | float) or not 0 <= value < 0.1:
-            raise UsageError(f"{name} rate {value!r}: give a fraction of the value, e.g. 0.00015")
-        rates = (
-            replace(rates, fee=float(value)) if name == "fee" else replace(rates, tax=float(value))
-        )
-        notes.append(f"{name} {value * 100:.4g} %")
+        layers.append((str(file), data))
+    given = {k: v for k, v in (("fee", fee), ("tax", tax)) if v is not None}
+    if given:
+        layers.append(("options", given))
+    notes = []
+    for where, values in layers:
+        for name in ("fee", "tax"):
+            if name not in values:
+                continue
+            value = _rate_value(name, values[name], where)
+            said = f"overridden by {where}"
+            rates = (
+                replace(rates, fee=value, fee_source=said)
+                if name == "fee"
+                else replace(rates, tax=value, tax_source=said)
+            )
+            notes.append(f"{name} {value * 100:.4g} % ({where})")
     if notes:
-        rates = replace(rates, source=f"{rates.source}; overridden: {', '.join(notes)}")
+        rates = replace(rates, source=f"overridden: {', '.join(notes)}; else {rates.source}")
     return rates
 
 
@@ -744,10 +775,21 @@ def render_html(fig: dict[str, Any]) -> str:
     out.append("<h2>Jobs</h2>")
     out.append(_table(["job", "state"], [[j, st] for j, st in fig["jobs"].items()], left=2))
     r = fig["rates"]
+    out.append("<h2>Cost rates (estimates)</h2>")
     out.append(
-        f"<p class='note'>Estimated costs: fee {r['fee'] * 100:.4g} % of the value on buys "
-        f"and sells, tax {r['tax'] * 100:.4g} % on sells ({e(r['source'])}). Realized P&amp;L "
-        "counts only quantities bought and sold within this plan, at their average prices.</p>"
+        _table(
+            ["rate", "value", "charged on", "source"],
+            [
+                ["fee", f"{r['fee'] * 100:.4g} %", "buys and sells", r.get("fee_source", "")],
+                ["tax", f"{r['tax'] * 100:.4g} %", "sells", r.get("tax_source", "")],
+            ],
+            left=4,
+        )
+    )
+    out.append(
+        f"<p class='note'>Rates in force: {e(r['source'])}. Amounts are truncated to the "
+        "won. Realized P&amp;L counts only quantities bought and sold within this plan, at "
+        "their average prices.</p>"
     )
     out.append("</body></html>")
     return "\n".join(out)
@@ -762,16 +804,19 @@ def plan_report(
     params: dict[str, str] | None = None,
     rates: Rates | None = None,
     journal: Path | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The figures of a plan's day, read from its journal (the newest one, or `journal`)."""
-    from planrunner.app.status import find_journal
+    """The figures of a plan's day, read from its journal (the newest one, or `journal`).
+    The day is found as `status` finds it (`journal_day`); `rates` default to the table's
+    for that day with the plan's own `rates:` over them."""
+    from planrunner.app.status import find_journal, journal_day
     from planrunner.app.text import status_data
     from planrunner.engine.journal import replay
     from planrunner.plan.compile import compile_plan
     from planrunner.plan.rules import load_plan
 
     plan = load_plan(path, params)
-    the_day = day or plan.date or days.default_plan_date()
+    the_day = journal_day(plan, state_dir=state_dir, day=day, env=env, now=now)
     jpath = journal or find_journal(state_dir, plan.journal_name, the_day, env)
     state = replay(jpath)
     compiled = compile_plan(plan, day=the_day, run_start=state.run_start, closed_ok=True)
@@ -782,7 +827,7 @@ def plan_report(
     return figures(
         state,
         day=the_day,
-        rates=rates or default_rates(the_day),
+        rates=rates or load_rates(the_day, plan=plan.rates),
         plan_name=plan.name,
         journal=str(jpath),
         plan_orders=specs,

@@ -12,7 +12,7 @@ from planrunner.engine.journal import journal_path, replay
 from planrunner.errors import RunError
 from planrunner.krx import days
 from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import load_plan
+from planrunner.plan.rules import Plan, load_plan
 
 
 def find_journal(state_dir: Path, name: str, day: dt.date, env: str | None) -> Path:
@@ -42,6 +42,27 @@ def _has_journal(state_dir: Path, name: str, day: dt.date, env: str | None) -> b
     return True
 
 
+def journal_day(
+    plan: Plan,
+    *,
+    state_dir: Path,
+    day: dt.date | None,
+    env: str | None,
+    now: dt.datetime | None = None,
+) -> dt.date:
+    """The day whose journal a reader (status, report) opens: the date given or written
+    in the plan, else the plan's default day. A plan with times relative to the run
+    start ran today on a real clock even on a closed day (`identity.real_clock_day`),
+    while a rehearsal plays the next trading day: whichever journal exists, today's
+    first."""
+    the_day = day or plan.date or days.default_plan_date(now)
+    if day is None and plan.date is None and relative_time(plan) is not None:
+        today = days.today_seoul(now)
+        if today != the_day and _has_journal(state_dir, plan.journal_name, today, env):
+            the_day = today
+    return the_day
+
+
 def plan_status(
     path: Path,
     *,
@@ -51,13 +72,7 @@ def plan_status(
     params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     plan = load_plan(path, params)
-    the_day = day or plan.date or days.default_plan_date()
-    if day is None and plan.date is None and relative_time(plan) is not None:
-        # Relative times run today on a real clock, even on a closed day; a rehearsal
-        # plays the next trading day: whichever journal exists.
-        today = days.today_seoul()
-        if today != the_day and _has_journal(state_dir, plan.journal_name, today, env):
-            the_day = today
+    the_day = journal_day(plan, state_dir=state_dir, day=day, env=env)
     jpath = find_journal(state_dir, plan.journal_name, the_day, env)
     state = replay(jpath)
     compiled = compile_plan(plan, day=the_day, run_start=state.run_start, closed_ok=True)

@@ -37,7 +37,8 @@ from planrunner.cli.run_commands import DATE_OPTION, STATE_DIR_OPTION, _state_di
     "rates_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help='Fee and tax rates as JSON, fractions of the value: {"fee": 0.00015, "tax": 0.002}.',
+    help='Fee and tax rates as JSON, fractions of the value: {"fee": 0.00015, "tax": 0.002} '
+    "(over the plan's `rates:` and the shipped table; --fee-rate/--tax-rate over it).",
 )
 @click.option("--fee-rate", type=float, default=None, help="Brokerage fee, e.g. 0.00015.")
 @click.option("--tax-rate", type=float, default=None, help="Tax on sells, e.g. 0.002.")
@@ -60,22 +61,15 @@ def report(
     """Write the day's report of PLAN from its journal: a chart per symbol, each order's
     lineage, fills, fees, taxes and P&L, and what needs attention. No network."""
     from planrunner.app.report import load_rates, plan_report, render_html
+    from planrunner.app.status import journal_day
     from planrunner.plan.rules import load_plan
 
     params = set_values(sets)
-    the_day = date_option(day)
     loaded = load_plan(plan, params)
-    from planrunner.krx import days
-
-    rates = load_rates(
-        the_day or loaded.date or days.default_plan_date(),
-        file=rates_file,
-        fee=fee_rate,
-        tax=tax_rate,
-    )
-    fig = plan_report(
-        plan, state_dir=_state_dir(state_dir), day=the_day, env=env, params=params, rates=rates
-    )
+    where = _state_dir(state_dir)
+    the_day = journal_day(loaded, state_dir=where, day=date_option(day), env=env)
+    rates = load_rates(the_day, plan=loaded.rates, file=rates_file, fee=fee_rate, tax=tax_rate)
+    fig = plan_report(plan, state_dir=where, day=the_day, env=env, params=params, rates=rates)
     text = (
         json.dumps(fig, ensure_ascii=False, indent=1) + "\n" if fmt == "json" else render_html(fig)
     )

@@ -132,6 +132,7 @@ class Plan:
     source: Loaded  # for marks: where each value was written
     params: dict[str, Any] = field(default_factory=dict)  # the values in force
     notify: Notify | None = None  # where messages about the run go
+    rates: dict[str, float] | None = None  # the report's fee/tax rates, if the plan sets them
 
     @property
     def journal_name(self) -> str:
@@ -440,6 +441,7 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         policy=_policy(data.get("policy", {})),
         source=loaded,
         notify=_notify(data.get("notify")),
+        rates={k: float(v) for k, v in data["rates"].items()} if data.get("rates") else None,
     )
     return plan, b.problems
 

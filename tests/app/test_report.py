@@ -211,17 +211,59 @@ def test_issue17_realized_pnl_arithmetic_on_a_hand_made_journal():
     assert pnl["net"] == 6360 - pnl["costs"] == 6360 - (62 + 63 + 852)
 
 
-def test_issue17_rates_default_by_year_and_overridable(tmp_path):
+def test_issue17_item4_rates_by_settlement_year_with_sources(tmp_path):
     assert load_rates(dt.date(2025, 6, 2)).tax == 0.0015
     assert load_rates(dt.date(2026, 6, 2)).tax == 0.002
-    assert load_rates(dt.date(2031, 6, 2)).tax == 0.002  # the newest row
+    assert load_rates(dt.date(2027, 6, 2)).tax == 0.002  # in force until a change
+    # The tax is the settlement day's: T+2 trading days (12-31 and 01-01 are closed).
+    assert load_rates(dt.date(2025, 12, 26)).tax == 0.0015  # settles 2025-12-30
+    assert load_rates(dt.date(2025, 12, 29)).tax == 0.002  # settles 2026-01-02
+    rates = load_rates(dt.date(2026, 6, 2))
+    assert rates.fee == 0.00015
+    assert "Kiwoom" in rates.fee_source and "Enforcement Decree" in rates.tax_source
+    assert "KOSPI 0.05 % transaction tax + 0.15 % rural special tax" in rates.tax_source
+    assert "2025-07-31" in rates.tax_source  # the 2026 row names its own source
+    assert "Enforcement Decree" in load_rates(dt.date(2025, 6, 2)).tax_source
+
+
+def test_issue17_item4_rates_overridden_plan_then_file_then_options(tmp_path):
+    day = dt.date(2026, 6, 2)
+    assert load_rates(day, plan={"tax": 0.0018}).tax == 0.0018
     f = tmp_path / "rates.json"
     f.write_text('{"fee": 0.0001}', encoding="utf-8")
-    rates = load_rates(dt.date(2026, 6, 2), file=f, tax=0.001)
+    rates = load_rates(day, plan={"fee": 0.0003, "tax": 0.0018}, file=f, tax=0.001)
     assert (rates.fee, rates.tax) == (0.0001, 0.001) and "overridden" in rates.source
+    assert rates.fee_source == f"overridden by {f}" and rates.tax_source == "overridden by options"
     f.write_text('{"fees": 1}', encoding="utf-8")
     with pytest.raises(UsageError):
-        load_rates(dt.date(2026, 6, 2), file=f)
+        load_rates(day, file=f)
+    with pytest.raises(UsageError):
+        load_rates(day, fee=0.5)
+
+
+def test_issue17_item4_a_plans_rates_section_reaches_the_report(rehearsed, tmp_path):
+    _sim, journal = rehearsed("open-ladder.yaml")
+    text = (ROOT / "plans" / "open-ladder.yaml").read_text(encoding="utf-8")
+    plan = tmp_path / "open-ladder.yaml"
+    plan.write_text(text + "\nrates: {fee: 0.0001, tax: 0.001}\n", encoding="utf-8")
+    day = journal.name.split(".")[0]
+    out = tmp_path / "r.json"
+    args = ["report", str(plan), "--state-dir", str(journal.parents[1]), "--date", day]
+    result = CliRunner().invoke(cli, [*args, "--format", "json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert (data["rates"]["fee"], data["rates"]["tax"]) == (0.0001, 0.001)
+    [entry] = data["orders"]
+    assert entry["value"] == 281_600 and entry["fee"] == 28  # 281,600 × 0.01 %
+    # The option still wins over the plan.
+    result = CliRunner().invoke(
+        cli, [*args, "--format", "json", "--out", str(out), "--fee-rate", "0.0002"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["orders"][0]["fee"] == 56
+    plan.write_text(text + "\nrates: {tax: 0.5}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, [*args, "--format", "json", "--out", str(out)])
+    assert result.exit_code != 0 and "rates" in result.output
 
 
 def test_issue17_a_rehearsal_writes_its_report_and_prints_the_path(tmp_path):
@@ -274,3 +316,34 @@ def test_issue17_a_replace_orders_its_new_total():
     [bid] = figures(replay_lines(lines), day=dt.date(2026, 3, 3), rates=RATES)["orders"]
     assert (bid["filled"], bid["qty"]) == (4, 20)  # 4 filled before + 16 newly ordered
     assert [li["price"] for li in bid["lineage"]] == [69500, 69600]
+
+
+def test_issue17_item5_report_of_a_relative_plan_run_on_a_closed_day(tmp_path):
+    """A plan with relative times run for real on a Saturday journals under Saturday;
+    `report` must find that journal as `status` does, not look for Monday's."""
+    from planrunner.app.status import journal_day
+    from planrunner.clock import SEOUL
+    from planrunner.plan.rules import load_plan
+
+    saturday = dt.datetime(2026, 12, 5, 10, 0, tzinfo=SEOUL)
+    path = ROOT / "plans" / "quick-relative.yaml"
+    plan = load_plan(path)
+    folder = tmp_path / plan.journal_name
+    folder.mkdir()
+    start = {
+        "type": "start", "format": 3, "mode": "dry-run", "env": "mock", "file": str(path),
+        "sha256": "ab", "run_start": "2026-12-05T10:00:00+09:00", "t": "x",
+    }  # fmt: skip
+    stop = {"type": "stop", "exit_code": 0, "t": "y"}
+    (folder / "2026-12-05.mock.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in (start, stop)) + "\n", encoding="utf-8"
+    )
+    assert journal_day(plan, state_dir=tmp_path, day=None, env=None, now=saturday) == (
+        dt.date(2026, 12, 5)
+    )
+    fig = plan_report(path, state_dir=tmp_path, day=None, now=saturday)
+    assert fig["day"] == "2026-12-05" and fig["journal"].endswith("2026-12-05.mock.jsonl")
+    # Without a journal of that day, a rehearsal's (the next trading day) is read.
+    (folder / "2026-12-05.mock.jsonl").rename(folder / "2026-12-07.sim.jsonl")
+    fig = plan_report(path, state_dir=tmp_path, day=None, now=saturday)
+    assert fig["day"] == "2026-12-07"

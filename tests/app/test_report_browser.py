@@ -14,7 +14,9 @@ shown in the README.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import os
 import sys
 import threading
 from pathlib import Path
@@ -30,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = "emergency-close.yaml"  # a trigger, a market switch, fills and a price path
 
 CHROMIUM = find_chromium()
+if CHROMIUM is None and os.environ.get("PLANRUNNER_REQUIRE_BROWSER"):
+    # CI installed one (.ci/run): not finding it there is a failure, never a skip.
+    raise RuntimeError("PLANRUNNER_REQUIRE_BROWSER is set but no Chromium was found")
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium on this machine (apt-get install chromium-headless-shell, or "
@@ -37,25 +42,20 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def rehearsed_report(tmp: Path, name: str = EXAMPLE) -> tuple[Path, dict[str, Any]]:
+def rehearsed_report(
+    state_dir: Path, plans: Path = ROOT / "plans", name: str = EXAMPLE
+) -> tuple[Path, dict[str, Any]]:
     """Rehearse an example plan and write its report beside the journal, as `run` does."""
     result = run_plan(
-        ROOT / "plans" / name,
-        RunOptions(state_dir=tmp, scenario=ROOT / "plans" / "scenarios" / name, speed=4000),
+        plans / name,
+        RunOptions(state_dir=state_dir, scenario=plans / "scenarios" / name, speed=4000),
         emit=lambda e: None,
         stop=threading.Event(),
     )
     assert result.exit_code == 0, result.attention
-    [journal] = tmp.glob("*/*.sim.jsonl")
-    day = journal.name.split(".")[0]
-    import datetime as dt
-
-    fig = plan_report(
-        ROOT / "plans" / name,
-        state_dir=tmp,
-        day=dt.date.fromisoformat(day),
-        journal=journal,
-    )
+    [journal] = state_dir.glob("*/*.sim.jsonl")
+    day = dt.date.fromisoformat(journal.name.split(".")[0])
+    fig = plan_report(plans / name, state_dir=state_dir, day=day, journal=journal)
     page = journal.with_suffix(".html")
     page.write_text(render_html(fig), encoding="utf-8")
     return page, fig
@@ -102,19 +102,28 @@ def test_issue17_acceptance2_report_renders_in_headless_chromium(tmp_path: Path)
 
 
 def main(out: str) -> None:
-    """Write the screenshot of an example's report (the README shows it)."""
+    """Write the screenshot of an example's report (the README shows it). The example is
+    rehearsed in a scratch directory with relative paths, so the page names no local
+    directory: `plans/…` and `state/…`."""
+    import shutil
     import tempfile
 
     chromium = find_chromium()
     if chromium is None:
         raise SystemExit("no Chromium found: apt-get install chromium-headless-shell")
+    target = Path(out).resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        page_file, _fig = rehearsed_report(Path(tmp))
+        os.chdir(tmp)
+        (Path("plans") / "scenarios").mkdir(parents=True)
+        for part in (EXAMPLE, f"scenarios/{EXAMPLE}"):
+            shutil.copy(ROOT / "plans" / part, Path("plans") / part)
+        page_file, _fig = rehearsed_report(Path("state"), Path("plans"))
         with Browser(chromium, width=960, height=700) as browser:
-            page = browser.open(page_file.as_uri())
+            page = browser.open(page_file.resolve().as_uri())
+        os.chdir(ROOT)
     if page.errors:
         raise SystemExit(f"the page reported errors: {page.errors}")
-    Path(out).write_bytes(page.png)
+    target.write_bytes(page.png)
     print(out)
 
 

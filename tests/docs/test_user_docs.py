@@ -69,7 +69,7 @@ def _shipped() -> Iterator[Path]:
     yield ROOT / "pyproject.toml"
     for top in ("docs", "planrunner", "plans"):
         for p in sorted((ROOT / top).rglob("*")):
-            if p.is_file() and p.suffix not in {".pyc"} and "__pycache__" not in p.parts:
+            if p.is_file() and p.suffix not in {".pyc", ".png"} and "__pycache__" not in p.parts:
                 yield p
 
 
