@@ -72,8 +72,13 @@ def _book_by_symbol(sim: Any) -> dict[str, tuple[int, int]]:
     return out
 
 
-@pytest.mark.parametrize("name", ["open-ladder.yaml", "emergency-close.yaml"])
+EXAMPLES = sorted(p.name for p in (ROOT / "plans").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_issue17_report_figures_match_the_simulators_book(name, rehearsed):
+    """Acceptance 1: every example plan's rehearsal, its report's figures checked against
+    the simulator's own book (quantities, values) and the rates (fees, taxes)."""
     sim, journal = rehearsed(name)
     fig = _report(name, journal)
     book = _book_by_symbol(sim)
@@ -99,6 +104,27 @@ def test_issue17_open_ladder_hand_computed(rehearsed):
     prices = [li["price"] for li in entry["lineage"] if li["kind"] in ("place", "modify")]
     assert prices == [70000, *range(70100, 70800, 100)]
     assert entry["lineage"][-1]["kind"] == "cancel"
+
+
+def test_issue17_emergency_close_hand_computed(rehearsed):
+    """Acceptance 1, the second scenario: 6 of 20 fill at the 205,000 offer at 10:00;
+    the stop at 12:00 sells the 14 left at market, 197,500 (the scenario's path)."""
+    _sim, journal = rehearsed("emergency-close.yaml")
+    fig = _report("emergency-close.yaml", journal)
+    [exit_] = fig["orders"]
+    assert [(f["qty"], f["price"]) for f in exit_["fills"]] == [(6, 205_000), (14, 197_500)]
+    # 6 × 205,000 + 14 × 197,500 = 1,230,000 + 2,765,000 = 3,995,000; / 20 = 199,750.
+    assert (exit_["filled"], exit_["value"], exit_["avg_price"]) == (20, 3_995_000, 199_750)
+    # Fee 0.015 %: 599.25 → 599 won; tax 0.2 % on the sell: 7,990 won.
+    assert (exit_["fee"], exit_["tax"]) == (599, 7_990)
+    # Nothing was both bought and sold within the plan: no realized P&L.
+    pnl = fig["symbols"]["000660"]["pnl"]
+    assert (pnl["sold"], pnl["bought"], pnl["matched"], pnl["net"]) == (20, 0, 0, 0)
+    assert pnl["avg_sell"] == 199_750
+    # The price path the trigger poll saw: from 203,000 down to the 197,500 it fired on
+    # (the minute at 205,000 is seen only if a poll fell in it: not asserted).
+    path = [o["price"] for o in fig["price_observations"]["000660"]]
+    assert path[0] == 203_000 and path[-1] == 197_500
 
 
 def test_issue17_emergency_close_marks_trigger_and_market_switch(rehearsed):
