@@ -411,7 +411,8 @@ class Feed:
     def _down(self, why: str) -> None:
         if self._up.is_set():
             self._up.clear()
-            self._listener.state(False, redact(why))
+            if not self._closed.is_set():  # closed on purpose: nothing to fall back for
+                self._listener.state(False, redact(why))
 
 
 class _LoginRefused(Exception):
