@@ -271,6 +271,9 @@ class BrokerChecks:
             "value": st.fill_value,
         }
         text = f"filled {st.filled - before} more ({st.filled}{of})"
+        if st.fill_value and st.filled:
+            text += f" at an average {st.fill_value // st.filled:,}"
+            figures["avg_price"] = st.fill_value // st.filled
         self.emit(self._event(FILL, text, None, order, figures))
 
     def note_pushed(self, event: Any) -> None:

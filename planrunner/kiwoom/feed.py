@@ -203,20 +203,20 @@ class Feed:
     # ---- what to receive ---------------------------------------------------------------
 
     def watch_prices(self, symbols: Iterable[str]) -> None:
-        new = sorted(set(symbols) - self._prices)
-        if not new:
-            return
         with self._lock:
+            new = sorted(set(symbols) - self._prices)
+            if not new:
+                return
             self._prices.update(new)
             ws = self._ws
         if ws is not None:
             self._send(ws, _reg("REG", PRICE_GROUP, new, "0B"))
 
     def unwatch_prices(self, symbols: Iterable[str]) -> None:
-        gone = sorted(set(symbols) & self._prices)
-        if not gone:
-            return
         with self._lock:
+            gone = sorted(set(symbols) & self._prices)
+            if not gone:
+                return
             self._prices.difference_update(gone)
             ws = self._ws
         if ws is not None:

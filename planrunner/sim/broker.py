@@ -256,7 +256,7 @@ class Broker:
         return f"{n:07d}"
 
     def _emit(self, order: Order, kind: EventKind, now: dt.datetime, **extra: int | bool) -> None:
-        if self.hub is not None:
+        if self.hub is not None and self.hub.active:
             self.hub.order(order_values(order, kind, now, **extra))  # type: ignore[arg-type]
 
     def _refused(
@@ -285,7 +285,7 @@ class Broker:
         e: SimError,
         now: dt.datetime,
     ) -> None:
-        if self.hub is None:
+        if self.hub is None or not self.hub.active:
             return
         values = rejected_values(
             symbol=symbol,

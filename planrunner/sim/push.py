@@ -161,10 +161,17 @@ class Hub:
         """The price a symbol has when a session registers it: the next change pushes."""
         self._last.setdefault(symbol, price)
 
+    @property
+    def active(self) -> bool:
+        """Whether any session is connected (nothing is built for pushes otherwise)."""
+        return bool(self._sessions)
+
     def price(self, symbol: str, price: int, base: int, kind: str, at: dt.datetime) -> None:
         if self._last.get(symbol) == price:
             return
         self._last[symbol] = price
+        if not self._sessions:
+            return
         values = {
             "10": _signed(price, base),
             "20": _hhmmss(at),
@@ -176,6 +183,8 @@ class Hub:
         self._fan_out("0B", symbol, "주식체결", values)
 
     def order(self, values: dict[str, str]) -> None:
+        if not self._sessions:
+            return
         self._fan_out("00", "", "주문체결", values)
 
     def _fan_out(self, kind: str, item: str, name: str, values: dict[str, str]) -> None:

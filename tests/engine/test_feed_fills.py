@@ -97,3 +97,30 @@ def test_issue14_fill_pushed_before_the_orders_answer_is_not_lost(tmp_path: Path
         Recorder().wait(lambda r: len(_fill_lines(events)) == 1)
         assert _fill_lines(events) == ["filled 3 at 70,000 (3/10 filled) at 10:00:00"]
         assert journal.state.fills["entry"]["filled"] == 3
+
+
+def test_issue14_polled_fill_shows_its_average_price(tmp_path: Path) -> None:
+    """Without the feed (or while it is down) a fill seen by an order read prints its
+    average price too."""
+    with live_sim(PARTIAL) as live:
+        entry = spec("entry", price=69000, qty=10)
+        compiled = plan([entry], [])
+        events: list[Event] = []
+        journal = Journal(tmp_path / "journal.jsonl")
+        journal.open()
+        try:
+            ex = Executor(
+                plan=compiled,
+                client=live.client,
+                journal=journal,
+                clock=live.clock,
+                emit=events.append,
+            )
+            ex.execute("place:entry", Place(spec=entry))
+            live.sim.set_price("005930", 69000)  # 3 fill at the limit
+            ex.status("entry")
+        finally:
+            journal.close()
+    assert _fill_lines(events) == ["filled 3 more (3/10) at an average 69,000"]
+    fill = next(e for e in events if e.kind == "fill")
+    assert fill.data["avg_price"] == 69000 and fill.data["qty"] == 3
