@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from planrunner.sim.simulator import Simulator
 
 PATH = "/api/dostk/websocket"
+# websockets logs every frame at DEBUG, a LOGIN's token included: keep it above that.
+_wire_log = logging.getLogger("planrunner.sim.websocket.frames")
+_wire_log.setLevel(logging.WARNING)
 PING_INTERVAL = 10.0  # seconds between the server's PINGs when nothing else is sent
 _CHUNK = 65536
 _NOT_LOGGED_IN = "[8005:Token이 유효하지 않습니다]"
@@ -291,7 +295,7 @@ def serve(
     sim: Simulator, sock: socket.socket, target: str, headers: dict[str, str], leftover: bytes
 ) -> None:
     """Answer the upgrade request on `sock` and run the session until it ends."""
-    handshake = ServerProtocol()
+    handshake = ServerProtocol(logger=_wire_log)
     response = handshake.accept(Request(path=target, headers=Headers(headers)))
     handshake.send_response(response)
     sock.sendall(b"".join(handshake.data_to_send()))
@@ -299,4 +303,5 @@ def serve(
         return
     # The handshake's protocol object still expects to parse a request; the frames go
     # through a fresh one opened in the OPEN state (no extensions were negotiated).
-    Session(sim, sock, ServerProtocol(state=State.OPEN, max_size=2**20)).run(leftover)
+    proto = ServerProtocol(state=State.OPEN, max_size=2**20, logger=_wire_log)
+    Session(sim, sock, proto).run(leftover)

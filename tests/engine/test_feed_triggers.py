@@ -76,9 +76,9 @@ def test_issue14_trigger_fires_on_the_pushed_price_without_polling(tmp_path: Pat
         seeded = _quotes(live)
         live.sim.set_price("005930", 69500)
         rec.wait(lambda r: watcher.evaluations >= 1)
+        assert _quotes(live) == seeded  # evaluated on the pushed price: no ka10001
         live.sim.set_price("005930", 68900)
         rec.wait(lambda r: _placed(live) == 1 and watcher.finished())
-        assert _quotes(live) == seeded  # no ka10001 while the feed was up
         assert [e.message for e in events if e.kind == "triggered"] == [
             "trigger dip fired (005930 68,900)"
         ]
