@@ -41,6 +41,7 @@ class PushPrices:
         self._cond = threading.Condition()
         self.up = False
         self._was_up = False
+        self._said_never = False
         self.polls = 0  # prices read by polling (the seed per symbol, and while down)
         self.pushed = 0  # prices taken from the feed
 
@@ -81,21 +82,33 @@ class PushPrices:
                 self._cond.notify_all()
 
     def _state(self, up: bool, why: str) -> None:
-        with self._cond:
-            if up == self.up:
-                return
-            self.up = up
-            if not up:
-                self._latest.clear()
-                self._changed.clear()
-            self._cond.notify_all()
-            was_up, self._was_up = self._was_up, self._was_up or up
         now = self._clock.now()
-        if not up:
-            text = f"live feed down ({why}): polling prices until it returns"
-            self._emit(Event(kind=WARNING, at=now, message=text))
-        elif was_up:
-            self._emit(Event(kind=INFO, at=now, message="live feed back: prices are pushed again"))
+        with self._cond:
+            if not up and not self.up and not self._was_up:
+                if self._said_never:
+                    return
+                self._said_never = True
+                text = f"live feed not connected ({why}): polling prices until it connects"
+                kind = WARNING
+            elif up == self.up:
+                return
+            else:
+                self.up = up
+                if not up:
+                    self._latest.clear()
+                    self._changed.clear()
+                self._cond.notify_all()
+                was_up, self._was_up = self._was_up, self._was_up or up
+                if not up:
+                    text = f"live feed down ({why}): polling prices until it returns"
+                    kind = WARNING
+                elif was_up:
+                    text, kind = "live feed back: prices are pushed again", INFO
+                elif self._said_never:
+                    text, kind = "live feed connected: prices are pushed", INFO
+                else:
+                    return
+        self._emit(Event(kind=kind, at=now, message=text))
 
 
 class _Listener:

@@ -17,7 +17,8 @@ single-flight refresh) before the next attempt. A frame that is not JSON, or not
 shape Kiwoom sends, is counted and skipped.
 
 The listener is called on the feed's thread: `price(PriceTick)`, `order(OrderEvent)`,
-`state(up, why)` (once per change). It must return quickly.
+`state(up, why)` (once per change, and once if the first connection fails). It must
+return quickly.
 
 Secrets: the LOGIN frame carries the token; websockets' own logger is kept at WARNING
 (its DEBUG lines quote frames), and every reason given to the listener is scrubbed.
@@ -195,7 +196,9 @@ class Feed:
         self.pings = 0  # PINGs echoed
         self.malformed = 0  # frames skipped
         self.token_refreshes = 0
+        self.attempts = 0  # connections tried
         self._logged_in = False
+        self._told = False  # the listener heard the feed's state at least once
 
     def __repr__(self) -> str:
         return f"Feed(url={self.url!r}, up={self.up})"
@@ -265,6 +268,7 @@ class Feed:
         why = ""
         while not self._closed.is_set():
             self._logged_in = False
+            self.attempts += 1
             try:
                 why = self._session()
             except _LoginRefused as exc:
@@ -305,6 +309,7 @@ class Feed:
             self.connects += 1
             self._logged_in = True
             self._up.set()
+            self._told = True
             self._listener.state(True, "connected")
             return self._read(ws)
 
@@ -409,10 +414,14 @@ class Feed:
             ws.send(json.dumps(msg))
 
     def _down(self, why: str) -> None:
-        if self._up.is_set():
+        if self._closed.is_set():  # closed on purpose: nothing to fall back for
             self._up.clear()
-            if not self._closed.is_set():  # closed on purpose: nothing to fall back for
-                self._listener.state(False, redact(why))
+            return
+        if self._up.is_set() or not self._told:
+            # Down after being up, or the very first attempt failed: said once each time.
+            self._up.clear()
+            self._told = True
+            self._listener.state(False, redact(why))
 
 
 class _LoginRefused(Exception):

@@ -4,6 +4,7 @@ The simulator's WebSocket over 127.0.0.1, a manual clock, waits on events only."
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal
 from planrunner.engine.pushprices import PushPrices
 from planrunner.engine.triggers import TriggerWatcher
+from planrunner.kiwoom.feed import Feed
 from planrunner.model import Place, PriceCond, Trigger
 from tests.support.feed import Live, Recorder, live_sim
 from tests.support.rehearsal import plan, spec
@@ -103,3 +105,30 @@ symbols:
         assert len([w for w in warnings if w.startswith("live feed down")]) == 1, warnings
     assert _placed(live) == 1
     assert [e.job for e in events if e.kind == "triggered"] == ["trigger:dip"]
+
+
+def test_issue14_feed_that_never_connects_is_said_once_and_prices_are_polled(
+    tmp_path: Path,
+) -> None:
+    """A WebSocket URL nobody listens on: the output says so once, triggers poll."""
+    with live_sim() as live:
+        events: list[Event] = []
+        push = PushPrices(
+            poll=lambda s: live.client.quote(s).price, emit=events.append, clock=live.clock
+        )
+        with socket.socket() as s:  # a port that was free a moment ago: refused
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        feed = Feed(
+            f"ws://127.0.0.1:{port}/api/dostk/websocket",
+            live.client.tokens,
+            push.listener(),
+            backoff=(0.01, 0.05),
+        )
+        with feed:
+            feed.start()
+            Recorder().wait(lambda r: feed.attempts >= 5)
+            assert push.price("005930") == 70000  # polled
+        warnings = [e.message for e in events if e.kind == "warning"]
+        assert len(warnings) == 1 and warnings[0].startswith("live feed not connected ("), warnings
+        assert push.polls == 1
