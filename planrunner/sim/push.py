@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from planrunner.sim.faults import Kind as FaultKind
     from planrunner.sim.orders import Order
 
+PING_INTERVAL = 10.0  # seconds between the WebSocket's PINGs when nothing else is sent
 EventKind = Literal["accepted", "filled", "modified", "cancelled", "rejected"]
 STATE_WORD: dict[EventKind, str] = {
     "accepted": "접수",

@@ -21,10 +21,9 @@ from planrunner.sim.faults import Faults
 from planrunner.sim.log import LogEntry
 from planrunner.sim.market import Market, Quote
 from planrunner.sim.orders import OrderView
-from planrunner.sim.push import Hub
+from planrunner.sim.push import PING_INTERVAL, Hub
 from planrunner.sim.reply import Reply
 from planrunner.sim.scenario import Scenario, load_scenario
-from planrunner.sim.websocket import PING_INTERVAL
 
 if TYPE_CHECKING:
     from planrunner.sim.server import SimServer

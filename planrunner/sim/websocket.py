@@ -50,7 +50,6 @@ PATH = "/api/dostk/websocket"
 # websockets logs every frame at DEBUG, a LOGIN's token included: keep it above that.
 _wire_log = logging.getLogger("planrunner.sim.websocket.frames")
 _wire_log.setLevel(logging.WARNING)
-PING_INTERVAL = 10.0  # seconds between the server's PINGs when nothing else is sent
 _CHUNK = 65536
 _NOT_LOGGED_IN = "[8005:Token이 유효하지 않습니다]"
 
