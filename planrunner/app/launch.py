@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
 from planrunner.app.notify import TIMEOUT, Notifier, summary_line
@@ -32,13 +33,18 @@ from planrunner.clock import SEOUL
 from planrunner.engine.events import INFO, WARNING, Emit, Event, RunResult, steady
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import FORMAT, Journal, JournalWriteError, journal_path
+from planrunner.engine.pushprices import PushPrices
 from planrunner.engine.runner import Runner
+from planrunner.engine.triggers import symbols_of
 from planrunner.errors import RunError, UsageError
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import NOTIFY_EVENTS, Plan, load_plan
 from planrunner.redact import redact
+
+if TYPE_CHECKING:
+    from planrunner.kiwoom.feed import Feed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +63,7 @@ class RunOptions:
     resume_changed: bool = False  # go on with a changed plan under the day's journal
     notify: tuple[str, ...] = ()  # --notify URL: on top of the plan's notify: URLs
     notify_timeout: float = TIMEOUT  # seconds per notification message
+    feed: bool = False  # --feed: prices and order events from the broker's WebSocket
 
 
 def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
@@ -110,6 +117,30 @@ def _first_prices(plan: CompiledPlan) -> dict[str, int]:
             step = 5 if spec.side == "buy" else -5
             prices[spec.symbol] = ticks.step(spec.price, step, instruments.order_kind(spec))
     return prices
+
+
+def _start_feed(
+    target: Target, plan: CompiledPlan, prices: PushPrices, closers: list[Callable[[], None]]
+) -> Feed:
+    """The live feed for this run: the broker's WebSocket (from the base URL), or for a
+    rehearsal the embedded simulator's, served on 127.0.0.1 for the run's length."""
+    from planrunner.kiwoom.feed import Feed, ws_url_for
+
+    url = ws_url_for(target.client.base_url)
+    if target.simulator is not None:
+        from planrunner.sim import Simulator
+
+        assert isinstance(target.simulator, Simulator)
+        server = target.simulator.serve()
+        url = server.ws_url
+        closers.append(server.close)
+    feed = Feed(url, target.client.tokens, prices.listener())
+    symbols = {s for t in plan.triggers for s in symbols_of(t.when)}
+    feed.watch_prices(sorted(symbols))
+    feed.watch_orders()
+    feed.start()
+    closers.append(feed.close)
+    return feed
 
 
 def _declare_kinds(target: Target, orders: Iterable[OrderSpec]) -> None:
@@ -223,6 +254,7 @@ def run_plan(
 
     emit = plain = steady(printer, output_failed)
     ended = False
+    closers: list[Callable[[], None]] = []  # the live feed and its server, last first
     try:
         if notifier is not None:
             warn_to[:] = [lambda m: plain(Event(kind=WARNING, at=target.clock.now(), message=m))]
@@ -317,6 +349,17 @@ def run_plan(
             enforce_session=target.enforce_session,
             warn=warn,
         )
+        prices = None
+        if opts.feed:
+            prices = PushPrices(
+                poll=lambda s: executor.quote(s, source="poll").price,
+                emit=emit,
+                clock=target.clock,
+                on_order=executor.note_pushed,
+                observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
+            )
+            live_feed = _start_feed(target, compiled, prices, closers)
+            emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
         runner = Runner(
             plan=compiled,
             executor=executor,
@@ -324,6 +367,7 @@ def run_plan(
             clock=target.clock,
             emit=emit,
             stop=stop,
+            prices=prices,
         )
         result = runner.run()
         if target.simulator is not None and compiled.triggers:
@@ -353,6 +397,8 @@ def run_plan(
             notifier.send("end", redact(f"{plan.name} stopped: {type(e).__name__}: {e}"))
         raise
     finally:
+        for close in reversed(closers):
+            close()
         if notifier is not None:
             for note in notifier.close():  # after the journal's stop: printed only
                 plain(Event(kind=WARNING, at=target.clock.now(), message=note))

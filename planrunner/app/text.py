@@ -25,7 +25,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 
 def order_rows(orders: tuple[OrderSummary, ...]) -> list[str]:
-    rows = [["order", "symbol", "side", "filled/ordered", "open", "state", "lineage"]]
+    rows = [["order", "symbol", "side", "filled/ordered", "avg price", "open", "state", "lineage"]]
     for o in orders:
         rows.append(
             [
@@ -33,6 +33,7 @@ def order_rows(orders: tuple[OrderSummary, ...]) -> list[str]:
                 o.symbol,
                 o.side,
                 f"{o.filled}/{o.ordered}",
+                f"{o.avg_fill_price:,}" if o.avg_fill_price else "-",
                 str(o.remaining),
                 o.state,
                 " → ".join(o.lineage) or "-",
@@ -124,7 +125,15 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         for order, links in state.lineage.items()
     }
     fills = {
-        o: {"filled": r.get("filled"), "remaining": r.get("remaining")}
+        o: {
+            "filled": r.get("filled"),
+            "remaining": r.get("remaining"),
+            "avg_price": (
+                int(r["value"]) // int(r["filled"]) if r.get("value") and r.get("filled") else None
+            ),
+            "last_price": r.get("price"),  # the last fill's price, when the feed told it
+            "at": r.get("broker_time") or r.get("at"),
+        }
         for o, r in state.fills.items()
     }
     return {
@@ -146,6 +155,9 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     lines.append("")
     for order, links in data["lineage"].items():
         lines.append(f"{order}: {' → '.join(links)}")
+    for order, f in data.get("fills", {}).items():
+        avg = f" at an average {f['avg_price']:,}" if f.get("avg_price") else ""
+        lines.append(f"{order}: {f['filled']} filled{avg}, {f['remaining']} open")
     if data["attention"]:
         lines.append("needs attention")
         lines += [f"  - {a}" for a in data["attention"]]

@@ -117,6 +117,13 @@ def _state_dir(value: Path | None) -> Path:
     "repeatable). Sending never delays an order.",
 )
 @click.option(
+    "--feed",
+    is_flag=True,
+    help="Read prices and order events from the broker's WebSocket (Kiwoom's real-time "
+    "feed): triggers react to each pushed price, fills print as they happen; polling takes "
+    "over while the socket is down. With --sim, the embedded simulator serves it.",
+)
+@click.option(
     "--no-report",
     is_flag=True,
     help="--sim: do not write the day's report (HTML) beside the journal.",
@@ -139,6 +146,7 @@ def run(
     fresh: bool,
     resume_changed: bool,
     notify: tuple[str, ...],
+    feed: bool,
     no_report: bool,
     day: str | None,
     state_dir: Path | None,
@@ -202,6 +210,7 @@ def run(
         fresh=fresh,
         resume_changed=resume_changed,
         notify=notify,
+        feed=feed,
     )
     stop = threading.Event()
 

@@ -140,6 +140,8 @@ class BrokerChecks:
     targets: dict[str, int]
     _locks_guard: threading.Lock
     _filled: dict[str, int]
+    _pushed: dict[str, dict[str, tuple[int, int]]]  # order -> ord_no -> (qty, value) pushed
+    _early: dict[str, list[Any]]
     _day_limits: dict[str, tuple[int, int]]
     _not_before: dict[str, dt.datetime]
     warn: Callable[[str], None]
@@ -277,7 +279,90 @@ class BrokerChecks:
             "value": st.fill_value,
         }
         text = f"filled {st.filled - before} more ({st.filled}{of})"
+        if st.fill_value and st.filled:
+            text += f" at an average {st.fill_value // st.filled:,}"
+            figures["avg_price"] = st.fill_value // st.filled
         self.emit(self._event(FILL, text, None, order, figures))
+
+    def note_pushed(self, event: Any) -> None:
+        """An order event (`00`) from the live feed. A fill on one of this plan's numbers
+        is journaled and printed at once, with its quantity, price and the broker's time;
+        events about other numbers are not this plan's and are ignored. Polling (the
+        `status` reads) still notices fills while the feed is down: both paths count the
+        lineage's fills in `_filled`, so a fill is reported once whichever saw it first."""
+        if event.kind != "filled" or event.fill_qty <= 0:
+            return
+        order = self._order_of(event.ord_no)
+        if order is None:
+            # The push can overtake the order's own answer: kept until its ack is
+            # journaled (replay_early), and forgotten if no ack of this plan names it.
+            with self._locks_guard:
+                early = self._early.setdefault(event.ord_no, [])
+                if len(early) < 100:
+                    early.append(event)
+                if len(self._early) > 1000:
+                    self._early.pop(next(iter(self._early)))
+            if self._order_of(event.ord_no) is not None:  # its ack landed meanwhile
+                self.replay_early(event.ord_no)
+            return
+        with self._locks_guard:
+            per = self._pushed.setdefault(order, {})
+            qty, value = per.get(event.ord_no, (0, 0))
+            per[event.ord_no] = (qty + event.fill_qty, value + event.fill_qty * event.fill_price)
+            total = sum(q for q, _ in per.values())
+            total_value = sum(v for _, v in per.values())
+            before = self._filled.get(order, 0)
+            if total <= before:
+                return
+            self._filled[order] = total
+        new = total - before
+        broker_time = event.time
+        if len(broker_time) == 6 and broker_time.isdigit():
+            broker_time = f"{broker_time[:2]}:{broker_time[2:4]}:{broker_time[4:]}"
+        self.journal.append(
+            {
+                "type": "fill",
+                "order": order,
+                "ord_no": event.ord_no,
+                "filled": total,
+                "remaining": event.open_qty,
+                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                "value": total_value,
+                "qty": new,
+                "price": event.fill_price,
+                "broker_time": broker_time,
+                "source": "feed",
+            }
+        )
+        target = self.targets.get(order)
+        ordered = target or event.order_qty
+        figures = {
+            "qty": new,
+            "price": event.fill_price,
+            "filled": total,
+            "ordered": ordered,
+            "remaining": event.open_qty,
+            "value": total_value,
+            "avg_price": total_value // total,
+            "broker_time": broker_time,
+            "ord_no": event.ord_no,
+        }
+        text = f"filled {new} at {event.fill_price:,} ({total}/{ordered} filled) at {broker_time}"
+        self.emit(self._event(FILL, text, None, order, figures))
+
+    def replay_early(self, ord_no: str) -> None:
+        """Note the pushed fills that arrived before `ord_no` was journaled."""
+        with self._locks_guard:
+            early = self._early.pop(ord_no, [])
+        for event in early:
+            self.note_pushed(event)
+
+    def _order_of(self, ord_no: str) -> str | None:
+        """The plan's order whose lineage holds this number, if any."""
+        for order, links in self.journal.state.lineage.items():
+            if any(link.ord_no == ord_no for link in links):
+                return order
+        return None
 
     def _open_status(self, order: str, *, fills: bool = True) -> OrderStatus:
         if not self.journal.state.lineage.get(order):

@@ -81,6 +81,7 @@ class OrderSummary:
     filled: int
     remaining: int
     state: str  # open | filled | cancelled | partially filled … | not placed
+    avg_fill_price: int | None = None  # filled value / filled; None: nothing filled or unsaid
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class OrderSummary:
             "filled": self.filled,
             "remaining": self.remaining,
             "state": self.state,
+            "avg_fill_price": self.avg_fill_price,
         }
 
 

@@ -108,6 +108,8 @@ class Executor(BrokerChecks):
         }
         # Every market price the run reads goes through here into the journal (bounded).
         self.prices = PriceLog(journal, clock)
+        self._pushed: dict[str, dict[str, tuple[int, int]]] = {}
+        self._early: dict[str, list[Any]] = {}  # ord_no -> pushed fills before its ack
 
     # ---- entry point ------------------------------------------------------------------
 
@@ -578,6 +580,7 @@ class Executor(BrokerChecks):
         orig = request.body.get("orig_ord_no")
         text = f"acked {kind} {orig} → {ack.ord_no}" if orig else f"acked {kind} → {ack.ord_no}"
         self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no, "kind": kind}))
+        self.replay_early(ack.ord_no)  # pushed fills that came before this answer
         return rec
 
     def _wait_for(self, job_id: str, prepared: Prepared | None) -> None:

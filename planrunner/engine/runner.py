@@ -40,7 +40,7 @@ from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, JournalWriteError, Record
 from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
-from planrunner.engine.triggers import TriggerWatcher
+from planrunner.engine.triggers import PriceSource, TriggerWatcher
 from planrunner.errors import BrokerError
 from planrunner.kiwoom.exceptions import AuthError, KiwoomError, ServerBug
 from planrunner.model import CompiledPlan, Job, action_name
@@ -88,6 +88,7 @@ class Runner:
         emit: Emit,
         stop: threading.Event | None = None,
         settle: float | None = None,  # reconcile's settle window (None: its default)
+        prices: PriceSource | None = None,  # None: ka10001 polling; PushPrices: the feed
     ):
         self.plan = plan
         self.ex = executor
@@ -132,6 +133,7 @@ class Runner:
             clock=clock,
             emit=emit,
             stop=self.stop,
+            prices=prices,
         )
 
     # ---- the run ------------------------------------------------------------------------

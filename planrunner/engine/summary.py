@@ -88,10 +88,11 @@ def summarize(
                 )
             )
             continue
-        doubt, unread = "", False
+        doubt, unread, avg = "", False, None
         try:
             st = executor.status(order_id)
             filled, remaining, doubt = st.filled, st.remaining, st.doubt
+            avg = st.fill_value // st.filled if st.filled and st.fill_value else None
         except Exception as e:  # the summary must still print
             note("unread", f"{order_id}: could not read its state at the end: {e}", order_id)
             filled, remaining, unread = 0, 0, True
@@ -114,6 +115,7 @@ def summarize(
                 filled=filled,
                 remaining=remaining,
                 state=state,
+                avg_fill_price=avg,
             )
         )
     if internal:

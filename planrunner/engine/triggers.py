@@ -1,8 +1,9 @@
 """Condition-driven actions: watch prices and the plan's own fills, fire on a crossing.
 
-Prices come from a `PriceSource` (ka10001 polling at `policy.price_poll`, through the
-client's rate limiter); a WebSocket push source (type 0B) can be added behind the same
-small interface. A crossing is the condition becoming true after it was false (or true
+Prices come from a `PriceSource`: ka10001 polling at `policy.price_poll` (through the
+client's rate limiter), or `PushPrices` (the live feed's 0B pushes, polling while it is
+down): then each pushed price is evaluated as it arrives, between full ticks.
+A crossing is the condition becoming true after it was false (or true
 at the first look). A trigger fires once; with `repeat: true` it fires on every crossing.
 Each firing is its own journal job: `trigger:<id>`, then `trigger:<id>#2`, `#3`… so a
 later crossing sends its action (a job already acked would send nothing) and a restart
@@ -24,6 +25,7 @@ from planrunner.engine.checks import OrderStatus
 from planrunner.engine.events import INFO, SKIPPED, TRIGGERED, WARNING, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, JournalWriteError
+from planrunner.engine.pushprices import PushPrices
 from planrunner.errors import BrokerError
 from planrunner.krx.days import session
 from planrunner.model import (
@@ -133,6 +135,7 @@ class TriggerWatcher:
         self.traceback = ""
         self._was_true: set[str] = set()
         self._ticks = 0
+        self.evaluations = 0  # pushed-price evaluations done (tests wait on it)
         self.fired: dict[str, int] = {}  # trigger id -> firings so far (journal included)
         self.states: dict[str, str] = {}  # firing job id -> its final state, this run
         speed = clock.virtual_seconds(1.0)
@@ -202,7 +205,8 @@ class TriggerWatcher:
                 now = time.monotonic()
                 if next_at < now:  # the tick overran its interval: poll now, never in bursts
                     next_at = now
-                self.stop.wait(next_at - now)
+                self._wait_pushes(next_at)
+                self.stop.wait(max(0.0, next_at - time.monotonic()))
         except JournalWriteError as e:
             # Not a bug: the journal refused a record. The runner stops the run (exit 2).
             self.emit(Event(kind=WARNING, at=self.clock.now(), message=f"triggers stopped: {e}"))
@@ -213,6 +217,39 @@ class TriggerWatcher:
             self.emit(Event(kind=WARNING, at=self.clock.now(), message=self.failure))
         finally:
             self._done.set()
+
+    def _wait_pushes(self, until: float) -> None:
+        """While the live feed is up, evaluate each pushed price as it arrives until the
+        next full tick (which reads the orders conditions name and checks the windows)."""
+        if not isinstance(self.prices, PushPrices):
+            return
+        while not self.stop.is_set() and self.armed and self.prices.up:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            changed = self.prices.wait_change(min(left, 0.5))
+            if changed:
+                self._on_prices(changed)
+
+    def _on_prices(self, changed: set[str]) -> None:
+        """Triggers decided on prices alone whose symbols just moved: evaluated now."""
+        now = self.clock.now()
+        for t in self.armed:
+            if t.id in self._retired or orders_of(t.when):
+                continue
+            symbols = symbols_of(t.when)
+            start, end = window(t, self.plan.day)
+            if not symbols & changed or not start <= now < end:
+                continue
+            prices = {s: self.prices.price(s) for s in symbols}
+            if holds(t.when, prices, {}):
+                if t.id not in self._was_true:
+                    self._was_true.add(t.id)
+                    self._fire(t, prices)
+            else:
+                self._was_true.discard(t.id)
+        self.armed = [t for t in self.armed if t.id not in self._retired]
+        self.evaluations += 1
 
     def _tick(self) -> None:
         now = self.clock.now()

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
@@ -44,6 +44,9 @@ from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file, h
 from planrunner.kiwoom.types import CancelAck, Fill, ModifyAck, OpenOrder, PlaceAck, Quote
 from planrunner.model import PRICED_TYPES, Side, WireRequest
 from planrunner.redact import register
+
+if TYPE_CHECKING:
+    from planrunner.kiwoom.feed import Feed, Listener
 
 log = logging.getLogger(__name__)
 A = TypeVar("A")
@@ -238,6 +241,15 @@ class KiwoomClient:
         except ValueError:
             msg = "The broker's answer was unreadable (a field is not a number)."
             raise e.ServerError(msg, api_id=req.api_id) from None
+
+    # ---- the live feed -----------------------------------------------------------------
+
+    def feed(self, listener: Listener, **options: Any) -> Feed:
+        """The WebSocket feed that goes with this client's base URL and token (feed.py);
+        not started. `options`: Feed's idle_timeout, open_timeout, backoff."""
+        from planrunner.kiwoom.feed import Feed, ws_url_for  # websockets only when used
+
+        return Feed(ws_url_for(self.base_url), self.tokens, listener, **options)
 
     # ---- token -------------------------------------------------------------------------
 

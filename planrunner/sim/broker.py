@@ -20,6 +20,7 @@ from planrunner.sim.behaviour import Behaviour, canonical
 from planrunner.sim.market import Market
 from planrunner.sim.orders import Fill, Kind, Order, Side
 from planrunner.sim.protocol import SimError, rejected
+from planrunner.sim.push import EventKind, Hub, order_values, rejected_values
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +54,7 @@ class Broker:
         self._open: dict[str, list[Order]] = {}
         self._next = first_ord_no
         self._windows: dict[tuple[str, str, dt.date], tuple[days.Window, ...]] = {}
+        self.hub: Hub | None = None  # the WebSocket's pushes (0B prices, 00 order events)
 
     # ---- time -------------------------------------------------------------------------
 
@@ -68,6 +70,9 @@ class Broker:
         return actual
 
     def _price_event(self, symbol: str, price: int, now: dt.datetime) -> None:
+        if self.hub is not None:
+            s = self.market.symbol(symbol)
+            self.hub.price(symbol, price, s.base, s.kind, now)
         book = self._open.get(symbol)
         if book:
             for order in book:
@@ -77,6 +82,14 @@ class Broker:
     # ---- requests ---------------------------------------------------------------------
 
     def place(self, new: NewOrder, now: dt.datetime) -> Order:
+        try:
+            return self._place(new, now)
+        except SimError as e:
+            word = "+매수" if new.side == "buy" else "-매도"
+            self._rejected(new.symbol, new.side, new.qty, new.price, None, word, e, now)
+            raise
+
+    def _place(self, new: NewOrder, now: dt.datetime) -> Order:
         self._check_session(new.order_type, new.exchange, now)
         if new.price is not None:
             self._check_price(new.symbol, new.price, new.order_type)
@@ -111,6 +124,21 @@ class Broker:
         now: dt.datetime,
     ) -> Order:
         """Move `qty` (0: all remaining) of an order to a new number at a new price."""
+        try:
+            return self._modify(orig_ord_no, symbol, qty, price, stop_price, now)
+        except SimError as e:
+            self._refused(orig_ord_no, symbol, qty, price, "정정", e, now)
+            raise
+
+    def _modify(
+        self,
+        orig_ord_no: str,
+        symbol: str,
+        qty: int,
+        price: int | None,
+        stop_price: int | None,
+        now: dt.datetime,
+    ) -> Order:
         target = self._target(orig_ord_no, symbol)
         q = self._qty(target, qty)
         self._check_session(target.order_type, target.exchange, now)
@@ -137,6 +165,13 @@ class Broker:
         """Cancel `qty` (0: all remaining); the rest stays open under the original number
         (behaviour remainder=original) or moves to the cancel's own number (=cancel).
         The returned record's `acted` is the quantity cancelled."""
+        try:
+            return self._cancel(orig_ord_no, symbol, qty, now)
+        except SimError as e:
+            self._refused(orig_ord_no, symbol, qty, None, "취소", e, now)
+            raise
+
+    def _cancel(self, orig_ord_no: str, symbol: str, qty: int, now: dt.datetime) -> Order:
         target = self._target(orig_ord_no, symbol)
         q = self._qty(target, qty)
         self._check_session(target.order_type, target.exchange, now)
@@ -153,6 +188,8 @@ class Broker:
             holder.triggered = target.triggered
             self.orders[holder.ord_no] = holder
             self._open.setdefault(holder.symbol, []).append(holder)
+            self._emit(holder, "accepted", now)
+            self._emit(holder, "cancelled", now)
             return holder
         target.settle("cancelled")
         record = self._child(
@@ -161,6 +198,8 @@ class Broker:
         record.state = "confirmed"
         record.acted = q
         self.orders[record.ord_no] = record
+        self._emit(record, "accepted", now)
+        self._emit(record, "cancelled", now)
         return record
 
     def _child(
@@ -216,8 +255,55 @@ class Broker:
         self._next += 1
         return f"{n:07d}"
 
+    def _emit(self, order: Order, kind: EventKind, now: dt.datetime, **extra: int | bool) -> None:
+        if self.hub is not None and self.hub.active:
+            self.hub.order(order_values(order, kind, now, **extra))  # type: ignore[arg-type]
+
+    def _refused(
+        self,
+        orig_ord_no: str,
+        symbol: str,
+        qty: int,
+        price: int | None,
+        what: str,
+        e: SimError,
+        now: dt.datetime,
+    ) -> None:
+        target = self.orders.get(canonical(orig_ord_no))
+        side = target.side if target is not None else "buy"
+        word = ("+매수" if side == "buy" else "-매도") + what
+        self._rejected(symbol, side, qty, price, orig_ord_no, word, e, now)
+
+    def _rejected(
+        self,
+        symbol: str,
+        side: str,
+        qty: int,
+        price: int | None,
+        orig_ord_no: str | None,
+        word: str,
+        e: SimError,
+        now: dt.datetime,
+    ) -> None:
+        if self.hub is None or not self.hub.active:
+            return
+        values = rejected_values(
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            price=price,
+            orig_ord_no=orig_ord_no,
+            word=word,
+            reason=e.return_msg,
+            at=now,
+        )
+        self.hub.order(values)
+
     def _enter(self, order: Order, now: dt.datetime) -> Order:
         self.orders[order.ord_no] = order
+        self._emit(order, "accepted", now)
+        if order.kind == "modify":
+            self._emit(order, "modified", now)
         self._match(order, self.market.symbol(order.symbol).price, now, arriving=True)
         if order.remaining > 0:
             self._open.setdefault(order.symbol, []).append(order)
@@ -305,9 +391,11 @@ class Broker:
             order.filled += qty
             order.fills.append(Fill(qty=qty, price=fill_price, at=now))
             order.settle("filled")
+            self._emit(order, "filled", now, fill_qty=qty, fill_price=fill_price)
         if arriving and order.order_type in protocol.IOC | protocol.FOK and order.remaining:
             order.cancelled += order.remaining
             order.settle("cancelled")
+            self._emit(order, "cancelled", now, by_broker=True)
 
 
 __all__ = ["Broker", "NewOrder", "SimError"]

@@ -9,12 +9,21 @@ Spec syntax (CLI `--fault`, `POST /_sim/faults`, `Faults.add`): `KIND[:key=value
     latency         sleep ms=N before handling
     drop            run the request, then close the connection without an answer
 
+  On the WebSocket (api= is the pushed type, 0B or 00; each fires on a push):
+    ws_drop         close the WebSocket's TCP connection without a close frame
+    ws_stall        stop sending anything (pushes, acks, PINGs) for ms=N (0: for good)
+    ws_malformed    send a text frame that is not JSON first (raw=yes: bytes that are not
+                    a WebSocket frame at all, which breaks the connection)
+    ws_late         hold a 00 event until after the next 00 (out of order), or ms=N
+                    (default 300) at most
+
     keys: api=kt10000 (default: every api-id) · count=N (default 1; latency: unlimited;
           with p<1: unlimited) · after=N (let N matching calls through first) ·
           p=0.2 (probability per matching call, seeded) · status=N · commit=yes|no · ms=N
 
 Examples: `rate_limit:api=kt10000,count=3`, `token_expiry:after=10`, `5xx:commit=yes`,
-`1999:p=0.1`, `latency:ms=50`, `drop:api=kt10000`.
+`1999:p=0.1`, `latency:ms=50`, `drop:api=kt10000`, `ws_drop:api=0B,after=3`,
+`ws_stall`, `ws_malformed:count=2`, `ws_late:api=00`.
 """
 
 from __future__ import annotations
@@ -25,7 +34,17 @@ from typing import Literal
 
 from planrunner.errors import UsageError
 
-Kind = Literal["rate_limit", "token_expiry", "error", "latency", "drop"]
+Kind = Literal[
+    "rate_limit",
+    "token_expiry",
+    "error",
+    "latency",
+    "drop",
+    "ws_drop",
+    "ws_stall",
+    "ws_malformed",
+    "ws_late",
+]
 _ALIASES: dict[str, Kind] = {
     "rate_limit": "rate_limit",
     "429": "rate_limit",
@@ -36,6 +55,10 @@ _ALIASES: dict[str, Kind] = {
     "1999": "error",
     "latency": "latency",
     "drop": "drop",
+    "ws_drop": "ws_drop",
+    "ws_stall": "ws_stall",
+    "ws_malformed": "ws_malformed",
+    "ws_late": "ws_late",
 }
 
 
@@ -52,7 +75,8 @@ class Rule:
     probability: float = 1.0
     status: int = 0  # 0: the kind's default (429 for rate_limit, 500 for error)
     commit: bool = False  # error: run the request before answering the error
-    ms: int = 0  # latency
+    ms: int = 0  # latency, ws_stall, ws_late
+    raw: bool = False  # ws_malformed: bytes that are not a WebSocket frame
     seen: int = 0
     fired: int = 0
 
@@ -66,6 +90,7 @@ class Rule:
             "status": self.status,
             "commit": self.commit,
             "ms": self.ms,
+            "raw": self.raw,
             "seen": self.seen,
             "fired": self.fired,
         }
@@ -83,7 +108,10 @@ def parse_fault(spec: str) -> Rule:
     name, _, rest = spec.strip().partition(":")
     kind = _ALIASES.get(name.strip().lower())
     if kind is None:
-        known = "rate_limit, token_expiry, 5xx, 1999, latency, drop"
+        known = (
+            "rate_limit, token_expiry, 5xx, 1999, latency, drop, ws_drop, ws_stall, "
+            "ws_malformed, ws_late"
+        )
         raise FaultSpecError(f"unknown fault {name!r} in {spec!r}: use one of {known}")
     opts: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in rest.split(","))):
@@ -94,6 +122,8 @@ def parse_fault(spec: str) -> Rule:
     rule = Rule(kind=kind, status=200 if name.strip() == "1999" else 0)
     if kind == "latency":
         rule.count = None
+    if kind == "ws_late":
+        rule.ms = 300
     try:
         for key, value in opts.items():
             if key == "api":
@@ -112,6 +142,8 @@ def parse_fault(spec: str) -> Rule:
                 rule.commit = _bool(value)
             elif key == "ms":
                 rule.ms = int(value)
+            elif key == "raw":
+                rule.raw = _bool(value)
             else:
                 raise FaultSpecError(f"fault {spec!r}: unknown key {key!r}")
     except ValueError as e:

@@ -1,4 +1,7 @@
-"""The loopback server: HTTP/1.1 keep-alive on 127.0.0.1, one thread per connection.
+"""The loopback server: HTTP/1.1 keep-alive on 127.0.0.1, one thread per connection, and
+Kiwoom's WebSocket on the same port (a GET upgrade of /api/dostk/websocket, websocket.py).
+While a WebSocket session has registered prices, a ticker plays the market forward every
+`tick` seconds (real time) so that every price change is pushed as it happens.
 
 Each answer goes out in one write with TCP_NODELAY, so a keep-alive round trip is not
 held up by Nagle and delayed ACKs. A "drop" fault closes the socket without a byte.
@@ -19,6 +22,8 @@ import threading
 import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING
+
+from planrunner.sim import websocket
 
 if TYPE_CHECKING:
     from planrunner.sim.simulator import Simulator
@@ -64,6 +69,11 @@ class _Reader:
             pass
         data = bytes(self._buf[:n])
         del self._buf[:n]
+        return data
+
+    def take_buffered(self) -> bytes:
+        data = bytes(self._buf)
+        self._buf.clear()
         return data
 
     def _fill(self) -> bool:
@@ -125,6 +135,10 @@ class _Handler(socketserver.StreamRequestHandler):
         if "chunked" in headers.get("transfer-encoding", "").lower():
             self._write(411, (), b"", keep=False)  # every Kiwoom client sends a length
             return False
+        if websocket.is_upgrade(method, target.split("?", 1)[0], headers):
+            leftover = self.reader.take_buffered()
+            websocket.serve(self.server.sim, self.connection, target, headers, leftover)
+            return False
         length = int(headers.get("content-length") or 0)
         raw = self.reader.read(length) if length else b""
         path = target.split("?", 1)[0]
@@ -177,7 +191,9 @@ class _Server(socketserver.ThreadingTCPServer):
 class SimServer:
     """A running loopback server; `url` is the base URL for any Kiwoom client."""
 
-    def __init__(self, sim: Simulator, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, sim: Simulator, *, host: str = "127.0.0.1", port: int = 0, tick: float = 0.02
+    ) -> None:
         self._server = _Server(sim, (host, port))
         self.host = str(self._server.server_address[0])
         self.port = int(self._server.server_address[1])
@@ -186,8 +202,22 @@ class SimServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )
         self._thread.start()
+        self.ws_url = f"ws://{self.host}:{self.port}{websocket.PATH}"
+        self._sim = sim
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, args=(tick,), daemon=True)
+        self._ticker.start()
+
+    def _tick(self, every: float) -> None:
+        while not self._stop.wait(every):
+            if self._sim.hub.wants_prices():
+                self._sim.advance()
 
     def close(self) -> None:
+        self._stop.set()
+        for session in self._sim.hub.sessions():
+            if isinstance(session, websocket.Session):
+                session.drop()
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()

@@ -21,6 +21,7 @@ from planrunner.sim.faults import Faults
 from planrunner.sim.log import LogEntry
 from planrunner.sim.market import Market, Quote
 from planrunner.sim.orders import OrderView
+from planrunner.sim.push import PING_INTERVAL, Hub
 from planrunner.sim.reply import Reply
 from planrunner.sim.scenario import Scenario, load_scenario
 
@@ -84,6 +85,9 @@ class Simulator:
         )
         self.auth = Auth(env)
         self.faults = Faults(seed)
+        self.hub = Hub(self.faults)  # the WebSocket's sessions (sim/websocket.py)
+        self.broker.hub = self.hub
+        self.ws_ping_interval = PING_INTERVAL
         self.log: list[LogEntry] = []
         self.page_size = page_size
         self.lock = threading.RLock()
@@ -114,10 +118,12 @@ class Simulator:
 
         return SimTransport(self)
 
-    def serve(self, port: int = 0, host: str = "127.0.0.1") -> SimServer:
+    def serve(self, port: int = 0, host: str = "127.0.0.1", *, tick: float = 0.02) -> SimServer:
+        """A loopback server for the REST API and the WebSocket on one port; `tick`: how
+        often (real seconds) the market is played forward while prices are subscribed."""
         from planrunner.sim.server import SimServer
 
-        return SimServer(self, host=host, port=port)
+        return SimServer(self, host=host, port=port, tick=tick)
 
     # ---- the truth ----------------------------------------------------------------------
 

@@ -1,0 +1,134 @@
+"""Prices from the live feed (pushed `0B`), polling (ka10001) while the feed is down.
+
+    push = PushPrices(poll=client.quote_price, emit=emit, clock=clock)
+    feed = client.feed(push.listener()); feed.watch_prices(symbols); feed.start()
+    TriggerWatcher(..., prices=push)
+
+While the feed is up, a symbol's price is the latest pushed one: it is read once by
+polling when first asked (Kiwoom pushes on change only, never a snapshot), then comes
+from the feed alone. The watcher waits on `wait_change` and evaluates the triggers on a
+symbol as soon as its price arrives. When the feed goes down the pushed prices are
+forgotten (they would go stale) and every price is polled again, at the plan's
+`price_poll`; the output says so once per outage, and once when the feed is back.
+Order events (`00`) are handed to `on_order`, if given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from planrunner.clock import Clock
+from planrunner.engine.events import INFO, WARNING, Emit, Event
+
+
+class PushPrices:
+    def __init__(
+        self,
+        *,
+        poll: Callable[[str], int],
+        emit: Emit,
+        clock: Clock,
+        on_order: Callable[[Any], None] | None = None,
+        observe: Callable[[str, int], object] | None = None,
+    ) -> None:
+        self._poll = poll
+        self._observe = observe  # the journal's price log (engine/prices.py)
+        self._emit = emit
+        self._clock = clock
+        self.on_order = on_order
+        self._latest: dict[str, int] = {}
+        self._changed: set[str] = set()
+        self._cond = threading.Condition()
+        self.up = False
+        self._was_up = False
+        self._said_never = False
+        self.polls = 0  # prices read by polling (the seed per symbol, and while down)
+        self.pushed = 0  # prices taken from the feed
+
+    # ---- the watcher's side ------------------------------------------------------------
+
+    def price(self, symbol: str) -> int:
+        with self._cond:
+            if self.up and symbol in self._latest:
+                return self._latest[symbol]
+        price = self._poll(symbol)
+        with self._cond:
+            self.polls += 1
+            if self.up:
+                self._latest.setdefault(symbol, price)  # a push that came meanwhile wins
+                return self._latest[symbol]
+        return price
+
+    def wait_change(self, timeout: float) -> set[str]:
+        """Symbols whose pushed price changed since the last call (waits up to `timeout`
+        for one, and returns at once when the feed goes down)."""
+        with self._cond:
+            if not self._changed and self.up:
+                self._cond.wait(timeout)
+            changed, self._changed = self._changed, set()
+            return changed
+
+    # ---- the feed's side (kiwoom.feed.Listener) ----------------------------------------
+
+    def listener(self) -> _Listener:
+        return _Listener(self)
+
+    def _pushed(self, symbol: str, price: int) -> None:
+        with self._cond:
+            self.pushed += 1
+            changed = self._latest.get(symbol) != price
+            if changed:
+                self._latest[symbol] = price
+                self._changed.add(symbol)
+                self._cond.notify_all()
+        if changed and self._observe is not None:
+            # A failed journal write stops the run (journal.failure); the feed goes on.
+            with contextlib.suppress(Exception):
+                self._observe(symbol, price)
+
+    def _state(self, up: bool, why: str) -> None:
+        now = self._clock.now()
+        with self._cond:
+            if not up and not self.up and not self._was_up:
+                if self._said_never:
+                    return
+                self._said_never = True
+                text = f"live feed not connected ({why}): polling prices until it connects"
+                kind = WARNING
+            elif up == self.up:
+                return
+            else:
+                self.up = up
+                if not up:
+                    self._latest.clear()
+                    self._changed.clear()
+                self._cond.notify_all()
+                was_up, self._was_up = self._was_up, self._was_up or up
+                if not up:
+                    text = f"live feed down ({why}): polling prices until it returns"
+                    kind = WARNING
+                elif was_up:
+                    text, kind = "live feed back: prices are pushed again", INFO
+                elif self._said_never:
+                    text, kind = "live feed connected: prices are pushed", INFO
+                else:
+                    return
+        self._emit(Event(kind=kind, at=now, message=text))
+
+
+class _Listener:
+    def __init__(self, push: PushPrices) -> None:
+        self._push = push
+
+    def price(self, tick: Any) -> None:
+        self._push._pushed(tick.symbol, tick.price)
+
+    def order(self, event: Any) -> None:
+        if self._push.on_order is not None:
+            self._push.on_order(event)
+
+    def state(self, up: bool, why: str) -> None:
+        self._push._state(up, why)

@@ -1,0 +1,228 @@
+"""The live feed's client against the simulator's WebSocket over 127.0.0.1: LOGIN, REG,
+PING, reconnect + re-register, token renewal on 8005, every 00 kind, every WebSocket
+fault. Every wait is a bounded wait on an event (tests/support/feed.py), never on time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import pytest
+
+from planrunner.kiwoom import exceptions as e
+from planrunner.kiwoom.feed import ws_url_for
+from tests.support.feed import Live, Recorder, live_sim
+
+PARTIAL = """
+symbols:
+  "005930": {name: 삼성전자, base: 70000, walk: false, fill: {mode: partial, max_qty: 3}}
+"""
+
+
+def _push_until_seen(live: Live, rec: Recorder) -> None:
+    """Move the price until a push arrives: with a short idle timeout a loaded machine may
+    reconnect once more on its own, and a push sent to a socket being replaced is lost
+    (Kiwoom does not replay either)."""
+    for price in range(70200, 71000, 100):
+        live.sim.set_price("005930", price)
+        with contextlib.suppress(AssertionError):
+            rec.wait(lambda r, p=price: p in r.prices(), timeout=3)
+            return
+    raise AssertionError(f"no price pushed after the reconnect: {rec.states}")
+
+
+def test_issue14_ws_url_follows_the_base_url() -> None:
+    assert ws_url_for("https://api.kiwoom.com") == "wss://api.kiwoom.com:10000/api/dostk/websocket"
+    assert (
+        ws_url_for("https://mockapi.kiwoom.com")
+        == "wss://mockapi.kiwoom.com:10000/api/dostk/websocket"
+    )
+    assert ws_url_for("http://127.0.0.1:8123") == "ws://127.0.0.1:8123/api/dostk/websocket"
+    assert ws_url_for("https://sim.test:9443/") == "wss://sim.test:9443/api/dostk/websocket"
+
+
+def test_issue14_login_register_and_price_push() -> None:
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_prices(["005930"])
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            live.sim.set_price("005930", 70100)
+            rec.wait(lambda r: r.prices() == [70100])
+            live.sim.set_price("005930", 69900)  # below the base: signed "-69900" on the wire
+            rec.wait(lambda r: r.prices() == [70100, 69900])
+            assert rec.states == [(True, "connected")]
+            # REMOVE: no more pushes for the symbol (an order event still arrives after it)
+            feed.watch_orders()
+            feed.unwatch_prices(["005930"])
+            rec.wait(lambda r: not live.sim.hub.wants_prices())
+            live.sim.set_price("005930", 70500)
+            live.client.place("005930", "buy", 1, 70000, "limit")
+            rec.wait(lambda r: "accepted" in r.kinds())
+            assert rec.prices() == [70100, 69900]
+
+
+def test_issue14_ping_is_echoed_unchanged() -> None:
+    with live_sim(ping_interval=0.05) as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.session().echoes >= 3)
+            assert feed.pings >= 3
+
+
+def test_issue14_login_with_an_expired_token_renews_it_once() -> None:
+    with live_sim() as live:
+        live.client.token()  # held, then invalidated by the broker
+        issued = live.client.tokens.issued
+        live.sim.expire_tokens()
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_prices(["005930"])
+            feed.start()
+            assert feed.wait_up(30)
+            assert feed.token_refreshes == 1
+            assert live.client.tokens.issued == issued + 1
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            live.sim.set_price("005930", 70100)
+            rec.wait(lambda r: r.prices() == [70100])
+
+
+def test_issue14_no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_prices(["005930"])
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            live.sim.expire_tokens()
+            live.sim.faults.add("ws_drop")
+            live.sim.set_price("005930", 70100)  # dropped, then LOGIN refused, renewed
+            rec.wait(lambda r: feed.connects >= 2)
+            token = live.client.tokens.held_value()
+    assert token
+    text = "\n".join(r.getMessage() for r in caplog.records) + repr(rec.states)
+    assert '"trnm": "LOGIN"' not in text  # no frame is logged (client or simulator)
+    for secret in (token, "feed-appkey-1", "feed-secret-1"):
+        assert secret not in text
+
+
+def test_issue14_reconnect_and_register_again_after_a_drop() -> None:
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_prices(["005930"])
+            feed.watch_orders()
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            live.sim.faults.add("ws_drop:api=0B")
+            live.sim.set_price("005930", 70100)  # this push drops the connection instead
+            rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
+            assert [up for up, _ in rec.states] == [True, False, True]
+            live.sim.set_price("005930", 70200)
+            rec.wait(lambda r: 70200 in r.prices())
+            live.client.place("005930", "buy", 1, 69000, "limit")
+            rec.wait(lambda r: "accepted" in r.kinds())  # 00 registered again too
+
+
+def test_issue14_every_order_event_kind() -> None:
+    with live_sim(PARTIAL) as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_orders()
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.sessions() and live.session().wants("00", ""))
+            c = live.client
+            first = c.place("005930", "buy", 10, 70000, "limit").ord_no  # fills 3 of 10
+            rec.wait(lambda r: r.kinds() == ["accepted", "filled"])
+            moved = c.modify(first, "005930", 69000).ord_no
+            rec.wait(lambda r: r.kinds()[-2:] == ["accepted", "modified"])
+            c.cancel(moved, "005930")
+            rec.wait(lambda r: r.kinds()[-2:] == ["accepted", "cancelled"])
+            with pytest.raises(e.Rejected):
+                c.cancel(moved, "005930")  # nothing left: refused, and pushed as 거부
+            rec.wait(lambda r: r.kinds()[-1] == "rejected")
+            c.place("005930", "buy", 5, 70000, "limit_ioc")  # 3 fill, the broker cancels 2
+            rec.wait(lambda r: r.kinds()[-3:] == ["accepted", "filled", "cancelled"])
+    ev = rec.events
+    fill = ev[1]
+    assert (fill.ord_no, fill.fill_qty, fill.fill_price) == (first, 3, 70000)
+    assert (fill.order_qty, fill.open_qty, fill.filled_qty) == (10, 7, 3)
+    assert (fill.side, fill.symbol, fill.time) == ("buy", "005930", "100000")
+    modified = ev[3]
+    assert (modified.ord_no, modified.orig_ord_no, modified.order_price) == (moved, first, 69000)
+    assert modified.label == "+매수정정" and modified.state == "확인"
+    cancelled = ev[5]
+    assert (cancelled.orig_ord_no, cancelled.order_qty, cancelled.label) == (moved, 7, "+매수취소")
+    rejected = ev[6]
+    assert rejected.state == "거부" and rejected.reason and rejected.ord_no == ""
+    assert ev[-1].state == "취소" and ev[-1].open_qty == 0
+
+
+def test_issue14_stalled_socket_is_noticed_and_replaced() -> None:
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec, idle_timeout=1.0) as feed:
+            feed.watch_prices(["005930"])
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            live.sim.faults.add("ws_stall:api=0B")  # for good: nothing more on that socket
+            live.sim.set_price("005930", 70100)
+            rec.wait(lambda r: len(r.states) >= 3 and r.states[-1][0])
+            assert any("stalled" in why for up, why in rec.states if not up), rec.states
+            _push_until_seen(live, rec)
+            assert 70100 not in rec.prices()  # it was stuck on the stalled socket
+
+
+def test_issue14_malformed_json_frame_is_skipped() -> None:
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_prices(["005930"])
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            live.sim.faults.add("ws_malformed")
+            live.sim.set_price("005930", 70100)
+            rec.wait(lambda r: r.prices() == [70100])
+            assert feed.malformed == 1
+            assert feed.connects == 1 and rec.states == [(True, "connected")]
+
+
+def test_issue14_malformed_frame_breaks_the_connection_and_it_recovers() -> None:
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_prices(["005930"])
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            live.sim.faults.add("ws_malformed:raw=yes")
+            live.sim.set_price("005930", 70100)
+            rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
+            assert [up for up, _ in rec.states] == [True, False, True]
+            live.sim.set_price("005930", 70200)
+            rec.wait(lambda r: 70200 in r.prices())
+
+
+def test_issue14_late_order_event_arrives_out_of_order() -> None:
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec) as feed:
+            feed.watch_orders()
+            feed.start()
+            assert feed.wait_up(30)
+            rec.wait(lambda r: live.sim.hub.sessions() and live.session().wants("00", ""))
+            live.sim.faults.add("ws_late:api=00,ms=600000")  # held until the next 00
+            live.client.place("005930", "buy", 10, 70000, "limit")  # accepted, filled
+            rec.wait(lambda r: len(r.events) == 2)
+            assert rec.kinds() == ["filled", "accepted"]
+            assert rec.events[0].filled_qty == 10
