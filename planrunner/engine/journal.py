@@ -153,6 +153,7 @@ class Replay:
     jobs: dict[str, JobState] = field(default_factory=dict)
     lineage: dict[str, list[Link]] = field(default_factory=dict)
     fills: dict[str, Record] = field(default_factory=dict)
+    trails: dict[str, Record] = field(default_factory=dict)  # trigger id -> its last level
     torn_tail: bool = False
     torn_intent: Record | None = None  # a torn last line that was an intent: in doubt
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -224,6 +225,9 @@ class Replay:
             return
         if kind == "fill":
             self.fills = {**self.fills, rec["order"]: rec}
+            return
+        if kind == "trail":
+            self.trails = {**self.trails, rec["trigger"]: rec}
             return
         if kind in ("stop", "attention"):
             return
