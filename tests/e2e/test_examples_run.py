@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 
 from planrunner.app.launch import RunOptions, run_plan
 from planrunner.engine.journal import replay
+from planrunner.krx import ticks
 from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import load_plan
+from planrunner.plan.rules import load_plan, parse_offset
 from planrunner.sim.behaviour import Behaviour
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,6 +143,20 @@ def _quick_relative(r: Rehearsal) -> None:
     assert r.result.jobs == dict.fromkeys(steps, "done") | {"probe.place": "done"}
 
 
+def _take_profit(r: Rehearsal) -> None:
+    [buy] = r.sent("kt10000")
+    [sell] = r.sent("kt10001")
+    # 10 filled at 70,000: the take-profit is 10 at 70,000 x 1.03 = 72,100 (a sell: up).
+    assert (buy["ord_qty"], buy["ord_uv"]) == ("10", "70000")
+    assert (sell["ord_qty"], sell["ord_uv"], sell["trde_tp"]) == ("10", "72100", "0")
+    assert r.sent("kt10003") == []  # the 09:45 cancel saw the buy filled: nothing sent
+    book = r.book()
+    tp = next(o for o in book.values() if o.side == "sell")
+    assert (tp.filled, tp.remaining, tp.price) == (10, 0, 72100)
+    assert r.filled("005930") == 20 and r.open_orders() == []
+    assert r.result.jobs["entry.cancel@09:45"].startswith("skipped (filled")
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -148,11 +164,14 @@ CHECKS = {
     "adopt-order.yaml": _adopt_order,
     "sor-sell.yaml": _sor_sell,
     "quick-relative.yaml": _quick_relative,
+    "take-profit.yaml": _take_profit,
 }
 
 
 _NUMBER = re.compile(r"^<([\w-]+)@(\d+)>$")
 _REPLACE_QTY = re.compile(r"^<(\d+) - filled>$")
+_FILLED = re.compile(r"^<([\w-]+) filled>$")
+_FILL_PRICE = re.compile(r"^<([\w-]+) fill ([+-][0-9.]+%|[+-]\d+ ticks?) (up|down)>$")
 
 
 def _show_matches_run(r: Rehearsal) -> int:
@@ -186,6 +205,14 @@ def _show_matches_run(r: Rehearsal) -> int:
                 out.add(int(o.ord_no))
         return out
 
+    def fills_of(order: str) -> tuple[int, int]:
+        """(filled, value) of an order's lineage in the simulator's book."""
+        mine = [o for no, o in book.items() if int(no) in lineage[order]]
+        return (
+            sum(o.filled for o in mine),
+            sum(f.qty * f.price for o in mine for f in o.fills),
+        )
+
     compared = 0
     for x in intents:
         job, req = x["job"], int(x.get("req", 0))
@@ -207,6 +234,18 @@ def _show_matches_run(r: Rehearsal) -> int:
                 assert int(a) in lineage[x["order"]], (job, key, p, a)
             elif re.fullmatch(r"<[\w-]+ price [+-]\d+ ticks?>", p):
                 assert a.isdigit(), (job, key, p, a)  # a step from the broker's price
+            elif mf := _FILLED.match(p):
+                assert int(a) == fills_of(mf.group(1))[0], (job, key, p, a)
+            elif mp := _FILL_PRICE.match(p):
+                filled, value = fills_of(mp.group(1))
+                o = parse_offset(mp.group(2))
+                price = ticks.offset_price(
+                    Fraction(value, filled),
+                    percent=o.percent,
+                    ticks=o.ticks,
+                    up=mp.group(3) == "up",
+                )
+                assert int(a) == price, (job, key, p, a)
             elif p == "<confirmed qty>":
                 assert a.isdigit() and int(a) > 0, (job, key, a)
             elif q:
