@@ -38,7 +38,12 @@ def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-unty
 
 @pytest.mark.parametrize(
     ("plan", "args"),
-    [("open-ladder", []), ("quick-relative", ["--start", "13:00"]), ("take-profit", [])],
+    [
+        ("open-ladder", []),
+        ("quick-relative", ["--start", "13:00"]),
+        ("take-profit", []),
+        ("trailing-stop", []),
+    ],
 )
 def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     code, out = run("show", f"plans/{plan}.yaml", "--date", "2026-11-26", *args)

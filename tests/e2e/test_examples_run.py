@@ -157,6 +157,19 @@ def _take_profit(r: Rehearsal) -> None:
     assert r.result.jobs["entry.cancel@09:45"].startswith("skipped (filled")
 
 
+def _trailing_stop(r: Rehearsal) -> None:
+    # The level followed the high (2% below, rounded up) and was journaled at each move.
+    levels = [x["level"] for x in replay(r.journal).records if x.get("type") == "trail"]
+    assert levels == [68600, 69600, 70600]
+    [offer] = [b for b in r.sent("kt10001") if b["trde_tp"] == "0"]
+    [cancel] = r.sent("kt10003")
+    [market] = [b for b in r.sent("kt10001") if b["trde_tp"] == "3"]
+    assert offer["ord_uv"] == "75000" and cancel["cncl_qty"] == "0"
+    assert market["ord_qty"] == "10"  # fired at 70,500 (below 70,600), not at 71,000
+    assert r.filled("005930") == 10 and r.open_orders() == []
+    assert r.result.jobs["exit.cancel@10:00"].startswith("skipped")
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -165,6 +178,7 @@ CHECKS = {
     "sor-sell.yaml": _sor_sell,
     "quick-relative.yaml": _quick_relative,
     "take-profit.yaml": _take_profit,
+    "trailing-stop.yaml": _trailing_stop,
 }
 
 
