@@ -170,6 +170,28 @@ def _trailing_stop(r: Rehearsal) -> None:
     assert r.result.jobs["exit.cancel@10:00"].startswith("skipped")
 
 
+def _oco_exit(r: Rehearsal) -> None:
+    book = r.book()
+    tp = next(o for o in book.values() if o.kind == "order" and o.order_type == "limit")
+    sl = next(o for o in book.values() if o.kind == "order" and o.order_type == "stop_limit")
+    assert (tp.filled, tp.remaining) == (10, 0)
+    assert (sl.filled, sl.remaining) == (0, 0) and r.open_orders() == []
+    # Every request after the two placements is an oco resize of sl, each decided by a
+    # larger tp fill: partial cancels of what tp's fills took, then the cancel of the rest.
+    state = replay(r.journal)
+    resizes = [
+        x for x in state.records if x.get("type") == "intent" and x["job"].startswith("oco:")
+    ]
+    fills = [int(x["job"].rsplit("@", 1)[1]) for x in resizes]
+    assert fills == sorted(set(fills)) and fills[-1] == 10  # none sent twice
+    cancels = r.sent("kt10003")
+    assert len(cancels) == len(resizes) and cancels[-1]["cncl_qty"] == "0"
+    partial = cancels[:-1]  # each brought sl down to 10 less tp's fills then
+    assert sum(int(b["cncl_qty"]) for b in partial) == (fills[-2] if partial else 0)
+    assert all(x["order"] == "sl" for x in resizes)
+    assert r.result.jobs["tp.cancel@10:30"].startswith("skipped (filled")
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -179,11 +201,13 @@ CHECKS = {
     "quick-relative.yaml": _quick_relative,
     "take-profit.yaml": _take_profit,
     "trailing-stop.yaml": _trailing_stop,
+    "oco-exit.yaml": _oco_exit,
 }
 
 
 _NUMBER = re.compile(r"^<([\w-]+)@(\d+)>$")
 _REPLACE_QTY = re.compile(r"^<(\d+) - filled>$")
+_RESIZE = re.compile(r"^<[\w-]+ open over what [\w-]+ left>$")
 _FILLED = re.compile(r"^<([\w-]+) filled>$")
 _FILL_PRICE = re.compile(r"^<([\w-]+) fill ([+-][0-9.]+%|[+-]\d+ ticks?) (up|down)>$")
 
@@ -200,6 +224,8 @@ def _show_matches_run(r: Rehearsal) -> int:
     )
     predicted = {j.id: j.requests for j in compiled.jobs}
     predicted |= {f"trigger:{t.id}": t.requests for t in compiled.triggers}
+    # An oco resize is `oco:GROUP:LEG@FILLED`: one prediction per leg.
+    resizes = {f"oco:{g.id}:{leg}": reqs for g in compiled.oco for leg, reqs in g.requests.items()}
     intents = [x for x in state.records if x.get("type") == "intent"]
     acks = {(x["job"], int(x.get("req", 0))): x for x in state.records if x.get("type") == "ack"}
     # The number each order's N-th request returned (1-based, every request counts).
@@ -231,7 +257,7 @@ def _show_matches_run(r: Rehearsal) -> int:
     for x in intents:
         job, req = x["job"], int(x.get("req", 0))
         # The runner numbers a step's requests 0 (cancel) and 1 (modify / new order).
-        reqs = predicted[job]
+        reqs = predicted[job] if job in predicted else resizes[job.rsplit("@", 1)[0]]
         want = reqs[req if len(reqs) == 2 else 0].body
         got = x["body"]
         assert want.keys() == got.keys(), (job, want, got)
@@ -260,6 +286,8 @@ def _show_matches_run(r: Rehearsal) -> int:
                     up=mp.group(3) == "up",
                 )
                 assert int(a) == price, (job, key, p, a)
+            elif _RESIZE.match(p):
+                assert a.isdigit(), (job, key, p, a)
             elif p == "<confirmed qty>":
                 assert a.isdigit() and int(a) > 0, (job, key, a)
             elif q:
