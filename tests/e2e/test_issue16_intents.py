@@ -90,3 +90,83 @@ def test_issue16_item2_trailing_level_resumes_after_a_restart(tmp_path: Path) ->
     # Nothing new was journaled for the level: 70,000 is no new high.
     again = [x for x in replay(tmp_path / "journal.jsonl").records if x.get("type") == "trail"]
     assert again == trails
+
+
+OCO_PLAN = """\
+version: 1
+name: oco-restart
+orders:
+  tp: {symbol: "000660", side: sell, qty: 10, price: 210000, at: "09:00"}
+  sl: {symbol: "000660", side: sell, qty: 10, type: stop_limit, stop_price: 195000,
+       price: 194500, at: "09:00"}
+oco:
+  - {id: exit, legs: [tp, sl]}
+"""
+# The test moves the price itself (one move: at most 4 shares of tp fill).
+OCO_MARKET = """\
+symbols: {"000660": {base: 205000, price: 205000, walk: false}}
+default: {fill: {mode: partial, max_qty: 4}}
+"""
+
+
+class Driver(list[Any]):
+    """The run's event list that moves the market when the run reaches a point: `moves`
+    maps (event kind, job) to a callable run in the emitting thread; `stop_at` stops the
+    run at that (kind, job)."""
+
+    def __init__(
+        self,
+        moves: dict[tuple[str, str | None], Any],
+        stop: threading.Event,
+        stop_at: tuple[str, str | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.moves, self.stop, self.stop_at = moves, stop, stop_at
+
+    def append(self, event: Any) -> None:
+        super().append(event)
+        key = (event.kind, event.job)
+        if key in self.moves:
+            self.moves.pop(key)()
+        if key == self.stop_at:
+            self.stop.set()
+
+
+def test_issue16_item3_oco_resizes_once_across_a_restart_and_cancels_on_a_whole_fill(
+    tmp_path: Path,
+) -> None:
+    compiled = _compiled(tmp_path, OCO_PLAN)
+    r = Rehearsal(tmp_path, scenario=OCO_MARKET, speed=600)
+
+    def fill_more() -> None:  # one price move up to the offer: tp fills up to 4 more
+        r.sim.set_price("000660", 209500)
+        r.sim.set_price("000660", 210000)
+
+    # Run 1: once tp is placed, 4 of it fill; the run stops when sl's resize is acked.
+    stop = threading.Event()
+    r.events = Driver({(ACKED, "tp.place"): fill_more}, stop, (ACKED, "oco:exit:sl@4"))
+    r.run(compiled, stop=stop)
+    assert [b["cncl_qty"] for b in r.sent("kt10003")] == ["4"]  # sl: 10 → 6
+    # Run 2, a restart on the same broker: the resize for tp's 4 is in the journal and
+    # is not sent again; 4 more fill (sl: 6 → 2), then the last 2 (sl cancelled).
+    r.events = Driver(
+        {(INFO, None): fill_more, (ACKED, "oco:exit:sl@8"): fill_more}, threading.Event()
+    )
+    result = r.run(compiled)
+    assert result.exit_code == 0, result.attention
+    cancels = r.sent("kt10003")
+    assert [b["cncl_qty"] for b in cancels] == ["4", "4", "0"]
+    book = r.sim.orders()
+    tp = next(o for o in book.values() if o.kind == "order" and o.order_type == "limit")
+    sl = next(o for o in book.values() if o.kind == "order" and o.order_type == "stop_limit")
+    assert (tp.filled, tp.remaining) == (10, 0)
+    assert (sl.filled, sl.remaining) == (0, 0)
+    assert {b["orig_ord_no"] for b in cancels} <= {o.ord_no for o in book.values()} - {tp.ord_no}
+    jobs = [
+        x["job"] for x in replay(tmp_path / "journal.jsonl").records if x.get("type") == "intent"
+    ]
+    assert [j for j in jobs if j.startswith("oco:")] == [
+        "oco:exit:sl@4",
+        "oco:exit:sl@8",
+        "oco:exit:sl@10",
+    ]
