@@ -149,25 +149,28 @@ def _take_profit(r: Rehearsal) -> None:
     # 10 filled at 70,000: the take-profit is 10 at 70,000 x 1.03 = 72,100 (a sell: up).
     assert (buy["ord_qty"], buy["ord_uv"]) == ("10", "70000")
     assert (sell["ord_qty"], sell["ord_uv"], sell["trde_tp"]) == ("10", "72100", "0")
-    assert r.sent("kt10003") == []  # the 09:45 cancel saw the buy filled: nothing sent
+    assert r.sent("kt10003") == []  # both cancels found their order filled: nothing sent
     book = r.book()
     tp = next(o for o in book.values() if o.side == "sell")
     assert (tp.filled, tp.remaining, tp.price) == (10, 0, 72100)
     assert r.filled("005930") == 20 and r.open_orders() == []
     assert r.result.jobs["entry.cancel@09:45"].startswith("skipped (filled")
+    assert r.result.jobs["tp.cancel@12:00"].startswith("skipped (filled")
 
 
 def _trailing_stop(r: Rehearsal) -> None:
     # The level followed the high (2% below, rounded up) and was journaled at each move.
+    # (A poll may miss the short step at 71,000: then 69,600 is never a level.)
     levels = [x["level"] for x in replay(r.journal).records if x.get("type") == "trail"]
-    assert levels == [68600, 69600, 70600]
+    assert levels == sorted(set(levels)) and levels[-1] == 70600
+    assert set(levels) <= {68600, 69600, 70600}
     [offer] = [b for b in r.sent("kt10001") if b["trde_tp"] == "0"]
     [cancel] = r.sent("kt10003")
     [market] = [b for b in r.sent("kt10001") if b["trde_tp"] == "3"]
     assert offer["ord_uv"] == "75000" and cancel["cncl_qty"] == "0"
     assert market["ord_qty"] == "10"  # fired at 70,500 (below 70,600), not at 71,000
     assert r.filled("005930") == 10 and r.open_orders() == []
-    assert r.result.jobs["exit.cancel@10:00"].startswith("skipped")
+    assert r.result.jobs["exit.cancel@11:00"].startswith("skipped")
 
 
 def _oco_exit(r: Rehearsal) -> None:
@@ -189,7 +192,7 @@ def _oco_exit(r: Rehearsal) -> None:
     partial = cancels[:-1]  # each brought sl down to 10 less tp's fills then
     assert sum(int(b["cncl_qty"]) for b in partial) == (fills[-2] if partial else 0)
     assert all(x["order"] == "sl" for x in resizes)
-    assert r.result.jobs["tp.cancel@10:30"].startswith("skipped (filled")
+    assert r.result.jobs["tp.cancel@12:00"].startswith("skipped (filled")
 
 
 CHECKS = {
