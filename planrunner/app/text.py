@@ -116,6 +116,27 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
             tjob = f"trigger:{t.id}#{n}"
             if tjob not in state.jobs:
                 break
+    for g in plan.oco:
+        # Each resize of a leg is its own job: oco:<group>:<leg>@<the other leg's fills>.
+        for job_id, js in state.jobs.items():
+            if job_id.startswith(f"oco:{g.id}:"):
+                leg = job_id.split(":", 2)[2].rsplit("@", 1)[0]
+                jobs.append(
+                    {
+                        "job": job_id,
+                        "at": "",
+                        "order": leg,
+                        "action": "oco resize",
+                        "state": js.label,
+                        "reason": js.reason,
+                    }
+                )
+    for t in plan.triggers:
+        trail = state.trails.get(t.id)
+        if trail is not None:  # where a trailing stop's level stands
+            for row in jobs:
+                if row["job"] == f"trigger:{t.id}" and row["state"] == "armed":
+                    row["reason"] = f"level {trail['level']:,} (best {trail['best']:,})"
     found = items(state)  # the same rule and list as the run's summary (attention.py)
     attention = [i.text for i in found]
     planned = {job.id: job.at for job in plan.jobs}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from planrunner.app.text import status_data
 from planrunner.engine.events import ACKED, INFO, TRIGGERED
 from planrunner.engine.journal import replay
 from planrunner.plan.compile import compile_plan
@@ -81,6 +82,10 @@ def test_issue16_item2_trailing_level_resumes_after_a_restart(tmp_path: Path) ->
         (72000, 70600),
     ]
     assert first.sent("kt10000", "kt10001") == []
+    # `status` tells where the level stands.
+    rows = status_data(compiled, replay(tmp_path / "journal.jsonl"))["jobs"]
+    [row] = [x for x in rows if x["job"] == "trigger:trail"]
+    assert (row["state"], row["reason"]) == ("armed", "level 70,600 (best 72,000)")
     # The restart, at 09:15 with the price at 70,000. Resumed, the level is 70,600 and
     # 70,000 is below it: the stop fires at once. (Armed afresh, the level would start
     # at 68,600 and the price, standing still, would never reach it.)
@@ -158,6 +163,12 @@ def test_issue16_item3_oco_resizes_once_across_a_restart_and_cancels_on_a_whole_
         "oco:exit:sl@4",
         "oco:exit:sl@8",
         "oco:exit:sl@10",
+    ]
+    rows = status_data(compiled, replay(tmp_path / "journal.jsonl"))["jobs"]
+    assert [(x["job"], x["order"], x["state"]) for x in rows if x["job"].startswith("oco:")] == [
+        ("oco:exit:sl@4", "sl", "done"),
+        ("oco:exit:sl@8", "sl", "done"),
+        ("oco:exit:sl@10", "sl", "done"),
     ]
 
 
