@@ -62,6 +62,8 @@ def summary_lines(result: RunResult) -> list[str]:
             if r["reaction_virtual_ms"] != r["reaction_ms"]:
                 extra += f" ({r['reaction_virtual_ms'] / 1000:.1f} s on the rehearsal clock)"
         lines.append(f"  trigger {tid}: {r.get('state', 'fired')}{extra}")
+    for job, state in result.stats.get("oco", {}).items():
+        lines.append(f"  {job}: {state}")
     if result.attention:
         lines.append("needs attention")
         lines += [f"  - {a}" for a in result.attention]
@@ -77,6 +79,7 @@ def summary_json(result: RunResult) -> dict[str, Any]:
             "jobs": result.jobs,
             "attention": list(result.attention),
             "triggers": result.stats.get("triggers", {}),
+            "oco": result.stats.get("oco", {}),
         }
     }
 

@@ -148,6 +148,8 @@ def test_issue16_item3_oco_resizes_once_across_a_restart_and_cancels_on_a_whole_
     )
     result = r.run(compiled)
     assert result.exit_code == 0, result.attention
+    # The restarted run did only the two later resizes; the summary says so.
+    assert result.stats["oco"] == {"oco:exit:sl@8": "done", "oco:exit:sl@10": "done"}
     cancels = r.sent("kt10003")
     assert [b["cncl_qty"] for b in cancels] == ["4", "4", "0"]
     book = r.sim.orders()
