@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 Side = Literal["buy", "sell"]
@@ -82,6 +83,28 @@ class OrderSpec:
     adopt: str | None = None  # the broker's ord_no of an adopted order
     mark: Mark | None = None
     instrument: str | None = None  # declared kind (stock, etf, etn); None: look it up
+    from_fill: FromFill | None = None  # priced from another order's fill (a trigger's place)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offset:
+    """A move from a base price: `+3%` (percent, any sign) or `+5 ticks` (ticks)."""
+
+    text: str
+    percent: Fraction | None = None
+    ticks: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FromFill:
+    """An order sized and priced from another plan order's fill, resolved when the trigger
+    that places it fires: qty = what `order` filled, price / stop_price = its average fill
+    price moved by the offset and put on the tick grid the trader's way (a sell rounds
+    up, a buy rounds down: never a worse price than the one stated)."""
+
+    order: str
+    price: Offset | None = None
+    stop_price: Offset | None = None
 
 
 # ---- actions: the same vocabulary for steps and triggers -------------------------------
@@ -202,7 +225,19 @@ class AnyCond:
     items: tuple[Condition, ...]
 
 
-Condition = PriceCond | FilledCond | PartiallyFilledCond | AllCond | AnyCond
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrailingCond:
+    """True when the price of `symbol` falls `by` below its highest since the trigger
+    armed (`side` "below_high": a sell stop) or rises `by` above its lowest ("above_low":
+    a buy stop). The level moves only with the best price, and is put on the tick grid
+    the trader's way (below_high rounds up, above_low rounds down)."""
+
+    symbol: str
+    side: Literal["below_high", "above_low"]
+    by: Offset
+
+
+Condition = PriceCond | FilledCond | PartiallyFilledCond | AllCond | AnyCond | TrailingCond
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,6 +248,18 @@ class Trigger:
     between: tuple[dt.time, dt.time] | None = None  # None: the regular session
     repeat: bool = False  # fire at most once unless the plan says otherwise
     requests: tuple[WireRequest, ...] = ()
+    source: Mark | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OcoGroup:
+    """One-cancels-other: two resting orders for the same shares. A fill on one leg
+    brings the other down to what is left (its total size becomes its size less the
+    first leg's fills); a whole fill cancels it."""
+
+    id: str
+    legs: tuple[str, str]
+    requests: dict[str, tuple[WireRequest, ...]] = field(default_factory=dict)  # per leg
     source: Mark | None = None
 
 
@@ -240,3 +287,4 @@ class CompiledPlan:
     run_start: dt.datetime | None = None
     warnings: tuple[str, ...] = field(default=())
     params: dict[str, Any] = field(default_factory=dict)  # parameter values in force
+    oco: tuple[OcoGroup, ...] = ()

@@ -131,7 +131,7 @@ def env_label(base_url: str | None, default: str) -> str:
 
 def sim_window(plan: CompiledPlan) -> tuple[dt.datetime, dt.datetime]:
     """The slice of the day a rehearsal covers: from just before the first job (or the open)
-    to just after the last job or trigger window."""
+    to just after the last job or trigger window (the close when the plan has oco groups)."""
     s = days.session(plan.day)
     open_at = dt.datetime.combine(plan.day, s.regular.start, tzinfo=SEOUL)
     times = [j.at for j in plan.jobs]
@@ -140,6 +140,8 @@ def sim_window(plan: CompiledPlan) -> tuple[dt.datetime, dt.datetime]:
     for t in plan.triggers:
         b = t.between[1] if t.between else s.regular.end
         ends.append(dt.datetime.combine(plan.day, b, tzinfo=SEOUL))
+    if plan.oco:  # a group is watched until both legs close, at most to the close
+        ends.append(dt.datetime.combine(plan.day, s.regular.end, tzinfo=SEOUL))
     return start, max(ends) + dt.timedelta(seconds=5)
 
 

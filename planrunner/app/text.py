@@ -63,6 +63,8 @@ def summary_lines(result: RunResult) -> list[str]:
             if r["reaction_virtual_ms"] != r["reaction_ms"]:
                 extra += f" ({r['reaction_virtual_ms'] / 1000:.1f} s on the rehearsal clock)"
         lines.append(f"  trigger {tid}: {r.get('state', 'fired')}{extra}")
+    for job, state in result.stats.get("oco", {}).items():
+        lines.append(f"  {job}: {state}")
     if result.attention:
         lines.append("needs attention")
         lines += [f"  - {a}" for a in result.attention]
@@ -78,6 +80,7 @@ def summary_json(result: RunResult) -> dict[str, Any]:
             "jobs": result.jobs,
             "attention": list(result.attention),
             "triggers": result.stats.get("triggers", {}),
+            "oco": result.stats.get("oco", {}),
         }
     }
 
@@ -117,6 +120,27 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
             tjob = f"trigger:{t.id}#{n}"
             if tjob not in state.jobs:
                 break
+    for g in plan.oco:
+        # Each resize of a leg is its own job: oco:<group>:<leg>@<the other leg's fills>.
+        for job_id, js in state.jobs.items():
+            if job_id.startswith(f"oco:{g.id}:"):
+                leg = job_id.split(":", 2)[2].rsplit("@", 1)[0]
+                jobs.append(
+                    {
+                        "job": job_id,
+                        "at": "",
+                        "order": leg,
+                        "action": "oco resize",
+                        "state": js.label,
+                        "reason": js.reason,
+                    }
+                )
+    for t in plan.triggers:
+        trail = state.trails.get(t.id)
+        if trail is not None:  # where a trailing stop's level stands
+            for row in jobs:
+                if row["job"] == f"trigger:{t.id}" and row["state"] == "armed":
+                    row["reason"] = f"level {trail['level']:,} (best {trail['best']:,})"
     found = items(state)  # the same rule and list as the run's summary (attention.py)
     attention = [i.text for i in found]
     planned = {job.id: job.at for job in plan.jobs}

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from fractions import Fraction
 from typing import Any
 
 from planrunner.clock import Clock
@@ -44,6 +45,7 @@ from planrunner.model import (
     CompiledPlan,
     Market,
     Modify,
+    Offset,
     OrderSpec,
     Place,
     Replace,
@@ -131,10 +133,14 @@ class Executor(BrokerChecks):
                 self._not_before[job_id] = not_before
             try:
                 if isinstance(action, Place):
-                    self.orders.setdefault(action.spec.id, action.spec)
-                    if action.spec.qty:
-                        self.targets.setdefault(action.spec.id, action.spec.qty)
-                    self._place(job_id, 0, action.spec)
+                    spec, extra = action.spec, dict[str, Any]()
+                    if spec.from_fill is not None:
+                        spec, extra = self._from_fill(spec)
+                        self.orders[spec.id] = spec
+                    self.orders.setdefault(spec.id, spec)
+                    if spec.qty:
+                        self.targets.setdefault(spec.id, spec.qty)
+                    self._place(job_id, 0, spec, extra=extra)
                 elif isinstance(action, Modify):
                     self._modify(job_id, action)
                 elif isinstance(action, Cancel):
@@ -198,6 +204,7 @@ class Executor(BrokerChecks):
         kind: str = "place",
         *,
         checked: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> Record:
         """`checked`: the second leg of a market/replace whose checks ran before its
         cancel (`_second_leg_checks`), for at least this quantity."""
@@ -235,7 +242,45 @@ class Executor(BrokerChecks):
                 ready=ready,
             ),
             qty=n,
+            **(extra or {}),
         )
+
+    def _from_fill(self, spec: OrderSpec) -> tuple[OrderSpec, dict[str, Any]]:
+        """The order sized and priced from its source's fill: qty = what the source
+        filled, prices = its average fill price moved by the offsets, on the tick grid
+        rounded the trader's way (a sell up, a buy down). The source is no longer open
+        when this runs (the trigger waits for `filled`), so its fills are final: a
+        restart works out the same order."""
+        ff = spec.from_fill
+        assert ff is not None
+        st = self.status(ff.order)
+        if st.doubt:
+            raise Doubt(st.doubt)
+        if st.is_open:
+            raise Refused(f"{ff.order} is still open: its fill is not final")
+        if st.filled <= 0:
+            raise Skip(f"{ff.order} filled nothing")
+        if st.fill_value <= 0 and (ff.price is not None or ff.stop_price is not None):
+            raise Refused(f"the broker did not tell {ff.order}'s fill price: {spec.id} not placed")
+        avg = Fraction(st.fill_value, st.filled)
+        up = spec.side == "sell"
+        kind = instruments.order_kind(spec)
+
+        def moved(offset: Offset | None, written: int | None) -> int | None:
+            if offset is None:
+                return written
+            return ticks.offset_price(
+                avg, percent=offset.percent, ticks=offset.ticks, up=up, kind=kind
+            )
+
+        resolved = replace(
+            spec,
+            qty=st.filled,
+            price=moved(ff.price, spec.price),
+            stop_price=moved(ff.stop_price, spec.stop_price),
+        )
+        basis = {"order": ff.order, "filled": st.filled, "value": st.fill_value}
+        return resolved, {"from_fill": basis}
 
     def _acked(self, job_id: str, req: int) -> bool:
         """Whether a restart finds this request already done (it is never sent again)."""

@@ -62,9 +62,10 @@ Record = dict[str, Any]
 
 # Version of the record layout, written in every start record. 1: journals before it had
 # one. 2: the lock is the journal itself; a torn intent is kept in doubt; start records
-# carry the plan's timeline. 3: `price` records (observed market prices). A reader
-# refuses a journal of a newer format than its own.
-FORMAT = 3
+# carry the plan's timeline. 3: `price` records (observed market prices). 4: `trail`
+# records (a trailing stop's level) and fills pushed by the live feed. A reader refuses a
+# journal of a newer format than its own.
+FORMAT = 4
 
 
 def default_state_dir() -> Path:
@@ -155,6 +156,7 @@ class Replay:
     jobs: dict[str, JobState] = field(default_factory=dict)
     lineage: dict[str, list[Link]] = field(default_factory=dict)
     fills: dict[str, Record] = field(default_factory=dict)
+    trails: dict[str, Record] = field(default_factory=dict)  # trigger id -> its last level
     torn_tail: bool = False
     torn_intent: Record | None = None  # a torn last line that was an intent: in doubt
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -226,6 +228,9 @@ class Replay:
             return
         if kind == "fill":
             self.fills = {**self.fills, rec["order"]: rec}
+            return
+        if kind == "trail":
+            self.trails = {**self.trails, rec["trigger"]: rec}
             return
         if kind in ("stop", "attention", "price"):
             return

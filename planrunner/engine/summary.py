@@ -139,6 +139,13 @@ def summarize(
     stats: dict[str, object] = {}
     if watcher is not None and watcher.reaction:
         stats["triggers"] = watcher.reaction
+    resizes = (
+        {}
+        if watcher is None
+        else {job: state for job, state in watcher.states.items() if job.startswith("oco:")}
+    )
+    if resizes:  # one-cancels-other resizes sent this run, each with its outcome
+        stats["oco"] = resizes
     return RunResult(
         exit_code=code,
         orders=tuple(orders),

@@ -18,6 +18,7 @@ import datetime as dt
 import threading
 import time
 import traceback
+from fractions import Fraction
 from typing import Protocol
 
 from planrunner.clock import SEOUL, Clock
@@ -27,16 +28,21 @@ from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, JournalWriteError
 from planrunner.engine.pushprices import PushPrices
 from planrunner.errors import BrokerError
+from planrunner.krx import instruments, ticks
 from planrunner.krx.days import session
 from planrunner.model import (
     AllCond,
     AnyCond,
+    Cancel,
     CompiledPlan,
     Condition,
     FilledCond,
+    Modify,
+    OcoGroup,
     PartiallyFilledCond,
     Place,
     PriceCond,
+    TrailingCond,
     Trigger,
     action_order,
 )
@@ -61,7 +67,7 @@ class PollingPrices:
 
 
 def symbols_of(cond: Condition) -> set[str]:
-    if isinstance(cond, PriceCond):
+    if isinstance(cond, PriceCond | TrailingCond):
         return {cond.symbol}
     if isinstance(cond, AllCond | AnyCond):
         return set().union(*(symbols_of(c) for c in cond.items))
@@ -93,9 +99,15 @@ def holds(cond: Condition, prices: dict[str, int], fills: dict[str, OrderStatus]
     if isinstance(cond, PartiallyFilledCond):
         st = fills.get(cond.order)
         return st is not None and st.filled > 0
+    if isinstance(cond, TrailingCond):
+        return False  # its level is the watcher's (TriggerWatcher._trail)
     if isinstance(cond, AllCond):
         return all(holds(c, prices, fills) for c in cond.items)
     return any(holds(c, prices, fills) for c in cond.items)
+
+
+def window_end(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, session(day).regular.end, tzinfo=SEOUL)
 
 
 def window(trigger: Trigger, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -137,6 +149,9 @@ class TriggerWatcher:
         self._ticks = 0
         self.evaluations = 0  # pushed-price evaluations done (tests wait on it)
         self.fired: dict[str, int] = {}  # trigger id -> firings so far (journal included)
+        self.trail: dict[str, tuple[int, int]] = {}  # trailing trigger id -> (best, level)
+        self._hit: dict[str, bool] = {}  # trailing trigger id -> at its level this poll
+        self.groups: list[OcoGroup] = []  # one-cancels-other groups still watched
         self.states: dict[str, str] = {}  # firing job id -> its final state, this run
         speed = clock.virtual_seconds(1.0)
         self.poll_real = max(0.005, plan.policy.price_poll.total_seconds() / speed)
@@ -167,7 +182,11 @@ class TriggerWatcher:
                 # condition to be seen false first.
                 self._was_true.add(t.id)
             self.armed.append(t)
-        if not self.armed:
+            rec = self.journal.state.trails.get(t.id)
+            if rec is not None:  # a restart: the level resumes where it was
+                self.trail[t.id] = (int(rec["best"]), int(rec["level"]))
+        self.groups = list(self.plan.oco)
+        if not self.armed and not self.groups:
             self._done.set()
             return
         self._thread = threading.Thread(target=self._loop, name="triggers", daemon=True)
@@ -186,7 +205,7 @@ class TriggerWatcher:
         # poll_real after each tick stretched the period, and the reaction, by the tick).
         next_at = time.monotonic()
         try:
-            while not self.stop.is_set() and self.armed:
+            while not self.stop.is_set() and (self.armed or self.groups):
                 try:
                     self._tick()
                 except BrokerError as e:
@@ -261,9 +280,14 @@ class TriggerWatcher:
             elif now >= start:
                 live.append(t)
         self.armed = [t for t in self.armed if t.id not in self._retired]
+        if self.groups:
+            self._oco(now)
         if not live:
             return
         prices = {s: self.prices.price(s) for t in live for s in symbols_of(t.when)}
+        for t in live:
+            if isinstance(t.when, TrailingCond):
+                self._hit[t.id] = self._trail(t, t.when, prices[t.when.symbol])
         # Orders a condition names are read every poll; an action's own target only every
         # few polls (to notice an action that became impossible): the executor checks it
         # again anyway before sending, and every read costs the broker's rate limit.
@@ -271,7 +295,7 @@ class TriggerWatcher:
         watch_targets = self._ticks % TARGET_CHECK_EVERY == 1
         rest: list[Trigger] = []
         for t in live:
-            if not orders_of(t.when) and holds(t.when, prices, {}):
+            if not orders_of(t.when) and self._holds(t, prices, {}):
                 # Decided on prices alone: fire now, before any order read (the executor
                 # reads the order first and reports a filled or cancelled one as skipped).
                 if t.id not in self._was_true:
@@ -297,13 +321,128 @@ class TriggerWatcher:
                 why = "filled" if st.filled else "not open"
                 self._retire(t, f"its order {target} is {why}: the action is impossible")
                 continue
-            if holds(t.when, prices, fills):
+            if self._holds(t, prices, fills):
                 if t.id not in self._was_true:
                     self._was_true.add(t.id)
                     self._fire(t, prices)
             else:
                 self._was_true.discard(t.id)
         self.armed = [t for t in self.armed if t.id not in self._retired]
+
+    def _holds(self, t: Trigger, prices: dict[str, int], fills: dict[str, OrderStatus]) -> bool:
+        if isinstance(t.when, TrailingCond):
+            return self._hit.get(t.id, False)
+        return holds(t.when, prices, fills)
+
+    def _trail(self, t: Trigger, c: TrailingCond, price: int) -> bool:
+        """Follow the best price since the trigger armed; whether `price` is at the level.
+
+        The level is the best price moved by the distance, on the tick grid the trader's
+        way (a sell stop's rounds up, a buy stop's down: it fires no later than stated).
+        Each move of the level is journaled (one record per new level, so at most one per
+        tick the best price moves: the day's price limits bound them), and a restart
+        resumes from the last one."""
+        sell = c.side == "below_high"
+        known = self.trail.get(t.id)
+        if known is None or (price > known[0] if sell else price < known[0]):
+            best = price
+            sign = -1 if sell else 1
+            level = ticks.offset_price(
+                Fraction(best),
+                percent=None if c.by.percent is None else sign * c.by.percent,
+                ticks=None if c.by.ticks is None else sign * c.by.ticks,
+                up=sell,
+                kind=instruments.kind_of(c.symbol),
+            )
+            if known is None or level != known[1]:
+                self.journal.append(
+                    {
+                        "type": "trail",
+                        "job": self.job_id(t),
+                        "trigger": t.id,
+                        "best": best,
+                        "level": level,
+                        "at": self.clock.now().isoformat(timespec="milliseconds"),
+                    }
+                )
+                way = "high" if sell else "low"
+                self.emit(
+                    Event(
+                        kind=INFO,
+                        at=self.clock.now(),
+                        job=self.job_id(t),
+                        message=f"trigger {t.id}: level {level:,} ({way} {best:,})",
+                        data={"best": best, "level": level},
+                    )
+                )
+            self.trail[t.id] = (best, level)
+        level = self.trail[t.id][1]
+        return price <= level if sell else price >= level
+
+    # ---- one-cancels-other ----------------------------------------------------------------
+
+    def _oco(self, now: dt.datetime) -> None:
+        """Each group: a fill on one leg brings the other down to what is left (a modify
+        of its total size to its size less that fill; a cancel of all once nothing is
+        left). Each resize is its own journal job, `oco:GROUP:LEG@FILLED` (the other
+        leg's fills that decided it), so none is ever sent twice; the executor reads
+        the leg before it cancels anything. A group ends when both legs are closed, or
+        at the end of the regular session."""
+        end = window_end(self.plan.day)
+        for g in list(self.groups):
+            a, z = g.legs
+            if now >= end:
+                self._end_group(g, "the regular session ended")
+                continue
+            if not (self.journal.state.lineage.get(a) and self.journal.state.lineage.get(z)):
+                continue  # a leg is not placed yet
+            st = {leg: self.ex.status(leg) for leg in g.legs}
+            if any(x.doubt for x in st.values()):
+                continue  # reported by the executor or at the end; nothing is sent
+            for leg, other in ((a, z), (z, a)):
+                if st[other].filled > 0 and st[leg].is_open:
+                    self._resize(g, leg, other, st[other].filled)
+            if not any(x.is_open for x in st.values()):
+                settled = [self._settled_status(leg) for leg in g.legs]
+                if all(x is not None and not x.is_open for x in settled):
+                    self._end_group(g, "both legs are closed")
+
+    def _size(self, leg: str) -> int:
+        """The leg's size as placed (the journal's ack of its placement), else the plan's."""
+        for rec in self.journal.state.records:
+            if rec.get("type") == "ack" and rec.get("order") == leg and rec.get("kind") == "place":
+                qty = rec.get("qty")
+                if isinstance(qty, int) and qty > 0:
+                    return qty
+        return self.ex.orders[leg].qty or 0
+
+    def _resize(self, g: OcoGroup, leg: str, other: str, filled: int) -> None:
+        job_id = f"oco:{g.id}:{leg}@{filled}"
+        js = self.journal.state.jobs.get(job_id)
+        if js is not None and js.state in FINAL:
+            return
+        size = self._size(leg)
+        left = size - filled
+        action: Modify | Cancel = Modify(order=leg, qty=left) if left > 0 else Cancel(order=leg)
+        what = f"down to {left}" if left > 0 else "cancelled"
+        self.emit(
+            Event(
+                kind=TRIGGERED,
+                at=self.clock.now(),
+                job=job_id,
+                order=leg,
+                message=f"oco {g.id}: {other} filled {filled}, {leg} {what}",
+            )
+        )
+        try:
+            state = self.ex.execute(job_id, action)
+        except InDoubt as e:
+            state = f"unknown ({e})"
+        self.states[job_id] = state
+
+    def _end_group(self, g: OcoGroup, why: str) -> None:
+        self.groups = [x for x in self.groups if x.id != g.id]
+        self.emit(Event(kind=INFO, at=self.clock.now(), message=f"oco {g.id} ends: {why}"))
 
     def _settled_status(self, order: str) -> OrderStatus | None:
         """The order's state with no action on it in flight, or None if one is. Read

@@ -3,10 +3,13 @@
 Stocks (and what trades like them: REITs, funds, depositary receipts) use the grid in
 force since 2023-01-25; ETFs and ETNs use their own (1 won under 2,000, 5 won from 2,000).
 Which kind a code is comes from `planrunner.krx.instruments`; every function here takes
-the kind and defaults to a stock.
+the kind and defaults to a stock. Fractions (an average fill price) are exact.
 """
 
 from __future__ import annotations
+
+import math
+from fractions import Fraction
 
 # (upper bound exclusive, tick) — the last band has no bound: (bands, top tick).
 Grid = tuple[tuple[tuple[int, int], ...], int]
@@ -82,3 +85,30 @@ def band(base: int, percent: int, kind: str = "stock") -> tuple[int, int]:
 
 
 SINGLE_PRICE_BAND = 10  # percent around the day's close, after-hours single price (62)
+
+
+def onto_grid(value: Fraction, *, up: bool, kind: str = "stock") -> int:
+    """A won amount (possibly fractional: an average fill price, a percent of it) put on
+    the tick grid: the next valid price at or above it (`up`), else at or below it."""
+    n = math.ceil(value) if up else math.floor(value)
+    n = max(n, 1)
+    if on_grid(n, kind):
+        return n
+    low, high = nearest_valid(n, kind)
+    return high if up else low
+
+
+def offset_price(
+    base: Fraction,
+    *,
+    percent: Fraction | None = None,
+    ticks: int | None = None,
+    up: bool,
+    kind: str = "stock",
+) -> int:
+    """`base` moved by a percent or a number of ticks, on the grid, rounded the way `up`
+    says (a sell rounds up, a buy rounds down: never a worse price than stated). A tick
+    offset first puts `base` on the grid that way, then steps along it."""
+    if percent is not None:
+        return onto_grid(base * (100 + percent) / 100, up=up, kind=kind)
+    return step(onto_grid(base, up=up, kind=kind), ticks or 0, kind)

@@ -54,7 +54,15 @@ from planrunner.model import (
 from planrunner.plan.load import Loaded, load_file
 from planrunner.plan.rules import Ladder, Plan, Step, build, not_trading_day
 from planrunner.plan.rules import TriggerSpec as TriggerSpecT
-from planrunner.plan.timeline import SEOUL, Timed, Value, Walk, tick_text, wire_requests
+from planrunner.plan.timeline import (
+    SEOUL,
+    Timed,
+    Value,
+    Walk,
+    oco_requests,
+    tick_text,
+    wire_requests,
+)
 
 
 def _session(day: dt.date) -> days.Session:
@@ -235,6 +243,17 @@ def analyse(
         policy=plan.policy,
         run_start=run_start,
         params=dict(plan.params),
+        oco=tuple(
+            dataclasses.replace(
+                g,
+                requests={
+                    a: oco_requests(plan.orders[a], z),
+                    z: oco_requests(plan.orders[z], a),
+                },
+            )
+            for g in plan.oco
+            for a, z in [g.legs]
+        ),
     )
     return compiled, problems + walk.problems
 

@@ -7,7 +7,7 @@ git revisions. Both plans are compiled for the same day from the same run start,
   fields); same order, action and requests at another instant (a move); same job id,
   order and action (a move with changed fields); what is left is removed or added;
 - triggers are paired by id, then by condition and action;
-- plan-level facts (name, date as written, policy) are compared one by one.
+- plan-level facts (name, date as written, policy, oco groups) are compared one by one.
 
 Request fields are named in plan words (`ord_uv`/`mdfy_uv` are `price`, `ord_qty`/
 `mdfy_qty` are `qty`, `cncl_qty` is `cancel qty`, `trde_tp` is `type` …). Order-number placeholders
@@ -160,6 +160,7 @@ def side(label: str, compiled: CompiledPlan, written: dict[str, Any]) -> Side:
         "policy.price_poll": _duration(p.price_poll),
         "policy.max_order_value": p.max_order_value,
         **{f"params.{k}": v for k, v in compiled.params.items()},
+        **{f"oco.{g.id}": " and ".join(g.legs) for g in compiled.oco},
     }
     return Side(
         label=label,

@@ -20,8 +20,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from planrunner.errors import PlanError, Problem
 from planrunner.krx import days, instruments, ticks
@@ -34,9 +35,12 @@ from planrunner.model import (
     Condition,
     Exchange,
     FilledCond,
+    FromFill,
     Mark,
     Market,
     Modify,
+    OcoGroup,
+    Offset,
     OrderSpec,
     PartiallyFilledCond,
     Place,
@@ -45,6 +49,7 @@ from planrunner.model import (
     PriceOp,
     Replace,
     TimeSpec,
+    TrailingCond,
 )
 from planrunner.plan.load import Loaded, load_file
 
@@ -70,6 +75,13 @@ def parse_time(text: str) -> TimeSpec:
 def parse_ticks(text: str) -> int:
     """`"+1 tick"` -> 1, `"-2 ticks"` -> -2."""
     return int(text.split()[0])
+
+
+def parse_offset(text: str) -> Offset:
+    """`"+3%"`, `"-1.5%"`, `"2%"` (a percent) or `"+5 ticks"`, `"5 ticks"` (ticks)."""
+    if text.endswith("%"):
+        return Offset(text=text, percent=Fraction(text[:-1]))
+    return Offset(text=text, ticks=int(text.split()[0]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +145,7 @@ class Plan:
     params: dict[str, Any] = field(default_factory=dict)  # the values in force
     notify: Notify | None = None  # where messages about the run go
     rates: dict[str, float] | None = None  # the report's fee/tax rates, if the plan sets them
+    oco: tuple[OcoGroup, ...] = ()
 
     @property
     def journal_name(self) -> str:
@@ -187,36 +200,76 @@ class _Builder:
     def order(self, oid: str, raw: dict[str, Any], path: str, *, at: TimeSpec | None) -> None:
         otype = raw.get("type", "limit")
         price = raw.get("price")
+        stop = raw.get("stop_price")
+        from_fill = self.from_fill(raw, path)
         spec = OrderSpec(
             id=oid,
             symbol=raw["symbol"],
             side=raw["side"],
             qty=None if raw.get("qty") is None else int(raw["qty"]),
-            price=None if price is None else int(price),
+            price=None if price is None or isinstance(price, str) else int(price),
             order_type=otype,
-            stop_price=raw.get("stop_price"),
+            stop_price=None if stop is None or isinstance(stop, str) else int(stop),
             exchange=raw.get("exchange", self.exchange),
             at=at,
             adopt=raw.get("adopt"),
             mark=self.mark(path),
             instrument=raw.get("instrument"),
+            from_fill=from_fill,
         )
         if oid in self.placed_at:
             self.add(f"{path}.id", f"order id '{oid}' is already used at {self.placed_at[oid]}")
             return
         self.placed_at[oid] = path
         self.orders[oid] = spec
-        self.check_prices(spec, path)
+        # A relative price without from_fill is reported once, as that (not as missing).
+        self.check_prices(spec, path, written={k for k in ("price", "stop_price") if k in raw})
 
-    def check_prices(self, spec: OrderSpec, path: str) -> None:
+    def from_fill(self, raw: dict[str, Any], path: str) -> FromFill | None:
+        """The `from_fill` of a place, checked; relative prices without it are refused."""
+        source = raw.get("from_fill")
+        offsets = {k: raw[k] for k in ("price", "stop_price") if isinstance(raw.get(k), str)}
+        if source is None:
+            for key, text in offsets.items():
+                self.add(
+                    f"{path}.{key}",
+                    f"{text} is relative to a fill: add from_fill (the order whose average "
+                    "fill price it counts from), or write won",
+                )
+            return None
+        if not path.startswith("$.triggers"):
+            self.add(
+                f"{path}.from_fill",
+                "from_fill is for an order a trigger places when another order fills "
+                f"(a trigger with when: {{filled: {{order: {source}}}}})",
+            )
+        if "qty" in raw:
+            self.add(
+                f"{path}.qty",
+                f"with from_fill the qty is what {source} filled: remove qty",
+            )
+        return FromFill(
+            order=source,
+            price=parse_offset(offsets["price"]) if "price" in offsets else None,
+            stop_price=parse_offset(offsets["stop_price"]) if "stop_price" in offsets else None,
+        )
+
+    def check_prices(self, spec: OrderSpec, path: str, written: set[str] | None = None) -> None:
         priced = spec.order_type in PRICED_TYPES
-        if spec.adopt is None and priced and spec.price is None:
+        ff = spec.from_fill
+        written = written or set()
+        has_price = spec.price is not None or (ff is not None and ff.price is not None)
+        has_stop = spec.stop_price is not None or (ff is not None and ff.stop_price is not None)
+        if ff is None:
+            has_price = has_price or "price" in written
+            has_stop = has_stop or "stop_price" in written
+        if spec.adopt is None and priced and not has_price:
             self.add(path, f"a {spec.order_type} order needs a price")
-        if not priced and spec.price is not None:
+        if not priced and has_price:
             self.add(f"{path}.price", f"a {spec.order_type} order has no price: remove it")
-        if spec.order_type == "stop_limit" and spec.stop_price is None:
+        if spec.order_type == "stop_limit" and not has_stop:
             self.add(path, "a stop_limit order needs stop_price (sent as cond_uv)")
-        if spec.order_type != "stop_limit" and spec.stop_price is not None:
+        if spec.order_type != "stop_limit" and has_stop:
             self.add(f"{path}.stop_price", "stop_price is only for type: stop_limit")
         for key, value in (("price", spec.price), ("stop_price", spec.stop_price)):
             if value is not None and (msg := off_grid(value, instruments.order_kind(spec))):
@@ -283,6 +336,106 @@ class _Builder:
             limit=body["limit"],
         )
 
+    def trigger_rules(self, raw: dict[str, Any], path: str) -> None:
+        """A place from a fill fires on that fill; a trailing stop stands alone, once."""
+        place = raw.get("place")
+        when = raw["when"]
+        if isinstance(place, dict) and "from_fill" in place:
+            source = place["from_fill"]
+            if source not in self.placed_at or source == place["id"]:
+                known = ", ".join(o for o in self.placed_at if o != place["id"]) or "none"
+                self.add(f"{path}.place.from_fill", f"unknown order '{source}' (orders: {known})")
+            elif when != {"filled": {"order": source}}:
+                self.add(
+                    f"{path}.when",
+                    f"a place from_fill: {source} is sized and priced from that fill: write "
+                    f"when: {{filled: {{order: {source}}}}} (the fill is then final)",
+                )
+        self.trailing_rules(when, f"{path}.when", nested=False)
+        if "trailing" in when and raw.get("repeat"):
+            self.add(
+                f"{path}.repeat",
+                "a trailing stop fires once (its level would have to start again): remove repeat",
+            )
+
+    def trailing_rules(self, cond: dict[str, Any], path: str, *, nested: bool) -> None:
+        kind, body = next(iter(cond.items()))
+        if kind in ("all", "any"):
+            for i, c in enumerate(body):
+                self.trailing_rules(c, f"{path}.{kind}[{i}]", nested=True)
+            return
+        if kind != "trailing":
+            return
+        if nested:
+            self.add(
+                f"{path}.trailing",
+                "a trailing condition stands alone (its level follows the price since the "
+                "trigger armed): use it as the whole when of its own trigger",
+            )
+        side = "below_high" if "below_high" in body else "above_low"
+        by = parse_offset(body[side])
+        if (by.percent is not None and by.percent <= 0) or (by.ticks is not None and by.ticks <= 0):
+            self.add(f"{path}.trailing.{side}", "the trailing distance must be more than 0")
+        elif by.percent is not None and by.percent >= 30:
+            self.add(
+                f"{path}.trailing.{side}",
+                f"{body[side]} is beyond the day's price limits (±30%): the level could "
+                "never be reached",
+            )
+
+    def oco_groups(self, raw: list[dict[str, Any]]) -> tuple[OcoGroup, ...]:
+        """Two legs each: known, distinct, in no other group, same symbol, side and size."""
+        out: list[OcoGroup] = []
+        seen: dict[str, str] = {}
+        legs_of: dict[str, str] = {}
+        for i, g in enumerate(raw):
+            path = f"$.oco[{i}]"
+            gid = g["id"]
+            if gid in seen:
+                self.add(f"{path}.id", f"oco id '{gid}' is already used at {seen[gid]}")
+                continue
+            seen[gid] = path
+            a, z = g["legs"]
+            bad = False
+            for k, leg in enumerate((a, z)):
+                where = f"{path}.legs[{k}]"
+                if leg not in self.orders:
+                    self.add(where, f"unknown order '{leg}' (orders: {', '.join(self.orders)})")
+                    bad = True
+                elif leg in legs_of:
+                    self.add(where, f"order '{leg}' is already a leg of oco {legs_of[leg]}")
+                    bad = True
+            if bad:
+                continue
+            if a == z:
+                self.add(f"{path}.legs[1]", f"the two legs are the same order '{a}'")
+                continue
+            sa, sz = self.orders[a], self.orders[z]
+            problem = ""
+            if (sa.symbol, sa.side) != (sz.symbol, sz.side):
+                problem = (
+                    f"the legs must be the same shares: {a} is {sa.side} {sa.symbol}, "
+                    f"{z} is {sz.side} {sz.symbol}"
+                )
+            elif (sa.from_fill is None) != (sz.from_fill is None) or (
+                sa.from_fill and sz.from_fill and sa.from_fill.order != sz.from_fill.order
+            ):
+                problem = (
+                    "the legs must be the same size: both with a qty, or both from_fill "
+                    "of the same order"
+                )
+            elif sa.from_fill is None and (sa.qty is None or sz.qty is None):
+                unknown = a if sa.qty is None else z
+                problem = f"the size of '{unknown}' is unknown: give the adopted order its qty"
+            elif sa.qty != sz.qty:
+                problem = f"the legs must be the same size: {a} is {sa.qty}, {z} is {sz.qty}"
+            if problem:
+                self.add(f"{path}.legs", problem)
+                continue
+            legs_of[a] = legs_of[z] = gid
+            out.append(OcoGroup(id=gid, legs=(a, z), source=self.mark(path)))
+        return tuple(out)
+
 
 def _key(t: TimeSpec) -> dt.timedelta:
     if t.offset is not None:
@@ -301,6 +454,11 @@ def _condition(raw: dict[str, Any]) -> Condition:
         return FilledCond(order=body["order"])
     if kind == "partially_filled":
         return PartiallyFilledCond(order=body["order"])
+    if kind == "trailing":
+        side: Literal["below_high", "above_low"] = (
+            "below_high" if "below_high" in body else "above_low"
+        )
+        return TrailingCond(symbol=body["symbol"], side=side, by=parse_offset(body[side]))
     items = tuple(_condition(c) for c in body)
     return AllCond(items=items) if kind == "all" else AnyCond(items=items)
 
@@ -389,6 +547,7 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         for oid, where in _condition_orders(raw["when"], f"{path}.when"):
             if oid not in b.orders:
                 b.add(where, f"unknown order '{oid}' (orders: {', '.join(b.orders)})")
+        b.trigger_rules(raw, path)
         action = b.action({k: v for k, v in raw.items() if k != "place"}, path)
         if "place" in raw:
             action = Place(spec=b.orders[raw["place"]["id"]])
@@ -420,6 +579,7 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
                     path=path,
                 )
             )
+    oco = b.oco_groups(data.get("oco", []))
     day = None
     if "date" in data:
         try:
@@ -442,6 +602,7 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         source=loaded,
         notify=_notify(data.get("notify")),
         rates={k: float(v) for k, v in data["rates"].items()} if data.get("rates") else None,
+        oco=oco,
     )
     return plan, b.problems
 

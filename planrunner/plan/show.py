@@ -12,6 +12,7 @@ JSON form of `planrunner show --format json` (one object):
                "requests": [{"api_id": "kt10002", "body": {...official field names...}}]}],
      "triggers": [{"id", "when": "price 005930 below 69,000", "between": ["09:00:00", "15:30:00"],
                    "repeat": false, "order", "action", "summary", "requests": [...]}],
+     "oco": [{"id", "legs": [a, z], "summary", "requests": {leg: [...]}}],
      "policy": {"misfire_grace_s", "on_late", "price_poll_s", "max_order_value"}}
 """
 
@@ -31,10 +32,12 @@ from planrunner.model import (
     Job,
     Market,
     Modify,
+    OcoGroup,
     PartiallyFilledCond,
     Place,
     PriceCond,
     Replace,
+    TrailingCond,
     Trigger,
     WireRequest,
     action_name,
@@ -57,6 +60,10 @@ def describe(cond: Condition) -> str:
         return f"{cond.order} filled"
     if isinstance(cond, PartiallyFilledCond):
         return f"{cond.order} partially filled"
+    if isinstance(cond, TrailingCond):
+        if cond.side == "below_high":
+            return f"price {cond.symbol} {cond.by.text} below its high since armed (trailing)"
+        return f"price {cond.symbol} {cond.by.text} above its low since armed (trailing)"
     joiner = " and " if isinstance(cond, AllCond) else " or "
     assert isinstance(cond, AllCond | AnyCond)
     return "(" + joiner.join(describe(c) for c in cond.items) + ")"
@@ -72,9 +79,17 @@ def summary(action: Action) -> str:
         s = action.spec
         price = f" @ {s.price:,}" if s.price is not None else ""
         stop = f" stop {s.stop_price:,}" if s.stop_price is not None else ""
-        return (
-            f"place {s.id}: {s.side} {s.qty} {s.symbol}{price} {s.order_type}{stop} on {s.exchange}"
-        )
+        qty = str(s.qty)
+        ff = s.from_fill
+        if ff is not None:
+            way = "up" if s.side == "sell" else "down"
+            qty = f"what {ff.order} filled,"
+            if ff.price is not None:
+                price = f" @ its average fill price {ff.price.text} (rounded {way})"
+            if ff.stop_price is not None:
+                stop = f" stop at its average fill price {ff.stop_price.text} (rounded {way})"
+        what = f"{s.side} {qty} {s.symbol}{price} {s.order_type}{stop}"
+        return f"place {s.id}: {what} on {s.exchange}"
     if isinstance(action, Modify):
         parts = []
         if action.qty is not None:
@@ -95,6 +110,13 @@ def summary(action: Action) -> str:
     price = f" @ {action.price:,}" if action.price is not None else ""
     new = f"new {action.order_type} order of {action.qty} less what filled{price}"
     return f"replace {action.order}: cancel the remainder, {new}"
+
+
+def oco_summary(g: OcoGroup) -> str:
+    a, z = g.legs
+    return (
+        f"{a} and {z}; a fill on one brings the other down to what is left, a whole fill cancels it"
+    )
 
 
 def _req(r: WireRequest) -> dict[str, Any]:
@@ -135,6 +157,15 @@ def as_dict(plan: CompiledPlan) -> dict[str, Any]:
             for j in plan.jobs
         ],
         "triggers": [_trigger_dict(t) for t in plan.triggers],
+        "oco": [
+            {
+                "id": g.id,
+                "legs": list(g.legs),
+                "summary": oco_summary(g),
+                "requests": {leg: [_req(r) for r in reqs] for leg, reqs in g.requests.items()},
+            }
+            for g in plan.oco
+        ],
         "policy": {
             "misfire_grace_s": p.misfire_grace.total_seconds(),
             "on_late": p.on_late,
@@ -184,6 +215,12 @@ def as_text(plan: CompiledPlan) -> str:
         lines.extend(f"    {_body(r)}" for r in t.requests)
     if not plan.triggers:
         lines.append("  (none)")
+    if plan.oco:
+        lines += ["", "one-cancels-other"]
+        for g in plan.oco:
+            lines.append(f"  {g.id}: {oco_summary(g)}")
+            for leg, reqs in g.requests.items():
+                lines.extend(f"    {leg}: {_body(r)}" for r in reqs)
     if plan.policy.max_order_value is not None:
         lines += [
             "",

@@ -87,13 +87,23 @@ def wire_requests(
     common = {"symbol": spec.symbol, "exchange": spec.exchange}
     if isinstance(action, Place):
         s = action.spec
+        qty: Value = s.qty or 0
+        place_price: Value | None = s.price
+        stop: Value | None = s.stop_price
+        if s.from_fill is not None:
+            ff = s.from_fill
+            qty = f"<{ff.order} filled>"
+            if ff.price is not None:
+                place_price = fill_text(ff.order, ff.price.text, s.side)
+            if ff.stop_price is not None:
+                stop = fill_text(ff.order, ff.stop_price.text, s.side)
         return (
             wire.place_request(
                 side=s.side,
-                qty=s.qty or 0,
-                price=s.price,
+                qty=qty,
+                price=place_price,
                 order_type=s.order_type,
-                stop_price=s.stop_price,
+                stop_price=stop,
                 **common,
             ),
         )
@@ -122,6 +132,25 @@ def wire_requests(
     if price is not None:
         out.append(wire.modify_request(orig_ord_no=target(), price=price, qty=0, **common))
     return tuple(out)
+
+
+def fill_text(order: str, offset: str, side: str) -> str:
+    """The placeholder of a price from a fill: `<entry fill +3% up>` (a sell rounds up
+    onto the grid, a buy down)."""
+    return f"<{order} fill {offset} {'up' if side == 'sell' else 'down'}>"
+
+
+def oco_requests(leg: OrderSpec, other: str) -> tuple[WireRequest, ...]:
+    """What a fill on `other` sends on `leg`: a cancel of the excess over what `other`
+    left (all of it once `other` filled whole), naming the leg's newest number."""
+    return (
+        wire.cancel_request(
+            orig_ord_no=f"<{leg.id}>",
+            qty=f"<{leg.id} open over what {other} left>",
+            symbol=leg.symbol,
+            exchange=leg.exchange,
+        ),
+    )
 
 
 def _value(qty: int | None, price: int | None) -> int | None:

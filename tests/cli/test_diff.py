@@ -266,3 +266,26 @@ def test_issue16_item2_git_diff_driver_added_and_invalid_plans(repo: Path) -> No
     out = _git(repo, "diff", "plans/a.yaml").stdout
     assert "$.version: 2 must be 1" in out and "-version: 1\n+version: 2" in out
     assert "+++ plans/a.yaml" in _git(repo, "diff", "--no-ext-diff").stdout.replace("b/", "")
+
+
+def test_issue16_intents_trailing_and_oco_changes(tmp_path: Path) -> None:
+    legs = (
+        '  tp: {symbol: "005930", side: sell, qty: 10, price: 72000, at: "09:00:05"}\n'
+        '  sl: {symbol: "005930", side: sell, qty: 10, price: 68000, at: "09:00:05"}\n'
+        "steps:\n"
+    )
+    old = PLAN.replace("steps:\n", legs)
+    new = (
+        old.replace(
+            'when: {price: {symbol: "005930", below: 69000}}',
+            'when: {trailing: {symbol: "005930", below_high: "2%"}}',
+        )
+        + "oco:\n  - {id: exit, legs: [tp, sl]}\n"
+    )
+    code, out = _diff(tmp_path, new, old=old)
+    assert code == 1, out
+    assert _body(out) == [
+        "~ oco.exit none → tp and sl",
+        "~ trigger stop: when price 005930 below 69,000 → price 005930 2% below its high "
+        "since armed (trailing)",
+    ]

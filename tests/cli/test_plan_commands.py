@@ -38,7 +38,13 @@ def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-unty
 
 @pytest.mark.parametrize(
     ("plan", "args"),
-    [("open-ladder", []), ("quick-relative", ["--start", "13:00"])],
+    [
+        ("open-ladder", []),
+        ("quick-relative", ["--start", "13:00"]),
+        ("take-profit", []),
+        ("trailing-stop", []),
+        ("oco-exit", []),
+    ],
 )
 def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     code, out = run("show", f"plans/{plan}.yaml", "--date", "2026-11-26", *args)
@@ -93,6 +99,7 @@ def test_show_json_has_the_documented_fields(run) -> None:  # type: ignore[no-un
         "params",
         "jobs",
         "triggers",
+        "oco",
         "policy",
     }
     assert set(data["jobs"][0]) == {"id", "at", "at_text", "order", "action", "summary", "requests"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 
 from planrunner.app.launch import RunOptions, run_plan
 from planrunner.engine.journal import replay
+from planrunner.krx import ticks
 from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import load_plan
+from planrunner.plan.rules import load_plan, parse_offset
 from planrunner.sim.behaviour import Behaviour
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,6 +143,58 @@ def _quick_relative(r: Rehearsal) -> None:
     assert r.result.jobs == dict.fromkeys(steps, "done") | {"probe.place": "done"}
 
 
+def _take_profit(r: Rehearsal) -> None:
+    [buy] = r.sent("kt10000")
+    [sell] = r.sent("kt10001")
+    # 10 filled at 70,000: the take-profit is 10 at 70,000 x 1.03 = 72,100 (a sell: up).
+    assert (buy["ord_qty"], buy["ord_uv"]) == ("10", "70000")
+    assert (sell["ord_qty"], sell["ord_uv"], sell["trde_tp"]) == ("10", "72100", "0")
+    assert r.sent("kt10003") == []  # both cancels found their order filled: nothing sent
+    book = r.book()
+    tp = next(o for o in book.values() if o.side == "sell")
+    assert (tp.filled, tp.remaining, tp.price) == (10, 0, 72100)
+    assert r.filled("005930") == 20 and r.open_orders() == []
+    assert r.result.jobs["entry.cancel@09:45"].startswith("skipped (filled")
+    assert r.result.jobs["tp.cancel@12:00"].startswith("skipped (filled")
+
+
+def _trailing_stop(r: Rehearsal) -> None:
+    # The level followed the high (2% below, rounded up) and was journaled at each move.
+    # (A poll may miss the short step at 71,000: then 69,600 is never a level.)
+    levels = [x["level"] for x in replay(r.journal).records if x.get("type") == "trail"]
+    assert levels == sorted(set(levels)) and levels[-1] == 70600
+    assert set(levels) <= {68600, 69600, 70600}
+    [offer] = [b for b in r.sent("kt10001") if b["trde_tp"] == "0"]
+    [cancel] = r.sent("kt10003")
+    [market] = [b for b in r.sent("kt10001") if b["trde_tp"] == "3"]
+    assert offer["ord_uv"] == "75000" and cancel["cncl_qty"] == "0"
+    assert market["ord_qty"] == "10"  # fired at 70,500 (below 70,600), not at 71,000
+    assert r.filled("005930") == 10 and r.open_orders() == []
+    assert r.result.jobs["exit.cancel@11:00"].startswith("skipped")
+
+
+def _oco_exit(r: Rehearsal) -> None:
+    book = r.book()
+    tp = next(o for o in book.values() if o.kind == "order" and o.order_type == "limit")
+    sl = next(o for o in book.values() if o.kind == "order" and o.order_type == "stop_limit")
+    assert (tp.filled, tp.remaining) == (10, 0)
+    assert (sl.filled, sl.remaining) == (0, 0) and r.open_orders() == []
+    # Every request after the two placements is an oco resize of sl, each decided by a
+    # larger tp fill: partial cancels of what tp's fills took, then the cancel of the rest.
+    state = replay(r.journal)
+    resizes = [
+        x for x in state.records if x.get("type") == "intent" and x["job"].startswith("oco:")
+    ]
+    fills = [int(x["job"].rsplit("@", 1)[1]) for x in resizes]
+    assert fills == sorted(set(fills)) and fills[-1] == 10  # none sent twice
+    cancels = r.sent("kt10003")
+    assert len(cancels) == len(resizes) and cancels[-1]["cncl_qty"] == "0"
+    partial = cancels[:-1]  # each brought sl down to 10 less tp's fills then
+    assert sum(int(b["cncl_qty"]) for b in partial) == (fills[-2] if partial else 0)
+    assert all(x["order"] == "sl" for x in resizes)
+    assert r.result.jobs["tp.cancel@12:00"].startswith("skipped (filled")
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -148,11 +202,17 @@ CHECKS = {
     "adopt-order.yaml": _adopt_order,
     "sor-sell.yaml": _sor_sell,
     "quick-relative.yaml": _quick_relative,
+    "take-profit.yaml": _take_profit,
+    "trailing-stop.yaml": _trailing_stop,
+    "oco-exit.yaml": _oco_exit,
 }
 
 
 _NUMBER = re.compile(r"^<([\w-]+)@(\d+)>$")
 _REPLACE_QTY = re.compile(r"^<(\d+) - filled>$")
+_RESIZE = re.compile(r"^<[\w-]+ open over what [\w-]+ left>$")
+_FILLED = re.compile(r"^<([\w-]+) filled>$")
+_FILL_PRICE = re.compile(r"^<([\w-]+) fill ([+-][0-9.]+%|[+-]\d+ ticks?) (up|down)>$")
 
 
 def _show_matches_run(r: Rehearsal) -> int:
@@ -167,6 +227,8 @@ def _show_matches_run(r: Rehearsal) -> int:
     )
     predicted = {j.id: j.requests for j in compiled.jobs}
     predicted |= {f"trigger:{t.id}": t.requests for t in compiled.triggers}
+    # An oco resize is `oco:GROUP:LEG@FILLED`: one prediction per leg.
+    resizes = {f"oco:{g.id}:{leg}": reqs for g in compiled.oco for leg, reqs in g.requests.items()}
     intents = [x for x in state.records if x.get("type") == "intent"]
     acks = {(x["job"], int(x.get("req", 0))): x for x in state.records if x.get("type") == "ack"}
     # The number each order's N-th request returned (1-based, every request counts).
@@ -186,11 +248,19 @@ def _show_matches_run(r: Rehearsal) -> int:
                 out.add(int(o.ord_no))
         return out
 
+    def fills_of(order: str) -> tuple[int, int]:
+        """(filled, value) of an order's lineage in the simulator's book."""
+        mine = [o for no, o in book.items() if int(no) in lineage[order]]
+        return (
+            sum(o.filled for o in mine),
+            sum(f.qty * f.price for o in mine for f in o.fills),
+        )
+
     compared = 0
     for x in intents:
         job, req = x["job"], int(x.get("req", 0))
         # The runner numbers a step's requests 0 (cancel) and 1 (modify / new order).
-        reqs = predicted[job]
+        reqs = predicted[job] if job in predicted else resizes[job.rsplit("@", 1)[0]]
         want = reqs[req if len(reqs) == 2 else 0].body
         got = x["body"]
         assert want.keys() == got.keys(), (job, want, got)
@@ -207,6 +277,20 @@ def _show_matches_run(r: Rehearsal) -> int:
                 assert int(a) in lineage[x["order"]], (job, key, p, a)
             elif re.fullmatch(r"<[\w-]+ price [+-]\d+ ticks?>", p):
                 assert a.isdigit(), (job, key, p, a)  # a step from the broker's price
+            elif mf := _FILLED.match(p):
+                assert int(a) == fills_of(mf.group(1))[0], (job, key, p, a)
+            elif mp := _FILL_PRICE.match(p):
+                filled, value = fills_of(mp.group(1))
+                o = parse_offset(mp.group(2))
+                price = ticks.offset_price(
+                    Fraction(value, filled),
+                    percent=o.percent,
+                    ticks=o.ticks,
+                    up=mp.group(3) == "up",
+                )
+                assert int(a) == price, (job, key, p, a)
+            elif _RESIZE.match(p):
+                assert a.isdigit(), (job, key, p, a)
             elif p == "<confirmed qty>":
                 assert a.isdigit() and int(a) > 0, (job, key, a)
             elif q:
