@@ -80,8 +80,9 @@ class Ladder:
     every: dt.timedelta
     ticks: int
     start: TimeSpec
-    until: TimeSpec
+    until: TimeSpec  # the last rung's time at the latest (from `times` when it is given)
     limit: int
+    times: int | None = None  # as written: how many rungs (`until` is then derived)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,19 +270,55 @@ class _Builder:
             self.add(f"{p}.by", f"a {spec.side} ladder moves the price {way}")
         if msg := off_grid(body["limit"], kind):
             self.add(f"{p}.limit", msg)
-        start, until = parse_time(body["from"]), parse_time(body["until"])
+        start, every = parse_time(body["from"]), parse_duration(body["every"])
+        times = body.get("times")
+        if times is not None:
+            until = _nth(start, every, times)
+            if until is None:
+                last = _key(start) + every * (times - 1)
+                self.add(
+                    f"{p}.times",
+                    f"{times} rungs every {body['every']} from {start.text} end after "
+                    f"midnight ({_clock(last)}): a plan is one day",
+                )
+                until = start
+        else:
+            until = parse_time(body["until"])
         if (start.offset is None) != (until.offset is None):
             self.add(f"{p}.until", "from and until must both be clock times or both offsets")
         elif _key(until) < _key(start):
             self.add(f"{p}.until", f"until {until.text} is before from {start.text}")
         return Ladder(
             order=oid,
-            every=parse_duration(body["every"]),
+            every=every,
             ticks=by,
             start=start,
             until=until,
             limit=body["limit"],
+            times=times,
         )
+
+
+def _clock(d: dt.timedelta) -> str:
+    """A time of day from 00:00: `09:35`, `04:35 the next day`, `12:35 3 days later`."""
+    secs = int(d.total_seconds())
+    h, m, s = secs // 3600 % 24, secs // 60 % 60, secs % 60
+    text = f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+    later = secs // 86400
+    return text + ("" if not later else " the next day" if later == 1 else f" {later} days later")
+
+
+def _nth(start: TimeSpec, every: dt.timedelta, times: int) -> TimeSpec | None:
+    """The time of a ladder's last rung of `times` (None: a clock time past midnight)."""
+    span = every * (times - 1)
+    if start.offset is not None:
+        off = start.offset + span
+        return TimeSpec(text=f"+{off.total_seconds():g}s", offset=off)
+    end = _key(start) + span
+    if end >= dt.timedelta(days=1):
+        return None
+    clock = (dt.datetime.min + end).time()
+    return TimeSpec(text=_clock(end), clock=clock)
 
 
 def _key(t: TimeSpec) -> dt.timedelta:

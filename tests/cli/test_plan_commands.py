@@ -38,7 +38,11 @@ def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-unty
 
 @pytest.mark.parametrize(
     ("plan", "args"),
-    [("open-ladder", []), ("quick-relative", ["--start", "13:00"])],
+    [
+        ("open-ladder", []),
+        ("quick-relative", ["--start", "13:00"]),
+        ("ladder-times", []),
+    ],
 )
 def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     code, out = run("show", f"plans/{plan}.yaml", "--date", "2026-11-26", *args)

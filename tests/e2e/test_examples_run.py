@@ -141,6 +141,15 @@ def _quick_relative(r: Rehearsal) -> None:
     assert r.result.jobs == dict.fromkeys(steps, "done") | {"probe.place": "done"}
 
 
+def _ladder_times(r: Rehearsal) -> None:
+    """`times: 4`: four rungs one tick apart, then the sale on the last one."""
+    modifies = r.sent("kt10002")
+    assert [b["mdfy_uv"] for b in modifies] == ["70700", "70600", "70500", "70400"]
+    assert r.sent("kt10003") == []  # everything sold at 70,400 before the 10:00 cancel
+    assert r.filled("005930") == 8 and r.open_orders() == []
+    assert r.result.jobs["exit.cancel@10:00"].startswith("skipped")
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -148,6 +157,7 @@ CHECKS = {
     "adopt-order.yaml": _adopt_order,
     "sor-sell.yaml": _sor_sell,
     "quick-relative.yaml": _quick_relative,
+    "ladder-times.yaml": _ladder_times,
 }
 
 
