@@ -82,6 +82,7 @@ class OrderSpec:
     adopt: str | None = None  # the broker's ord_no of an adopted order
     mark: Mark | None = None
     instrument: str | None = None  # declared kind (stock, etf, etn); None: look it up
+    sliced: str | None = None  # a slice of a sliced plan order: "2/4 of big"
 
 
 # ---- actions: the same vocabulary for steps and triggers -------------------------------

@@ -72,8 +72,10 @@ def summary(action: Action) -> str:
         s = action.spec
         price = f" @ {s.price:,}" if s.price is not None else ""
         stop = f" stop {s.stop_price:,}" if s.stop_price is not None else ""
+        part = f" (slice {s.sliced})" if s.sliced else ""
         return (
-            f"place {s.id}: {s.side} {s.qty} {s.symbol}{price} {s.order_type}{stop} on {s.exchange}"
+            f"place {s.id}{part}: {s.side} {s.qty} {s.symbol}{price} {s.order_type}{stop} "
+            f"on {s.exchange}"
         )
     if isinstance(action, Modify):
         parts = []

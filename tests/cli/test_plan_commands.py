@@ -42,6 +42,7 @@ def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-unty
         ("open-ladder", []),
         ("quick-relative", ["--start", "13:00"]),
         ("ladder-times", []),
+        ("sliced-buy", []),
     ],
 )
 def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -150,6 +150,24 @@ def _ladder_times(r: Rehearsal) -> None:
     assert r.result.jobs["exit.cancel@10:00"].startswith("skipped")
 
 
+def _sliced_buy(r: Rehearsal) -> None:
+    """`slices: 4`: four orders of 10, each raised and cancelled under its own number."""
+    places = r.sent("kt10000")
+    assert [(b["ord_qty"], b["ord_uv"]) for b in places] == [("10", "70000")] * 4
+    modifies = r.sent("kt10002")
+    assert [b["mdfy_uv"] for b in modifies] == ["70100"] * 4
+    assert len({b["orig_ord_no"] for b in modifies}) == 4  # one per slice
+    cancels = r.sent("kt10003")
+    assert [b["cncl_qty"] for b in cancels] == ["0"] * 4
+    assert len({b["orig_ord_no"] for b in cancels}) == 4
+    per_lineage: Counter[str] = Counter()
+    for o in r.book().values():
+        per_lineage[o.base_ord_no] += o.filled
+    assert sorted(per_lineage.values()) == [3, 3, 3, 3]  # 3 of each slice
+    assert r.filled("005930") == 12 and r.open_orders() == []
+    assert sorted(o.order for o in r.result.orders) == ["big-1", "big-2", "big-3", "big-4"]
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -158,6 +176,7 @@ CHECKS = {
     "sor-sell.yaml": _sor_sell,
     "quick-relative.yaml": _quick_relative,
     "ladder-times.yaml": _ladder_times,
+    "sliced-buy.yaml": _sliced_buy,
 }
 
 

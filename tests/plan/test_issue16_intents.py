@@ -88,3 +88,111 @@ def test_issue16_ladder_times_past_midnight_and_past_the_close(tmp_path: Path) -
         "11:74: $.steps[0].ladder.times: 15:35",
         "11:74: $.steps[0].ladder.times: 16:35",
     ]
+
+
+SLICED = BASE.replace('    at: "09:00:05"\n', '    at: "09:05"\n    slices: 3\n    every: 5m\n')
+
+
+def test_issue16_slices_are_orders_of_their_own(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(SLICED + "steps:\n  - {at: '09:30', cancel: {order: entry}}\n", encoding="utf-8")
+    plan = compile_file(f, day=DAY, now=NOW)
+    assert [(o.id, o.qty, o.sliced) for o in plan.orders.values()] == [
+        ("entry-1", 4, "1/3 of entry"),  # 10 shares: the odd one goes to the first slice
+        ("entry-2", 3, "2/3 of entry"),
+        ("entry-3", 3, "3/3 of entry"),
+    ]
+    assert [(j.id, j.at.strftime("%H:%M")) for j in plan.jobs] == [
+        ("entry-1.place", "09:05"),
+        ("entry-2.place", "09:10"),
+        ("entry-3.place", "09:15"),
+        ("entry-1.cancel@09:30", "09:30"),
+        ("entry-2.cancel@09:30", "09:30"),
+        ("entry-3.cancel@09:30", "09:30"),
+    ]
+    # Each cancel names its own slice's number.
+    assert [j.requests[0].body["orig_ord_no"] for j in plan.jobs[3:]] == [
+        "<entry-1@1>",
+        "<entry-2@1>",
+        "<entry-3@1>",
+    ]
+
+
+def test_issue16_slices_from_the_run_start(tmp_path: Path) -> None:
+    text = SLICED.replace('    at: "09:05"\n', "")
+    assert _jobs(tmp_path, text) == [
+        ("entry-1.place", "09:00:00"),
+        ("entry-2.place", "09:05:00"),
+        ("entry-3.place", "09:10:00"),
+    ]
+
+
+SLICE_STEP = SLICED + "steps:\n  - at: '09:30'\n"
+SLICE_NAMES = "'entry' is sliced into 3 orders (entry-1, entry-2, entry-3)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            SLICED.replace("    every: 5m\n", ""),
+            ["10:13: $.orders.entry.slices: slices needs every: the time between slices (e.g. 5m)"],
+        ),
+        (
+            SLICED.replace("    slices: 3\n", ""),
+            ["10:12: $.orders.entry.every: every is the time between slices: give slices too"],
+        ),
+        (
+            SLICED.replace("qty: 10", "qty: 2"),
+            ["10:13: $.orders.entry.slices: 3 slices of 2 shares: a slice needs 1 share"],
+        ),
+        (
+            SLICED.replace("slices: 3", "slices: 1"),
+            [
+                "10:13: $.orders.entry.slices: 1 is not a number of slices: "
+                "write a whole number from 2 to 100"
+            ],
+        ),
+        (
+            SLICED.replace("every: 5m", "every: 8h"),
+            [
+                "10:13: $.orders.entry.slices: 3 slices every 8h from 09:05 end after "
+                "midnight (01:05 the next day): a plan is one day"
+            ],
+        ),
+        (
+            SLICE_STEP + "    modify: {order: entry, qty: 2}\n",
+            [f"14:21: $.steps[0].modify.order: {SLICE_NAMES}: a modify of qty names one of them"],
+        ),
+        (
+            SLICE_STEP + "    cancel: {order: entry, qty: 1}\n",
+            [f"14:21: $.steps[0].cancel.order: {SLICE_NAMES}: a cancel of part names one of them"],
+        ),
+        (
+            SLICE_STEP + "    replace: {order: entry, qty: 20}\n",
+            [f"14:22: $.steps[0].replace.order: {SLICE_NAMES}: a replace names one of them"],
+        ),
+        (
+            SLICED + "triggers:\n  - {when: {filled: {order: entry}}, cancel: {order: entry-2}}\n",
+            [
+                f"13:29: $.triggers[0].when.filled.order: {SLICE_NAMES}: "
+                "a condition names one of them"
+            ],
+        ),
+        (
+            SLICED + "triggers:\n  - {when: {filled: {order: entry-1}}, cancel: {order: entry}}\n",
+            [f"13:56: $.triggers[0].cancel.order: {SLICE_NAMES}: a trigger acts on one of them"],
+        ),
+        (
+            # A step on the whole sliced order before its last slice is placed.
+            SLICED + "steps:\n  - {at: '09:12', cancel: {order: entry}}\n",
+            ["13:10: $.steps[0].at: order 'entry-3' is not placed yet at 09:12 (placed at 09:15)"],
+        ),
+        (
+            SLICED + "  entry-2: {symbol: '005930', side: buy, qty: 1, price: 70000}\n",
+            ["12:3: $.orders.entry-2.id: order id 'entry-2' is already used at $.orders.entry"],
+        ),
+    ],
+)
+def test_issue16_slices_refusals(tmp_path: Path, text: str, expected: list[str]) -> None:
+    assert problems(tmp_path, text) == expected
