@@ -220,7 +220,8 @@ class Trigger:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     misfire_grace: dt.timedelta = dt.timedelta(seconds=30)
-    on_late: Literal["skip", "fail"] = "skip"
+    on_late: Literal["skip", "fail", "place"] = "skip"
+    late_window: dt.timedelta | None = None  # on_late place: how late a job may still be sent
     price_poll: dt.timedelta = dt.timedelta(seconds=1)
     max_order_value: int | None = None
 

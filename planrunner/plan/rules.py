@@ -455,7 +455,10 @@ def _policy(raw: dict[str, Any]) -> Policy:
     for key in ("misfire_grace", "price_poll"):
         if key in raw:
             kw[key] = parse_duration(raw[key])
-    if "on_late" in raw:
+    if isinstance(raw.get("on_late"), dict):
+        kw["on_late"] = "place"
+        kw["late_window"] = parse_duration(raw["on_late"]["place"])
+    elif "on_late" in raw:
         kw["on_late"] = raw["on_late"]
     if "max_order_value" in raw:
         kw["max_order_value"] = raw["max_order_value"]
@@ -563,6 +566,14 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
                     path=path,
                 )
             )
+    policy = _policy(data.get("policy", {}))
+    if policy.late_window is not None and policy.late_window <= policy.misfire_grace:
+        raw_policy = data["policy"]
+        b.add(
+            "$.policy.on_late.place",
+            f"the window {raw_policy['on_late']['place']} is not longer than misfire_grace "
+            f"{raw_policy.get('misfire_grace', '30s')}: no late job would ever be sent",
+        )
     day = None
     if "date" in data:
         try:
@@ -581,7 +592,7 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         orders=b.orders,
         steps=tuple(steps),
         triggers=tuple(triggers),
-        policy=_policy(data.get("policy", {})),
+        policy=policy,
         source=loaded,
         notify=_notify(data.get("notify")),
         rates={k: float(v) for k, v in data["rates"].items()} if data.get("rates") else None,

@@ -43,6 +43,7 @@ def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-unty
         ("quick-relative", ["--start", "13:00"]),
         ("ladder-times", []),
         ("sliced-buy", []),
+        ("late-start", []),
     ],
 )
 def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]

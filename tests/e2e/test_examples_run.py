@@ -168,6 +168,27 @@ def _sliced_buy(r: Rehearsal) -> None:
     assert sorted(o.order for o in r.result.orders) == ["big-1", "big-2", "big-3", "big-4"]
 
 
+def _late_start(r: Rehearsal) -> None:
+    """The clock starts at 09:10: the place and the modify go out late, once, in order."""
+    [place] = r.sent("kt10000")
+    assert (place["ord_qty"], place["ord_uv"]) == ("10", "70000")
+    [modify] = r.sent("kt10002")
+    assert modify["mdfy_uv"] == "70100"
+    [cancel] = r.sent("kt10003")
+    assert cancel["cncl_qty"] == "0"
+    assert r.filled("005930") == 4 and r.open_orders() == []
+    assert r.result.jobs == {
+        "entry.place": "done (sent 9m55s late: on_late place)",
+        "entry.modify@09:05": "done (sent 5m late: on_late place)",
+        "entry.cancel@09:40": "done",
+    }
+    late = [x for x in replay(r.journal).records if x.get("type") == "late"]
+    assert [(x["job"], x["late"], x["window"]) for x in late] == [
+        ("entry.place", "9m55s", "15m"),
+        ("entry.modify@09:05", "5m", "15m"),
+    ]
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -177,6 +198,7 @@ CHECKS = {
     "quick-relative.yaml": _quick_relative,
     "ladder-times.yaml": _ladder_times,
     "sliced-buy.yaml": _sliced_buy,
+    "late-start.yaml": _late_start,
 }
 
 

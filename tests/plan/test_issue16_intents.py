@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,42 @@ SLICE_NAMES = "'entry' is sliced into 3 orders (entry-1, entry-2, entry-3)"
 )
 def test_issue16_slices_refusals(tmp_path: Path, text: str, expected: list[str]) -> None:
     assert problems(tmp_path, text) == expected
+
+
+ON_LATE = (
+    "$.policy.on_late: {value} is not one of: skip, fail, {{place: WINDOW}} (send a late "
+    "job when it is at most WINDOW late, e.g. {{place: 10m}})"
+)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("{on_late: place}", ["10:19: " + ON_LATE.format(value="'place'")]),
+        ("{on_late: {place: 10x}}", ["10:10: " + ON_LATE.format(value='{"place": "10x"}')]),
+        ("{on_late: {skip: 10m}}", ["10:10: " + ON_LATE.format(value='{"skip": "10m"}')]),
+        (
+            "{on_late: {place: 20s}}",
+            [
+                "10:27: $.policy.on_late.place: the window 20s is not longer than misfire_grace "
+                "30s: no late job would ever be sent"
+            ],
+        ),
+        (
+            "{misfire_grace: 2m, on_late: {place: 2m}}",
+            [
+                "10:46: $.policy.on_late.place: the window 2m is not longer than misfire_grace "
+                "2m: no late job would ever be sent"
+            ],
+        ),
+    ],
+)
+def test_issue16_on_late_place_refusals(tmp_path: Path, policy: str, expected: list[str]) -> None:
+    assert problems(tmp_path, BASE + f"policy: {policy}\n") == expected
+
+
+def test_issue16_on_late_place_in_the_plan(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(BASE + "policy: {on_late: {place: 15m}}\n", encoding="utf-8")
+    policy = compile_file(f, day=DAY, now=NOW).policy
+    assert (policy.on_late, policy.late_window) == ("place", dt.timedelta(minutes=15))
