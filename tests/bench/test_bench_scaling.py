@@ -22,7 +22,7 @@ def test_issue16_acceptance4_scaling_bench_prints_its_table() -> None:
         timeout=120,
         check=True,
     ).stdout
-    assert "| steps | file | validate |" in out
+    assert "| steps | file | validate (CPU) |" in out
     assert "| 20 | " in out and "| 40 | " in out
 
 
