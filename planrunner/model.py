@@ -84,6 +84,7 @@ class OrderSpec:
     mark: Mark | None = None
     instrument: str | None = None  # declared kind (stock, etf, etn); None: look it up
     from_fill: FromFill | None = None  # priced from another order's fill (a trigger's place)
+    sliced: str | None = None  # a slice of a sliced plan order: "2/4 of big"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,7 +267,8 @@ class OcoGroup:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     misfire_grace: dt.timedelta = dt.timedelta(seconds=30)
-    on_late: Literal["skip", "fail"] = "skip"
+    on_late: Literal["skip", "fail", "place"] = "skip"
+    late_window: dt.timedelta | None = None  # on_late place: how late a job may still be sent
     price_poll: dt.timedelta = dt.timedelta(seconds=1)
     max_order_value: int | None = None
 

@@ -25,6 +25,7 @@ from planrunner.app.targets import (
     file_sha256,
     keys_from_env,
     live_guard,
+    scenario_start,
     sim_speed,
     sim_window,
     warm_up,
@@ -209,9 +210,15 @@ def run_plan(
     if opts.mode == "sim":
         # Relative times count from the rehearsal's start, which itself is chosen from the
         # plan's clock times: draft them from the open, whatever the hour is now.
+        # A scenario may start the clock later (a runner started late): from there.
         opening = days.session(day).regular.start
-        draft = compile_plan(plan, day=day, run_start=dt.datetime.combine(day, opening, SEOUL))
+        late_start = scenario_start(opts.scenario)
+        anchor = dt.datetime.combine(day, late_start or opening, SEOUL)
+        draft = compile_plan(plan, day=day, run_start=anchor)
         start, end = sim_window(draft)
+        if late_start is not None:
+            start, end = anchor, max(end, anchor + dt.timedelta(minutes=1))
+        began: dt.datetime | None = start
         speed = sim_speed(start, end, opts.speed)
         compiled = _with_adoptions(compile_plan(plan, day=day, run_start=start), opts.adopt)
         target: Target = build_sim(
@@ -236,6 +243,7 @@ def run_plan(
         )
         env = target.env
         jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
+        began = None  # when run() begins
 
     if on_target is not None:
         on_target(target)
@@ -368,6 +376,7 @@ def run_plan(
             emit=emit,
             stop=stop,
             prices=prices,
+            began=began,
         )
         result = runner.run()
         if target.simulator is not None and compiled.triggers:

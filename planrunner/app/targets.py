@@ -145,6 +145,15 @@ def sim_window(plan: CompiledPlan) -> tuple[dt.datetime, dt.datetime]:
     return start, max(ends) + dt.timedelta(seconds=5)
 
 
+def scenario_start(scenario: Path | None) -> dt.time | None:
+    """The clock time a rehearsal's scenario starts the clock at (`start:`), if any."""
+    if scenario is None:
+        return None
+    from planrunner.sim import load_scenario
+
+    return load_scenario(scenario).start
+
+
 def sim_speed(start: dt.datetime, end: dt.datetime, speed: float | None) -> float:
     if speed is not None:
         if speed <= 0:

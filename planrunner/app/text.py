@@ -51,6 +51,13 @@ def summary_lines(result: RunResult) -> list[str]:
         counts[key] = counts.get(key, 0) + 1
     if counts:
         lines.append("  jobs: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    late = [
+        f"{job} ({state.split('(sent ', 1)[1].split(' late')[0]})"
+        for job, state in result.jobs.items()
+        if state.endswith("late: on_late place)")
+    ]
+    if late:
+        lines.append("  sent late (on_late: place): " + ", ".join(late))
     for tid, r in result.stats.get("triggers", {}).items():
         extra = ""
         if "reaction_ms" in r:

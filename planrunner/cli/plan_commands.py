@@ -25,16 +25,17 @@ def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
 
     --format json prints a list of {file, line, col, path, message}."""
     from planrunner.plan.compile import check_loaded
-    from planrunner.plan.load import load_file
+    from planrunner.plan.load import load_file, paused_gc
 
     params = set_values(sets)
     problems: list[Problem] = []
     warnings: list[str] = []
-    for path in plans:
-        compiled, found = check_loaded(load_file(path), params=params)
-        problems += found
-        if compiled is not None and not found:
-            warnings += _warnings(path, compiled)
+    with paused_gc():  # linear in a plan's size (see paused_gc)
+        for path in plans:
+            compiled, found = check_loaded(load_file(path), params=params)
+            problems += found
+            if compiled is not None and not found:
+                warnings += _warnings(path, compiled)
     if problems:
         raise PlanError(problems)
     for line in warnings:
@@ -92,6 +93,13 @@ def show(plan: str, date_: str | None, start: str | None, sets: tuple[str, ...],
     order `entry` returns. --format json: {plan, file, date, timezone, run_start, jobs:
     [{id, at, at_text, order, action, summary, requests: [{api_id, body}]}], triggers:
     [{id, when, between, repeat, order, action, summary, requests}], policy}."""
+    from planrunner.plan.load import paused_gc
+
+    with paused_gc():  # linear in a plan's size (see paused_gc)
+        _show(plan, date_, start, sets, fmt)
+
+
+def _show(plan: str, date_: str | None, start: str | None, sets: tuple[str, ...], fmt: str) -> None:
     import datetime as dt
 
     from planrunner.krx import days
@@ -226,10 +234,13 @@ def diff(
             run_start = dt.datetime.combine(day, dt.time.fromisoformat(start), tzinfo=days.SEOUL)
         except ValueError:
             raise UsageError(f"--start {start!r}: write it like 09:00 or 09:00:30") from None
+    from planrunner.plan.load import paused_gc
+
     try:
         params = set_values(sets)
-        old = d.compile_text(old_text, old_label, day=day, run_start=run_start, params=params)
-        new = d.compile_text(new_text, new_label, day=day, run_start=run_start, params=params)
+        with paused_gc():  # linear in a plan's size (see paused_gc)
+            old = d.compile_text(old_text, old_label, day=day, run_start=run_start, params=params)
+            new = d.compile_text(new_text, new_label, day=day, run_start=run_start, params=params)
     except PlanError as e:
         if not driver:
             raise

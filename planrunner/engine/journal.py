@@ -19,6 +19,7 @@ the wall-clock time; a torn line then still tells what it was):
     skipped    job, reason
     done       job
     failed     job, reason
+    late       job, late, window (on_late place: the job goes out late; before its intent)
     stop       reason, exit_code
 A torn last line (a crash mid-write) that is not an intent is dropped; a torn intent is
 kept as an intent in doubt (`torn: true`) and reconciled like any other: it is never
@@ -232,7 +233,7 @@ class Replay:
         if kind == "trail":
             self.trails = {**self.trails, rec["trigger"]: rec}
             return
-        if kind in ("stop", "attention", "price"):
+        if kind in ("stop", "attention", "price", "late"):
             return
         self.check(rec)
         js = self._job_for_update(rec["job"])

@@ -6,6 +6,14 @@ that share an instant (APScheduler's default of 10 threads delays the 11th by a 
 broker call). Lateness is judged on the plan's clock (virtual under --sim): a job later
 than `policy.misfire_grace` is not sent; it is reported `skipped (late by 42s)` or stops
 the run (`on_late: fail`). EVENT_JOB_MISSED is reported the same way, never silent.
+
+`on_late: place` (with its window): a job whose instant passed while the runner was not
+running (before `began`, by more than the plan's misfire grace) is sent as soon as the run
+starts if it is at most the window late, else skipped. Its lateness is `began - at`,
+a fact about the downtime; what the machine adds after `began` is judged by the grace as
+for any job. Such a job is reported (a warning, a `late` journal record before its
+intent, its final state) and, like any job, never sent twice: a job the journal has
+finished is not scheduled again.
 """
 
 from __future__ import annotations
@@ -77,6 +85,18 @@ def quiet_starts(
     return out
 
 
+def _late_text(late: dt.timedelta) -> str:
+    """`42s`, `4m12s`, `350ms`: how late, for people."""
+    seconds = late.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+
+
 class Runner:
     def __init__(
         self,
@@ -89,6 +109,7 @@ class Runner:
         stop: threading.Event | None = None,
         settle: float | None = None,  # reconcile's settle window (None: its default)
         prices: PriceSource | None = None,  # None: ka10001 polling; PushPrices: the feed
+        began: dt.datetime | None = None,  # when the runner started (None: now, at run())
     ):
         self.plan = plan
         self.ex = executor
@@ -97,6 +118,10 @@ class Runner:
         self.emit = emit
         self.stop = stop or threading.Event()
         self.settle = settle
+        self.began = began
+        # on_late place: how late a job may still be sent, and the jobs sent so (by how much)
+        self.window = plan.policy.late_window if plan.policy.on_late == "place" else None
+        self._sent_late: dict[str, dt.timedelta] = {}
         self.grace = plan.policy.misfire_grace
         speed = clock.virtual_seconds(1.0)
         if speed > 1:
@@ -139,6 +164,8 @@ class Runner:
     # ---- the run ------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        if self.began is None:
+            self.began = self.clock.now()
         self._reconcile()
         for job_id, _req, rec in self.journal.state.in_doubt():
             # Still in doubt after a restart: later jobs on its order wait for it too.
@@ -241,7 +268,22 @@ class Runner:
             before=dt.timedelta(seconds=QUIET_BEFORE * speed),
             after=dt.timedelta(seconds=QUIET_AFTER * speed),
         )
-        starts = {job.id: max(early[job.at], now) for job in todo if now - job.at <= self.grace}
+        if self.began is None:  # scheduled without run() (the memory bench does)
+            self.began = now
+        starts: dict[str, dt.datetime] = {}
+        late_by: dict[str, dt.timedelta] = {}
+        for job in todo:
+            missed = self.began - job.at
+            if missed > self.plan.policy.misfire_grace:  # passed while the runner was down
+                if self.window is not None and missed <= self.window:
+                    starts[job.id] = now  # on_late place: send it now
+                    self._sent_late[job.id] = missed
+                else:
+                    late_by[job.id] = missed
+            elif now - job.at <= self.grace:
+                starts[job.id] = max(early[job.at], now)
+            else:
+                late_by[job.id] = now - job.at
         self.starts = starts  # on the plan's clock: when each job's early start fires
         pool = self._pool_size(starts, todo)
         grace_real = max(1, math.ceil(self.grace.total_seconds()))
@@ -253,7 +295,7 @@ class Runner:
         scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         for job in todo:
             if job.id not in starts:
-                self._late(job, now - job.at)
+                self._late(job, late_by[job.id])
                 continue
             scheduler.add_job(
                 self._fire,
@@ -301,17 +343,32 @@ class Runner:
             self._await_turn(job)
             if self.stop.is_set():
                 return
-            late = self.clock.now() - job.at
-            if late > self.grace:
-                self._late(job, late)
-                return
+            now = self.clock.now()
+            late = now - job.at
+            missed = self._sent_late.get(job.id)
+            if missed is not None:
+                assert self.began is not None
+                if now - max(job.at, self.began) > self.grace:  # the machine's own delay
+                    self._late(job, late)
+                    return
+            elif late > self.grace:
+                if self.window is None or late > self.window:
+                    self._late(job, late)
+                    return
+                missed = late  # late while running (a long wait for its turn): in the window
             blocked = self._blocked.get(job.order)
             if blocked and self._look_again(job.order):
                 blocked = None
             if blocked:
                 self._skip(job, blocked)
                 return
-            self._finish(job.id, self._execute(job))
+            if missed is not None:
+                self._send_late(job, missed)
+            state = self._execute(job)
+            self._finish(job.id, state)
+            if missed is not None and state == "done":
+                with self._cv:
+                    self._states[job.id] = f"done (sent {_late_text(missed)} late: on_late place)"
         except Exception as e:  # any failure ends this job, loudly
             self._fail_run(job, e)
 
@@ -383,9 +440,18 @@ class Runner:
             while not self.stop.is_set() and self._in_order[order] < position:
                 self._cv.wait(0.05)
 
+    def _send_late(self, job: Job, missed: dt.timedelta) -> None:
+        """Say, before its intent, that a job goes out late because on_late says place."""
+        assert self.window is not None
+        late, window = _late_text(missed), _late_text(self.window)
+        self._record({"type": "late", "job": job.id, "late": late, "window": window}, sync=True)
+        self._say(WARNING, job, f"sending {late} late (on_late: place, window {window})")
+
     def _late(self, job: Job, late: dt.timedelta) -> None:
         seconds = late.total_seconds()
         text = f"late by {seconds:.0f}s" if seconds >= 1 else f"late by {seconds * 1000:.0f}ms"
+        if self.window is not None:
+            text += f", past the on_late window of {_late_text(self.window)}"
         if self.plan.policy.on_late == "fail":
             self._record({"type": "failed", "job": job.id, "attention": "late", "reason": text})
             self._fatal = f"{job.id} was {text} and the plan says on_late: fail"

@@ -110,6 +110,7 @@ def _expand(plan: Plan, day: dt.date, start: dt.datetime) -> list[Timed]:
             )
             continue
         lad = step.action
+        end = "until" if lad.times is None else "times"  # where later rungs point
         first, last = at(lad.start), at(lad.until)
         k, when = 1, first
         while when <= last:
@@ -127,7 +128,7 @@ def _expand(plan: Plan, day: dt.date, start: dt.datetime) -> list[Timed]:
                     text=t.text,
                     time=t,
                     action=lad,
-                    path=f"{step.path}.ladder.{'from' if k == 1 else 'until'}",
+                    path=f"{step.path}.ladder.{'from' if k == 1 else end}",
                     rung=k,
                 )
             )

@@ -156,7 +156,9 @@ def side(label: str, compiled: CompiledPlan, written: dict[str, Any]) -> Side:
         "name": compiled.name,
         "date": written.get("date"),
         "policy.misfire_grace": _duration(p.misfire_grace),
-        "policy.on_late": p.on_late,
+        "policy.on_late": (
+            p.on_late if p.late_window is None else f"place {_duration(p.late_window)}"
+        ),
         "policy.price_poll": _duration(p.price_poll),
         "policy.max_order_value": p.max_order_value,
         **{f"params.{k}": v for k, v in compiled.params.items()},

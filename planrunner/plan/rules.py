@@ -92,8 +92,9 @@ class Ladder:
     every: dt.timedelta
     ticks: int
     start: TimeSpec
-    until: TimeSpec
+    until: TimeSpec  # the last rung's time at the latest (from `times` when it is given)
     limit: int
+    times: int | None = None  # as written: how many rungs (`until` is then derived)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +190,7 @@ class _Builder:
         self.exchange: Exchange = self.data.get("exchange", "KRX")
         self.orders: dict[str, OrderSpec] = {}
         self.placed_at: dict[str, str] = {}  # order id -> path that defines it
+        self.groups: dict[str, tuple[str, ...]] = {}  # a sliced order -> its slices' ids
 
     def mark(self, path: str) -> Mark:
         line, col = self.loaded.mark(path)
@@ -197,7 +199,15 @@ class _Builder:
     def add(self, path: str, message: str) -> None:
         self.problems.append(self.loaded.problem(path, message))
 
-    def order(self, oid: str, raw: dict[str, Any], path: str, *, at: TimeSpec | None) -> None:
+    def order(
+        self,
+        oid: str,
+        raw: dict[str, Any],
+        path: str,
+        *,
+        at: TimeSpec | None,
+        sliced: str | None = None,
+    ) -> None:
         otype = raw.get("type", "limit")
         price = raw.get("price")
         stop = raw.get("stop_price")
@@ -216,6 +226,7 @@ class _Builder:
             mark=self.mark(path),
             instrument=raw.get("instrument"),
             from_fill=from_fill,
+            sliced=sliced,
         )
         if oid in self.placed_at:
             self.add(f"{path}.id", f"order id '{oid}' is already used at {self.placed_at[oid]}")
@@ -253,6 +264,75 @@ class _Builder:
             price=parse_offset(offsets["price"]) if "price" in offsets else None,
             stop_price=parse_offset(offsets["stop_price"]) if "stop_price" in offsets else None,
         )
+
+    def sliced(self, oid: str, raw: dict[str, Any], path: str, at: TimeSpec | None) -> None:
+        """An order with `slices: N` and `every`: N orders `oid-1` … `oid-N`, each its own
+        order (own job ids, own lineage), placed `every` apart from `at` (or from the run
+        start), the qty shared out as evenly as whole shares allow (the first slices take
+        the odd shares). Anything wrong is reported and the order is kept whole."""
+        n, every_text = raw.get("slices"), raw.get("every")
+        why: tuple[str, str] | None = None
+        if n is None:
+            why = f"{path}.every", "every is the time between slices: give slices too"
+        elif every_text is None:
+            why = f"{path}.slices", "slices needs every: the time between slices (e.g. 5m)"
+        elif raw.get("adopt") is not None:
+            why = f"{path}.slices", "an adopted order is one order at the broker: remove slices"
+        elif raw["qty"] < n:
+            why = f"{path}.slices", f"{n} slices of {raw['qty']} shares: a slice needs 1 share"
+        elif at is not None and _nth(at, parse_duration(every_text), n) is None:
+            last = _key(at) + parse_duration(every_text) * (n - 1)
+            msg = f"{n} slices every {every_text} from {at.text} end after midnight"
+            why = f"{path}.slices", f"{msg} ({_clock(last)}): a plan is one day"
+        if why or n is None or every_text is None:
+            if why:
+                self.add(*why)
+            self.order(oid, raw, path, at=at)
+            return
+        every = parse_duration(every_text)
+        qty: int = raw["qty"]
+        ids = []
+        for k in range(1, n + 1):
+            if at is None:
+                off = every * (k - 1)
+                t = None if k == 1 else TimeSpec(text=f"+{off.total_seconds():g}s", offset=off)
+            else:
+                t = _nth(at, every, k)
+            size = qty // n + (1 if k <= qty % n else 0)
+            sid = f"{oid}-{k}"
+            self.order(sid, {**raw, "qty": size}, path, at=t, sliced=f"{k}/{n} of {oid}")
+            ids.append(sid)
+        self.groups[oid] = tuple(ids)
+
+    def group(self, raw: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+        """(action, sliced order, body) when a step or trigger acts on a sliced order as a
+        whole; None otherwise."""
+        for name in ("modify", "cancel", "market", "replace", "ladder"):
+            body = raw.get(name)
+            if isinstance(body, dict) and body.get("order") in self.groups:
+                return name, body["order"], body
+        return None
+
+    def for_slices(
+        self, name: str, oid: str, body: dict[str, Any], p: str
+    ) -> list[Action | Ladder]:
+        """A step on a sliced order as a whole: the same action on every slice, for what
+        means the same on each (a price, a cancel of all, market, a ladder). A size is
+        one slice's business: name the slice."""
+        ids = self.groups[oid]
+        what = {
+            "modify": "a modify of qty" if body.get("qty") is not None else "",
+            "cancel": "a cancel of part" if body.get("qty") is not None else "",
+            "replace": "a replace",
+        }.get(name, "")
+        if what:
+            self.add(
+                f"{p}.order",
+                f"'{oid}' is sliced into {len(ids)} orders ({', '.join(ids)}): "
+                f"{what} names one of them",
+            )
+            return []
+        return [self.acted(name, body, p, self.orders[sid]) for sid in ids]
 
     def check_prices(self, spec: OrderSpec, path: str, written: set[str] | None = None) -> None:
         priced = spec.order_type in PRICED_TYPES
@@ -322,18 +402,32 @@ class _Builder:
             self.add(f"{p}.by", f"a {spec.side} ladder moves the price {way}")
         if msg := off_grid(body["limit"], kind):
             self.add(f"{p}.limit", msg)
-        start, until = parse_time(body["from"]), parse_time(body["until"])
+        start, every = parse_time(body["from"]), parse_duration(body["every"])
+        times = body.get("times")
+        if times is not None:
+            until = _nth(start, every, times)
+            if until is None:
+                last = _key(start) + every * (times - 1)
+                self.add(
+                    f"{p}.times",
+                    f"{times} rungs every {body['every']} from {start.text} end after "
+                    f"midnight ({_clock(last)}): a plan is one day",
+                )
+                until = start
+        else:
+            until = parse_time(body["until"])
         if (start.offset is None) != (until.offset is None):
             self.add(f"{p}.until", "from and until must both be clock times or both offsets")
         elif _key(until) < _key(start):
             self.add(f"{p}.until", f"until {until.text} is before from {start.text}")
         return Ladder(
             order=oid,
-            every=parse_duration(body["every"]),
+            every=every,
             ticks=by,
             start=start,
             until=until,
             limit=body["limit"],
+            times=times,
         )
 
     def trigger_rules(self, raw: dict[str, Any], path: str) -> None:
@@ -437,6 +531,28 @@ class _Builder:
         return tuple(out)
 
 
+def _clock(d: dt.timedelta) -> str:
+    """A time of day from 00:00: `09:35`, `04:35 the next day`, `12:35 3 days later`."""
+    secs = int(d.total_seconds())
+    h, m, s = secs // 3600 % 24, secs // 60 % 60, secs % 60
+    text = f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+    later = secs // 86400
+    return text + ("" if not later else " the next day" if later == 1 else f" {later} days later")
+
+
+def _nth(start: TimeSpec, every: dt.timedelta, times: int) -> TimeSpec | None:
+    """The time of a ladder's last rung of `times` (None: a clock time past midnight)."""
+    span = every * (times - 1)
+    if start.offset is not None:
+        off = start.offset + span
+        return TimeSpec(text=f"+{off.total_seconds():g}s", offset=off)
+    end = _key(start) + span
+    if end >= dt.timedelta(days=1):
+        return None
+    clock = (dt.datetime.min + end).time()
+    return TimeSpec(text=_clock(end), clock=clock)
+
+
 def _key(t: TimeSpec) -> dt.timedelta:
     if t.offset is not None:
         return t.offset
@@ -497,7 +613,10 @@ def _policy(raw: dict[str, Any]) -> Policy:
     for key in ("misfire_grace", "price_poll"):
         if key in raw:
             kw[key] = parse_duration(raw[key])
-    if "on_late" in raw:
+    if isinstance(raw.get("on_late"), dict):
+        kw["on_late"] = "place"
+        kw["late_window"] = parse_duration(raw["on_late"]["place"])
+    elif "on_late" in raw:
         kw["on_late"] = raw["on_late"]
     if "max_order_value" in raw:
         kw["max_order_value"] = raw["max_order_value"]
@@ -514,6 +633,9 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         if "adopt" in raw and at is not None:
             b.add(f"{path}.at", "an adopted order is already at the broker: remove at")
             at = None
+        if "slices" in raw or "every" in raw:
+            b.sliced(oid, raw, path, at)
+            continue
         b.order(oid, raw, path, at=at)
     # Orders placed by steps and triggers can be named anywhere in the plan.
     for section in ("steps", "triggers"):
@@ -523,6 +645,14 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
     steps = []
     for i, raw in enumerate(data.get("steps", [])):
         path = f"$.steps[{i}]"
+        if group := b.group(raw):
+            name, oid, body = group
+            if "ladder" in raw and "at" in raw:
+                b.add(f"{path}.at", "a ladder takes its times from from/until: remove at")
+            at = None if "ladder" in raw else parse_time(raw["at"])
+            for each in b.for_slices(name, oid, body, f"{path}.{name}"):
+                steps.append(Step(index=i, at=at, action=each, path=path))
+            continue
         action = b.action({k: v for k, v in raw.items() if k != "place"}, path)
         if "place" in raw:
             action = Place(spec=b.orders[raw["place"]["id"]])
@@ -545,9 +675,25 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
             b.add(f"{path}.id", f"trigger id '{tid}' is already used at {seen[tid]}")
         seen[tid] = path
         for oid, where in _condition_orders(raw["when"], f"{path}.when"):
-            if oid not in b.orders:
+            if oid in b.groups:
+                ids = b.groups[oid]
+                b.add(
+                    where,
+                    f"'{oid}' is sliced into {len(ids)} orders ({', '.join(ids)}): "
+                    "a condition names one of them",
+                )
+            elif oid not in b.orders:
                 b.add(where, f"unknown order '{oid}' (orders: {', '.join(b.orders)})")
         b.trigger_rules(raw, path)
+        if group := b.group(raw):
+            name, oid, _ = group
+            ids = b.groups[oid]
+            b.add(
+                f"{path}.{name}.order",
+                f"'{oid}' is sliced into {len(ids)} orders ({', '.join(ids)}): "
+                "a trigger acts on one of them",
+            )
+            continue
         action = b.action({k: v for k, v in raw.items() if k != "place"}, path)
         if "place" in raw:
             action = Place(spec=b.orders[raw["place"]["id"]])
@@ -580,6 +726,14 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
                 )
             )
     oco = b.oco_groups(data.get("oco", []))
+    policy = _policy(data.get("policy", {}))
+    if policy.late_window is not None and policy.late_window <= policy.misfire_grace:
+        raw_policy = data["policy"]
+        b.add(
+            "$.policy.on_late.place",
+            f"the window {raw_policy['on_late']['place']} is not longer than misfire_grace "
+            f"{raw_policy.get('misfire_grace', '30s')}: no late job would ever be sent",
+        )
     day = None
     if "date" in data:
         try:
@@ -598,7 +752,7 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
         orders=b.orders,
         steps=tuple(steps),
         triggers=tuple(triggers),
-        policy=_policy(data.get("policy", {})),
+        policy=policy,
         source=loaded,
         notify=_notify(data.get("notify")),
         rates={k: float(v) for k, v in data["rates"].items()} if data.get("rates") else None,

@@ -13,7 +13,9 @@ JSON form of `planrunner show --format json` (one object):
      "triggers": [{"id", "when": "price 005930 below 69,000", "between": ["09:00:00", "15:30:00"],
                    "repeat": false, "order", "action", "summary", "requests": [...]}],
      "oco": [{"id", "legs": [a, z], "summary", "requests": {leg: [...]}}],
-     "policy": {"misfire_grace_s", "on_late", "price_poll_s", "max_order_value"}}
+     "policy": {"misfire_grace_s", "on_late" ("skip" | "fail" | "place"),
+                "late_window_s" (on_late place: its window, else null), "price_poll_s",
+                "max_order_value"}}
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def summary(action: Action) -> str:
             if ff.stop_price is not None:
                 stop = f" stop at its average fill price {ff.stop_price.text} (rounded {way})"
         what = f"{s.side} {qty} {s.symbol}{price} {s.order_type}{stop}"
-        return f"place {s.id}: {what} on {s.exchange}"
+        part = f" (slice {s.sliced})" if s.sliced else ""
+        return f"place {s.id}{part}: {what} on {s.exchange}"
     if isinstance(action, Modify):
         parts = []
         if action.qty is not None:
@@ -169,6 +172,7 @@ def as_dict(plan: CompiledPlan) -> dict[str, Any]:
         "policy": {
             "misfire_grace_s": p.misfire_grace.total_seconds(),
             "on_late": p.on_late,
+            "late_window_s": p.late_window.total_seconds() if p.late_window else None,
             "price_poll_s": p.price_poll.total_seconds(),
             "max_order_value": p.max_order_value,
         },
@@ -221,6 +225,14 @@ def as_text(plan: CompiledPlan) -> str:
             lines.append(f"  {g.id}: {oco_summary(g)}")
             for leg, reqs in g.requests.items():
                 lines.extend(f"    {leg}: {_body(r)}" for r in reqs)
+    if plan.policy.late_window is not None:
+        secs = plan.policy.late_window.total_seconds()
+        window = f"{secs / 60:g}m" if secs >= 60 else f"{secs:g}s"
+        lines += [
+            "",
+            f"on_late: a job missed by at most {window} (the runner was down at its time) is "
+            "sent when the runner starts, once; a later one is skipped",
+        ]
     if plan.policy.max_order_value is not None:
         lines += [
             "",

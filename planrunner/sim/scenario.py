@@ -1,6 +1,8 @@
 """Scenario files: the market the simulator plays (price paths and fill behaviour).
 
     date: 2026-11-26            # optional: the day "HH:MM" points refer to
+    start: "09:30"              # optional: a rehearsal's clock starts here (a runner
+                                # started late); default: just before the plan's first job
     walk_every: 10s             # optional: random-walk step (default 10s)
     default: {price: 70000, fill: full}     # symbols not listed below
     codes: listed               # optional: refuse codes neither listed here nor in the
@@ -96,6 +98,7 @@ class Scenario:
     # Kiwoom refuses an unknown code), table codes at the table's price.
     codes: str = "open"
     account: Account | None = None  # holdings and cash; None: not modelled
+    start: dt.time | None = None  # where a rehearsal's clock starts (None: the plan's)
 
     def listed(self, symbol: str) -> bool:
         from planrunner.krx import instruments
@@ -219,6 +222,15 @@ def _broker(raw: object) -> dict[str, str]:
     return values
 
 
+def _start(value: object) -> dt.time | None:
+    if value is None:
+        return None
+    text = str(value)
+    if not re.fullmatch(r"[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?", text):
+        raise ScenarioError(f'start: expected a clock time "HH:MM[:SS]", not {text!r}')
+    return dt.time.fromisoformat(text)
+
+
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     try:
         raw = yaml.load(text, Loader=_Loader) or {}
@@ -242,6 +254,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             codes=_codes(raw.get("codes", "open")),
             account=_account(raw.get("account")),
             broker=_broker(raw.get("broker")),
+            start=_start(raw.get("start")),
         )
     except ScenarioError as e:
         raise ScenarioError(f"{source}: {e}") from None

@@ -44,6 +44,9 @@ def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-unty
         ("take-profit", []),
         ("trailing-stop", []),
         ("oco-exit", []),
+        ("ladder-times", []),
+        ("sliced-buy", []),
+        ("late-start", []),
     ],
 )
 def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -195,6 +195,54 @@ def _oco_exit(r: Rehearsal) -> None:
     assert r.result.jobs["tp.cancel@12:00"].startswith("skipped (filled")
 
 
+def _ladder_times(r: Rehearsal) -> None:
+    """`times: 4`: four rungs one tick apart, then the sale on the last one."""
+    modifies = r.sent("kt10002")
+    assert [b["mdfy_uv"] for b in modifies] == ["70700", "70600", "70500", "70400"]
+    assert r.sent("kt10003") == []  # everything sold at 70,400 before the 10:00 cancel
+    assert r.filled("005930") == 8 and r.open_orders() == []
+    assert r.result.jobs["exit.cancel@10:00"].startswith("skipped")
+
+
+def _sliced_buy(r: Rehearsal) -> None:
+    """`slices: 4`: four orders of 10, each raised and cancelled under its own number."""
+    places = r.sent("kt10000")
+    assert [(b["ord_qty"], b["ord_uv"]) for b in places] == [("10", "70000")] * 4
+    modifies = r.sent("kt10002")
+    assert [b["mdfy_uv"] for b in modifies] == ["70100"] * 4
+    assert len({b["orig_ord_no"] for b in modifies}) == 4  # one per slice
+    cancels = r.sent("kt10003")
+    assert [b["cncl_qty"] for b in cancels] == ["0"] * 4
+    assert len({b["orig_ord_no"] for b in cancels}) == 4
+    per_lineage: Counter[str] = Counter()
+    for o in r.book().values():
+        per_lineage[o.base_ord_no] += o.filled
+    assert sorted(per_lineage.values()) == [3, 3, 3, 3]  # 3 of each slice
+    assert r.filled("005930") == 12 and r.open_orders() == []
+    assert sorted(o.order for o in r.result.orders) == ["big-1", "big-2", "big-3", "big-4"]
+
+
+def _late_start(r: Rehearsal) -> None:
+    """The clock starts at 09:10: the place and the modify go out late, once, in order."""
+    [place] = r.sent("kt10000")
+    assert (place["ord_qty"], place["ord_uv"]) == ("10", "70000")
+    [modify] = r.sent("kt10002")
+    assert modify["mdfy_uv"] == "70100"
+    [cancel] = r.sent("kt10003")
+    assert cancel["cncl_qty"] == "0"
+    assert r.filled("005930") == 4 and r.open_orders() == []
+    assert r.result.jobs == {
+        "entry.place": "done (sent 9m55s late: on_late place)",
+        "entry.modify@09:05": "done (sent 5m late: on_late place)",
+        "entry.cancel@09:40": "done",
+    }
+    late = [x for x in replay(r.journal).records if x.get("type") == "late"]
+    assert [(x["job"], x["late"], x["window"]) for x in late] == [
+        ("entry.place", "9m55s", "15m"),
+        ("entry.modify@09:05", "5m", "15m"),
+    ]
+
+
 CHECKS = {
     "open-ladder.yaml": _open_ladder,
     "emergency-close.yaml": _emergency_close,
@@ -205,6 +253,9 @@ CHECKS = {
     "take-profit.yaml": _take_profit,
     "trailing-stop.yaml": _trailing_stop,
     "oco-exit.yaml": _oco_exit,
+    "ladder-times.yaml": _ladder_times,
+    "sliced-buy.yaml": _sliced_buy,
+    "late-start.yaml": _late_start,
 }
 
 

@@ -128,7 +128,8 @@ INVALID = [
     (
         BASE + "policy: {on_late: skipp, misfire_grace: 0s}\n",
         [
-            "10:19: $.policy.on_late: 'skipp' is not one of: skip, fail",
+            "10:19: $.policy.on_late: 'skipp' is not one of: skip, fail, {place: WINDOW} (send a "
+            "late job when it is at most WINDOW late, e.g. {place: 10m})",
             "10:41: $.policy.misfire_grace: '0s' is not a duration: write 500ms, 30s, 5m or 1h",
         ],
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,10 @@ def _buy(qty: int, price: int):  # type: ignore[no-untyped-def]
     from planrunner.sim.broker import NewOrder
 
     return NewOrder(symbol="005930", side="buy", trde_tp="0", exchange="KRX", qty=qty, price=price)
+
+
+def test_issue16_scenario_start_is_a_clock_time() -> None:
+    assert parse_scenario('start: "09:10"').start == dt.time(9, 10)
+    assert parse_scenario("{}").start is None
+    with pytest.raises(ScenarioError, match=r'start: expected a clock time "HH:MM\[:SS\]"'):
+        parse_scenario('start: "+5m"')

@@ -90,8 +90,14 @@ class Rehearsal:
     def journal(self) -> Journal:
         return Journal(self.tmp / "journal.jsonl")
 
-    def run(self, compiled: CompiledPlan, stop: threading.Event | None = None) -> RunResult:
-        """Run to the end; `stop` (set by a test driving the market) ends it early."""
+    def run(
+        self,
+        compiled: CompiledPlan,
+        stop: threading.Event | None = None,
+        began: dt.datetime | None = None,
+    ) -> RunResult:
+        """Run to the end; `stop` (set by a test driving the market) ends it early;
+        `began`: when the runner is taken to have started (default: when it starts)."""
         assert self.target is not None
         warm_up(self.target, compiled.day)
         journal = self.journal()
@@ -111,6 +117,7 @@ class Rehearsal:
                 clock=self.target.clock,
                 emit=self.events.append,
                 stop=stop,
+                began=began,
             ).run()
         finally:
             journal.close()
