@@ -34,7 +34,7 @@ from planrunner.engine.prices import PriceLog
 from planrunner.engine.salvo import Salvo
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
-from planrunner.kiwoom.client import KiwoomClient, Ready
+from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
 from planrunner.kiwoom.types import ord_key, same_ord_no
 from planrunner.krx import instruments, ticks
@@ -231,16 +231,6 @@ class Executor(BrokerChecks):
             spec.id,
             kind,
             request,
-            lambda ready: self.client.place(
-                symbol=spec.symbol,
-                side=spec.side,
-                qty=n,
-                price=spec.price,
-                order_type=spec.order_type,
-                exchange=spec.exchange,
-                stop_price=spec.stop_price,
-                ready=ready,
-            ),
             qty=n,
             **(extra or {}),
         )
@@ -329,13 +319,6 @@ class Executor(BrokerChecks):
             wire.modify_request(
                 orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
             ),
-            lambda ready: self.client.modify(
-                orig_ord_no=ord_no,
-                symbol=spec.symbol,
-                price=price,
-                exchange=spec.exchange,
-                ready=ready,
-            ),
             price=price,
         )
 
@@ -360,13 +343,6 @@ class Executor(BrokerChecks):
             "cancel",
             wire.cancel_request(
                 orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
-            ),
-            lambda ready: self.client.cancel(
-                orig_ord_no=ord_no,
-                symbol=spec.symbol,
-                qty=qty,
-                exchange=spec.exchange,
-                ready=ready,
             ),
             partial=0 < qty < st.remaining,
             asked=qty,  # 0: all that remains
@@ -541,14 +517,21 @@ class Executor(BrokerChecks):
         order: str,
         kind: str,
         request: WireRequest,
-        call: Callable[[Ready | None], Any],
         **extra: Any,
     ) -> Record:
+        """Journal `request`, then send that same object (`client.send`): the body on
+        disk is the body on the wire, built once."""
         js = self.journal.state.job(job_id)
         if req in js.acked_reqs:
             return js.acked_reqs[req]
         if req in js.unknown_reqs or req in js.open_intents:
             raise InDoubt(f"{job_id} request {req} has an unknown outcome: reconcile first")
+        # One that could not be sent (a placeholder, a zero quantity) is refused before
+        # its intent is written: nothing in doubt, nothing sent.
+        try:
+            wire.check_order(request)
+        except ValueError as e:
+            raise Refused(f"the {kind} request cannot be sent: {e}") from None
         # Journal first: the intent is on disk before the request leaves. When the job
         # started early, the intent is written now and only the POST waits for the instant.
         when = self._not_before.get(job_id)
@@ -573,10 +556,10 @@ class Executor(BrokerChecks):
             at=planned,
         )
         try:
-            # A job due at an instant: the client builds the request, then waits here for
+            # A job due at an instant: the client prepares the request, then waits here for
             # the instant and sends. A trigger's action sends at once.
             hook = (lambda p: self._wait_for(job_id, p)) if job_id in self._not_before else None
-            ack = call(hook)
+            ack = self.client.send(request, ready=hook)
             self._crash_point(job_id, req, "after-post")
         except UnknownOutcome as e:
             self.emit(sent)
