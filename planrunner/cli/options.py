@@ -19,14 +19,8 @@ from typing import Any, NoReturn
 import click
 
 from planrunner import __version__
-from planrunner.errors import BrokerError, PlanError, RunError, UsageError
+from planrunner.errors import BrokerError, ExitCode, PlanError, RunError, UsageError
 from planrunner.redact import redact
-
-EXIT_OK = 0
-EXIT_PLAN = 1
-EXIT_RUNTIME = 2
-EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
 
 FORMAT_OPTION = click.option(
     "--format",
@@ -101,19 +95,21 @@ def error_handler(fmt: str = "text") -> Iterator[None]:
         else:
             for p in e.problems:
                 click.echo(str(p))
-        sys.exit(EXIT_PLAN)
+        sys.exit(ExitCode.PLAN)
     except UsageError as e:
-        fail(str(e), EXIT_PLAN, fmt)
+        fail(str(e), ExitCode.PLAN, fmt)
     except (RunError, BrokerError) as e:
-        fail(str(e), EXIT_RUNTIME, fmt)
+        fail(str(e), ExitCode.ATTENTION, fmt)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except (SystemExit, click.exceptions.Exit, click.ClickException):
         raise
     except Exception as e:
         log = _write_crash_log()
-        fail(f"internal error: {type(e).__name__}: {e} (traceback in {log})", EXIT_INTERNAL, fmt)
+        fail(
+            f"internal error: {type(e).__name__}: {e} (traceback in {log})", ExitCode.INTERNAL, fmt
+        )
 
 
 def handled(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,6 +10,7 @@ from planrunner.app.targets import warm_up
 from planrunner.app.text import status_data
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import replay
+from planrunner.engine.outcome import DONE
 from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
 from planrunner.model import Cancel, CompiledPlan, Market, Modify, Place, Policy, Replace
@@ -87,11 +88,11 @@ def test_issue12_item1_lists_and_arithmetic_disagree_is_in_doubt_not_not_open(tm
     entry = spec(price=69000)
     compiled = plan([entry], [])
     ex = direct(r, compiled)
-    assert ex.execute("entry.place", Place(spec=entry)) == "done"
-    assert ex.execute("steps[0]", Modify(order="entry", qty=6)) == "done"
+    assert ex.execute("entry.place", Place(spec=entry)) == DONE
+    assert ex.execute("steps[0]", Modify(order="entry", qty=6)) == DONE
     first = next(o for o in r.sim.broker.orders.values() if o.kind == "order")
     first.moved += first.remaining  # the broker now shows the 6 nowhere we can link
-    state = ex.execute("steps[1]", Cancel(order="entry"))
+    state = str(ex.execute("steps[1]", Cancel(order="entry")))
     assert state.startswith("in doubt (10 ordered, 0 filled, 4 cancelled"), state
     result = summarize(
         plan=compiled,
@@ -210,8 +211,8 @@ def test_issue12_item1_dropped_modify_settles_when_the_lists_name_the_root(tmp_p
     entry = spec(price=69000)
     compiled = plan([entry], [])
     ex = direct(r, compiled)
-    assert ex.execute("entry.place", Place(spec=entry)) == "done"
-    assert ex.execute("steps[0]", Modify(order="entry", price=69100)) == "done"
+    assert ex.execute("entry.place", Place(spec=entry)) == DONE
+    assert ex.execute("steps[0]", Modify(order="entry", price=69100)) == DONE
     r.sim.faults.add("drop:api=kt10002")
     with pytest.raises(InDoubt):
         ex.execute("steps[1]", Modify(order="entry", price=69200))
@@ -224,8 +225,8 @@ def test_issue12_item1_dropped_modify_settles_when_the_lists_name_the_root(tmp_p
         settle=0,
     )
     assert settled == 1
-    assert ex.execute("steps[1]", Modify(order="entry", price=69200)) == "done"
-    assert ex.execute("steps[2]", Cancel(order="entry")) == "done"
+    assert ex.execute("steps[1]", Modify(order="entry", price=69200)) == DONE
+    assert ex.execute("steps[2]", Cancel(order="entry")) == DONE
     ex.journal.close()
     assert len(r.sent("kt10002")) == 2
     assert open_at_sim(r) == 0
