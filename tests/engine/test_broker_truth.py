@@ -16,7 +16,7 @@ from planrunner.engine.summary import summarize
 from planrunner.model import Cancel, CompiledPlan, Market, Modify, Place, Policy, Replace
 from planrunner.sim.behaviour import Behaviour
 from planrunner.sim.broker import NewOrder
-from tests.support.rehearsal import Rehearsal, job, plan, spec
+from tests.support.rehearsal import Rehearsal, entry_plan, job, plan, spec
 
 ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
 STILL = "symbols: {'005930': {price: 70000, walk: false}}"
@@ -61,16 +61,11 @@ def test_issue12_item1_partial_cancel_remainder_is_found_and_cancelled(tmp_path,
     # place 10 → modify price → modify qty 6 (a partial cancel of 4) → cancel: the final
     # cancel finds the 6 wherever the broker lists them, and nothing stays open.
     r = Rehearsal(tmp_path, scenario=scenario(broker))
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 1, Modify(order="entry", price=69100)),
-                job("steps[1]", 2, Modify(order="entry", qty=6)),
-                job("steps[2]", 3, Cancel(order="entry")),
-            ],
+        entry_plan(
+            (1, Modify(order="entry", price=69100)),
+            (2, Modify(order="entry", qty=6)),
+            (3, Cancel(order="entry")),
         )
     )
     assert result.jobs["steps[2]"] == "done", result.jobs
@@ -134,14 +129,9 @@ symbols:
 @pytest.mark.parametrize("broker", ZERO_ANSWERS, ids=lambda b: ",".join(b))
 def test_issue12_item2_replace_after_a_zeros_cancel_answer(tmp_path, broker):
     r = Rehearsal(tmp_path, scenario=scenario(broker))
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 1, Replace(order="entry", qty=10, price=69500)),
-            ],
+        entry_plan(
+            (1, Replace(order="entry", qty=10, price=69500)),
         )
     )
     new = [b for b in r.sent("kt10000") if b.get("ord_uv") == "69500"]

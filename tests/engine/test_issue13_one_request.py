@@ -15,8 +15,8 @@ import pytest
 
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.types import CancelAck, ModifyAck, PlaceAck
-from planrunner.model import Cancel, Market, Modify, Place, Policy, WireRequest
-from tests.support.rehearsal import Rehearsal, job, plan, spec
+from planrunner.model import Cancel, Market, Modify, Policy, WireRequest
+from tests.support.rehearsal import Rehearsal, entry_plan
 
 ORDER_APIS = ("kt10000", "kt10001", "kt10002", "kt10003")
 
@@ -28,16 +28,11 @@ def _canonical(body: dict[str, str]) -> bytes:
 
 def test_issue13_journaled_body_is_the_body_the_broker_received(tmp_path: Path) -> None:
     r = Rehearsal(tmp_path)
-    entry = spec(price=69000)  # rests below the market (70,000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 1, Modify(order="entry", price=69100)),
-                job("steps[1]", 2, Cancel(order="entry", qty=3)),
-                job("steps[2]", 3, Market(order="entry")),
-            ],
+        entry_plan(
+            (1, Modify(order="entry", price=69100)),
+            (2, Cancel(order="entry", qty=3)),
+            (3, Market(order="entry")),
             policy=Policy(misfire_grace=dt.timedelta(minutes=30)),  # never late under load
         )
     )

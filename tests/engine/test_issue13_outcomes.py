@@ -14,8 +14,8 @@ from planrunner.engine.attention import items
 from planrunner.engine.journal import replay_lines
 from planrunner.engine.outcome import Kind, Outcome, SkipCode
 from planrunner.errors import ExitCode
-from planrunner.model import Cancel, Place
-from tests.support.rehearsal import Rehearsal, job, plan, spec
+from planrunner.model import Cancel
+from tests.support.rehearsal import Rehearsal, entry_plan
 
 START = {"type": "start", "format": 2, "t": "2026-11-26T09:00:00+09:00"}
 
@@ -52,17 +52,8 @@ def test_issue13_every_skip_code_is_routine_or_attention(code: SkipCode) -> None
 
 def test_issue13_executor_journals_the_code_of_each_skip(tmp_path: Path) -> None:
     r = Rehearsal(tmp_path)
-    entry = spec(price=69000)
-    result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 1, Cancel(order="entry")),
-                job("steps[1]", 2, Cancel(order="entry")),  # nothing open any more
-            ],
-        )
-    )
+    # The second cancel finds nothing open any more.
+    result = r.run(entry_plan((1, Cancel(order="entry")), (2, Cancel(order="entry"))))
     records = [json.loads(x) for x in (tmp_path / "journal.jsonl").read_text().splitlines()]
     [skip] = [rec for rec in records if rec["type"] == "skipped"]
     assert (skip["job"], skip["code"]) == ("steps[1]", "not-open")

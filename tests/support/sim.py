@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
-from planrunner.clock import SEOUL
+from planrunner.clock import SEOUL, Clock
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.sim import Simulator
 
 # A Thursday, a KRX trading day, in the middle of the regular session.
 DAY = dt.date(2026, 11, 26)
@@ -29,6 +31,18 @@ STILL = """
 symbols:
   "005930": {name: 삼성전자, base: 70000, walk: false}
 """
+
+
+def sim_client(sim: Simulator, clock: Clock, **kw: Any) -> KiwoomClient:
+    """The real client on `sim`'s in-process transport; a retry never sleeps for real.
+    `kw` overrides any argument (env, keys, rate limits)."""
+    args: dict[str, Any] = {
+        "appkey": "appkey-1",
+        "secretkey": "secret-1",
+        "env": "sim",
+        "sleep": lambda _s: None,
+    }
+    return KiwoomClient(transport=sim.transport(), clock=clock, **(args | kw))
 
 
 def at(hh: int, mm: int, ss: int = 0) -> dt.datetime:
