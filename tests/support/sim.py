@@ -82,18 +82,14 @@ class Raw:
     def buy(
         self, qty: int = 10, price: int | None = 70_000, trde_tp: str = "0", **extra: str
     ) -> dict[str, Any]:
-        body = {
-            "dmst_stex_tp": "KRX",
-            "stk_cd": "005930",
-            "ord_qty": str(qty),
-            "ord_uv": "" if price is None else str(price),
-            "trde_tp": trde_tp,
-            "cond_uv": "",
-        } | extra
-        return self.call("kt10000", body)
+        return self.call("kt10000", self._order(qty, price, trde_tp) | extra)
 
     def sell(self, qty: int = 10, price: int | None = 70_000, trde_tp: str = "0") -> dict[str, Any]:
-        body = {
+        return self.call("kt10001", self._order(qty, price, trde_tp))
+
+    @staticmethod
+    def _order(qty: int, price: int | None, trde_tp: str) -> dict[str, str]:
+        return {
             "dmst_stex_tp": "KRX",
             "stk_cd": "005930",
             "ord_qty": str(qty),
@@ -101,7 +97,6 @@ class Raw:
             "trde_tp": trde_tp,
             "cond_uv": "",
         }
-        return self.call("kt10001", body)
 
     def modify(self, orig: str, qty: str = "0", price: str = "70100") -> dict[str, Any]:
         body = {
