@@ -184,7 +184,7 @@ def run_plan(url: str, args: argparse.Namespace, tmp: Path) -> tuple[Any, Stamps
             super()._fire(job)
 
     class TimedExecutor(Executor):
-        def execute(self, job_id: str, action: Any, **kw: Any) -> str:
+        def execute(self, job_id: str, action: Any, **kw: Any) -> Any:
             stamps.start[job_id] = time.time()
             return super().execute(job_id, action, **kw)
 

@@ -10,7 +10,19 @@ PlanrunnerError
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class ExitCode(enum.IntEnum):
+    """Every exit code planrunner ends with, the one table of them."""
+
+    OK = 0
+    PLAN = 1  # a plan problem or a command used wrongly
+    DIFFERENT = 1  # `planrunner diff`: the two plans differ (as diff(1) says it)
+    ATTENTION = 2  # the run could not go on, or something needs the trader's attention
+    INTERNAL = 3  # a bug: the traceback is in a crash log
+    INTERRUPTED = 130  # Ctrl-C (or SIGTERM) before the run ended
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

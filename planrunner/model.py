@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 Side = Literal["buy", "sell"]
 Exchange = Literal["KRX", "NXT", "SOR"]
@@ -165,7 +165,13 @@ def action_name(action: Action) -> str:
 
 
 def action_order(action: Action) -> str:
-    return action.spec.id if isinstance(action, Place) else action.order
+    match action:
+        case Place():
+            return action.spec.id
+        case Modify() | Cancel() | Market() | Replace():
+            return action.order
+        case _:
+            assert_never(action)
 
 
 # ---- what the broker will be sent (for show; the runner builds its own at fire time) ----

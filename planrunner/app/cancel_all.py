@@ -24,8 +24,9 @@ from planrunner.clock import SEOUL
 from planrunner.engine.events import INFO, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, holder_pid, journal_path
+from planrunner.engine.outcome import Kind
 from planrunner.engine.reconcile import foreign_numbers, reconcile
-from planrunner.errors import RunError, UsageError
+from planrunner.errors import ExitCode, RunError, UsageError
 from planrunner.model import Cancel
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
@@ -97,8 +98,11 @@ def cancel_all(
             # the broker again, not find the first one's cancels done).
             stamp = f"{target.clock.now():%H%M%S.%f}-{os.getpid()}"
             outcomes: dict[str, str] = {}
+            attention: set[str] = set()  # orders whose outcome makes the exit 2
             for _job, _req, rec in state.in_doubt():
-                outcomes[str(rec.get("order"))] = (
+                order = str(rec.get("order"))
+                attention.add(order)
+                outcomes[order] = (
                     "in doubt: a request on it has an unknown outcome and its order was not "
                     "found at the broker; nothing cancelled (check the broker's order list)"
                 )
@@ -108,22 +112,26 @@ def cancel_all(
                     continue
                 newest = state.newest(order)
                 if newest is not None and newest in foreign:
+                    attention.add(order)
                     outcomes[order] = (
                         f"refused: {newest} is also owned by {foreign[newest]}; "
                         "nothing cancelled (check which plan placed it)"
                     )
                     continue
                 try:
-                    state_text = ex.execute(f"cancel-all@{stamp}:{order}", Cancel(order=order))
-                    outcomes[order] = "cancelled" if state_text == "done" else state_text
+                    outcome = ex.execute(f"cancel-all@{stamp}:{order}", Cancel(order=order))
                 except InDoubt as e:
+                    attention.add(order)
                     outcomes[order] = f"unknown ({e})"
-            bad = any(
-                o.startswith(("rejected", "unknown", "in doubt", "refused"))
-                for o in outcomes.values()
-            )
+                    continue
+                outcomes[order] = "cancelled" if outcome.kind is Kind.DONE else str(outcome)
+                if outcome.needs_attention:
+                    attention.add(order)
+            bad = bool(attention)
             return CancelAllResult(
-                exit_code=2 if bad else 0, stopped_pid=stopped, outcomes=outcomes
+                exit_code=ExitCode.ATTENTION if bad else ExitCode.OK,
+                stopped_pid=stopped,
+                outcomes=outcomes,
             )
         finally:
             journal.close()

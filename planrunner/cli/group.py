@@ -21,6 +21,7 @@ from planrunner.cli import (
     run_commands,
     sim_command,
 )
+from planrunner.errors import ExitCode
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,7 +67,7 @@ def main() -> None:
     _log_to_stderr()
     try:
         cli(prog_name="planrunner")
-        code = 0
+        code: int = ExitCode.OK
     except SystemExit as done:
         code = _exit_code(done.code)
     for stream in (sys.stdout, sys.stderr):
@@ -77,9 +78,9 @@ def main() -> None:
 
 def _exit_code(code: object) -> int:
     if code is None:
-        return 0
+        return ExitCode.OK
     if isinstance(code, int):
         return code
     with contextlib.suppress(OSError, ValueError):
         print(code, file=sys.stderr)  # sys.exit("text"): Python prints it and exits 1
-    return 1
+    return ExitCode.PLAN

@@ -14,29 +14,48 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from planrunner import __version__
-from planrunner.errors import BrokerError, PlanError, RunError, UsageError
+from planrunner.errors import BrokerError, ExitCode, PlanError, RunError, UsageError
 from planrunner.redact import redact
 
-EXIT_OK = 0
-EXIT_PLAN = 1
-EXIT_RUNTIME = 2
-EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
+F = TypeVar("F", bound=Callable[..., Any])
 
-FORMAT_OPTION = click.option(
+
+def choice_option(*decls: str, choices: list[str], default: str, help: str) -> Callable[[F], F]:
+    """An option taking one of `choices`, its default shown in --help."""
+    return click.option(
+        *decls, type=click.Choice(choices), default=default, show_default=True, help=help
+    )
+
+
+# A file that must exist (a plan, a scenario, a rates file).
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+PLAN_ARGUMENT = click.argument("plan", type=EXISTING_FILE)
+FORMAT_OPTION = choice_option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    choices=["text", "json"],
     default="text",
-    show_default=True,
     help="Output for people (text) or machines (json).",
 )
-
+STATE_DIR_OPTION = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where journals live (default: $XDG_STATE_HOME/planrunner).",
+)
+DATE_OPTION = click.option(
+    "--date", "day", default=None, help="The trading day (YYYY-MM-DD); default: the plan's."
+)
+JOURNAL_ENV_OPTION = click.option(
+    "--env",
+    default=None,
+    help="Which journal: sim, mock, live, local-HOST-PORT (default: the newest).",
+)
 SET_OPTION = click.option(
     "--set",
     "sets",
@@ -55,6 +74,13 @@ def set_values(items: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--set {item!r}: write it as name=value")
         out[key.strip()] = value.strip()
     return out
+
+
+def state_dir_of(value: Path | None) -> Path:
+    """--state-dir, or the default state directory."""
+    from planrunner.engine.journal import default_state_dir
+
+    return value or default_state_dir()
 
 
 def _log_dir() -> Path:
@@ -101,19 +127,21 @@ def error_handler(fmt: str = "text") -> Iterator[None]:
         else:
             for p in e.problems:
                 click.echo(str(p))
-        sys.exit(EXIT_PLAN)
+        sys.exit(ExitCode.PLAN)
     except UsageError as e:
-        fail(str(e), EXIT_PLAN, fmt)
+        fail(str(e), ExitCode.PLAN, fmt)
     except (RunError, BrokerError) as e:
-        fail(str(e), EXIT_RUNTIME, fmt)
+        fail(str(e), ExitCode.ATTENTION, fmt)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except (SystemExit, click.exceptions.Exit, click.ClickException):
         raise
     except Exception as e:
         log = _write_crash_log()
-        fail(f"internal error: {type(e).__name__}: {e} (traceback in {log})", EXIT_INTERNAL, fmt)
+        fail(
+            f"internal error: {type(e).__name__}: {e} (traceback in {log})", ExitCode.INTERNAL, fmt
+        )
 
 
 def handled(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from planrunner.cli.options import FORMAT_OPTION, SET_OPTION, date_option, handled, set_values
-from planrunner.errors import PlanError, Problem, UsageError
+from planrunner.errors import ExitCode, PlanError, Problem, UsageError
 
 if TYPE_CHECKING:
     from planrunner.model import CompiledPlan
@@ -266,7 +266,7 @@ def diff(
     else:
         click.echo(d.as_text(result), nl=False)
     if not result.equal and not driver:
-        raise SystemExit(1)
+        raise SystemExit(ExitCode.DIFFERENT)
 
 
 @click.command()

@@ -7,35 +7,41 @@ from pathlib import Path
 
 import click
 
-from planrunner.cli.options import SET_OPTION, date_option, handled, set_values
-from planrunner.cli.run_commands import DATE_OPTION, STATE_DIR_OPTION, _state_dir
+from planrunner.cli.options import (
+    DATE_OPTION,
+    EXISTING_FILE,
+    JOURNAL_ENV_OPTION,
+    PLAN_ARGUMENT,
+    SET_OPTION,
+    STATE_DIR_OPTION,
+    choice_option,
+    date_option,
+    handled,
+    set_values,
+    state_dir_of,
+)
 
 
 @click.command()
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--env",
-    default=None,
-    help="Which journal: sim, mock, live, local-HOST-PORT (default: the newest).",
-)
+@PLAN_ARGUMENT
+@JOURNAL_ENV_OPTION
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Where to write it (default: beside the journal, .html or .json).",
 )
-@click.option(
+@choice_option(
     "--format",
     "fmt",
-    type=click.Choice(["html", "json"]),
+    choices=["html", "json"],
     default="html",
-    show_default=True,
     help="html: one self-contained page; json: the same figures as data.",
 )
 @click.option(
     "--rates",
     "rates_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     default=None,
     help='Fee and tax rates as JSON, fractions of the value: {"fee": 0.00015, "tax": 0.002} '
     "(over the plan's `rates:` and the shipped table; --fee-rate/--tax-rate over it).",
@@ -66,7 +72,7 @@ def report(
 
     params = set_values(sets)
     loaded = load_plan(plan, params)
-    where = _state_dir(state_dir)
+    where = state_dir_of(state_dir)
     the_day = journal_day(loaded, state_dir=where, day=date_option(day), env=env)
     rates = load_rates(the_day, plan=loaded.rates, file=rates_file, fee=fee_rate, tax=tax_rate)
     fig = plan_report(plan, state_dir=where, day=the_day, env=env, params=params, rates=rates)

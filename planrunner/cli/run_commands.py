@@ -12,20 +12,21 @@ from typing import Any
 
 import click
 
-from planrunner.cli.options import FORMAT_OPTION, SET_OPTION, date_option, handled, set_values
+from planrunner.cli.options import (
+    DATE_OPTION,
+    EXISTING_FILE,
+    FORMAT_OPTION,
+    JOURNAL_ENV_OPTION,
+    PLAN_ARGUMENT,
+    SET_OPTION,
+    STATE_DIR_OPTION,
+    date_option,
+    handled,
+    set_values,
+    state_dir_of,
+)
 from planrunner.errors import UsageError
 from planrunner.redact import redact
-
-STATE_DIR_OPTION = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where journals live (default: $XDG_STATE_HOME/planrunner).",
-)
-DATE_OPTION = click.option(
-    "--date", "day", default=None, help="The trading day (YYYY-MM-DD); default: the plan's."
-)
-
 
 _BROKEN: set[bool] = set()  # streams found closed (err=True: stderr), printed no more
 
@@ -70,21 +71,15 @@ def _event_printer(fmt: str) -> Callable[[Any], None]:
     return emit
 
 
-def _state_dir(value: Path | None) -> Path:
-    from planrunner.engine.journal import default_state_dir
-
-    return value or default_state_dir()
-
-
 @click.command()
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@PLAN_ARGUMENT
 @click.option("--sim", "mode", flag_value="sim", default=True, help="Embedded simulator (default).")
 @click.option("--dry-run", "mode", flag_value="dry-run", help="Kiwoom's mock domain, real clock.")
 @click.option("--live", "mode", flag_value="live", help="Kiwoom's live domain: real money.")
 @click.option("--speed", type=float, default=None, help="--sim: virtual seconds per real second.")
 @click.option(
     "--scenario",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     default=None,
     help="--sim: price path and fill behaviour (YAML).",
 )
@@ -198,7 +193,7 @@ def run(
             raise UsageError("not confirmed: nothing was sent")
     opts = RunOptions(
         mode=mode,
-        state_dir=_state_dir(state_dir),
+        state_dir=state_dir_of(state_dir),
         date=date_option(day),
         speed=speed,
         scenario=scenario,
@@ -257,12 +252,8 @@ def _write_report(plan: Path, opts: Any, *, to_stderr: bool) -> None:
 
 
 @click.command()
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--env",
-    default=None,
-    help="Which journal: sim, mock, live, local-HOST-PORT (default: the newest).",
-)
+@PLAN_ARGUMENT
+@JOURNAL_ENV_OPTION
 @SET_OPTION
 @DATE_OPTION
 @STATE_DIR_OPTION
@@ -285,7 +276,7 @@ def status(
 
     data = plan_status(
         plan,
-        state_dir=_state_dir(state_dir),
+        state_dir=state_dir_of(state_dir),
         day=date_option(day),
         env=env,
         params=set_values(sets),
@@ -299,7 +290,7 @@ def status(
 
 
 @click.command("cancel-all")
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@PLAN_ARGUMENT
 @click.option("--dry-run", "mode", flag_value="dry-run", help="The plan ran on the mock domain.")
 @click.option("--live", "mode", flag_value="live", help="The plan ran on the live domain.")
 @click.option("--base-url", default=None, help="--dry-run: the server the plan ran against.")
@@ -333,7 +324,7 @@ def cancel_all_cmd(
 
     result = cancel_all(
         plan,
-        state_dir=_state_dir(state_dir),
+        state_dir=state_dir_of(state_dir),
         live=mode == "live",
         base_url=base_url,
         day=date_option(day),

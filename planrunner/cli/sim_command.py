@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from planrunner.cli.options import handled
+from planrunner.cli.options import EXISTING_FILE, choice_option, handled
 from planrunner.errors import UsageError
 
 
@@ -39,7 +39,7 @@ def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
 @click.option(
     "--scenario",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     default=None,
     help="Price paths and fill behaviour (YAML, docs/simulator.md).",
 )
@@ -50,12 +50,11 @@ def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
     metavar="SPEC",
     help="Inject a fault, e.g. rate_limit:api=kt10000,count=2 (repeatable).",
 )
-@click.option(
+@choice_option(
     "--clock",
     "clock_kind",
-    type=click.Choice(["virtual", "real"]),
+    choices=["virtual", "real"],
     default="virtual",
-    show_default=True,
     help="virtual: starts 09:00 of the next trading day.",
 )
 @click.option(
@@ -63,11 +62,10 @@ def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
 )
 @click.option("--start", default=None, help="Virtual clock start, e.g. 2026-11-26T09:00.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random walk and faults.")
-@click.option(
+@choice_option(
     "--env",
-    type=click.Choice(["mock", "live"]),
+    choices=["mock", "live"],
     default="mock",
-    show_default=True,
     help="The environment the simulator plays (keys of the other one: 8030).",
 )
 @click.option(

@@ -9,8 +9,8 @@ Every item comes from the journal, with a typed reason:
 - what the end of a run recorded as an `attention` line: an order whose end state could
   not be read (`unread`) or does not add up (`in-doubt`), a run stopped early (`stopped`).
 
-Routine skips are not items: the order filled, is no longer open, or was never placed;
-a trigger retired because its window ended or its order left nothing to act on.
+Routine skips are not items: whether a skip is routine is a property of the code its
+record carries (outcome.SkipCode.routine), never of its wording.
 A run with any item exits 2 (130 when interrupted, 3 on an internal error first).
 """
 
@@ -19,17 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planrunner.engine.journal import JobState, Record, Replay
+from planrunner.engine.outcome import SkipCode
 
-# The order filled, is no longer open, was never placed; a trigger whose window ended
-# without its condition, or whose order left nothing to act on.
-ROUTINE_SKIPS = (
-    "filled",
-    "not open",
-    "never placed",
-    "ladder limit reached",  # as a plan with known prices stops its ladder
-    "window ended",
-    "its order",
-)
 REASONS = ("late", "skipped", "rejected", "failed", "unknown", "in-doubt", "unread", "stopped")
 
 
@@ -57,15 +48,13 @@ def state_text(js: JobState) -> str:
 def job_reason(js: JobState) -> str | None:
     """The typed reason a job needs attention, None when it does not."""
     if js.state == "skipped":
-        if js.reason.startswith(ROUTINE_SKIPS):
-            return None
-        return "late" if js.reason.startswith("late by") else "skipped"
+        return SkipCode.of(js.code).attention
     if js.state == "failed":
+        # Every failed record says why it needs attention (`late`, `in-doubt`, ...); one
+        # without is a plain failure.
         if js.attention:
             return js.attention
-        if js.label in ("unknown", "rejected"):
-            return js.label
-        return "late" if js.reason.startswith("late by") else "failed"
+        return js.label if js.label in ("unknown", "rejected") else "failed"
     return None
 
 

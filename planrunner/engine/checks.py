@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from planrunner.clock import Clock
 from planrunner.engine.events import FILL, Emit, Event
 from planrunner.engine.journal import Journal, Record
+from planrunner.engine.outcome import SkipCode
 from planrunner.engine.prices import PriceLog
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.types import Fill, OpenOrder, Quote, ord_key, same_ord_no
@@ -26,7 +27,12 @@ from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 
 
 class Skip(Exception):
-    """The action is not sent, for a reason the user is told (`skipped (filled)`)."""
+    """The action is not sent, for a reason the user is told (`skipped (filled)`); its
+    code says whether that is routine or needs attention (outcome.SkipCode)."""
+
+    def __init__(self, code: SkipCode, text: str):
+        super().__init__(text)
+        self.code = code
 
 
 class Refused(Exception):
@@ -366,17 +372,17 @@ class BrokerChecks:
 
     def _open_status(self, order: str, *, fills: bool = True) -> OrderStatus:
         if not self.journal.state.lineage.get(order):
-            raise Skip("never placed")
+            raise Skip(SkipCode.NEVER_PLACED, "never placed")
         st = self.status(order, fills=fills)
         if st.doubt:
             raise Doubt(st.doubt)
         if not st.is_open:
             target = self.targets.get(order)
             if st.filled and (target is None or st.filled >= target):
-                raise Skip("filled")
+                raise Skip(SkipCode.FILLED, "filled")
             if st.filled:
-                raise Skip(f"not open: {st.filled} filled, the rest cancelled")
-            raise Skip("not open at the broker (cancelled)")
+                raise Skip(SkipCode.NOT_OPEN, f"not open: {st.filled} filled, the rest cancelled")
+            raise Skip(SkipCode.NOT_OPEN, "not open at the broker (cancelled)")
         return st
 
     def _check_session(self, order_type: str, exchange: str, job_id: str) -> None:
@@ -387,16 +393,18 @@ class BrokerChecks:
         windows = days.describe_windows(days.windows_for(order_type, now.date(), exchange))
         text = f"{order_type} orders are not accepted at {now:%H:%M:%S} (accepted: {windows})"
         if self.enforce_session:
-            raise Skip(text)
+            raise Skip(SkipCode.SESSION, text)
         self.warn(text)
 
     def _check_price(self, spec: OrderSpec, price: int) -> None:
         if not ticks.on_grid(price, instruments.order_kind(spec)):
             low, high = ticks.nearest_valid(price, instruments.order_kind(spec))
-            raise Skip(f"{price:,} is off the tick grid (nearest {low:,} / {high:,})")
+            raise Skip(
+                SkipCode.PRICE, f"{price:,} is off the tick grid (nearest {low:,} / {high:,})"
+            )
         lower, upper = self._limits(spec.symbol)
         if not lower <= price <= upper:
-            raise Skip(f"{price:,} is outside today's limits {lower:,}-{upper:,}")
+            raise Skip(SkipCode.PRICE, f"{price:,} is outside today's limits {lower:,}-{upper:,}")
         self._check_single_price_band(spec, price)
 
     def _check_single_price_band(self, spec: OrderSpec, price: int | None) -> None:
@@ -406,8 +414,9 @@ class BrokerChecks:
             low, high = ticks.band(close, ticks.SINGLE_PRICE_BAND, instruments.order_kind(spec))
             if not low <= price <= high:
                 raise Skip(
+                    SkipCode.PRICE,
                     f"{price:,} is outside the after-hours single-price band {low:,}-{high:,} "
-                    f"(±{ticks.SINGLE_PRICE_BAND}% of the close {close:,})"
+                    f"(±{ticks.SINGLE_PRICE_BAND}% of the close {close:,})",
                 )
 
     def _limits(self, symbol: str) -> tuple[int, int]:
@@ -426,7 +435,9 @@ class BrokerChecks:
             q = self.quote(spec.symbol)
             price = q.upper_limit if spec.side == "buy" else q.price
         if qty * price > cap:
-            raise Skip(f"order value {qty * price:,} KRW exceeds max_order_value {cap:,}")
+            raise Skip(
+                SkipCode.VALUE, f"order value {qty * price:,} KRW exceeds max_order_value {cap:,}"
+            )
 
     def _event(
         self,

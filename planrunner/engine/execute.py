@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, assert_never
 
 from planrunner.clock import Clock
 from planrunner.engine.checks import BrokerChecks, Doubt, OrderStatus, Refused, Skip, lineage_rows
@@ -30,11 +30,12 @@ from planrunner.engine.events import (
     Emit,
 )
 from planrunner.engine.journal import Journal, Record
+from planrunner.engine.outcome import DONE, Kind, Outcome, SkipCode
 from planrunner.engine.prices import PriceLog
 from planrunner.engine.salvo import Salvo
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
-from planrunner.kiwoom.client import KiwoomClient, Ready
+from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
 from planrunner.kiwoom.types import ord_key, same_ord_no
 from planrunner.krx import instruments, ticks
@@ -51,6 +52,7 @@ from planrunner.model import (
     Replace,
     WireRequest,
     action_name,
+    action_order,
 )
 
 SPIN_SECONDS = 0.002  # the last stretch before an order's instant is waited actively
@@ -119,36 +121,41 @@ class Executor(BrokerChecks):
         with self._locks_guard:
             return self._locks.setdefault(order, threading.Lock())
 
-    def execute(self, job_id: str, action: Action, *, not_before: dt.datetime | None = None) -> str:
-        """Run one action; returns the job's final state text. Raises InDoubt, BrokerError.
+    def execute(
+        self, job_id: str, action: Action, *, not_before: dt.datetime | None = None
+    ) -> Outcome:
+        """Run one action; returns how the job ended. Raises InDoubt, BrokerError.
 
         With `not_before`, the checks (broker state reads) run now and the order request
         itself waits for that instant: the runner starts a job a moment early so that
         what is sent at the plan's time is the request alone."""
-        order = action.spec.id if isinstance(action, Place) else action.order
+        order = action_order(action)
         if not_before is not None:
             self.client.prewarm()  # its connection opens while the checks run
         with self.lock_for(order):
             if not_before is not None:
                 self._not_before[job_id] = not_before
             try:
-                if isinstance(action, Place):
-                    spec, extra = action.spec, dict[str, Any]()
-                    if spec.from_fill is not None:
-                        spec, extra = self._from_fill(spec)
-                        self.orders[spec.id] = spec
-                    self.orders.setdefault(spec.id, spec)
-                    if spec.qty:
-                        self.targets.setdefault(spec.id, spec.qty)
-                    self._place(job_id, 0, spec, extra=extra)
-                elif isinstance(action, Modify):
-                    self._modify(job_id, action)
-                elif isinstance(action, Cancel):
-                    self._cancel(job_id, action)
-                elif isinstance(action, Market):
-                    self._market(job_id, action)
-                elif isinstance(action, Replace):
-                    self._replace(job_id, action)
+                match action:
+                    case Place():
+                        spec, extra = action.spec, dict[str, Any]()
+                        if spec.from_fill is not None:
+                            spec, extra = self._from_fill(spec)
+                            self.orders[spec.id] = spec
+                        self.orders.setdefault(spec.id, spec)
+                        if spec.qty:
+                            self.targets.setdefault(spec.id, spec.qty)
+                        self._place(job_id, 0, spec, extra=extra)
+                    case Modify():
+                        self._modify(job_id, action)
+                    case Cancel():
+                        self._cancel(job_id, action)
+                    case Market():
+                        self._market(job_id, action)
+                    case Replace():
+                        self._replace(job_id, action)
+                    case _:
+                        assert_never(action)
             except Doubt as d:
                 # The broker's lists and the arithmetic disagree: nothing is sent, loudly.
                 self.journal.append(
@@ -161,22 +168,18 @@ class Executor(BrokerChecks):
                     }
                 )
                 self.emit(self._event(WARNING, f"in doubt ({d})", job_id, order))
-                return f"in doubt ({d})"
+                return Outcome(kind=Kind.IN_DOUBT, reason=str(d))
             except Skip as s:
-                self.journal.append({"type": "skipped", "job": job_id, "reason": str(s)})
-                self.emit(self._event(SKIPPED, f"skipped ({s})", job_id, order))
-                return f"skipped ({s})"
+                return self._skipped(job_id, order, s.code, str(s))
             except Refused as r:
                 self.journal.append({"type": "failed", "job": job_id, "reason": str(r)})
                 self.emit(self._event(FAILED, f"failed ({r})", job_id, order))
-                return f"failed ({r})"
+                return Outcome(kind=Kind.FAILED, reason=str(r))
             except AlreadyFilled as e:
                 # It filled between our read and the broker's answer: the known race,
                 # not a failure. Nothing was executed; the step has nothing left to act on.
                 reason = f"filled: the broker refused the {action_name(action)} ({e.code})"
-                self.journal.append({"type": "skipped", "job": job_id, "reason": reason})
-                self.emit(self._event(SKIPPED, f"skipped ({reason})", job_id, order))
-                return f"skipped ({reason})"
+                return self._skipped(job_id, order, SkipCode.FILLED, reason)
             except Rejected as e:
                 self.journal.append(
                     {
@@ -187,11 +190,16 @@ class Executor(BrokerChecks):
                         "reason": str(e),
                     }
                 )
-                return f"rejected ({e!s})"
+                return Outcome(kind=Kind.REJECTED, reason=str(e))
             finally:
                 self._not_before.pop(job_id, None)
         self.journal.append({"type": "done", "job": job_id})
-        return "done"
+        return DONE
+
+    def _skipped(self, job_id: str, order: str, code: SkipCode, reason: str) -> Outcome:
+        self.journal.append({"type": "skipped", "job": job_id, "code": code, "reason": reason})
+        self.emit(self._event(SKIPPED, f"skipped ({reason})", job_id, order))
+        return Outcome(kind=Kind.SKIPPED, reason=reason, code=code)
 
     # ---- actions ----------------------------------------------------------------------
 
@@ -231,16 +239,6 @@ class Executor(BrokerChecks):
             spec.id,
             kind,
             request,
-            lambda ready: self.client.place(
-                symbol=spec.symbol,
-                side=spec.side,
-                qty=n,
-                price=spec.price,
-                order_type=spec.order_type,
-                exchange=spec.exchange,
-                stop_price=spec.stop_price,
-                ready=ready,
-            ),
             qty=n,
             **(extra or {}),
         )
@@ -259,7 +257,7 @@ class Executor(BrokerChecks):
         if st.is_open:
             raise Refused(f"{ff.order} is still open: its fill is not final")
         if st.filled <= 0:
-            raise Skip(f"{ff.order} filled nothing")
+            raise Skip(SkipCode.NOTHING_FILLED, f"{ff.order} filled nothing")
         if st.fill_value <= 0 and (ff.price is not None or ff.stop_price is not None):
             raise Refused(f"the broker did not tell {ff.order}'s fill price: {spec.id} not placed")
         avg = Fraction(st.fill_value, st.filled)
@@ -298,7 +296,10 @@ class Executor(BrokerChecks):
             self.targets[a.order] = a.qty
             keep = max(a.qty - st.filled, 0)
             if keep >= st.remaining and not reprice:
-                raise Skip(f"{st.filled} filled + {st.remaining} open is already within {a.qty}")
+                raise Skip(
+                    SkipCode.UNCHANGED,
+                    f"{st.filled} filled + {st.remaining} open is already within {a.qty}",
+                )
             if keep < st.remaining:
                 self._cancel_qty(job_id, 0, spec, st, 0 if keep == 0 else st.remaining - keep)
                 if keep == 0:
@@ -309,16 +310,22 @@ class Executor(BrokerChecks):
         price = a.price
         if price is None:
             if st.price is None:
-                raise Skip("the broker did not tell the order's price; a relative step needs it")
+                raise Skip(
+                    SkipCode.PRICE_UNKNOWN,
+                    "the broker did not tell the order's price; a relative step needs it",
+                )
             price = ticks.step(st.price, a.ticks or 0, instruments.order_kind(spec))
         if a.limit is not None and (price > a.limit if spec.side == "buy" else price < a.limit):
             way = "above" if spec.side == "buy" else "below"
-            raise Skip(f"ladder limit reached: {price:,} would be {way} its limit {a.limit:,}")
+            raise Skip(
+                SkipCode.LADDER_LIMIT,
+                f"ladder limit reached: {price:,} would be {way} its limit {a.limit:,}",
+            )
         self._check_price(spec, price)
         self._check_session(spec.order_type, spec.exchange, job_id)
         self._check_value(spec, st.remaining, price)
         if st.price == price:
-            raise Skip(f"already at {price:,}")
+            raise Skip(SkipCode.UNCHANGED, f"already at {price:,}")
         assert st.ord_no is not None
         ord_no = st.ord_no
         self._send(
@@ -328,13 +335,6 @@ class Executor(BrokerChecks):
             "modify",
             wire.modify_request(
                 orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
-            ),
-            lambda ready: self.client.modify(
-                orig_ord_no=ord_no,
-                symbol=spec.symbol,
-                price=price,
-                exchange=spec.exchange,
-                ready=ready,
             ),
             price=price,
         )
@@ -360,13 +360,6 @@ class Executor(BrokerChecks):
             "cancel",
             wire.cancel_request(
                 orig_ord_no=ord_no, symbol=spec.symbol, qty=qty, exchange=spec.exchange
-            ),
-            lambda ready: self.client.cancel(
-                orig_ord_no=ord_no,
-                symbol=spec.symbol,
-                qty=qty,
-                exchange=spec.exchange,
-                ready=ready,
             ),
             partial=0 < qty < st.remaining,
             asked=qty,  # 0: all that remains
@@ -451,11 +444,14 @@ class Executor(BrokerChecks):
             self._check_session(new.order_type, new.exchange, job_id)
             if new.order_type in PRICED_TYPES:
                 if new.price is None:
-                    raise Skip(f"the order's price is unknown; a {new.order_type} order needs one")
+                    raise Skip(
+                        SkipCode.PRICE_UNKNOWN,
+                        f"the order's price is unknown; a {new.order_type} order needs one",
+                    )
                 self._check_price(new, new.price)
                 self._check_single_price_band(new, new.price)
             if new.order_type == "stop_limit" and new.stop_price is None:
-                raise Skip("a stop_limit order needs a stop price")
+                raise Skip(SkipCode.PRICE, "a stop_limit order needs a stop price")
             self._check_value(new, qty, new.price)
         except Skip as s:
             raise Refused(f"{kind} not sent, nothing cancelled: {s}") from None
@@ -481,12 +477,14 @@ class Executor(BrokerChecks):
             try:
                 st = self._open_status(a.order, fills=False)
             except Skip:
-                raise Skip("filled before the cancel: nothing left to send at market") from None
+                raise Skip(
+                    SkipCode.FILLED, "filled before the cancel: nothing left to send at market"
+                ) from None
             # At most what remains now is sent at market: check that before cancelling.
             self._second_leg_checks(job_id, market, st.remaining, "market")
         qty = self._confirmed_cancel(job_id, a.order, st)
         if qty <= 0:
-            raise Skip("filled before the cancel: nothing left to send at market")
+            raise Skip(SkipCode.FILLED, "filled before the cancel: nothing left to send at market")
         self._second_leg(job_id, replace(market, qty=qty), qty, "market", checked=first)
 
     def _replace(self, job_id: str, a: Replace) -> None:
@@ -523,7 +521,9 @@ class Executor(BrokerChecks):
         filled = after.filled
         qty = a.qty - filled
         if qty <= 0:
-            raise Skip(f"{filled} already filled: the new total of {a.qty} is reached")
+            raise Skip(
+                SkipCode.UNCHANGED, f"{filled} already filled: the new total of {a.qty} is reached"
+            )
         if price is None and a.order_type in PRICED_TYPES:
             raise Refused(
                 "the order's price is unknown after its cancel; the remainder was cancelled "
@@ -541,14 +541,21 @@ class Executor(BrokerChecks):
         order: str,
         kind: str,
         request: WireRequest,
-        call: Callable[[Ready | None], Any],
         **extra: Any,
     ) -> Record:
+        """Journal `request`, then send that same object (`client.send`): the body on
+        disk is the body on the wire, built once."""
         js = self.journal.state.job(job_id)
         if req in js.acked_reqs:
             return js.acked_reqs[req]
         if req in js.unknown_reqs or req in js.open_intents:
             raise InDoubt(f"{job_id} request {req} has an unknown outcome: reconcile first")
+        # One that could not be sent (a placeholder, a zero quantity) is refused before
+        # its intent is written: nothing in doubt, nothing sent.
+        try:
+            wire.check_order(request)
+        except ValueError as e:
+            raise Refused(f"the {kind} request cannot be sent: {e}") from None
         # Journal first: the intent is on disk before the request leaves. When the job
         # started early, the intent is written now and only the POST waits for the instant.
         when = self._not_before.get(job_id)
@@ -573,10 +580,10 @@ class Executor(BrokerChecks):
             at=planned,
         )
         try:
-            # A job due at an instant: the client builds the request, then waits here for
+            # A job due at an instant: the client prepares the request, then waits here for
             # the instant and sends. A trigger's action sends at once.
             hook = (lambda p: self._wait_for(job_id, p)) if job_id in self._not_before else None
-            ack = call(hook)
+            ack = self.client.send(request, ready=hook)
             self._crash_point(job_id, req, "after-post")
         except UnknownOutcome as e:
             self.emit(sent)

@@ -16,7 +16,7 @@ the wall-clock time; a torn line then still tells what it was):
     reconciled job, req, order, found (bool), ord_no?
     fill       order, ord_no, filled, remaining, at?, value? (filled × fill price, cumulative)
     price      symbol, price, at, source, capped? (a market price observed; prices.py)
-    skipped    job, reason
+    skipped    job, code (outcome.SkipCode: routine or attention), reason
     done       job
     failed     job, reason
     late       job, late, window (on_late place: the job goes out late; before its intent)
@@ -138,6 +138,7 @@ class JobState:
     # and, for a failed job, the typed reason it needs attention (attention.py).
     label: str = "pending"
     attention: str = ""
+    code: str = ""  # a skip's code (outcome.SkipCode)
     acked_reqs: dict[int, Record] = field(default_factory=dict)
     open_intents: dict[int, Record] = field(default_factory=dict)  # intent without outcome
     unknown_reqs: dict[int, Record] = field(default_factory=dict)
@@ -275,6 +276,7 @@ class Replay:
             js.state = TRANSITIONS[(js.state, kind)]
             js.label = str(rec.get("state") or kind)
             js.attention = str(rec.get("attention") or "")
+            js.code = str(rec.get("code") or "")
             js.reason = rec.get("reason", "")
 
 

@@ -8,37 +8,54 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, assert_never
 
 from planrunner.engine.journal import Replay
 from planrunner.engine.triggers import holds, window
-from planrunner.model import AllCond, AnyCond, CompiledPlan, Condition, PriceCond
+from planrunner.model import (
+    AllCond,
+    AnyCond,
+    CompiledPlan,
+    Condition,
+    FilledCond,
+    PartiallyFilledCond,
+    PriceCond,
+    TrailingCond,
+)
 
 History = Callable[[str], list[tuple[dt.datetime, int]]]
 
 
 def _crossing(cond: Condition, history: History, since: dt.datetime) -> dt.datetime | None:
     """The first instant at or after `since` when the price part of `cond` held."""
-    if isinstance(cond, PriceCond):
-        for at, price in history(cond.symbol):
-            if holds(cond, {cond.symbol: price}, {}):
-                return max(at, since)
-        return None
-    if isinstance(cond, AllCond | AnyCond):
-        times = [_crossing(c, history, since) for c in cond.items if _has_price(c)]
-        known = [t for t in times if t is not None]
-        if not known or (isinstance(cond, AllCond) and len(known) < len(times)):
+    match cond:
+        case PriceCond():
+            for at, price in history(cond.symbol):
+                if holds(cond, {cond.symbol: price}, {}):
+                    return max(at, since)
             return None
-        return max(known) if isinstance(cond, AllCond) else min(known)
-    return None
+        case AllCond() | AnyCond():
+            times = [_crossing(c, history, since) for c in cond.items if _has_price(c)]
+            known = [t for t in times if t is not None]
+            if not known or (isinstance(cond, AllCond) and len(known) < len(times)):
+                return None
+            return max(known) if isinstance(cond, AllCond) else min(known)
+        case FilledCond() | PartiallyFilledCond() | TrailingCond():
+            return None  # a trailing level is the watcher's: no crossing of a fixed price
+        case _:
+            assert_never(cond)
 
 
 def _has_price(cond: Condition) -> bool:
-    if isinstance(cond, PriceCond):
-        return True
-    if isinstance(cond, AllCond | AnyCond):
-        return any(_has_price(c) for c in cond.items)
-    return False
+    match cond:
+        case PriceCond():
+            return True
+        case AllCond() | AnyCond():
+            return any(_has_price(c) for c in cond.items)
+        case FilledCond() | PartiallyFilledCond() | TrailingCond():
+            return False
+        case _:
+            assert_never(cond)
 
 
 def reactions(plan: CompiledPlan, state: Replay, history: History, speed: float) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from planrunner.engine.events import (
 )
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, JournalWriteError, Record
+from planrunner.engine.outcome import Kind, SkipCode
 from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
 from planrunner.engine.triggers import PriceSource, TriggerWatcher
@@ -360,7 +361,7 @@ class Runner:
             if blocked and self._look_again(job.order):
                 blocked = None
             if blocked:
-                self._skip(job, blocked)
+                self._skip(job, SkipCode.BLOCKED, blocked)
                 return
             if missed is not None:
                 self._send_late(job, missed)
@@ -374,15 +375,15 @@ class Runner:
 
     def _execute(self, job: Job) -> str:
         try:
-            state = self.ex.execute(job.id, job.action, not_before=job.at)
-            if state.startswith("in doubt"):
+            outcome = self.ex.execute(job.id, job.action, not_before=job.at)
+            if outcome.kind is Kind.IN_DOUBT:
                 self._blocked[job.order] = f"{job.order} is in doubt: nothing more is sent for it"
-            return state
+            return str(outcome)
         except InDoubt:
             # Settle it now from the broker's lists, then finish what the job still owes.
             self._reconcile(job.id)
             try:
-                return self.ex.execute(job.id, job.action)
+                return str(self.ex.execute(job.id, job.action))
             except InDoubt as e:
                 self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
                 self._doubtful[job.order] = job.id
@@ -458,10 +459,10 @@ class Runner:
             self._say(FAILED, job, f"failed ({text}); stopping the run (on_late: fail)")
             self._finish(job.id, f"failed ({text})")
             return
-        self._skip(job, text)
+        self._skip(job, SkipCode.LATE, text)
 
-    def _skip(self, job: Job, reason: str) -> None:
-        self._record({"type": "skipped", "job": job.id, "reason": reason})
+    def _skip(self, job: Job, code: SkipCode, reason: str) -> None:
+        self._record({"type": "skipped", "job": job.id, "code": code, "reason": reason})
         self._say(SKIPPED, job, f"skipped ({reason})")
         self._finish(job.id, f"skipped ({reason})")
 

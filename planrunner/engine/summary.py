@@ -9,13 +9,12 @@ from planrunner.clock import SEOUL
 from planrunner.engine.attention import Item, items
 from planrunner.engine.events import OrderSummary, RunResult
 from planrunner.engine.journal import Journal, JournalWriteError, Link
+from planrunner.errors import ExitCode
 from planrunner.model import CompiledPlan
 
 if TYPE_CHECKING:
     from planrunner.engine.execute import Executor
     from planrunner.engine.triggers import TriggerWatcher
-
-EXIT_OK, EXIT_RUNTIME, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
 def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
@@ -127,15 +126,15 @@ def summarize(
     found.sort(key=lambda i: (i.reason != "stopped", i.text))
     attention = [item.text for item in found]
     if internal:
-        code = EXIT_INTERNAL
+        code = ExitCode.INTERNAL
     elif fatal:
-        code = EXIT_RUNTIME
+        code = ExitCode.ATTENTION
     elif interrupted:
-        code = EXIT_INTERRUPTED
+        code = ExitCode.INTERRUPTED
     elif attention:
-        code = EXIT_RUNTIME
+        code = ExitCode.ATTENTION
     else:
-        code = EXIT_OK
+        code = ExitCode.OK
     stats: dict[str, object] = {}
     if watcher is not None and watcher.reaction:
         stats["triggers"] = watcher.reaction

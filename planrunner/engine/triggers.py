@@ -19,13 +19,14 @@ import threading
 import time
 import traceback
 from fractions import Fraction
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from planrunner.clock import SEOUL, Clock
 from planrunner.engine.checks import OrderStatus
 from planrunner.engine.events import INFO, SKIPPED, TRIGGERED, WARNING, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, JournalWriteError
+from planrunner.engine.outcome import SkipCode
 from planrunner.engine.pushprices import PushPrices
 from planrunner.errors import BrokerError
 from planrunner.krx import instruments, ticks
@@ -67,43 +68,55 @@ class PollingPrices:
 
 
 def symbols_of(cond: Condition) -> set[str]:
-    if isinstance(cond, PriceCond | TrailingCond):
-        return {cond.symbol}
-    if isinstance(cond, AllCond | AnyCond):
-        return set().union(*(symbols_of(c) for c in cond.items))
-    return set()
+    match cond:
+        case PriceCond() | TrailingCond():
+            return {cond.symbol}
+        case AllCond() | AnyCond():
+            return set().union(*(symbols_of(c) for c in cond.items))
+        case FilledCond() | PartiallyFilledCond():
+            return set()
+        case _:
+            assert_never(cond)
 
 
 def orders_of(cond: Condition) -> set[str]:
-    if isinstance(cond, FilledCond | PartiallyFilledCond):
-        return {cond.order}
-    if isinstance(cond, AllCond | AnyCond):
-        return set().union(*(orders_of(c) for c in cond.items))
-    return set()
+    match cond:
+        case FilledCond() | PartiallyFilledCond():
+            return {cond.order}
+        case AllCond() | AnyCond():
+            return set().union(*(orders_of(c) for c in cond.items))
+        case PriceCond() | TrailingCond():
+            return set()
+        case _:
+            assert_never(cond)
 
 
 def holds(cond: Condition, prices: dict[str, int], fills: dict[str, OrderStatus]) -> bool:
-    if isinstance(cond, PriceCond):
-        p = prices.get(cond.symbol)
-        if p is None:
-            return False
-        return {
-            "below": p < cond.value,
-            "above": p > cond.value,
-            "at_or_below": p <= cond.value,
-            "at_or_above": p >= cond.value,
-        }[cond.op]
-    if isinstance(cond, FilledCond):
-        st = fills.get(cond.order)
-        return st is not None and not st.is_open and st.filled > 0
-    if isinstance(cond, PartiallyFilledCond):
-        st = fills.get(cond.order)
-        return st is not None and st.filled > 0
-    if isinstance(cond, TrailingCond):
-        return False  # its level is the watcher's (TriggerWatcher._trail)
-    if isinstance(cond, AllCond):
-        return all(holds(c, prices, fills) for c in cond.items)
-    return any(holds(c, prices, fills) for c in cond.items)
+    match cond:
+        case PriceCond():
+            p = prices.get(cond.symbol)
+            if p is None:
+                return False
+            return {
+                "below": p < cond.value,
+                "above": p > cond.value,
+                "at_or_below": p <= cond.value,
+                "at_or_above": p >= cond.value,
+            }[cond.op]
+        case FilledCond():
+            st = fills.get(cond.order)
+            return st is not None and not st.is_open and st.filled > 0
+        case PartiallyFilledCond():
+            st = fills.get(cond.order)
+            return st is not None and st.filled > 0
+        case TrailingCond():
+            return False  # its level is the watcher's (TriggerWatcher._trail)
+        case AllCond():
+            return all(holds(c, prices, fills) for c in cond.items)
+        case AnyCond():
+            return any(holds(c, prices, fills) for c in cond.items)
+        case _:
+            assert_never(cond)
 
 
 def window_end(day: dt.date) -> dt.datetime:
@@ -276,7 +289,9 @@ class TriggerWatcher:
         for t in self.armed:
             start, end = window(t, self.plan.day)
             if now >= end:
-                self._retire(t, f"window ended at {end:%H:%M}, condition never held")
+                self._retire(
+                    t, SkipCode.WINDOW_ENDED, f"window ended at {end:%H:%M}, condition never held"
+                )
             elif now >= start:
                 live.append(t)
         self.armed = [t for t in self.armed if t.id not in self._retired]
@@ -319,7 +334,9 @@ class TriggerWatcher:
                     # In flight, or in doubt (reported at the end): never retired as gone.
                     continue
                 why = "filled" if st.filled else "not open"
-                self._retire(t, f"its order {target} is {why}: the action is impossible")
+                self._retire(
+                    t, SkipCode.ORDER_GONE, f"its order {target} is {why}: the action is impossible"
+                )
                 continue
             if self._holds(t, prices, fills):
                 if t.id not in self._was_true:
@@ -435,7 +452,7 @@ class TriggerWatcher:
             )
         )
         try:
-            state = self.ex.execute(job_id, action)
+            state = str(self.ex.execute(job_id, action))
         except InDoubt as e:
             state = f"unknown ({e})"
         self.states[job_id] = state
@@ -459,17 +476,19 @@ class TriggerWatcher:
     def _target(self, t: Trigger) -> str:
         return "" if isinstance(t.action, Place) else action_order(t.action)
 
-    def _retire(self, t: Trigger, reason: str) -> None:
+    def _retire(self, t: Trigger, code: SkipCode, reason: str) -> None:
         self._retired.add(t.id)
         n = self.fired.get(t.id, 0)
         if n:
             # A repeat trigger that fired: its firings keep their outcomes in the journal.
-            if "window ended" in reason:
+            if code is SkipCode.WINDOW_ENDED:
                 reason = reason.split(",")[0]
             text = f"trigger {t.id} stops watching after {n} firing(s): {reason}"
             self.emit(Event(kind=INFO, at=self.clock.now(), job=self.job_id(t, n), message=text))
             return
-        self.journal.append({"type": "skipped", "job": self.job_id(t), "reason": reason})
+        self.journal.append(
+            {"type": "skipped", "job": self.job_id(t), "code": code, "reason": reason}
+        )
         self.emit(
             Event(
                 kind=SKIPPED,
@@ -498,7 +517,7 @@ class TriggerWatcher:
         )
         self.reaction.setdefault(t.id, {"seen": seen.isoformat(timespec="milliseconds")})
         try:
-            state = self.ex.execute(job_id, t.action)
+            state = str(self.ex.execute(job_id, t.action))
         except InDoubt as e:
             state = f"unknown ({e})"
         self.reaction[t.id]["state"] = state

@@ -55,6 +55,7 @@ Env = Literal["mock", "live", "sim"]
 # Called once an order is built and connected, just before it is sent; given the channel's
 # Prepared request (None on an injected transport) so a salvo can write it (salvo.py).
 Ready = Callable[[Prepared | None], None]
+OrderAck = PlaceAck | ModifyAck | CancelAck
 CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_PAGES = 200
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -143,6 +144,24 @@ class KiwoomClient:
 
     # ---- orders ------------------------------------------------------------------------
 
+    def send(self, request: WireRequest, ready: Ready | None = None) -> OrderAck:
+        """Send one order request (kt10000–kt10003) exactly as it was built: the runner
+        journals a request, then hands this method that same object, so what the journal
+        records is what goes on the wire. Its answer typed by the API: PlaceAck, ModifyAck
+        or CancelAck. ValueError, before anything is sent, for a request that cannot go on
+        the wire (a placeholder or a zero where a number must be; wire.check_order).
+
+        `ready` runs once just before the request is first sent, with the request already
+        built (and on an instant's own connection, connected): the runner waits there for
+        the order's instant."""
+        wire.check_order(request)
+        if request.api_id in (codes.BUY, codes.SELL):
+            exchange = request.body.get("dmst_stex_tp", "")
+            return self._order(request, lambda data: PlaceAck.from_wire(data, exchange), ready)
+        if request.api_id == codes.MODIFY:
+            return self._order(request, ModifyAck.from_wire, ready)
+        return self._order(request, CancelAck.from_wire, ready)
+
     def place(
         self,
         symbol: str,
@@ -155,9 +174,7 @@ class KiwoomClient:
         ready: Ready | None = None,
     ) -> PlaceAck:
         """kt10000 (buy) / kt10001 (sell); `price` None for unpriced types (market…).
-
-        `ready`, on any order call, runs once just before the request is first sent, with
-        the request already built: the runner waits there for the order's instant."""
+        Builds the request (`wire.place_request`) and `send`s it."""
         types.require_int("qty", qty)
         if order_type in PRICED_TYPES:
             types.require_int("price", price)
@@ -172,7 +189,9 @@ class KiwoomClient:
             exchange=exchange,
             stop_price=stop_price,
         )
-        return self._order(req, lambda data: PlaceAck.from_wire(data, exchange), ready)
+        ack = self.send(req, ready)
+        assert isinstance(ack, PlaceAck)
+        return ack
 
     def modify(
         self,
@@ -195,7 +214,9 @@ class KiwoomClient:
             exchange=exchange,
             stop_price=stop_price,
         )
-        return self._order(req, ModifyAck.from_wire, ready)
+        ack = self.send(req, ready)
+        assert isinstance(ack, ModifyAck)
+        return ack
 
     def cancel(
         self,
@@ -210,7 +231,9 @@ class KiwoomClient:
         req = wire.cancel_request(
             orig_ord_no=orig_ord_no, symbol=symbol, qty=qty, exchange=exchange
         )
-        return self._order(req, CancelAck.from_wire, ready)
+        ack = self.send(req, ready)
+        assert isinstance(ack, CancelAck)
+        return ack
 
     # ---- reads -------------------------------------------------------------------------
 

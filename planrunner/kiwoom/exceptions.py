@@ -60,55 +60,66 @@ class KiwoomError(BrokerError):
         return f"{self.api_id}: {self.message}{said}"
 
 
-class Rejected(KiwoomError):
-    reason = "rejected"
-    advice = "The broker refused the request; nothing was executed. Check the order and plan."
-
-
-class AlreadyFilled(Rejected):
-    reason = "already-filled"
-    advice = "The order is already filled: nothing is left to modify or cancel."
-
-
-class NoSuchOrder(Rejected):
-    reason = "no-such-order"
-    advice = (
+# Each business rejection: its reason (what code reads) and its advice (what a trader is
+# told). Which broker codes and wording lead to which: codes.ERRORS and KEYWORDS.
+REJECTIONS: dict[str, str] = {
+    "rejected": "The broker refused the request; nothing was executed. Check the order and plan.",
+    "already-filled": "The order is already filled: nothing is left to modify or cancel.",
+    "no-such-order": (
         "The broker knows no open order with that number: use the newest ord_no of the "
         "order's lineage, or check open orders (ka10075)."
-    )
-
-
-class MarketClosed(Rejected):
-    reason = "market-closed"
-    advice = "The market is closed for this request: retry in the next session."
-
-
-class PartiallyFilled(Rejected):
-    reason = "partially-filled"
-    advice = "The order is partially filled: cancel the remainder and place what is missing."
-
-
-class PriceOutOfRange(Rejected):
-    reason = "price-out-of-range"
-    advice = "The price is outside today's limits or off the tick grid: fix the price."
-
-
-class BadField(Rejected):
-    reason = "bad-field"
-    advice = "A request field is missing or malformed: fix the plan (or report a bug)."
-
-
-class UnknownSymbol(Rejected):
-    reason = "unknown-symbol"
-    advice = "The broker does not know this stock code on that venue: check symbol and exchange."
-
-
-class InsufficientBalance(Rejected):
-    reason = "insufficient-balance"
-    advice = (
+    ),
+    "market-closed": "The market is closed for this request: retry in the next session.",
+    "partially-filled": (
+        "The order is partially filled: cancel the remainder and place what is missing."
+    ),
+    "price-out-of-range": (
+        "The price is outside today's limits or off the tick grid: fix the price."
+    ),
+    "bad-field": "A request field is missing or malformed: fix the plan (or report a bug).",
+    "unknown-symbol": (
+        "The broker does not know this stock code on that venue: check symbol and exchange."
+    ),
+    "insufficient-balance": (
         "The account cannot cover the order (sellable quantity or orderable cash): "
         "nothing was executed; check holdings and cash."
-    )
+    ),
+}
+
+
+class Rejected(KiwoomError):
+    """A business rejection; `reason` names which one (REJECTIONS)."""
+
+    reason = "rejected"
+    advice = REJECTIONS["rejected"]
+
+    def __init_subclass__(cls, *, reason: str, **kw: object) -> None:
+        super().__init_subclass__(**kw)
+        cls.reason, cls.advice = reason, REJECTIONS[reason]
+
+
+class AlreadyFilled(Rejected, reason="already-filled"): ...
+
+
+class NoSuchOrder(Rejected, reason="no-such-order"): ...
+
+
+class MarketClosed(Rejected, reason="market-closed"): ...
+
+
+class PartiallyFilled(Rejected, reason="partially-filled"): ...
+
+
+class PriceOutOfRange(Rejected, reason="price-out-of-range"): ...
+
+
+class BadField(Rejected, reason="bad-field"): ...
+
+
+class UnknownSymbol(Rejected, reason="unknown-symbol"): ...
+
+
+class InsufficientBalance(Rejected, reason="insufficient-balance"): ...
 
 
 class RateLimited(KiwoomError):

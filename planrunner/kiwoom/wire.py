@@ -79,6 +79,50 @@ def cancel_request(
     return WireRequest(api_id=codes.CANCEL, body=body)
 
 
+# The number fields of each order body: (field, whether "0" is allowed, whether it may be
+# empty). Anything else there (a placeholder such as `<entry@2>`, a sign, a space) is not
+# a request that can be sent.
+_NUMBERS: dict[str, tuple[tuple[str, bool, bool], ...]] = {
+    codes.BUY: (("ord_qty", False, False), ("ord_uv", False, True), ("cond_uv", False, True)),
+    codes.MODIFY: (
+        ("mdfy_qty", True, False),
+        ("mdfy_uv", False, False),
+        ("mdfy_cond_uv", False, True),
+    ),
+    codes.CANCEL: (("cncl_qty", True, False),),
+}
+_NUMBERS[codes.SELL] = _NUMBERS[codes.BUY]
+_PRICED_TP = frozenset(codes.TRDE_TP[t] for t in PRICED_TYPES)
+
+
+def check_order(request: WireRequest) -> None:
+    """Refuse, before it is journaled or sent, an order request that cannot go on the wire
+    as it stands: not an order API, a placeholder or a non-positive number in a number
+    field, a modify or cancel without the number of its order. ValueError."""
+    fields = _NUMBERS.get(request.api_id)
+    if fields is None:
+        raise ValueError(f"{request.api_id} is not an order request")
+    body = request.body
+    for name, zero, empty in fields:
+        value = body.get(name, "" if empty else None)
+        if value == "" and empty:
+            continue
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            raise ValueError(f"{request.api_id} {name} must be a whole number: {value!r}")
+        if not zero and int(value) == 0:
+            raise ValueError(f"{request.api_id} {name} must be positive: {value!r}")
+    if request.api_id in (codes.BUY, codes.SELL):
+        trde_tp = body.get("trde_tp")
+        if trde_tp not in codes.TRDE_TP.values():
+            raise ValueError(f"{request.api_id} trde_tp {trde_tp!r} is not an order type")
+        if trde_tp in _PRICED_TP and not body.get("ord_uv"):
+            raise ValueError(f"{request.api_id} ord_uv is needed for trde_tp {trde_tp}")
+        if trde_tp == codes.TRDE_TP["stop_limit"] and not body.get("cond_uv"):
+            raise ValueError(f"{request.api_id} cond_uv is needed for a stop_limit order")
+    if request.api_id in (codes.MODIFY, codes.CANCEL) and not body.get("orig_ord_no"):
+        raise ValueError(f"{request.api_id} needs the number of the order it acts on")
+
+
 _SIDE_FILTER = {None: "0", "sell": "1", "buy": "2"}
 _STEX = {None: "0", "KRX": "1", "NXT": "2"}
 

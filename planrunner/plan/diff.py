@@ -366,19 +366,12 @@ def compare(old: Side, new: Side, day: dt.date) -> Diff:
     if not (old.facts and new.facts):  # a plan added or deleted: its name, then its jobs
         name = Change("name", old.facts.get("name"), new.facts.get("name"))
         facts = [name] if name.old != name.new else []
-        return Diff(
-            old=old.label,
-            new=new.label,
-            day=day,
-            plan=tuple(facts),
-            jobs=tuple(_jobs(old.jobs, new.jobs)),
-            triggers=tuple(_triggers(old.triggers, new.triggers)),
-        )
-    facts = [
-        Change(k, old.facts.get(k), new.facts.get(k))
-        for k in dict.fromkeys([*old.facts, *new.facts])
-        if old.facts.get(k) != new.facts.get(k)
-    ]
+    else:
+        facts = [
+            Change(k, old.facts.get(k), new.facts.get(k))
+            for k in dict.fromkeys([*old.facts, *new.facts])
+            if old.facts.get(k) != new.facts.get(k)
+        ]
     return Diff(
         old=old.label,
         new=new.label,

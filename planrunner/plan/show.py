@@ -21,7 +21,7 @@ JSON form of `planrunner show --format json` (one object):
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, assert_never
 
 from planrunner.model import (
     Action,
@@ -56,19 +56,22 @@ _OPS = {
 
 def describe(cond: Condition) -> str:
     """A condition in words: `price 005930 below 69,000`."""
-    if isinstance(cond, PriceCond):
-        return f"price {cond.symbol} {_OPS[cond.op]} {cond.value:,}"
-    if isinstance(cond, FilledCond):
-        return f"{cond.order} filled"
-    if isinstance(cond, PartiallyFilledCond):
-        return f"{cond.order} partially filled"
-    if isinstance(cond, TrailingCond):
-        if cond.side == "below_high":
-            return f"price {cond.symbol} {cond.by.text} below its high since armed (trailing)"
-        return f"price {cond.symbol} {cond.by.text} above its low since armed (trailing)"
-    joiner = " and " if isinstance(cond, AllCond) else " or "
-    assert isinstance(cond, AllCond | AnyCond)
-    return "(" + joiner.join(describe(c) for c in cond.items) + ")"
+    match cond:
+        case PriceCond():
+            return f"price {cond.symbol} {_OPS[cond.op]} {cond.value:,}"
+        case FilledCond():
+            return f"{cond.order} filled"
+        case PartiallyFilledCond():
+            return f"{cond.order} partially filled"
+        case TrailingCond():
+            if cond.side == "below_high":
+                return f"price {cond.symbol} {cond.by.text} below its high since armed (trailing)"
+            return f"price {cond.symbol} {cond.by.text} above its low since armed (trailing)"
+        case AllCond() | AnyCond():
+            joiner = " and " if isinstance(cond, AllCond) else " or "
+            return "(" + joiner.join(describe(c) for c in cond.items) + ")"
+        case _:
+            assert_never(cond)
 
 
 def _won(price: int | None) -> str:
@@ -77,42 +80,44 @@ def _won(price: int | None) -> str:
 
 def summary(action: Action) -> str:
     """One line for an action: `modify entry price 70,300`."""
-    if isinstance(action, Place):
-        s = action.spec
-        price = f" @ {s.price:,}" if s.price is not None else ""
-        stop = f" stop {s.stop_price:,}" if s.stop_price is not None else ""
-        qty = str(s.qty)
-        ff = s.from_fill
-        if ff is not None:
-            way = "up" if s.side == "sell" else "down"
-            qty = f"what {ff.order} filled,"
-            if ff.price is not None:
-                price = f" @ its average fill price {ff.price.text} (rounded {way})"
-            if ff.stop_price is not None:
-                stop = f" stop at its average fill price {ff.stop_price.text} (rounded {way})"
-        what = f"{s.side} {qty} {s.symbol}{price} {s.order_type}{stop}"
-        part = f" (slice {s.sliced})" if s.sliced else ""
-        return f"place {s.id}{part}: {what} on {s.exchange}"
-    if isinstance(action, Modify):
-        parts = []
-        if action.qty is not None:
-            parts.append(f"qty {action.qty}")
-        if action.ticks is not None:
-            sign = f"{action.ticks:+d} tick{'s' if abs(action.ticks) != 1 else ''}"
-            parts.append(f"price {_won(action.price)} ({sign})")
-        elif action.price is not None:
-            parts.append(f"price {action.price:,}")
-        return f"modify {action.order} " + ", ".join(parts)
-    if isinstance(action, Cancel):
-        return f"cancel {action.order} " + (
-            "all remaining" if action.qty is None else f"qty {action.qty}"
-        )
-    if isinstance(action, Market):
-        return f"market {action.order}: cancel the remainder, place what it confirms at market"
-    assert isinstance(action, Replace)
-    price = f" @ {action.price:,}" if action.price is not None else ""
-    new = f"new {action.order_type} order of {action.qty} less what filled{price}"
-    return f"replace {action.order}: cancel the remainder, {new}"
+    match action:
+        case Place(spec=s):
+            price = f" @ {s.price:,}" if s.price is not None else ""
+            stop = f" stop {s.stop_price:,}" if s.stop_price is not None else ""
+            qty = str(s.qty)
+            ff = s.from_fill
+            if ff is not None:
+                way = "up" if s.side == "sell" else "down"
+                qty = f"what {ff.order} filled,"
+                if ff.price is not None:
+                    price = f" @ its average fill price {ff.price.text} (rounded {way})"
+                if ff.stop_price is not None:
+                    stop = f" stop at its average fill price {ff.stop_price.text} (rounded {way})"
+            what = f"{s.side} {qty} {s.symbol}{price} {s.order_type}{stop}"
+            part = f" (slice {s.sliced})" if s.sliced else ""
+            return f"place {s.id}{part}: {what} on {s.exchange}"
+        case Modify():
+            parts = []
+            if action.qty is not None:
+                parts.append(f"qty {action.qty}")
+            if action.ticks is not None:
+                sign = f"{action.ticks:+d} tick{'s' if abs(action.ticks) != 1 else ''}"
+                parts.append(f"price {_won(action.price)} ({sign})")
+            elif action.price is not None:
+                parts.append(f"price {action.price:,}")
+            return f"modify {action.order} " + ", ".join(parts)
+        case Cancel():
+            return f"cancel {action.order} " + (
+                "all remaining" if action.qty is None else f"qty {action.qty}"
+            )
+        case Market():
+            return f"market {action.order}: cancel the remainder, place what it confirms at market"
+        case Replace():
+            price = f" @ {action.price:,}" if action.price is not None else ""
+            new = f"new {action.order_type} order of {action.qty} less what filled{price}"
+            return f"replace {action.order}: cancel the remainder, {new}"
+        case _:
+            assert_never(action)
 
 
 def oco_summary(g: OcoGroup) -> str:

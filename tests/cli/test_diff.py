@@ -14,19 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from planrunner.cli import cli
+from tests.support.plan_text import BASE
 
 DAY = "2026-11-26"  # a Thursday, a KRX trading day
 
-PLAN = """\
-version: 1
-name: t
-orders:
-  entry:
-    symbol: "005930"
-    side: buy
-    qty: 10
-    price: 70000
-    at: "09:00:05"
+PLAN = (
+    BASE
+    + """\
 steps:
   - at: "09:30"
     modify: {order: entry, price: 70100}
@@ -41,6 +35,7 @@ triggers:
 policy:
   max_order_value: 1000000
 """
+)
 
 
 def _diff(tmp_path: Path, new: str, *args: str, old: str = PLAN) -> tuple[int, str]:

@@ -12,21 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.loopback import FAKE_KEYS, SimProcess, run_cli
+from tests.support.plan_text import chain
 
-CHAIN = """\
-version: 1
-name: loopback-chain
-description: Place, raise, trim to 6, cancel, a second apart.
-orders:
-  entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
-steps:
-  - at: "+2s"
-    modify: {order: entry, price: 69100}
-  - at: "+3s"
-    modify: {order: entry, qty: 6}
-  - at: "+4s"
-    cancel: {order: entry}
-"""
+CHAIN = chain("loopback-chain")
 
 
 @pytest.fixture

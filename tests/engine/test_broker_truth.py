@@ -10,12 +10,13 @@ from planrunner.app.targets import warm_up
 from planrunner.app.text import status_data
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import replay
+from planrunner.engine.outcome import DONE
 from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
 from planrunner.model import Cancel, CompiledPlan, Market, Modify, Place, Policy, Replace
 from planrunner.sim.behaviour import Behaviour
 from planrunner.sim.broker import NewOrder
-from tests.support.rehearsal import Rehearsal, job, plan, spec
+from tests.support.rehearsal import Rehearsal, entry_plan, job, plan, spec
 
 ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
 STILL = "symbols: {'005930': {price: 70000, walk: false}}"
@@ -60,16 +61,11 @@ def test_issue12_item1_partial_cancel_remainder_is_found_and_cancelled(tmp_path,
     # place 10 → modify price → modify qty 6 (a partial cancel of 4) → cancel: the final
     # cancel finds the 6 wherever the broker lists them, and nothing stays open.
     r = Rehearsal(tmp_path, scenario=scenario(broker))
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 1, Modify(order="entry", price=69100)),
-                job("steps[1]", 2, Modify(order="entry", qty=6)),
-                job("steps[2]", 3, Cancel(order="entry")),
-            ],
+        entry_plan(
+            (1, Modify(order="entry", price=69100)),
+            (2, Modify(order="entry", qty=6)),
+            (3, Cancel(order="entry")),
         )
     )
     assert result.jobs["steps[2]"] == "done", result.jobs
@@ -87,11 +83,11 @@ def test_issue12_item1_lists_and_arithmetic_disagree_is_in_doubt_not_not_open(tm
     entry = spec(price=69000)
     compiled = plan([entry], [])
     ex = direct(r, compiled)
-    assert ex.execute("entry.place", Place(spec=entry)) == "done"
-    assert ex.execute("steps[0]", Modify(order="entry", qty=6)) == "done"
+    assert ex.execute("entry.place", Place(spec=entry)) == DONE
+    assert ex.execute("steps[0]", Modify(order="entry", qty=6)) == DONE
     first = next(o for o in r.sim.broker.orders.values() if o.kind == "order")
     first.moved += first.remaining  # the broker now shows the 6 nowhere we can link
-    state = ex.execute("steps[1]", Cancel(order="entry"))
+    state = str(ex.execute("steps[1]", Cancel(order="entry")))
     assert state.startswith("in doubt (10 ordered, 0 filled, 4 cancelled"), state
     result = summarize(
         plan=compiled,
@@ -133,14 +129,9 @@ symbols:
 @pytest.mark.parametrize("broker", ZERO_ANSWERS, ids=lambda b: ",".join(b))
 def test_issue12_item2_replace_after_a_zeros_cancel_answer(tmp_path, broker):
     r = Rehearsal(tmp_path, scenario=scenario(broker))
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 1, Replace(order="entry", qty=10, price=69500)),
-            ],
+        entry_plan(
+            (1, Replace(order="entry", qty=10, price=69500)),
         )
     )
     new = [b for b in r.sent("kt10000") if b.get("ord_uv") == "69500"]
@@ -210,8 +201,8 @@ def test_issue12_item1_dropped_modify_settles_when_the_lists_name_the_root(tmp_p
     entry = spec(price=69000)
     compiled = plan([entry], [])
     ex = direct(r, compiled)
-    assert ex.execute("entry.place", Place(spec=entry)) == "done"
-    assert ex.execute("steps[0]", Modify(order="entry", price=69100)) == "done"
+    assert ex.execute("entry.place", Place(spec=entry)) == DONE
+    assert ex.execute("steps[0]", Modify(order="entry", price=69100)) == DONE
     r.sim.faults.add("drop:api=kt10002")
     with pytest.raises(InDoubt):
         ex.execute("steps[1]", Modify(order="entry", price=69200))
@@ -224,8 +215,8 @@ def test_issue12_item1_dropped_modify_settles_when_the_lists_name_the_root(tmp_p
         settle=0,
     )
     assert settled == 1
-    assert ex.execute("steps[1]", Modify(order="entry", price=69200)) == "done"
-    assert ex.execute("steps[2]", Cancel(order="entry")) == "done"
+    assert ex.execute("steps[1]", Modify(order="entry", price=69200)) == DONE
+    assert ex.execute("steps[2]", Cancel(order="entry")) == DONE
     ex.journal.close()
     assert len(r.sent("kt10002")) == 2
     assert open_at_sim(r) == 0

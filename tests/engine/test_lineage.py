@@ -1,23 +1,18 @@
 import re
 
 from planrunner.model import Cancel, Market, Modify, Place
-from tests.support.rehearsal import Rehearsal, at, job, plan, spec
+from tests.support.rehearsal import Rehearsal, at, entry_plan, job, plan, spec
 
 ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
 
 
 def test_each_modify_and_cancel_targets_the_newest_number(tmp_path):
     r = Rehearsal(tmp_path)
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 1, Modify(order="entry", price=69100)),
-                job("steps[1]", 2, Modify(order="entry", ticks=1)),
-                job("steps[2]", 3, Cancel(order="entry")),
-            ],
+        entry_plan(
+            (1, Modify(order="entry", price=69100)),
+            (2, Modify(order="entry", ticks=1)),
+            (3, Cancel(order="entry")),
         )
     )
     assert result.exit_code == 0, result.attention
@@ -40,14 +35,9 @@ symbols:
   "005930": {price: 70000, walk: false, path: [["09:01", 69000]], fill: {mode: partial, max_qty: 3}}
 """
     r = Rehearsal(tmp_path, scenario=scenario)
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 2, Market(order="entry")),
-            ],
+        entry_plan(
+            (2, Market(order="entry")),
         )
     )
     assert result.exit_code == 0, result.attention
@@ -66,15 +56,10 @@ symbols:
   "005930": {price: 70000, walk: false, path: [["09:01", 68900]]}
 """
     r = Rehearsal(tmp_path, scenario=scenario)
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 0.1, Place(spec=entry)),
-                job("steps[0]", 2, Modify(order="entry", price=69100)),
-                job("steps[1]", 3, Cancel(order="entry")),
-            ],
+        entry_plan(
+            (2, Modify(order="entry", price=69100)),
+            (3, Cancel(order="entry")),
         )
     )
     assert result.exit_code == 0

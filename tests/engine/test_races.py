@@ -8,7 +8,7 @@ skipped action says why.
 from __future__ import annotations
 
 from planrunner.model import Cancel, Market, Modify, Place, Policy
-from tests.support.rehearsal import Rehearsal, at, job, plan, spec
+from tests.support.rehearsal import Rehearsal, at, entry_plan, job, plan, spec
 
 HYNIX = """
 symbols:
@@ -62,14 +62,10 @@ def test_a_cancel_refused_because_the_order_filled_places_nothing_at_market(tmp_
 
 def test_market_after_the_close_cancels_nothing(tmp_path):
     r = Rehearsal(tmp_path, start=at(384))  # 15:24
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 385, Place(spec=entry)),
-                job("steps[0]", 391, Market(order="entry")),
-            ],
+        entry_plan(
+            (391, Market(order="entry")),
+            place_at=385,
         )
     )
     assert r.sent("kt10003") == []
@@ -82,15 +78,11 @@ def test_market_after_the_close_cancels_nothing(tmp_path):
 
 def test_a_regular_order_is_not_cancelled_or_modified_after_the_close(tmp_path):
     r = Rehearsal(tmp_path, start=at(384))
-    entry = spec(price=69000)
     result = r.run(
-        plan(
-            [entry],
-            [
-                job("entry.place", 385, Place(spec=entry)),
-                job("steps[0]", 400, Modify(order="entry", price=69100)),
-                job("steps[1]", 405, Cancel(order="entry")),
-            ],
+        entry_plan(
+            (400, Modify(order="entry", price=69100)),
+            (405, Cancel(order="entry")),
+            place_at=385,
         )
     )
     assert r.sent("kt10002", "kt10003") == []

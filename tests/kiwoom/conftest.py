@@ -7,8 +7,7 @@ import pytest
 
 from planrunner.clock import SEOUL, ManualClock
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.ratelimit import RateLimits
-from tests.support.fake_broker import APPKEY, SECRETKEY, FakeKiwoom, Sleeps
+from tests.support.fake_broker import FakeKiwoom, Sleeps, fake_client
 
 
 @pytest.fixture
@@ -28,14 +27,5 @@ def broker() -> FakeKiwoom:
 
 @pytest.fixture
 def client(broker: FakeKiwoom, clock: ManualClock, sleeps: Sleeps) -> Iterator[KiwoomClient]:
-    with KiwoomClient(
-        appkey=APPKEY,
-        secretkey=SECRETKEY,
-        env="mock",
-        base_url="http://broker.test",
-        transport=broker.transport(),
-        clock=clock,
-        sleep=sleeps,
-        rate_limits=RateLimits(),  # unlimited: the limiter has its own tests
-    ) as c:
+    with fake_client(broker, clock, sleep=sleeps) as c:
         yield c

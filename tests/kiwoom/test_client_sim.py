@@ -19,6 +19,7 @@ from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.model import WireRequest
 from planrunner.sim import Simulator, parse_scenario
 from tests.support.fake_broker import APPKEY, SECRETKEY
+from tests.support.sim import sim_client
 
 SCENARIO = """
 symbols:
@@ -40,16 +41,8 @@ def sim(sim_clock: ManualClock) -> Simulator:
 
 @pytest.fixture
 def kc(sim: Simulator, sim_clock: ManualClock) -> Iterator[KiwoomClient]:
-    with KiwoomClient(
-        appkey=APPKEY,
-        secretkey=SECRETKEY,
-        env="mock",
-        base_url="http://sim.test",
-        transport=sim.transport(),
-        clock=sim_clock,
-        rate_limits=RateLimits(),
-        sleep=lambda s: None,
-    ) as c:
+    keys = {"appkey": APPKEY, "secretkey": SECRETKEY, "rate_limits": RateLimits()}
+    with sim_client(sim, sim_clock, env="mock", base_url="http://sim.test", **keys) as c:
         yield c
 
 

@@ -14,13 +14,13 @@ import pytest
 from planrunner.clock import ManualClock
 from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.ratelimit import RateLimits
 from tests.support.fake_broker import (
     APPKEY,
     OK,
     SECRETKEY,
     FakeKiwoom,
     Sent,
+    fake_client,
     official_error,
     token_answer,
 )
@@ -30,17 +30,7 @@ QUOTE = {"cur_prc": "70000", **OK}
 
 
 def make(broker: FakeKiwoom, clock: ManualClock, **kw: Any) -> KiwoomClient:
-    return KiwoomClient(
-        appkey=APPKEY,
-        secretkey=SECRETKEY,
-        env="mock",
-        base_url="http://broker.test",
-        transport=broker.transport(),
-        clock=clock,
-        rate_limits=RateLimits(),
-        sleep=lambda s: None,
-        **kw,
-    )
+    return fake_client(broker, clock, **kw)
 
 
 def test_a_refused_token_is_refreshed_once_and_the_call_resent_once(

@@ -36,25 +36,13 @@ from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.sim import Simulator
 from tests.support.loopback import SimProcess, run_cli
+from tests.support.plan_text import chain
 
 APPKEY = "APPKEY-canary-7f3a9c2e51d04b6b8e"
 SECRETKEY = "SECRET-canary-0d94e1a7b3c65f28aa"
 KEYS = {"KIWOOM_APPKEY": APPKEY, "KIWOOM_SECRETKEY": SECRETKEY}
 
-PLAN = """\
-version: 1
-name: secrets
-description: Place, raise, trim, cancel, a second apart.
-orders:
-  entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
-steps:
-  - at: "+2s"
-    modify: {order: entry, price: 69100}
-  - at: "+3s"
-    modify: {order: entry, qty: 6}
-  - at: "+4s"
-    cancel: {order: entry}
-"""
+PLAN = chain("secrets")
 
 
 class Records(logging.Handler):

@@ -12,6 +12,7 @@ from planrunner.clock import ManualClock
 from planrunner.kiwoom import exceptions
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.sim import Simulator, parse_scenario
+from tests.support.sim import sim_client
 
 ETF = """
 symbols:
@@ -28,14 +29,7 @@ def sim(clock: ManualClock) -> Simulator:
 
 @pytest.fixture
 def client(sim: Simulator, clock: ManualClock) -> Iterator[KiwoomClient]:
-    with KiwoomClient(
-        appkey="appkey-1",
-        secretkey="secret-1",
-        env="sim",
-        transport=sim.transport(),
-        clock=clock,
-        sleep=lambda _: None,
-    ) as c:
+    with sim_client(sim, clock) as c:
         yield c
 
 
@@ -94,14 +88,7 @@ symbols:
 @pytest.fixture
 def listed(clock: ManualClock) -> Iterator[KiwoomClient]:
     sim = Simulator(clock=clock, scenario=parse_scenario(LISTED), seed=1)
-    with KiwoomClient(
-        appkey="appkey-1",
-        secretkey="secret-1",
-        env="sim",
-        transport=sim.transport(),
-        clock=clock,
-        sleep=lambda _: None,
-    ) as c:
+    with sim_client(sim, clock) as c:
         yield c
 
 
@@ -132,14 +119,7 @@ symbols:
 @pytest.fixture
 def funded(clock: ManualClock) -> Iterator[tuple[Simulator, KiwoomClient]]:
     sim = Simulator(clock=clock, scenario=parse_scenario(ACCOUNT), seed=1)
-    with KiwoomClient(
-        appkey="appkey-1",
-        secretkey="secret-1",
-        env="sim",
-        transport=sim.transport(),
-        clock=clock,
-        sleep=lambda _: None,
-    ) as c:
+    with sim_client(sim, clock) as c:
         yield sim, c
 
 

@@ -11,18 +11,12 @@ from planrunner.clock import ManualClock
 from planrunner.kiwoom import exceptions
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.sim import Simulator
+from tests.support.sim import sim_client
 
 
 @pytest.fixture
 def client(sim: Simulator, clock: ManualClock) -> Iterator[KiwoomClient]:
-    with KiwoomClient(
-        appkey="appkey-1",
-        secretkey="secret-1",
-        env="sim",
-        transport=sim.transport(),
-        clock=clock,
-        sleep=lambda _: None,
-    ) as c:
+    with sim_client(sim, clock) as c:
         yield c
 
 

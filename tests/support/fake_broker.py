@@ -13,6 +13,10 @@ from typing import Any
 
 import httpx
 
+from planrunner.clock import Clock
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.ratelimit import RateLimits
+
 Answer = httpx.Response | dict[str, Any] | Exception | Callable[["Sent"], Any]
 
 APPKEY = "APPKEY-sekrit-0123456789"
@@ -85,3 +89,17 @@ class FakeKiwoom:
         if isinstance(answer, httpx.Response):
             return answer
         return httpx.Response(200, json=answer, headers={"api-id": api_id})
+
+
+def fake_client(broker: FakeKiwoom, clock: Clock, **kw: Any) -> KiwoomClient:
+    """The real client on the scripted broker: mock env, no rate limit (the limiter has its
+    own tests), no real sleeps. `kw` overrides any argument."""
+    args: dict[str, Any] = {
+        "appkey": APPKEY,
+        "secretkey": SECRETKEY,
+        "env": "mock",
+        "base_url": "http://broker.test",
+        "rate_limits": RateLimits(),
+        "sleep": lambda _s: None,
+    }
+    return KiwoomClient(transport=broker.transport(), clock=clock, **(args | kw))

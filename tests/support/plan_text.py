@@ -23,6 +23,25 @@ orders:
 """
 
 
+def chain(name: str) -> str:
+    """Place 10, raise the price, trim to 6, cancel, a second apart from the run's start
+    (relative times: it runs on any day, under any clock)."""
+    return f"""\
+version: 1
+name: {name}
+description: Place, raise, trim to 6, cancel, a second apart.
+orders:
+  entry: {{symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}}
+steps:
+  - at: "+2s"
+    modify: {{order: entry, price: 69100}}
+  - at: "+3s"
+    modify: {{order: entry, qty: 6}}
+  - at: "+4s"
+    cancel: {{order: entry}}
+"""
+
+
 def problems(tmp_path: Path, text: str, *, day: dt.date | None = DAY) -> list[str]:
     """Every problem of a plan text, as `line:col: $.path: message` lines."""
     f = tmp_path / "p.yaml"

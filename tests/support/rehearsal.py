@@ -17,7 +17,16 @@ from planrunner.engine.events import Event, RunResult
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal
 from planrunner.engine.runner import Runner
-from planrunner.model import Action, CompiledPlan, Job, OrderSpec, Policy, Trigger, action_order
+from planrunner.model import (
+    Action,
+    CompiledPlan,
+    Job,
+    OrderSpec,
+    Place,
+    Policy,
+    Trigger,
+    action_order,
+)
 from planrunner.sim import parse_scenario
 
 DAY = dt.date(2026, 11, 26)  # a Thursday, a KRX trading day
@@ -60,6 +69,17 @@ def plan(
         policy=policy or Policy(misfire_grace=dt.timedelta(minutes=5)),
         run_start=OPEN,
     )
+
+
+def entry_plan(
+    *steps: tuple[float, Action], place_at: float = 0.1, policy: Policy | None = None
+) -> CompiledPlan:
+    """The plan most tests need: `entry` (buy 10 005930 at 69,000, resting under the
+    market) placed at `place_at` minutes, then `steps[0]`, `steps[1]`... at theirs."""
+    entry = spec(price=69000)
+    jobs = [job("entry.place", place_at, Place(spec=entry))]
+    jobs += [job(f"steps[{i}]", m, action) for i, (m, action) in enumerate(steps)]
+    return plan([entry], jobs, policy=policy)
 
 
 @dataclass

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
-from planrunner.clock import SEOUL
+from planrunner.clock import SEOUL, Clock
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.sim import Simulator
 
 # A Thursday, a KRX trading day, in the middle of the regular session.
 DAY = dt.date(2026, 11, 26)
@@ -29,6 +31,18 @@ STILL = """
 symbols:
   "005930": {name: 삼성전자, base: 70000, walk: false}
 """
+
+
+def sim_client(sim: Simulator, clock: Clock, **kw: Any) -> KiwoomClient:
+    """The real client on `sim`'s in-process transport; a retry never sleeps for real.
+    `kw` overrides any argument (env, keys, rate limits)."""
+    args: dict[str, Any] = {
+        "appkey": "appkey-1",
+        "secretkey": "secret-1",
+        "env": "sim",
+        "sleep": lambda _s: None,
+    }
+    return KiwoomClient(transport=sim.transport(), clock=clock, **(args | kw))
 
 
 def at(hh: int, mm: int, ss: int = 0) -> dt.datetime:
@@ -68,18 +82,14 @@ class Raw:
     def buy(
         self, qty: int = 10, price: int | None = 70_000, trde_tp: str = "0", **extra: str
     ) -> dict[str, Any]:
-        body = {
-            "dmst_stex_tp": "KRX",
-            "stk_cd": "005930",
-            "ord_qty": str(qty),
-            "ord_uv": "" if price is None else str(price),
-            "trde_tp": trde_tp,
-            "cond_uv": "",
-        } | extra
-        return self.call("kt10000", body)
+        return self.call("kt10000", self._order(qty, price, trde_tp) | extra)
 
     def sell(self, qty: int = 10, price: int | None = 70_000, trde_tp: str = "0") -> dict[str, Any]:
-        body = {
+        return self.call("kt10001", self._order(qty, price, trde_tp))
+
+    @staticmethod
+    def _order(qty: int, price: int | None, trde_tp: str) -> dict[str, str]:
+        return {
             "dmst_stex_tp": "KRX",
             "stk_cd": "005930",
             "ord_qty": str(qty),
@@ -87,7 +97,6 @@ class Raw:
             "trde_tp": trde_tp,
             "cond_uv": "",
         }
-        return self.call("kt10001", body)
 
     def modify(self, orig: str, qty: str = "0", price: str = "70100") -> dict[str, Any]:
         body = {
