@@ -279,6 +279,10 @@ def status(
     """Show from the journal each job's state, each order's lineage, and what needs attention.
 
     The list and the state names are the run's own (the same rule: see `run --help`).
+
+    \b
+    Exit: 0 nothing needs attention; 2 something is listed under "needs attention" (as
+    the run that wrote the journal exits), or no journal for the plan and day.
     """
     from planrunner.app.status import plan_status
     from planrunner.app.text import status_lines
@@ -296,6 +300,8 @@ def status(
         click.echo(f"{data['journal']}")
         for line in status_lines(data):
             click.echo(line)
+    if data["attention"]:
+        sys.exit(2)  # the run's rule: any item needs attention
 
 
 @click.command("cancel-all")
