@@ -31,14 +31,19 @@ def _switch(target: Any, behaviour: Behaviour | None) -> None:
 
 class Rehearsal:
     def __init__(
-        self, plan: Path, tmp: Path, speed: float = 4000, behaviour: Behaviour | None = None
+        self,
+        plan: Path,
+        tmp: Path,
+        speed: float = 4000,
+        behaviour: Behaviour | None = None,
+        scenario: Path | None = None,
     ):
         self.events: list[Any] = []
         self.behaviour = behaviour or Behaviour()
         keep: dict[str, Any] = {}
         opts = RunOptions(
             state_dir=tmp,
-            scenario=ROOT / "plans" / "scenarios" / plan.name,
+            scenario=scenario or ROOT / "plans" / "scenarios" / plan.name,
             speed=speed,
         )
         self.result = run_plan(
