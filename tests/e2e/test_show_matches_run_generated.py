@@ -22,6 +22,7 @@ from tests.support.bench import load
 GEN = load("reliability")
 READINGS = [Behaviour(), *Behaviour.each_unusual(), Behaviour.all_unusual()]
 PLANS = 200
+SPEED = 10
 
 
 def _name(b: Behaviour) -> str:
@@ -46,7 +47,7 @@ def test_issue12_item3_show_predicts_run_on_generated_plans(k, tmp_path):
     # fast): only `market` orders fill, as the generator expects.
     still = [f'  "{o.symbol}": {{base: 70000, walk: false}}' for o in gen.orders.values()]
     scenario.write_text("\n".join(["symbols:", *still, ""]), encoding="utf-8")
-    r = Rehearsal(plan, tmp_path / "state", behaviour=reading, scenario=scenario)
+    r = Rehearsal(plan, tmp_path / "state", speed=SPEED, behaviour=reading, scenario=scenario)
     assert r.result.exit_code == 0, (gen.text, r.result.attention)
     expected = sum(len(o.expected) for o in gen.orders.values())
     assert _show_matches_run(r) == expected, gen.text
