@@ -164,7 +164,8 @@ def run(
     limits, max_order_value), a rejection, a failure, an outcome left unknown, an order in
     doubt (the broker's lists and the quantities disagree), an end state it could not
     read, a run stopped early; 3 internal error; 130 interrupted. Each item is recorded
-    in the journal with its reason; `planrunner status` shows the same list.
+    in the journal with its reason; `planrunner status` shows the same list and exits
+    the same way (2 when it lists any item).
     """
     import signal
     import threading
