@@ -82,15 +82,37 @@ def _warnings(path: str, compiled: CompiledPlan) -> list[str]:
     metavar="HH:MM[:SS]",
     help="Run start for +offset times and orders without `at` (default: now, or the open).",
 )
+@click.option(
+    "--broker",
+    "broker",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help=(
+        "Predict the requests for a broker that behaves so (as `planrunner sim --broker`; "
+        "README 'Broker behaviours we could not verify'). remainder=cancel: a partial "
+        "cancel's rest is listed under the cancel's own number, so later requests name it; "
+        "padding=none: an adopted number is sent without leading zeros. The other switches "
+        "change no request."
+    ),
+)
 @SET_OPTION
 @FORMAT_OPTION
 @handled
-def show(plan: str, date_: str | None, start: str | None, sets: tuple[str, ...], fmt: str) -> None:
+def show(
+    plan: str,
+    date_: str | None,
+    start: str | None,
+    broker: tuple[str, ...],
+    sets: tuple[str, ...],
+    fmt: str,
+) -> None:
     """The day's timeline: every job with its time (Asia/Seoul), order, action and the
     exact request (api-id and body), then every trigger. No network.
 
     Order numbers not known yet are shown as <entry@N>: the number the N-th request on
-    order `entry` returns. --format json: {plan, file, date, timezone, run_start, jobs:
+    order `entry` returns; each request names the number that holds the order then (after
+    a partial cancel: the number it cancelled from, or with --broker remainder=cancel the
+    cancel's own). --format json: {plan, file, date, timezone, run_start, broker, jobs:
     [{id, at, at_text, order, action, summary, requests: [{api_id, body}]}], triggers:
     [{id, when, between, repeat, order, action, summary, requests}], policy}."""
     from planrunner.plan.load import paused_gc
@@ -105,7 +127,12 @@ def _show(plan: str, date_: str | None, start: str | None, sets: tuple[str, ...]
     from planrunner.krx import days
     from planrunner.plan.compile import compile_file
     from planrunner.plan.show import as_dict, as_text
+    from planrunner.sim.behaviour import Behaviour, BehaviourError
 
+    try:
+        reading = Behaviour.parse(broker)
+    except BehaviourError as e:
+        raise UsageError(str(e)) from None
     day = date_option(date_)
     run_start = None
     if start is not None:
@@ -118,11 +145,20 @@ def _show(plan: str, date_: str | None, start: str | None, sets: tuple[str, ...]
 
             day = load_plan(plan, set_values(sets)).date or days.default_plan_date()
         run_start = dt.datetime.combine(day, clock, tzinfo=days.SEOUL)
-    compiled = compile_file(plan, day=day, run_start=run_start, params=set_values(sets))
+    compiled = compile_file(
+        plan,
+        day=day,
+        run_start=run_start,
+        params=set_values(sets),
+        remainder=reading.remainder,
+        padding=reading.padding,
+    )
+    changed = reading.changed()
     if fmt == "json":
-        click.echo(json.dumps(as_dict(compiled), ensure_ascii=False, indent=2))
+        data = as_dict(compiled) | {"broker": changed}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        click.echo(as_text(compiled), nl=False)
+        click.echo(as_text(compiled, broker=changed), nl=False)
 
 
 def _read(path: str) -> str | None:

@@ -159,7 +159,8 @@ def run(
     limits, max_order_value), a rejection, a failure, an outcome left unknown, an order in
     doubt (the broker's lists and the quantities disagree), an end state it could not
     read, a run stopped early; 3 internal error; 130 interrupted. Each item is recorded
-    in the journal with its reason; `planrunner status` shows the same list.
+    in the journal with its reason; `planrunner status` shows the same list and exits
+    the same way (2 when it lists any item).
     """
     import signal
     import threading
@@ -270,6 +271,10 @@ def status(
     """Show from the journal each job's state, each order's lineage, and what needs attention.
 
     The list and the state names are the run's own (the same rule: see `run --help`).
+
+    \b
+    Exit: 0 nothing needs attention; 2 something is listed under "needs attention" (as
+    the run that wrote the journal exits), or no journal for the plan and day.
     """
     from planrunner.app.status import plan_status
     from planrunner.app.text import status_lines
@@ -287,6 +292,8 @@ def status(
         click.echo(f"{data['journal']}")
         for line in status_lines(data):
             click.echo(line)
+    if data["attention"]:
+        sys.exit(2)  # the run's rule: any item needs attention
 
 
 @click.command("cancel-all")

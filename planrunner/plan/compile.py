@@ -19,8 +19,10 @@ fire at any moment, so its requests name `<entry>`: the newest number at fire ti
 tick>` is a relative price whose base the plan does not know (an adopted order with no
 price); `<20 - filled>` the size of a `replace qty: 20` (the new total less what filled).
 Every request names the number that holds the order then, as the runner does at fire
-time: that of its last place or modify (a partial cancel leaves the rest under the
-number it named, so the next request names that number again).
+time (it reads it from the broker's open orders): that of its last place or modify. A
+partial cancel leaves the rest under the number it named, so the next request names
+that number again; for a broker that lists the rest under the cancel's own new number
+(`remainder="cancel"`, `show --broker remainder=cancel`) the next request names that.
 
 Rules checked here (they need the day or the order of events): the day is a trading day,
 clock times fall inside the hours of the order type (`days.windows_for`; offsets from
@@ -188,7 +190,7 @@ def _trigger(plan: Plan, spec_: TriggerSpecT, day: dt.date, walk: Walk) -> Trigg
         if action.order_type not in PRICED_TYPES:
             price = None
         walk.check_value(f"{base}.qty", action.qty, action.price)
-    reqs = wire_requests(action, spec, lambda: f"<{oid}>", price=price, reduce_by=reduce_by)
+    reqs = wire_requests(action, spec, lambda i: f"<{oid}>", price=price, reduce_by=reduce_by)
     regular = _session(day).regular
     return Trigger(
         id=spec_.id,
@@ -208,6 +210,8 @@ def analyse(
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
     closed_ok: bool = False,
+    remainder: str = "original",
+    padding: str = "7",
 ) -> tuple[CompiledPlan, list[Problem]]:
     """Compile for one day and report what the day or the order of events makes wrong.
 
@@ -219,6 +223,8 @@ def analyse(
     offsets past the close) is reported by `run`, which compiles with its start.
     `closed_ok`: a day KRX is closed is not a problem (a run against a local simulator,
     which keeps its own calendar; the run warns instead).
+    `remainder`, `padding`: the broker's reading the requests' numbers follow
+    (`timeline.Walk`; the defaults are the simulator's defaults).
     """
     now = now or dt.datetime.now(SEOUL)
     problems: list[Problem] = []
@@ -229,7 +235,7 @@ def analyse(
     start = run_start
     if start is None:
         start = _session(day).at(_session(day).regular.start)
-    walk = Walk(plan, day)
+    walk = Walk(plan, day, remainder=remainder, padding=padding)
     jobs = [j for t in _expand(plan, day, start) if (j := walk.job(t)) is not None]
     triggers = tuple(_trigger(plan, t, day, walk) for t in plan.triggers)
     compiled = CompiledPlan(
@@ -266,9 +272,19 @@ def compile_plan(
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
     closed_ok: bool = False,
+    remainder: str = "original",
+    padding: str = "7",
 ) -> CompiledPlan:
     """`analyse`, raising PlanError if anything is wrong."""
-    compiled, problems = analyse(plan, day=day, run_start=run_start, now=now, closed_ok=closed_ok)
+    compiled, problems = analyse(
+        plan,
+        day=day,
+        run_start=run_start,
+        now=now,
+        closed_ok=closed_ok,
+        remainder=remainder,
+        padding=padding,
+    )
     if problems:
         raise PlanError(problems)
     return compiled
@@ -281,6 +297,8 @@ def check_loaded(
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
     params: Mapping[str, str] | None = None,
+    remainder: str = "original",
+    padding: str = "7",
 ) -> tuple[CompiledPlan | None, list[Problem]]:
     """The whole pipeline on a parsed file: parameters (`--set` values), schema, plan
     rules, compile rules."""
@@ -296,7 +314,9 @@ def check_loaded(
         return None, sorted(problems, key=Problem.sort_key)
     plan, problems = build(loaded)
     plan = dataclasses.replace(plan, params=values)
-    compiled, more = analyse(plan, day=day, run_start=run_start, now=now)
+    compiled, more = analyse(
+        plan, day=day, run_start=run_start, now=now, remainder=remainder, padding=padding
+    )
     return compiled, sorted(set(problems + more), key=Problem.sort_key)
 
 
@@ -318,10 +338,18 @@ def compile_file(
     run_start: dt.datetime | None = None,
     now: dt.datetime | None = None,
     params: Mapping[str, str] | None = None,
+    remainder: str = "original",
+    padding: str = "7",
 ) -> CompiledPlan:
     """Load, check and compile a plan file; raises PlanError with every problem."""
     compiled, problems = check_loaded(
-        load_file(path), day=day, run_start=run_start, now=now, params=params
+        load_file(path),
+        day=day,
+        run_start=run_start,
+        now=now,
+        params=params,
+        remainder=remainder,
+        padding=padding,
     )
     if problems or compiled is None:
         raise PlanError(problems)

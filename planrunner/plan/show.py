@@ -5,6 +5,7 @@ Pure: returns strings and dicts; `cli.py` prints them.
 JSON form of `planrunner show --format json` (one object):
 
     {"plan": name, "file": path, "date": "YYYY-MM-DD", "timezone": "Asia/Seoul",
+     "broker": {switch: value} (only those away from the default; `show --broker`),
      "run_start": ISO datetime or null (null: offsets laid out from now / the open),
      "params": {name: value in force} ({} for a plan without parameters),
      "jobs": [{"id": "steps[1]#2", "at": ISO datetime, "at_text": "09:40" | "+90s" | "start",
@@ -198,13 +199,16 @@ def _trigger_dict(t: Trigger) -> dict[str, Any]:
     }
 
 
-def as_text(plan: CompiledPlan) -> str:
+def as_text(plan: CompiledPlan, broker: dict[str, str] | None = None) -> str:
+    """`broker`: the switches away from the default the requests were predicted for."""
     start = plan.run_start.strftime("%H:%M:%S") if plan.run_start else None
     lines = [
         f"plan {plan.name} ({plan.file})",
         f"day {plan.day.isoformat()} ({plan.day.strftime('%a')}), times in Asia/Seoul"
         + (f", run start {start}" if start else "; +offsets count from the run start"),
     ]
+    if broker:
+        lines.append("broker " + ", ".join(f"{k}={v}" for k, v in broker.items()))
     if plan.params:
         lines.append("params " + ", ".join(f"{k}={v}" for k, v in plan.params.items()))
     lines += ["", "jobs"]

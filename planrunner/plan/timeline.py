@@ -78,12 +78,13 @@ Value = int | str
 def wire_requests(
     action: Action,
     spec: OrderSpec,
-    target: Callable[[], str],
+    target: Callable[[int], str],
     *,
     price: Value | None,
     reduce_by: Value | None,
 ) -> tuple[WireRequest, ...]:
-    """The exact requests of one action; `target()` gives the number each one acts on."""
+    """The exact requests of one action; `target(i)` gives the number the i-th of them
+    acts on (for i > 0: after requests 0..i-1 of this same action)."""
     common = {"symbol": spec.symbol, "exchange": spec.exchange}
     if isinstance(action, Place):
         s = action.spec
@@ -108,9 +109,9 @@ def wire_requests(
             ),
         )
     if isinstance(action, Cancel):
-        return (wire.cancel_request(orig_ord_no=target(), qty=action.qty or 0, **common),)
+        return (wire.cancel_request(orig_ord_no=target(0), qty=action.qty or 0, **common),)
     if isinstance(action, Market | Replace):
-        cancel = wire.cancel_request(orig_ord_no=target(), qty=0, **common)
+        cancel = wire.cancel_request(orig_ord_no=target(0), qty=0, **common)
         if isinstance(action, Market):
             new = wire.place_request(
                 side=spec.side, qty="<confirmed qty>", price=None, order_type="market", **common
@@ -126,11 +127,11 @@ def wire_requests(
                 **common,
             )
         return (cancel, new)
-    out = []
+    out: list[WireRequest] = []
     if reduce_by is not None:
-        out.append(wire.cancel_request(orig_ord_no=target(), qty=reduce_by, **common))
+        out.append(wire.cancel_request(orig_ord_no=target(len(out)), qty=reduce_by, **common))
     if price is not None:
-        out.append(wire.modify_request(orig_ord_no=target(), price=price, qty=0, **common))
+        out.append(wire.modify_request(orig_ord_no=target(len(out)), price=price, qty=0, **common))
     return tuple(out)
 
 
@@ -157,13 +158,32 @@ def _value(qty: int | None, price: int | None) -> int | None:
     return None if qty is None or price is None else qty * price
 
 
+REMAINDERS = ("original", "cancel")
+PADDINGS = ("7", "none")
+
+
 class Walk:
-    def __init__(self, plan: Plan, day: dt.date) -> None:
+    """`remainder`: where the broker lists a partial cancel's rest: "original" (under the
+    number cancelled) or "cancel" (under the cancel's own new number; the next request
+    then names that number). `padding`: "7" or "none" (an adopted number is sent as the
+    broker writes it: `0000139` or `139`)."""
+
+    def __init__(
+        self, plan: Plan, day: dt.date, *, remainder: str = "original", padding: str = "7"
+    ) -> None:
+        if remainder not in REMAINDERS or padding not in PADDINGS:
+            raise ValueError(f"remainder={remainder!r}, padding={padding!r}")
         self.plan = plan
         self.day = day
+        self.remainder = remainder
         self.problems: list[Problem] = []
         self.state = {
-            oid: Order(spec=s, price=s.price, remaining=s.qty, working=s.adopt)
+            oid: Order(
+                spec=s,
+                price=s.price,
+                remaining=s.qty,
+                working=s.adopt if s.adopt is None or padding == "7" else str(int(s.adopt)),
+            )
             for oid, s in plan.orders.items()
         }
         self.stopped: set[str] = set()  # ladders that reached their limit
@@ -202,7 +222,7 @@ class Walk:
             self.check_hours(t, action.spec.order_type, action.spec.exchange)
             where = t.path.removesuffix(".at")
             self.check_value(f"{where}.qty", action.spec.qty, action.spec.price)
-            reqs = wire_requests(action, o.spec, lambda: "", price=None, reduce_by=None)
+            reqs = wire_requests(action, o.spec, lambda i: "", price=None, reduce_by=None)
             return Job(
                 id=t.id,
                 at=t.at,
@@ -299,14 +319,21 @@ class Walk:
             self.check_value(f"{base}.qty", action.qty, action.price)
         first = o.n
 
-        def target() -> str:
+        rest_moves = self.remainder == "cancel"
+
+        def target(i: int) -> str:
             if o.by_trigger:
                 return f"<{spec.id}>"
+            if i > 0 and rest_moves:  # request i-1 was a partial cancel: its number holds
+                return f"<{spec.id}@{first + i}>"
             return o.working or f"<{spec.id}@{o.n}>"
 
         reqs = wire_requests(action, spec, target, price=price, reduce_by=reduce_by)
         for i, r in enumerate(reqs):
-            if r.api_id != codes.CANCEL:  # a place or a modify: its number holds the order
+            # A place or a modify: its number holds the order; so does a partial cancel's
+            # when the broker lists the rest under it (a full cancel ends the order).
+            partial = r.api_id == codes.CANCEL and r.body.get("cncl_qty") != "0"
+            if r.api_id != codes.CANCEL or (partial and rest_moves):
                 o.working = f"<{spec.id}@{first + i + 1}>"
         o.n = first + len(reqs)
         return Job(

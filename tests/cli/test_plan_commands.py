@@ -100,11 +100,13 @@ def test_show_json_has_the_documented_fields(run) -> None:  # type: ignore[no-un
         "timezone",
         "run_start",
         "params",
+        "broker",
         "jobs",
         "triggers",
         "oco",
         "policy",
     }
+    assert data["broker"] == {}
     assert set(data["jobs"][0]) == {"id", "at", "at_text", "order", "action", "summary", "requests"}
     assert data["jobs"][-1]["requests"][1] == {
         "api_id": "kt10001",
@@ -118,6 +120,34 @@ def test_show_json_has_the_documented_fields(run) -> None:  # type: ignore[no-un
         },
     }
     assert data["triggers"][0]["when"] == "price 000660 below 198,000"
+
+
+def _orig_numbers(out: str) -> list[str]:
+    jobs = json.loads(out)["jobs"]
+    return [
+        r["body"]["orig_ord_no"] for j in jobs for r in j["requests"] if "orig_ord_no" in r["body"]
+    ]
+
+
+def test_issue12_item3_show_names_the_number_each_broker_reading_acts_on(run) -> None:  # type: ignore[no-untyped-def]
+    # place, modify price, modify qty 6 (a partial cancel of 4), modify price, cancel.
+    args = ("plans/quick-relative.yaml", "--date", "2026-11-26", "--start", "09:00")
+    code, out = run("show", *args, "--format", "json")
+    assert code == 0
+    # The rest stays under the number the partial cancel named.
+    assert _orig_numbers(out) == ["<probe@1>", "<probe@2>", "<probe@2>", "<probe@4>"]
+    code, out = run("show", *args, "--format", "json", "--broker", "remainder=cancel")
+    assert code == 0
+    assert json.loads(out)["broker"] == {"remainder": "cancel"}
+    # The broker lists the rest under the partial cancel's own number: the next modify
+    # names it (what `run` sends, tests/e2e/test_examples_run.py).
+    assert _orig_numbers(out) == ["<probe@1>", "<probe@2>", "<probe@3>", "<probe@4>"]
+    code, out = run("show", *args, "--broker", "remainder=cancel")
+    assert code == 0 and "broker remainder=cancel\n" in out
+    adopt = ("plans/adopt-order.yaml", "--date", "2026-11-26", "--format", "json")
+    assert _orig_numbers(run("show", *adopt)[1])[0] == "0000139"
+    assert _orig_numbers(run("show", *adopt, "--broker", "padding=none")[1])[0] == "139"
+    assert run("show", *args, "--broker", "remainder=elsewhere")[0] == 1
 
 
 def test_show_refuses_a_holiday_date(run) -> None:  # type: ignore[no-untyped-def]

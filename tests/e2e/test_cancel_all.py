@@ -7,6 +7,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from planrunner.sim.behaviour import Behaviour
 from tests.support.loopback import FAKE_KEYS, SimProcess, run_cli
 
 PLAN = """\
@@ -24,11 +27,16 @@ steps:
 """
 
 
-def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path):
+# Today's broker, and every broker reading away from its default at once (issue 12).
+READINGS = {"defaults": Behaviour(), "all-non-default": Behaviour.all_unusual()}
+
+
+@pytest.mark.parametrize("reading", READINGS.values(), ids=READINGS.keys())
+def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path, reading):
     plan = tmp_path / "kill.yaml"
     plan.write_text(PLAN)
     state = tmp_path / "state"
-    sim = SimProcess()
+    sim = SimProcess(*(x for k, v in reading.changed().items() for x in ("--broker", f"{k}={v}")))
     try:
         runner = subprocess.Popen(
             [
@@ -62,10 +70,11 @@ def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path):
         assert runner.returncode == 130
         reqs = sim.order_requests()
         cancels = [e for e in reqs if e["api_id"] == "kt10003"]
-        modified_a = reqs[2]["ord_no"]
-        assert sorted(e["body"]["orig_ord_no"] for e in cancels) == sorted(
-            [modified_a, next(e["ord_no"] for e in reqs if e["body"]["stk_cd"] == "000660")]
-        )
+        # The log keeps the simulator's 7-digit numbers; a request names them as the broker
+        # writes them (padding=none: without leading zeros).
+        modified_a = reading.number(reqs[2]["ord_no"])
+        b_no = reading.number(next(e["ord_no"] for e in reqs if e["body"]["stk_cd"] == "000660"))
+        assert sorted(e["body"]["orig_ord_no"] for e in cancels) == sorted([modified_a, b_no])
         assert [o for o in sim.get("orders")["orders"] if o["remaining"] > 0] == []
         assert not any(e["body"].get("mdfy_uv") == "68100" for e in reqs)
         again = run_cli(

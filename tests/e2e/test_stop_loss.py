@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
+from planrunner.sim.behaviour import Behaviour
 from tests.support.loopback import run_cli
 
 PLAN = """\
@@ -31,18 +34,18 @@ symbols:
 """
 
 
-def _run(tmp_path, fmt: str):
+def _run(tmp_path, fmt: str, broker: dict[str, str] | None = None, speed: int = 400):
     plan = tmp_path / "stop.yaml"
     plan.write_text(PLAN)
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(SCENARIO + (f"broker: {json.dumps(broker)}\n" if broker else ""))
     done = run_cli(
         "run",
         str(plan),
         "--scenario",
         str(scenario),
         "--speed",
-        "400",
+        str(speed),
         "--format",
         fmt,
         "--state-dir",
@@ -53,7 +56,25 @@ def _run(tmp_path, fmt: str):
 
 
 def test_stop_loss_sends_exactly_the_remainder_to_market(tmp_path):
-    lines = [json.loads(x) for x in _run(tmp_path, "json").splitlines()]
+    _check_stop_loss(_run(tmp_path, "json"))
+
+
+READINGS = [*Behaviour.each_unusual(), Behaviour.all_unusual()]
+
+
+@pytest.mark.parametrize("reading", READINGS, ids=[",".join(b.changed()) for b in READINGS])
+def test_issue12_acceptance2_stop_loss_under_each_broker_reading(tmp_path, reading):
+    # The same market switch and summary under each broker reading (a faster clock:
+    # nothing moves after the 10:00 price event, so the figures do not depend on it).
+    out = _run(tmp_path, "json", broker=reading.changed(), speed=2000)
+    _check_stop_loss(out)
+    events = [json.loads(x) for x in out.splitlines()]
+    [cancel] = [e["data"] for e in events if e.get("event") == "sent" and "cncl_qty" in e["data"]]
+    assert cancel["orig_ord_no"] == reading.number("0000001")  # the scenario's broker
+
+
+def _check_stop_loss(out: str) -> None:
+    lines = [json.loads(x) for x in out.splitlines()]
     sent = [e["data"] for e in lines if e.get("event") == "sent" and e["job"] == "trigger:stop"]
     assert [(b.get("cncl_qty"), b.get("trde_tp"), b.get("ord_qty")) for b in sent] == [
         ("0", None, None),
