@@ -118,10 +118,17 @@ def show(
     from planrunner.plan.load import paused_gc
 
     with paused_gc():  # linear in a plan's size (see paused_gc)
-        _show(plan, date_, start, sets, fmt)
+        _show(plan, date_, start, broker, sets, fmt)
 
 
-def _show(plan: str, date_: str | None, start: str | None, sets: tuple[str, ...], fmt: str) -> None:
+def _show(
+    plan: str,
+    date_: str | None,
+    start: str | None,
+    broker: tuple[str, ...],
+    sets: tuple[str, ...],
+    fmt: str,
+) -> None:
     import datetime as dt
 
     from planrunner.krx import days
