@@ -125,3 +125,26 @@ def test_issue11_item7_sigterm_stops_a_run_whose_stdout_and_stderr_are_closed(
     assert code == records[-1]["exit_code"] != 0
     assert next(r["job"] for r in records if r["type"] == "ack") == "entry.place"
     assert not [r for r in records if r["type"] == "failed"], records
+
+
+def test_issue11_item7_the_journal_that_noted_a_closed_output_can_be_read_again(
+    tmp_path: Path,
+) -> None:
+    # Found by bench/faults.py (`| head -1`): the run went on and wrote its "output"
+    # record, but every later reader of the journal (status, cancel-all, a resume)
+    # refused it as a malformed record: the one record of the run became unreadable.
+    from planrunner.engine.journal import Journal, replay
+
+    path = tmp_path / "closed" / "2026-12-03.sim.jsonl"
+    path.parent.mkdir()
+    with Journal(path) as journal:
+        journal.open()
+        journal.append({"type": "output", "error": "BrokenPipeError: [Errno 32] Broken pipe"})
+        journal.append({"type": "intent", "job": "entry.place", "req": 0, "order": "entry"})
+        journal.append({"type": "ack", "job": "entry.place", "req": 0, "order": "entry"
+                        , "kind": "place", "ord_no": "0000001", "qty": 10})  # fmt: skip
+    again = replay(path)
+    assert [r["type"] for r in again.records] == ["output", "intent", "ack"]
+    assert [ln.ord_no for ln in again.lineage["entry"]] == ["0000001"]
+    with Journal(path) as resumed:  # a resume reads it the same way
+        assert resumed.open().lineage["entry"][0].ord_no == "0000001"
