@@ -1,7 +1,8 @@
 """Inject broker and network faults into whole runs: intent met, or precisely reported.
 
     python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10]
-                           [--orders 4] [--no-timeouts] [--keep] [--json] [--summary FILE]
+                           [--orders 4] [--no-timeouts] [--kinds K,...] [--keep] [--json]
+                           [--summary FILE]
 
 Each scenario (seeded from --seed and its number) writes a plan of `--orders` orders,
 one symbol each, placed and then given 1-3 steps (see bench/reliability.py: modifies
@@ -24,7 +25,13 @@ arms 1-2 faults before one run of `planrunner run PLAN --dry-run --base-url PROX
   to it, counts as "claimed, not ours";
 - connection refused for 1-3 s: the runner talks to a small TCP proxy in this process in
   front of the simulator; at the Nth POST through it the proxy drops that request
-  unsent, closes every connection and its listening socket, and listens again later.
+  unsent, closes every connection and its listening socket, and listens again later;
+- a journal write failure (`journal_full`): the runner starts with RLIMIT_FSIZE of
+  600-9,000 bytes (its journal grows to ~10 KB), so a write fails (EFBIG, or a short
+  write) part-way; it must stop sending and exit 2 (its output goes through a pipe);
+- closed output (`output`): stdout read for one line and closed (`| head -1`), stdout and
+  stderr pipes already closed (EPIPE), or descriptors 1 and 2 not open (`>&- 2>&-`); the
+  run's summary is then what `planrunner status --format json` says.
 
 A fault counts as injected when it fired (the simulator's `fired` counters; the proxy's
 refusal windows). Each run ends in one of:
@@ -36,7 +43,10 @@ refusal windows). Each run ends in one of:
   requests the plan did not list, e.g. a market for 6 after a failed trim to 5, are
   allowed only on such orders); no duplicate;
 - neither: anything else, printed in full.
-Duplicates: a planned request the simulator committed more than once.
+Duplicates: a planned request the simulator committed more than once. In every run each
+committed order request must follow a complete intent line in the journal ("sent without
+a complete intent" otherwise); after a journal write failure the journal's complete
+lines are checked, and a "run stopped"/"run refused" item names every order.
 The runner keeps its default SETTLE_SECONDS (3 s): reconcile trusts the broker's lists
 only for requests at least that old. With 0.3 s, a request the simulator was still
 delaying (latency) when a refusal cut its connection executed after reconcile had found
