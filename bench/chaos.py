@@ -23,8 +23,12 @@ request sequence and end state, and `planrunner.engine.journal.replay` of the ru
 (readable, nothing in doubt, every job done, its lineage = the simulator's numbers).
 
 Prints runs, kills, duplicate orders (a planned request committed more than once), lost
-actions (a planned request never committed), journal errors, and every other ending (any
-run not ending with exit 0, attention empty and the broker exactly as planned).
+actions (a planned request never committed, on an order the run did not name), journal
+errors, and every other ending (any run not ending with exit 0, attention empty and the
+broker exactly as planned). A kill between an intent and its POST leaves a request that
+nothing proves unsent: it is never resent, so such a run ends with exit 2 naming the
+order in doubt; it is counted apart ("in doubt, reported"), with the actions its orders
+did not get, and is not an "other ending".
 The runner gets PLANRUNNER_SETTLE_SECONDS=0.3: the simulator answers in milliseconds.
 """
 
@@ -48,6 +52,7 @@ from reliability import (
     Check,
     GenPlan,
     Sim,
+    attention_jobs,
     check_run,
     last_summary,
     launch,
@@ -72,6 +77,7 @@ class Outcome:
     launches: int = 0
     ending: str = ""
     ok: bool = False
+    reported: bool = False  # exit 2 naming every order not as planned (in doubt after a kill)
     check: Check = field(default_factory=Check)
     report: str = ""
 
@@ -106,11 +112,25 @@ def one_run(run: int, seed: int, sim: Sim, work: Path, orders: int) -> Outcome:
     res.ending = "killed at the bound" if rc is None else f"exit {rc}"
     log = sim.get("log")["log"]
     rows = sim.get("orders")["orders"]
-    res.check = check_run(gen, log, rows, state, all_done=True)
-    res.check.journal_errors += list(res.check.lineage_errors.values())
     attention = (summary or {}).get("attention", ["(no summary)"])
-    res.ok = rc == 0 and not attention and res.check.exact and not res.check.journal_errors
-    if not res.ok:
+    res.check = c = check_run(gen, log, rows, state, all_done=rc == 0)
+    jobs = attention_jobs(summary)
+    named = ({gen.order_of_job(j) for j in jobs} | (jobs & set(gen.orders))) - {None}
+    # A kill between an intent and its POST leaves a request nothing proves unsent: it is
+    # never resent; the run names its order as in doubt and exits 2. Lost actions and
+    # lineage differences are allowed only on the orders it names.
+    res.reported = (
+        rc == 2
+        and bool(attention)
+        and summary is not None
+        and not (c.duplicates or c.journal_errors)
+        and c.diverged <= named
+        and set(c.lineage_errors) <= named
+        and c.unexpected_on <= named
+    )
+    c.journal_errors += list(c.lineage_errors.values())
+    res.ok = rc == 0 and not attention and c.exact and not c.journal_errors
+    if not res.ok and not res.reported:
         journal = next((state / gen.name).glob("*.jsonl"), state / "missing")
         res.report = "\n".join(
             [
@@ -150,9 +170,9 @@ def worker(
                 res.report = f"run {run}: {res.ending}"
             served += 1
             done.append(res)
-            if res.ok and not args.keep:
+            if (res.ok or res.reported) and not args.keep:
                 shutil.rmtree(work / f"run{run}", ignore_errors=True)
-            if not res.ok:
+            if not res.ok and not res.reported:
                 print(res.report, flush=True)
     finally:
         if sim is not None:
@@ -183,17 +203,23 @@ def main(argv: list[str] | None = None) -> int:
         "runs_killed": sum(1 for r in done if r.kills),
         "launches": sum(r.launches for r in done),
         "duplicates": sum(r.check.duplicates for r in done),
-        "lost": sum(r.check.lost for r in done),
-        "unexpected": sum(r.check.unexpected for r in done),
-        "journal_errors": sum(len(r.check.journal_errors) for r in done),
-        "other_endings": sum(1 for r in done if not r.ok),
+        "lost": sum(r.check.lost for r in done if not r.reported),
+        "reported_in_doubt": sum(1 for r in done if r.reported),
+        "not_sent_reported": sum(r.check.lost for r in done if r.reported),
+        "unexpected": sum(r.check.unexpected for r in done if not r.reported),
+        "journal_errors": sum(len(r.check.journal_errors) for r in done if not r.reported),
+        "other_endings": sum(1 for r in done if not r.ok and not r.reported),
         "elapsed_s": round(elapsed, 1),
     }
     print(f"runs {totals['runs']} ({args.orders} orders each, {totals['actions']} order actions)")
     print(f"kills {totals['kills']} (runs killed at least once: {totals['runs_killed']}; ", end="")
     print(f"launches {totals['launches']})")
     print(f"duplicate orders {totals['duplicates']}")
-    print(f"lost actions {totals['lost']}")
+    print(f"lost actions {totals['lost']} (on orders not reported)")
+    print(
+        f"runs ending in doubt, reported (exit 2 naming the order) {totals['reported_in_doubt']}"
+        f" ({totals['not_sent_reported']} actions not sent on the orders named)"
+    )
     print(f"journal errors {totals['journal_errors']}")
     print(f"unexpected requests {totals['unexpected']}")
     print(f"other endings {totals['other_endings']}")

@@ -1,7 +1,8 @@
 """Inject broker and network faults into whole runs: intent met, or precisely reported.
 
     python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10]
-                           [--orders 4] [--no-timeouts] [--keep] [--json] [--summary FILE]
+                           [--orders 4] [--no-timeouts] [--kinds K,...] [--keep] [--json]
+                           [--summary FILE]
 
 Each scenario (seeded from --seed and its number) writes a plan of `--orders` orders,
 one symbol each, placed and then given 1-3 steps (see bench/reliability.py: modifies
@@ -24,7 +25,13 @@ arms 1-2 faults before one run of `planrunner run PLAN --dry-run --base-url PROX
   to it, counts as "claimed, not ours";
 - connection refused for 1-3 s: the runner talks to a small TCP proxy in this process in
   front of the simulator; at the Nth POST through it the proxy drops that request
-  unsent, closes every connection and its listening socket, and listens again later.
+  unsent, closes every connection and its listening socket, and listens again later;
+- a journal write failure (`journal_full`): the runner starts with RLIMIT_FSIZE of
+  600-9,000 bytes (its journal grows to ~10 KB), so a write fails (EFBIG, or a short
+  write) part-way; it must stop sending and exit 2 (its output goes through a pipe);
+- closed output (`output`): stdout read for one line and closed (`| head -1`), stdout and
+  stderr pipes already closed (EPIPE), or descriptors 1 and 2 not open (`>&- 2>&-`); the
+  run's summary is then what `planrunner status --format json` says.
 
 A fault counts as injected when it fired (the simulator's `fired` counters; the proxy's
 refusal windows). Each run ends in one of:
@@ -36,7 +43,10 @@ refusal windows). Each run ends in one of:
   requests the plan did not list, e.g. a market for 6 after a failed trim to 5, are
   allowed only on such orders); no duplicate;
 - neither: anything else, printed in full.
-Duplicates: a planned request the simulator committed more than once.
+Duplicates: a planned request the simulator committed more than once. In every run each
+committed order request must follow a complete intent line in the journal ("sent without
+a complete intent" otherwise); after a journal write failure the journal's complete
+lines are checked, and a "run stopped"/"run refused" item names every order.
 The runner keeps its default SETTLE_SECONDS (3 s): reconcile trusts the broker's lists
 only for requests at least that old. With 0.3 s, a request the simulator was still
 delaying (latency) when a refusal cut its connection executed after reconcile had found
@@ -48,13 +58,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import queue
 import random
+import resource
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +79,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import summary
 from reliability import (
     FAKE_KEYS,
+    ROOT,
+    RUNNER,
     Check,
     GenPlan,
     Sim,
@@ -77,6 +93,7 @@ from reliability import (
     make_plan,
     new_workdir,
     run_workers,
+    runner_cmd,
     symbols_for,
     tail,
     wait,
@@ -86,6 +103,10 @@ ORDERS = ("kt10000", "kt10001", "kt10002", "kt10003")
 READS = ("ka10075", "ka10076", "ka10001")
 KINDS = ("rate_limit", "token_expiry", "5xx", "1999", "drop", "latency", "refused", "hand")
 SLOW_KINDS = ("latency_timeout",)
+# Faults of the runner's own process, this bench only (bench/truth.py compares summaries):
+# the journal's file cut short by RLIMIT_FSIZE, and output streams closed under the run.
+LOCAL_KINDS = ("journal_full", "output")
+OUTPUTS = ("head", "broken", "closed")
 
 
 # ---- connection refused: a TCP proxy that stops listening for a while ---------------------
@@ -215,11 +236,21 @@ class Proxy:
 
 def pick_faults(
     rng: random.Random, kinds: tuple[str, ...] = KINDS
-) -> tuple[list[str], tuple[int, float] | None, bool]:
+) -> tuple[list[str], tuple[int, float] | None, bool, tuple[str, int] | None]:
+    """Simulator fault specs, a refusal window (nth POST, seconds), whether to place a
+    twin by hand, and a fault of the runner's process: ("journal_full", bytes) or
+    ("head" | "broken" | "closed", 0)."""
     specs: list[str] = []
     refused: tuple[int, float] | None = None
     hand = False
-    for kind in rng.sample(kinds, rng.randint(1, 2)):
+    local: tuple[str, int] | None = None
+    for kind in rng.sample(kinds, rng.randint(1, min(2, len(kinds)))):
+        if kind == "journal_full":
+            local = ("journal_full", rng.randint(600, 9000))
+            continue
+        if kind == "output":
+            local = (rng.choice(OUTPUTS), 0)
+            continue
         if kind == "refused":
             refused = (rng.randint(2, 40), rng.uniform(1.0, 3.0))
             continue
@@ -249,7 +280,7 @@ def pick_faults(
         else:
             spec = f"latency:api={api},ms={rng.randint(200, 2500)},count={rng.randint(1, 2)}"
         specs.append(f"{spec},after={after}")
-    return specs, refused, hand
+    return specs, refused, hand, local
 
 
 @dataclass
@@ -262,6 +293,7 @@ class Outcome:
     check: Check = field(default_factory=Check)
     report: str = ""
     claimed: int = 0  # requests naming a hand-placed order's number, or changes to it
+    unannounced: int = 0  # requests the simulator committed without a complete intent
 
     @property
     def bad(self) -> bool:
@@ -311,6 +343,138 @@ def without_hand(
     return log, [r for r in orders if not same(r.get("ord_no"))], claimed
 
 
+# ---- faults of the runner's own process ----------------------------------------------------
+
+
+def launch_local(
+    plan: Path, url: str, state: Path, out: Path, local: tuple[str, int] | None
+) -> int | None:
+    """Run the plan once (as `launch(..., settle=None)`) under a fault of its own process;
+    the exit code, or None when killed at the bound:
+    - journal_full: RLIMIT_FSIZE of N bytes, so the journal's writes fail (EFBIG, or a
+      short write) once it reaches N; the output goes through a pipe (not limited) to `out`;
+    - head: stdout is a pipe read for one line and then closed (`planrunner run ... |
+      head -1`); stderr goes to `out`;
+    - broken: stdout and stderr are pipes already closed at the other end (EPIPE);
+    - closed: descriptors 1 and 2 are not open at all (`>&- 2>&-`)."""
+    if local is None:
+        return wait(launch(plan, url, state, out, settle=None))
+    kind, limit = local
+    out.touch()
+    env = {**os.environ, **FAKE_KEYS}
+    for name in ("PLANRUNNER_SETTLE_SECONDS", "PLANRUNNER_CRASH_AT"):
+        env.pop(name, None)
+    if kind == "closed":
+        env.pop("PYTHONFAULTHANDLER", None)  # it needs a stderr
+    else:
+        env["PYTHONFAULTHANDLER"] = "1"
+    cmd = runner_cmd(plan, url, state)
+
+    def copy(src: Any) -> None:
+        with src, out.open("ab") as f:
+            for chunk in iter(lambda: src.read1(65536), b""):
+                f.write(chunk)
+
+    if kind == "journal_full":
+
+        def cap() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            preexec_fn=cap,
+        )
+        t = threading.Thread(target=copy, args=(proc.stdout,), daemon=True)
+        t.start()
+        rc = wait(proc)
+        t.join(10)
+        return rc
+    if kind == "head":
+        with out.open("ab") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=ROOT)
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        with out.open("ab") as f:
+            f.write(first)
+        return wait(proc)
+    if kind == "broken":
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            proc = subprocess.Popen(cmd, stdout=w, stderr=w, env=env, cwd=ROOT)
+        finally:
+            os.close(w)
+        return wait(proc)
+
+    def close_outputs() -> None:
+        os.close(1)
+        os.close(2)
+
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        preexec_fn=close_outputs,
+    )
+    return wait(proc)
+
+
+def status_summary(plan: Path, state: Path) -> dict[str, Any] | None:
+    """What `planrunner status --format json` says needs attention (the run's own summary
+    was printed to a closed stream)."""
+    done = subprocess.run(
+        [*RUNNER, "status", str(plan), "--state-dir", str(state), "--format", "json"],
+        capture_output=True,
+        env={**os.environ, **FAKE_KEYS},
+        cwd=ROOT,
+        timeout=60,
+    )
+    try:
+        return {"attention": json.loads(done.stdout)["attention"]}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def without_intent(log: list[dict[str, Any]], journal: Path, symbols: set[str]) -> int:
+    """Order requests for `symbols` the simulator committed that no complete intent in
+    the journal announced (each POST must follow its intent, written and fsynced)."""
+    announced: Counter[tuple[str, ...]] = Counter()
+    try:
+        lines = journal.read_bytes().split(b"\n")
+    except OSError:
+        lines = []
+    for raw in lines:
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue  # a torn line announces nothing
+        if isinstance(rec, dict) and rec.get("type") == "intent":
+            announced[_key(rec.get("api_id", ""), rec.get("body") or {})] += 1
+    sent = Counter(
+        _key(e["api_id"], e["body"])
+        for e in log
+        if e["api_id"] in ORDERS and e.get("committed") and e["body"].get("stk_cd") in symbols
+    )
+    return sum(max(0, n - announced[k]) for k, n in sent.items())
+
+
+def _key(api: str, body: dict[str, Any]) -> tuple[str, ...]:
+    orig = str(body.get("orig_ord_no") or "")
+    fields = ("stk_cd", "ord_qty", "ord_uv", "trde_tp", "mdfy_qty", "mdfy_uv", "cncl_qty")
+    return (
+        api,
+        str(int(orig)) if orig.isdigit() else orig,
+        *(str(body.get(f, "")) for f in fields),
+    )
+
+
 @dataclass
 class Faulted:
     """One run of a plan under 1-2 faults, and what the simulator holds after it."""
@@ -326,6 +490,9 @@ class Faulted:
     orders: list[dict[str, Any]]  # /_sim/orders without the hand-placed order
     fired: int = 0
     claimed: int = 0  # requests naming a hand-placed order's number, or changes to it
+    local: tuple[str, int] | None = None  # a fault of the runner's own process
+    unannounced: int = 0  # committed order requests without a complete intent before them
+    journal_failed: bool = False  # the runner said its journal could not be written
 
     @property
     def exit(self) -> str:
@@ -362,7 +529,7 @@ def run_with_faults(
     rng = random.Random(f"{bench}:{seed}:{run}")
     gen = make_plan(rng, f"{bench}-{run}", symbols_for(run, n), steps_per_order=(1, 3))
     d = work / f"run{run}"
-    specs, refused, by_hand = pick_faults(rng, kinds)
+    specs, refused, by_hand, local = pick_faults(rng, kinds)
     d.mkdir(parents=True)
     plan, state, out = d / "plan.yaml", d / "state", d / "out.txt"
     plan.write_text(gen.text)
@@ -378,16 +545,24 @@ def run_with_faults(
         specs
         + ([f"refused:after={refused[0]}posts,s={refused[1]:.1f}"] if refused else [])
         + ([f"hand:{hand[0]}={hand[1]}"] if hand else [])
+        + ([f"{local[0]}:{local[1]}" if local[0] == "journal_full" else local[0]] if local else [])
     )
-    rc = wait(launch(plan, proxy.url, state, out, settle=None))
+    rc = launch_local(plan, proxy.url, state, out, local)
     proxy.arm(None, 0.0)
     rules = sim.get("faults")["faults"]
     sim.post("faults", {"clear": True})
     fired = sum(int(r.get("fired", 0)) for r in rules) + proxy.refusals - before
+    journal_failed = b"could not be written" in out.read_bytes()
+    if local is not None:
+        fired += 1 if local[0] != "journal_full" or journal_failed else 0
     log, orders = sim.get("log")["log"], sim.get("orders")["orders"]
     claimed = 0
     if hand is not None:
         log, orders, claimed = without_hand(hand[0], log, orders)
+    said = last_summary(out)
+    if local is not None and local[0] != "journal_full":
+        said = status_summary(plan, state)
+    journal = next((state / gen.name).glob("*.jsonl"), state / "missing")
     return Faulted(
         gen=gen,
         plan=plan,
@@ -395,12 +570,29 @@ def run_with_faults(
         out=out,
         faults=faults,
         rc=rc,
-        summary=last_summary(out),
+        summary=said,
         log=log,
         orders=orders,
         fired=fired,
         claimed=claimed,
+        local=local,
+        unannounced=without_intent(log, journal, {o.symbol for o in gen.orders.values()}),
+        journal_failed=journal_failed,
     )
+
+
+def complete_lines(f: Faulted) -> Path:
+    """The state directory, or after a journal write failure a copy of it whose journal
+    ends at its last complete line."""
+    journal = f.journal()
+    if not f.journal_failed or not journal.exists():
+        return f.state
+    copy = f.state.parent / "state-complete"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(f.state, copy)
+    data = journal.read_bytes()
+    (copy / journal.relative_to(f.state)).write_bytes(data[: data.rfind(b"\n") + 1])
+    return copy
 
 
 def one_scenario(
@@ -408,11 +600,33 @@ def one_scenario(
 ) -> Outcome:
     f = run_with_faults("faults", run, seed, sim, proxy, work, n, kinds)
     gen, rc, summary = f.gen, f.rc, f.summary
-    res = Outcome(run=run, faults=f.faults, fired=f.fired, exit=f.exit, claimed=f.claimed)
-    res.check = c = check_run(gen, f.log, f.orders, f.state, all_done=rc == 0)
-    named = {gen.order_of_job(j) for j in attention_jobs(summary)} - {None}
+    res = Outcome(
+        run=run,
+        faults=f.faults,
+        fired=f.fired,
+        exit=f.exit,
+        claimed=f.claimed,
+        unannounced=f.unannounced,
+    )
+    # The journal's last line is cut where the file size limit fell (the fault itself):
+    # its complete lines are checked, as the next run reads them.
+    res.check = c = check_run(gen, f.log, f.orders, complete_lines(f), all_done=rc == 0)
+    if f.unannounced:
+        c.journal_errors.append(f"{f.unannounced} request(s) sent without a complete intent")
+    # an attention item names a job (`o1.place: ...`) or a whole order (`o1: ...`)
+    jobs = attention_jobs(summary)
+    named = ({gen.order_of_job(j) for j in jobs} | (jobs & set(gen.orders))) - {None}
     attention = (summary or {}).get("attention")
+    if f.journal_failed and summary is None and rc == 2 and b'{"error": ' in f.out.read_bytes():
+        attention = ["run refused: its journal could not be written"]  # before any order
+    if f.journal_failed and any(
+        a.startswith(("run stopped:", "run refused:")) for a in attention or []
+    ):
+        named = set(gen.orders)  # nothing more was sent: every later step is not done
     clean = not (c.duplicates or c.journal_errors or res.claimed)
+    if f.journal_failed and rc != 2:
+        clean = False  # a journal write failure stops sending and exits 2
+        c.notes.append("the journal could not be written, yet the run did not exit 2")
     if rc == 0 and attention == [] and c.exact and clean and not c.lineage_errors:
         res.group = "intent"
     elif (
@@ -499,7 +713,9 @@ def serve(
 
 
 def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
-    kinds = KINDS if args.no_timeouts else KINDS + SLOW_KINDS
+    kinds = KINDS + LOCAL_KINDS + (() if args.no_timeouts else SLOW_KINDS)
+    if args.kinds:
+        kinds = tuple(args.kinds.split(","))
     serve(
         todo,
         done,
@@ -516,8 +732,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-timeouts", action="store_true", help="no latency past the client's timeout"
     )
+    ap.add_argument(
+        "--kinds",
+        default="",
+        help="only these fault kinds, comma-separated (of "
+        + ", ".join(KINDS + LOCAL_KINDS + SLOW_KINDS)
+        + ")",
+    )
     summary.add_option(ap)
     args = ap.parse_args(argv)
+    unknown = set(filter(None, args.kinds.split(","))) - set(KINDS + LOCAL_KINDS + SLOW_KINDS)
+    if unknown:
+        ap.error(f"unknown fault kinds: {sorted(unknown)}")
 
     work = new_workdir("faults-")
     print(f"faults: {args.runs} scenarios, seed {args.seed}, {args.workers} workers; {work}")
@@ -545,6 +771,7 @@ def main(argv: list[str] | None = None) -> int:
         "claimed_not_ours": sum(r.claimed for r in done),
         "unexpected": sum(r.check.unexpected for r in done),
         "journal_errors": sum(len(r.check.journal_errors) for r in done),
+        "sent_without_intent": sum(r.unannounced for r in done),
         "armed_by_kind": by_kind,
         "elapsed_s": round(elapsed, 1),
     }
@@ -559,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"orders claimed that are not ours {totals['claimed_not_ours']}")
     print(f"unexpected requests {totals['unexpected']} (allowed only on orders named)")
     print(f"journal errors {totals['journal_errors']}")
+    print(f"requests sent without a complete intent {totals['sent_without_intent']}")
     print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
     if totals["neither"] == 0 and not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -285,8 +285,12 @@ def launch(
     """`settle=None` keeps the runner's own SETTLE_SECONDS (3 s)."""
     env = {**os.environ, **FAKE_KEYS}
     env.pop("PLANRUNNER_SETTLE_SECONDS", None)
+    env.pop("PLANRUNNER_IN_FLIGHT_SECONDS", None)
     if settle is not None:
+        # the simulator answers in milliseconds: after a kill, a request in flight is in
+        # its lists within the settle time (the default waits the client's 13 s timeout)
         env["PLANRUNNER_SETTLE_SECONDS"] = settle
+        env["PLANRUNNER_IN_FLIGHT_SECONDS"] = settle
     env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT on a hung launch prints every thread's stack
     env.pop("PLANRUNNER_CRASH_AT", None)
     with out.open("ab") as f:

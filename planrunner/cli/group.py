@@ -55,6 +55,27 @@ def _log_to_stderr() -> None:
     logger.propagate = False
 
 
+def _standard_streams() -> None:
+    """Started with descriptor 0, 1 or 2 closed (`planrunner run PLAN >&- 2>&-`): each
+    is opened on /dev/null first. Otherwise the journal would be opened as descriptor 1
+    or 2, where anything printed lands in it, and Python's sys.stdout would be None
+    (a run whose journal said exit 0 ended with an internal error, exit 1)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdin is None:
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+
+
 def main() -> None:
     """The console script: run the command, flush stdout and stderr, and end the process
     at once with the command's exit code.
@@ -64,6 +85,7 @@ def main() -> None:
     was seen to hang for good (a finalizer waiting on a lock a parked worker thread held),
     so a script waiting for `planrunner run` to exit would wait forever.
     """
+    _standard_streams()
     _log_to_stderr()
     try:
         cli(prog_name="planrunner")

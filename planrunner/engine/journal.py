@@ -234,7 +234,8 @@ class Replay:
         if kind == "trail":
             self.trails = {**self.trails, rec["trigger"]: rec}
             return
-        if kind in ("stop", "attention", "price", "late"):
+        # no job's state: said, kept, not replayed ("output": a stream closed under a run)
+        if kind in ("stop", "attention", "price", "late", "output"):
             return
         self.check(rec)
         js = self._job_for_update(rec["job"])

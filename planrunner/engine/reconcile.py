@@ -10,25 +10,26 @@ open orders (ka10075) and today's orders with fills (ka10076).
   environment) already owns. One candidate → adopted (`ack`, reconciled). Two or more,
   or one whose time the broker does not tell or that is within CLOCK_SKEW_SECONDS
   before the intent → in doubt, reported, nothing claimed nor resent. None:
-  - after an `unknown` outcome (the request left and no answer came: timeout, dropped
-    connection, an answer not known to mean "not executed") the place stays in doubt:
-    not finding it is no proof the broker never got it (it may still be working on it),
-    so it is never resent; it is reported, and adopted if a later read finds it;
-  - after a crash between `intent` and outcome → `reconciled found=false`, and the job
-    may send it.
-- modify: an order whose `orig_ord_no` is the target → acked with its number. None
-  while the target is still open → it never executed (a resend cannot duplicate it: the
-  broker refuses a modify of a number already modified).
+  the place stays in doubt, after an `unknown` outcome (the request left and no answer
+  came: timeout, dropped connection, an answer not known to mean "not executed") as
+  after a crash between `intent` and outcome (the POST may have left, or be on its way):
+  not finding it is no proof the broker never got it (it may still be working on it),
+  so it is never resent; it is reported, and adopted if a later read finds it.
+- modify: an order whose `orig_ord_no` is the target (or a number of its lineage) → acked
+  with its number. None → in doubt, reported, not resent: the broker may still be
+  working on it, and a resend that both execute would act twice (a modify of qty is a
+  partial cancel, and some brokers accept a modify of a number already modified).
 - cancel: the lists never show cancel records, so a cancel is settled by quantity. Its
   intent records what the target had open and filled when the cancel was decided; what
   the target has open now, less what filled since, says whether the cancel took effect
-  and how much it cancelled. When the numbers fit neither story the request stays in
-  doubt: the job is reported as needing attention, and nothing is resent.
+  and how much it cancelled. Not taken effect (yet), or numbers that fit neither story
+  → in doubt, reported, not resent: a partial cancel sent twice cancels twice.
 
 The settle window counts from the moment the broker could last have acted on the
 request: the `unknown` line (written when the client gave up, after its timeout), or
-the intent after a crash. Reconcile waits until that is SETTLE_SECONDS old before
-reading the lists.
+after a crash the intent plus the client's whole timeout (the request may have left just
+before the crash and still be travelling). Reconcile waits until that is SETTLE_SECONDS
+old before reading the lists.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def _int(body: dict[str, str], key: str) -> int:
 # against `planrunner sim`, which answers in milliseconds; the product never reads it
 # from the environment.
 SETTLE_SECONDS = 3.0
+# After a crash: how long a request may have been in flight after its intent. None: the
+# client's own timeout (connect + answer), KiwoomClient.request_timeout.
+IN_FLIGHT_SECONDS: float | None = None
 
 
 # An order the broker stamps this little before our intent may still be ours (the two
@@ -154,7 +158,11 @@ def reconcile(
             )
             continue
         unknown = rec.get("type") == "unknown"
-        _wait_until_settled(rec if unknown else intent, settle)
+        # after a crash the request may have left just before it: the broker may act on
+        # it for as long as the client would have waited for the answer
+        in_flight = IN_FLIGHT_SECONDS if IN_FLIGHT_SECONDS is not None else client.request_timeout
+        in_flight = 0.0 if unknown else in_flight
+        _wait_until_settled(rec if unknown else intent, settle + in_flight)
         js = journal.state.job(job_id)
         if req not in js.open_intents and req not in js.unknown_reqs:
             continue  # its answer arrived while we waited
@@ -168,11 +176,16 @@ def reconcile(
         base = {"job": job_id, "req": req, "order": intent["order"]}
         try:
             outcome = _settle(intent, view, known, client.broker_offset, frozenset(ours))
-            if outcome is None and unknown and intent["api_id"] in (codes.BUY, codes.SELL):
+            if outcome is None:
+                how = "left without an answer" if unknown else "may have left before a crash"
+                later = (
+                    "a later read adopts it if it appears"
+                    if intent["api_id"] in (codes.BUY, codes.SELL)
+                    else "the next run adopts it if it took effect"
+                )
                 raise StillMissing(
-                    "not at the broker yet, and its request left without an answer: it is "
-                    "not resent; a later read adopts it if it appears (check the broker's "
-                    "order list)"
+                    f"not seen at the broker, but its request {how}: it is not resent; "
+                    f"{later} (check the broker's order list)"
                 )
         except (Ambiguous, StillMissing) as e:
             emit(
@@ -185,28 +198,24 @@ def reconcile(
                 )
             )
             continue
-        if outcome is None:
-            journal.append({"type": "reconciled", **base, "found": False}, sync=True)
-            text = f"{intent['api_id']} {intent['kind']} never reached the broker: may be sent"
-        else:
-            ord_no, qty = outcome
-            if ord_no:
-                claimed.add(ord_no)
-            journal.append({"type": "reconciled", **base, "found": True}, sync=True)
-            journal.append(
-                {
-                    "type": "ack",
-                    **base,
-                    "kind": intent["kind"],
-                    "ord_no": ord_no,
-                    "base_orig_ord_no": body.get("orig_ord_no"),
-                    "qty": qty,
-                    "partial": bool(intent.get("partial")),
-                    "reconciled": True,
-                },
-                sync=True,
-            )
-            text = f"{intent['api_id']} {intent['kind']} reached the broker → {ord_no or '?'}"
+        ord_no, qty = outcome
+        if ord_no:
+            claimed.add(ord_no)
+        journal.append({"type": "reconciled", **base, "found": True}, sync=True)
+        journal.append(
+            {
+                "type": "ack",
+                **base,
+                "kind": intent["kind"],
+                "ord_no": ord_no,
+                "base_orig_ord_no": body.get("orig_ord_no"),
+                "qty": qty,
+                "partial": bool(intent.get("partial")),
+                "reconciled": True,
+            },
+            sync=True,
+        )
+        text = f"{intent['api_id']} {intent['kind']} reached the broker → {ord_no or '?'}"
         settled += 1
         emit(
             Event(kind=RECONCILED, at=clock.now(), message=text, job=job_id, order=intent["order"])

@@ -105,6 +105,9 @@ class KiwoomClient:
         # it (channel.py); with an injected transport, everything goes through that.
         self._channel = Channel(self.base_url, ssl_context) if transport is None else None
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
+        # How long after a request began the client may still be waiting on it (connect,
+        # then the answer): until then the broker may still be acting on it.
+        self.request_timeout = float(timeout) + float(connect_timeout)
         self._urls = {api: httpx.URL(self.base_url + path) for api, path in codes.PATH_OF.items()}
         tfile = None
         if token_cache_dir is not None:

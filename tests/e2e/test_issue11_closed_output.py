@@ -125,3 +125,55 @@ def test_issue11_item7_sigterm_stops_a_run_whose_stdout_and_stderr_are_closed(
     assert code == records[-1]["exit_code"] != 0
     assert next(r["job"] for r in records if r["type"] == "ack") == "entry.place"
     assert not [r for r in records if r["type"] == "failed"], records
+
+
+def test_issue11_item7_the_journal_that_noted_a_closed_output_can_be_read_again(
+    tmp_path: Path,
+) -> None:
+    # Found by bench/faults.py (`| head -1`): the run went on and wrote its "output"
+    # record, but every later reader of the journal (status, cancel-all, a resume)
+    # refused it as a malformed record: the one record of the run became unreadable.
+    from planrunner.engine.journal import Journal, replay
+
+    path = tmp_path / "closed" / "2026-12-03.sim.jsonl"
+    path.parent.mkdir()
+    with Journal(path) as journal:
+        journal.open()
+        journal.append({"type": "output", "error": "BrokenPipeError: [Errno 32] Broken pipe"})
+        journal.append({"type": "intent", "job": "entry.place", "req": 0, "order": "entry"})
+        journal.append({"type": "ack", "job": "entry.place", "req": 0, "order": "entry"
+                        , "kind": "place", "ord_no": "0000001", "qty": 10})  # fmt: skip
+    again = replay(path)
+    assert [r["type"] for r in again.records] == ["output", "intent", "ack"]
+    assert [ln.ord_no for ln in again.lineage["entry"]] == ["0000001"]
+    with Journal(path) as resumed:  # a resume reads it the same way
+        assert resumed.open().lineage["entry"][0].ord_no == "0000001"
+
+
+def test_issue11_item7_a_run_started_with_stdout_and_stderr_closed_exits_as_journaled(
+    tmp_path: Path,
+) -> None:
+    # Found by bench/faults.py: `planrunner run PLAN >&- 2>&-` ran every job, journaled
+    # exit 0, then ended with "internal error" exit 1 (Python's sys.stdout was None), and
+    # the journal could have been opened as descriptor 1 or 2 and received the output.
+    plan = tmp_path / "closed.yaml"
+    plan.write_text(PLAN)
+    env = {**os.environ, **FAKE_KEYS, "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.pop("PYTHONFAULTHANDLER", None)  # it needs a stderr
+
+    def close_outputs() -> None:
+        os.close(1)
+        os.close(2)
+
+    code = subprocess.run(
+        [sys.executable, "-m", "planrunner", "run", str(plan), "--sim", "--speed", "4",
+         "--state-dir", str(tmp_path / "s")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, preexec_fn=close_outputs, timeout=60,
+    ).returncode  # fmt: skip
+    records = _journal(tmp_path)  # every line is a record: nothing printed landed in it
+    acks = [r["job"] for r in records if r["type"] == "ack"]
+    assert len(acks) == 3 and acks[0] == "entry.place" and "cancel" in acks[2], records
+    assert records[-1]["type"] == "stop" and records[-1]["exit_code"] == 0, records
+    assert code == 0, records

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,6 +41,8 @@ STILL = "symbols: {'005930': {price: 70000, walk: false}}"
 def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     # The simulator answers in milliseconds: a short settle window keeps the tests fast.
     monkeypatch.setattr(reconcile_module, "SETTLE_SECONDS", 0.15)
+    # and after a crash, requests in flight reach it as fast (not the client's 13 s)
+    monkeypatch.setattr(reconcile_module, "IN_FLIGHT_SECONDS", 0.15, raising=False)
 
 
 def committed(sim: Simulator, api_id: str) -> list[dict[str, str]]:
@@ -308,10 +310,11 @@ def test_issue11_item2_cancel_all_acts_only_on_its_own_journals_numbers(
         done = kill_switch()
         assert committed(sim, "kt10003") == []
         assert sim.order(a_order).remaining == 10  # plan a's order is still open
-        assert done.outcomes == {} and done.exit_code == 0
+        # b's place is not at the broker: no proof its request never left (it is not
+        # claimed, not resent); the kill switch reports it in doubt
+        assert done.outcomes["x"].startswith("in doubt") and done.exit_code == 2
         lines = journal_path(state, "b", DAY, env).read_text().splitlines()
-        reconciled = [json.loads(x) for x in lines if '"reconciled"' in x]
-        assert [x["found"] for x in reconciled] == [False]
+        assert not [x for x in lines if '"reconciled"' in x]
 
         # Plan b now adopts a's number too (`adopt:` on it): both journals own it, and
         # the kill switch of one plan must not cancel what the other placed.
@@ -324,7 +327,8 @@ def test_issue11_item2_cancel_all_acts_only_on_its_own_journals_numbers(
     assert committed(sim, "kt10003") == []
     assert sim.order(a_order).remaining == 10
     assert again.exit_code == 2
-    assert again.outcomes["x"].startswith(f"refused: {a_order} is also owned by")
+    # refused either way: b's own place is still in doubt, and a's number is a's
+    assert again.outcomes["x"].startswith(("in doubt", f"refused: {a_order} is also owned by"))
 
 
 # ---- item 10 --------------------------------------------------------------------------
@@ -349,3 +353,117 @@ def test_issue11_item10_unrecognised_error_answer_is_reconciled_not_read_as_not_
     (entry,) = result.orders
     assert entry.state == "open" and entry.lineage == (placed,)
     assert result.exit_code == 0, result.attention
+
+
+# ---- item 1 after a crash, and unknown modify/cancel ----------------------------------
+
+
+def crashed_journal(tmp: Path, clock: VirtualClock) -> dict[str, object]:
+    """The journal a run leaves when it is killed after the place's intent was written
+    and fsynced: the intent, and no outcome. Returns the intent's body."""
+    body = {"dmst_stex_tp": "KRX", "stk_cd": "005930", "ord_qty": "10", "ord_uv": "69000"}
+    body |= {"trde_tp": "0", "cond_uv": ""}
+    with Journal(tmp / "journal.jsonl") as journal:
+        journal.open()
+        journal.append(
+            {"type": "intent", "job": "entry.place", "req": 0, "order": "entry",
+             "kind": "place", "api_id": "kt10000", "body": body,
+             "at": clock.now().isoformat(timespec="milliseconds"), "qty": 10},
+            sync=True,
+        )  # fmt: skip
+    return body
+
+
+def test_issue11_item1_after_a_crash_mid_send_the_window_counts_from_the_timeout(
+    loopback, tmp_path, monkeypatch
+):
+    """Killed while the place's POST was on its way: the restart must wait as long as the
+    client could have waited for the answer (its 4 s timeout) before trusting the lists.
+    Counted from the intent, it read them while the broker still worked on the request,
+    found nothing, and sent the place again: two orders."""
+    monkeypatch.setattr(reconcile_module, "IN_FLIGHT_SECONDS", None, raising=False)
+    sim, clock, url = loopback
+    limits = RateLimits.for_env("sim")
+    client = KiwoomClient(
+        env="mock", base_url=url, timeout=3.5, connect_timeout=0.5, rate_limits=limits,
+        clock=clock, **KEYS,
+    )  # fmt: skip
+    client.token()
+    clock.restart()
+    sim.faults.add("latency:api=kt10000,ms=500,count=1")
+    body = crashed_journal(tmp_path, clock)
+
+    def in_flight() -> None:  # the killed process's request, still travelling
+        with KiwoomClient(env="mock", base_url=url, rate_limits=limits, **KEYS) as c:
+            c.place(body["stk_cd"], "buy", 10, 69000, "limit")
+
+    sender = threading.Thread(target=in_flight)
+    sender.start()
+    compiled = plan([spec()], [job("entry.place", 0, Place(spec=spec()))])
+    try:
+        with client:
+            result = run(compiled, client, clock, tmp_path)
+    finally:
+        sender.join(30)
+    assert len(committed(sim, "kt10000")) == 1  # adopted, never sent again
+    assert result.exit_code == 0, result.attention
+    rep = replay(tmp_path / "journal.jsonl")
+    assert rep.in_doubt() == [] and rep.jobs["entry.place"].state == "done"
+
+
+def test_issue11_item1_a_place_not_found_after_a_crash_stays_in_doubt_not_resent(
+    loopback, tmp_path
+):
+    """Killed between the place's intent and its POST: nothing at the broker. That is no
+    proof the request never left (it may still be on its way), so it is not resent: the
+    run reports it in doubt and exits 2."""
+    sim, clock, url = loopback
+    client = KiwoomClient(
+        env="mock", base_url=url, rate_limits=RateLimits.for_env("sim"), clock=clock, **KEYS
+    )
+    client.token()
+    clock.restart()
+    crashed_journal(tmp_path, clock)
+    compiled = plan([spec()], [job("entry.place", 0, Place(spec=spec()))])
+    with client:
+        result = run(compiled, client, clock, tmp_path)
+    assert committed(sim, "kt10000") == []  # never (re)sent
+    assert result.exit_code == 2
+    assert any("entry.place" in a for a in result.attention), result.attention
+    assert replay(tmp_path / "journal.jsonl").in_doubt() != []
+
+
+def test_issue11_item1_an_unknown_partial_cancel_not_found_is_not_sent_again(tmp_path):
+    """`cancel: {qty: 4}` gets no answer (the client times out) and the broker executes it
+    only later, after the lists were read: they still show the 10 open. Resending it
+    cancelled 4 more once the late request executed (6 then 2 left); now it stays in
+    doubt, reported (exit 2), and the order ends with 6."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    held: list[httpx.Request] = []  # the first cancel, until the broker acts on it
+
+    def execute_late() -> None:
+        if held:
+            r.sim.transport().handle_request(held.pop()).read()
+
+    def late(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        if not r.sent("kt10003") and not held:  # the first cancel: no answer comes
+            held.append(request)
+            raise httpx.ReadTimeout("timed out", request=request)
+        execute_late()  # a resend: the late request executes first
+        return inner.handle_request(request)
+
+    with_transport(r, Answering(r.sim.transport(), "kt10003", late))
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 1, Place(spec=spec())),
+            job("steps[0]", 2, Cancel(order="entry", qty=4)),
+        ],
+    )
+    result = r.run(compiled)
+    execute_late()  # after the run, if nothing was resent
+    assert [c["cncl_qty"] for c in r.sent("kt10003")] == ["4"]  # once
+    (ours,) = [o for o in r.sim.orders().values() if o.kind != "cancel"]
+    assert ours.remaining == 6
+    assert result.exit_code == 2
+    assert any("steps[0]" in a for a in result.attention), result.attention

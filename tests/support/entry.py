@@ -3,6 +3,9 @@ crash and settle seams the product never reads from the environment.
 
     PLANRUNNER_CRASH_AT=JOB:REQ:after-intent|after-post   SIGKILL this process right there
     PLANRUNNER_SETTLE_SECONDS=0.3   trust the broker's lists sooner (a loopback simulator)
+    PLANRUNNER_IN_FLIGHT_SECONDS=0.5   after a crash, a request may have been in flight
+                                       that long after its intent (default: the client's
+                                       timeout, 13 s; a loopback simulator answers in ms)
 
 Loopback tests (tests/support/loopback.run_cli) and the reliability benches start the
 runner this way; a user's `planrunner` never has these seams, whatever its environment.
@@ -29,6 +32,9 @@ def _install() -> None:
     settle = os.environ.get("PLANRUNNER_SETTLE_SECONDS", "")
     if settle:
         reconcile.SETTLE_SECONDS = float(settle)
+    in_flight = os.environ.get("PLANRUNNER_IN_FLIGHT_SECONDS", "")
+    if in_flight:
+        reconcile.IN_FLIGHT_SECONDS = float(in_flight)
 
 
 if __name__ == "__main__":

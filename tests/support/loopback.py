@@ -19,9 +19,12 @@ RUNNER = [sys.executable, "-m", "tests.support.entry"]
 
 
 def runner_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for RUNNER: fake keys, and this checkout importable as `tests`."""
+    """The environment for RUNNER: fake keys, and this checkout importable as `tests`.
+    After a crash the restart waits for requests that may still be in flight for 0.5 s
+    (the loopback simulator answers in milliseconds), not the client's 13 s timeout."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, **FAKE_KEYS, "PYTHONPATH": path, **(env or {})}
+    seams = {"PLANRUNNER_IN_FLIGHT_SECONDS": "0.5"}
+    return {**os.environ, **FAKE_KEYS, "PYTHONPATH": path, **seams, **(env or {})}
 
 
 class SimProcess:
