@@ -80,6 +80,7 @@ IN_FLIGHT_SECONDS: float | None = None
 # An order the broker stamps this little before our intent may still be ours (the two
 # clocks differ): it is neither claimed nor ruled out.
 CLOCK_SKEW_SECONDS = 2
+DATE_UNCERTAINTY_SECONDS = 0.5  # a Date header's whole second, read as its middle
 _DAY_JOURNAL = re.compile(r"\d{4}-\d{2}-\d{2}\.[^/]+\.jsonl")
 
 
@@ -280,7 +281,11 @@ def _settle_place(
     trde_tp = str(body.get("trde_tp", "")).strip()
     sent = _intent_time(intent)
     if sent is not None and offset is not None:
-        sent += dt.timedelta(seconds=offset)  # on the broker's clock, as its lists are
+        # On the broker's clock, as its lists are: the offset read from a whole-second
+        # `Date` is known to half a second, so the earliest the broker's clock can have
+        # read when the intent was written is half a second before the estimate (else
+        # our own order, stamped in the same second, looks older than its request).
+        sent += dt.timedelta(seconds=offset - DATE_UNCERTAINTY_SECONDS)
     since = _seconds_of_day(sent)
     ours: list[str] = []
     maybe: list[str] = []
