@@ -139,3 +139,48 @@ def test_issue15_item4_sell_over_holdings_and_buy_over_cash_refused(
     assert "주문가능금액(34000원)이 부족합니다" in info.value.broker_message
     sim.set_price("005930", 71_000)  # the 10 shares sell: 710,000 more cash
     client.place("005930", "buy", 10, 69_000, "limit")
+
+
+def test_issue15_item2_ka10100_names_each_codes_market(
+    client: KiwoomClient, listed: KiwoomClient
+) -> None:
+    """The simulator answers ka10100 (종목정보 조회) with Kiwoom's market codes for its
+    kinds, and the client reads the kind from them."""
+    from planrunner.krx.instruments import kind_from_market
+
+    got = {code: client.stock_info(code) for code in ("005930", "069500", "550001", "114800")}
+    assert {c: (i.market_code, i.market_name) for c, i in got.items()} == {
+        "005930": ("0", "거래소"),
+        "069500": ("8", "ETF"),  # the scenario says nothing: the built-in table's kind
+        "550001": ("60", "ETN"),  # the scenario's `kind: etn`
+        "114800": ("8", "ETF"),  # not in the scenario, in the table
+    }
+    assert {c: kind_from_market(i.market_code, i.market_name) for c, i in got.items()} == {
+        "005930": "stock",
+        "069500": "etf",
+        "550001": "etn",
+        "114800": "etf",
+    }
+    assert got["005930"].name == "삼성전자"
+    with pytest.raises(exceptions.UnknownSymbol):
+        listed.stock_info("999999")  # refused as Kiwoom refuses a code it does not list
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "kind"),
+    [
+        ("0", "거래소", "stock"),
+        ("10", "코스닥", "stock"),
+        ("50", "코넥스", "stock"),
+        ("6", "리츠", "stock"),
+        ("8", "ETF", "etf"),
+        ("60", "ETN", "etn"),
+        ("", "손실제한ETN", "etn"),
+        ("3", "ELW", None),
+        ("5", "신주인수권", None),
+    ],
+)
+def test_issue15_item2_market_code_to_kind(code: str, name: str, kind: str | None) -> None:
+    from planrunner.krx.instruments import kind_from_market
+
+    assert kind_from_market(code, name) == kind
