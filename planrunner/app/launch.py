@@ -145,6 +145,14 @@ def _start_feed(
     return feed
 
 
+def _codes(plan: CompiledPlan) -> set[str]:
+    """Every code a plan trades or watches (its orders and its price triggers)."""
+    out = {spec.symbol for spec in plan.orders.values()}
+    for trigger in plan.triggers:
+        out |= symbols_of(trigger.when)
+    return out
+
+
 def _declare_kinds(target: Target, orders: Iterable[OrderSpec]) -> None:
     """The rehearsal's simulator grids each symbol as the plan declares it (`instrument`)."""
     from planrunner.sim import Simulator
@@ -232,6 +240,7 @@ def run_plan(
             seed=opts.seed,
             prices=_first_prices(compiled),
             adopted=tuple(o for o in compiled.orders.values() if o.adopt),
+            codes=_codes(compiled),
         )
         _declare_kinds(target, compiled.orders.values())
         env = "sim"

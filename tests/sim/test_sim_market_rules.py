@@ -105,8 +105,37 @@ def test_issue15_item4_unknown_codes_refused_and_table_prices(listed: KiwoomClie
     listed.place("000660", "buy", 1, 560_000, "limit")
 
 
-def test_issue15_item4_open_codes_keep_every_code_trading(client: KiwoomClient) -> None:
-    client.place("999999", "buy", 1, 70_000, "limit")  # the scenario did not say `listed`
+def _client(clock: ManualClock, scenario: str | None) -> KiwoomClient:
+    sim = Simulator(clock=clock, scenario=parse_scenario(scenario) if scenario else None)
+    return KiwoomClient(
+        appkey="appkey-1",
+        secretkey="secret-1",
+        env="sim",
+        transport=sim.transport(),
+        clock=clock,
+        sleep=lambda _: None,
+    )
+
+
+def test_issue15_item3_unknown_codes_refused_by_default(clock: ManualClock) -> None:
+    """No scenario, or one that does not say: Kiwoom's refusal (1902) of a code it does
+    not list; the table's codes trade at the table's price."""
+    for scenario in (None, ETF):
+        with _client(clock, scenario) as c:
+            with pytest.raises(exceptions.UnknownSymbol) as info:
+                c.place("999999", "buy", 1, 70_000, "limit")
+            assert info.value.code == "1902"
+            with pytest.raises(exceptions.UnknownSymbol):
+                c.stock_info("999999")
+            assert c.quote("000660").base_price == 550_000
+            c.place("000660", "buy", 1, 560_000, "limit")
+
+
+def test_issue15_item4_open_codes_keep_every_code_trading(clock: ManualClock) -> None:
+    """`codes: open` is the explicit opt-out: any code, all at the default price."""
+    with _client(clock, "codes: open\n") as c:
+        c.place("999999", "buy", 1, 70_000, "limit")
+        assert c.quote("000660").base_price == 70_000
 
 
 ACCOUNT = """
