@@ -18,6 +18,7 @@ from typing import Any
 
 from planrunner.errors import BrokerError
 from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.exceptions import UnknownSymbol
 from planrunner.krx import instruments
 from planrunner.plan.rules import Plan
 
@@ -62,6 +63,12 @@ def broker_kinds(
         if not isinstance(entry, dict):
             try:
                 info = client.stock_info(code)
+            except UnknownSymbol as exc:
+                notes.append(
+                    f"{code}: the broker does not list this code ({exc}): its orders will "
+                    "be refused"
+                )
+                continue
             except BrokerError as exc:
                 notes.append(
                     f"{code}: the broker did not say what instrument it is ({exc}); its "

@@ -80,7 +80,7 @@ def test_issue15_item2_validate_defers_then_the_brokers_kind_checks_the_grid(
         "550003: the plan declares `instrument: stock` but the broker lists it as etn" in n
         for n in notes
     ), notes
-    assert any("999999: the broker did not say what instrument it is" in n for n in notes)
+    assert any("999999: the broker does not list this code" in n for n in notes), notes
     checked = load_plan(path, kinds=kinds)
     assert checked.orders["etf"].instrument == "etf"
     assert checked.orders["etn"].instrument == "stock"  # the plan's word wins
