@@ -58,9 +58,16 @@ def broker_kinds(
         if spec.instrument:
             declared.setdefault(spec.symbol, spec.instrument)
     kinds: dict[str, str] = {}
+    failed: BrokerError | None = None  # after one failure (keys, network), ask no more
     for code in sorted(codes):
         entry = cache.get(code)
         if not isinstance(entry, dict):
+            if failed is not None:
+                notes.append(
+                    f"{code}: not asked ({failed.__class__.__name__} before); its prices are "
+                    f"checked on the {_fallback(code, declared)} grid"
+                )
+                continue
             try:
                 info = client.stock_info(code)
             except UnknownSymbol as exc:
@@ -70,6 +77,7 @@ def broker_kinds(
                 )
                 continue
             except BrokerError as exc:
+                failed = exc
                 notes.append(
                     f"{code}: the broker did not say what instrument it is ({exc}); its "
                     f"prices are checked on the {_fallback(code, declared)} grid"

@@ -127,3 +127,25 @@ def test_issue15_item2_run_checks_and_steps_on_the_brokers_grid(tmp_path: Path, 
         assert json.loads(cached.read_text())["550002"]["kind"] == "etf"
     finally:
         sim.close()
+
+
+def test_issue15_item2_broker_failure_warns_and_asks_no_more(
+    tmp_path: Path, client: tuple[KiwoomClient, Simulator]
+) -> None:
+    """The broker failing to answer is a warning per code, each checked on the grid it
+    would have had offline; after the first failure nothing more is asked (bad keys or
+    a dead network would fail every code alike), and nothing is cached."""
+    c, sim = client
+    sim.faults.add("5xx:api=ka10100,count=50")
+    path = tmp_path / "p.yaml"
+    extra = '  etf2: {symbol: "069500", side: buy, qty: 1, price: 10005, at: "+1s"}\n'
+    path.write_text(PLAN.format(name="kinds-down", extra=extra))
+    plan = load_plan(path, defer_unknown_kinds=True)
+    kinds, notes = broker_kinds(c, plan, DAY, tmp_path, "sim")
+    assert kinds == {}
+    assert notes[0].startswith("069500: the broker did not say what instrument it is")
+    assert notes[0].endswith("checked on the etf grid")  # the table's kind
+    assert notes[1].startswith("550002: not asked (")
+    assert notes[1].endswith("checked on the stock grid")
+    assert set(_asked(sim)) == {"069500"}
+    assert not cache_path(tmp_path, DAY, "sim").exists()
