@@ -60,7 +60,7 @@ def _asked(sim: Simulator) -> list[str]:
     return [e.body["stk_cd"] for e in sim.log_snapshot() if e.api_id == "ka10100"]
 
 
-def test_issue15_item2_validate_defers_then_the_brokers_kind_checks_the_grid(
+def test_issue15_item1_validate_defers_then_the_brokers_kind_checks_the_grid(
     tmp_path: Path, client: tuple[KiwoomClient, Simulator]
 ) -> None:
     c, sim = client
@@ -101,7 +101,7 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(k, v)
 
 
-def test_issue15_item2_run_checks_and_steps_on_the_brokers_grid(tmp_path: Path, keys: None) -> None:
+def test_issue15_item1_run_checks_and_steps_on_the_brokers_grid(tmp_path: Path, keys: None) -> None:
     """A dry run against the simulator: the ETF the table lacks is placed at 10,005 and
     moved one 5-won tick, as the broker's ka10100 says; the plan never declared it."""
     scenario = tmp_path / "scenario.yaml"
@@ -129,7 +129,7 @@ def test_issue15_item2_run_checks_and_steps_on_the_brokers_grid(tmp_path: Path, 
         sim.close()
 
 
-def test_issue15_item2_broker_failure_warns_and_asks_no_more(
+def test_issue15_item1_broker_failure_warns_and_asks_no_more(
     tmp_path: Path, client: tuple[KiwoomClient, Simulator]
 ) -> None:
     """The broker failing to answer is a warning per code, each checked on the grid it

@@ -65,7 +65,7 @@ steps:
 """
 
 
-def test_issue15_item3_a_rehearsal_trades_the_plans_codes_and_refuses_others(
+def test_issue15_item4_a_rehearsal_trades_the_plans_codes_and_refuses_others(
     tmp_path: Path,
 ) -> None:
     """The simulator refuses codes it does not list, but a rehearsal's own codes trade:

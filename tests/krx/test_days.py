@@ -52,7 +52,7 @@ def test_same_holidays_and_names_as_financial_holidays_2021_2027() -> None:
         assert ours["trading"][str(y)] == expected_trading, y  # type: ignore[index]
 
 
-def test_issue15_item1_holiday_file_is_the_packages_answer() -> None:
+def test_issue15_item3_holiday_file_is_the_packages_answer() -> None:
     """The shipped file equals what the installed `holidays` says for every year it holds
     (2020-2030, so 2021-2027 included); regenerate it with
     `python -m tests.support.holiday_data --write` when this fails."""
@@ -65,11 +65,11 @@ def test_issue15_item1_holiday_file_is_the_packages_answer() -> None:
     assert shipped["holidays_version"] == metadata.version("holidays")
 
 
-def test_issue15_item1_version_read_without_importing_holidays() -> None:
+def test_issue15_item3_version_read_without_importing_holidays() -> None:
     assert days._installed_holidays_version() == metadata.version("holidays")
 
 
-def test_issue15_item1_no_stand_in_modules_and_no_import_for_cached_years() -> None:
+def test_issue15_item3_no_stand_in_modules_and_no_import_for_cached_years() -> None:
     """The calendar of a cached year imports nothing of `holidays`; a year outside the
     file imports the whole, real package (nothing stood in for in sys.modules)."""
     code = (
@@ -88,7 +88,7 @@ def test_issue15_item1_no_stand_in_modules_and_no_import_for_cached_years() -> N
 
 
 @pytest.mark.parametrize("year", [2019, 2031])
-def test_issue15_item1_years_outside_the_file_come_from_the_package(year: int) -> None:
+def test_issue15_item3_years_outside_the_file_come_from_the_package(year: int) -> None:
     import holidays
 
     ref = holidays.financial_holidays("XKRX", years=[year])
@@ -99,7 +99,7 @@ def test_issue15_item1_years_outside_the_file_come_from_the_package(year: int) -
     assert {d: days.holiday_name(d) for d in ref} == {d: str(ref.get(d)) for d in ref}
 
 
-def test_issue15_item1_another_holidays_version_is_asked_itself(
+def test_issue15_item3_another_holidays_version_is_asked_itself(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With another `holidays` installed than the one that wrote the file, the file is
@@ -118,7 +118,7 @@ def test_issue15_item1_another_holidays_version_is_asked_itself(
         days._holidays.cache_clear()
 
 
-def test_issue15_item1_days_does_not_touch_sys_modules() -> None:
+def test_issue15_item3_days_does_not_touch_sys_modules() -> None:
     import inspect
 
     assert "sys.modules" not in inspect.getsource(days)

@@ -117,7 +117,7 @@ def _client(clock: ManualClock, scenario: str | None) -> KiwoomClient:
     )
 
 
-def test_issue15_item3_unknown_codes_refused_by_default(clock: ManualClock) -> None:
+def test_issue15_item4_unknown_codes_refused_by_default(clock: ManualClock) -> None:
     """No scenario, or one that does not say: Kiwoom's refusal (1902) of a code it does
     not list; the table's codes trade at the table's price."""
     for scenario in (None, ETF):
@@ -170,7 +170,7 @@ def test_issue15_item4_sell_over_holdings_and_buy_over_cash_refused(
     client.place("005930", "buy", 10, 69_000, "limit")
 
 
-def test_issue15_item2_ka10100_names_each_codes_market(
+def test_issue15_item1_ka10100_names_each_codes_market(
     client: KiwoomClient, listed: KiwoomClient
 ) -> None:
     """The simulator answers ka10100 (종목정보 조회) with Kiwoom's market codes for its
@@ -209,7 +209,7 @@ def test_issue15_item2_ka10100_names_each_codes_market(
         ("5", "신주인수권", None),
     ],
 )
-def test_issue15_item2_market_code_to_kind(code: str, name: str, kind: str | None) -> None:
+def test_issue15_item1_market_code_to_kind(code: str, name: str, kind: str | None) -> None:
     from planrunner.krx.instruments import kind_from_market
 
     assert kind_from_market(code, name) == kind
