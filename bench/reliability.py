@@ -43,7 +43,8 @@ FAKE_KEYS = {"KIWOOM_APPKEY": "bench-appkey-0001", "KIWOOM_SECRETKEY": "bench-se
 # (tests/support/entry.py; run from the checkout's root): the product never reads them.
 RUNNER = [sys.executable, "-m", "tests.support.entry"]
 SETTLE = "0.3"  # PLANRUNNER_SETTLE_SECONDS for the runner (documented in performance.md)
-SCENARIO = "walk_every: 1h\ndefault: {price: 70000}\n"
+# codes: open: the runs trade made-up codes (symbols_for), one set per run
+SCENARIO = "walk_every: 1h\ndefault: {price: 70000}\ncodes: open\n"
 ORDER_APIS = ("kt10000", "kt10001", "kt10002", "kt10003")
 LAUNCH_TIMEOUT = 60.0  # seconds; a launch still running then is killed and reported
 TERMINAL = ("cancel_all", "market")

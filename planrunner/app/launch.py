@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
+from planrunner.app.kinds import broker_kinds
 from planrunner.app.notify import TIMEOUT, Notifier, summary_line
 from planrunner.app.targets import (
     Target,
@@ -144,6 +145,14 @@ def _start_feed(
     return feed
 
 
+def _codes(plan: CompiledPlan) -> set[str]:
+    """Every code a plan trades or watches (its orders and its price triggers)."""
+    out = {spec.symbol for spec in plan.orders.values()}
+    for trigger in plan.triggers:
+        out |= symbols_of(trigger.when)
+    return out
+
+
 def _declare_kinds(target: Target, orders: Iterable[OrderSpec]) -> None:
     """The rehearsal's simulator grids each symbol as the plan declares it (`instrument`)."""
     from planrunner.sim import Simulator
@@ -191,7 +200,9 @@ def run_plan(
 ) -> RunResult:
     """Run (or resume) a plan. `on_target` sees the connected target first: tests use it
     to keep the embedded simulator, whose request log is the truth about what was sent."""
-    plan = load_plan(path, opts.params)  # raises PlanError with every problem
+    # Raises PlanError with every problem. Against Kiwoom, the grid of a code of unknown
+    # kind is checked once the broker has said what the code is (below).
+    plan = load_plan(path, opts.params, defer_unknown_kinds=opts.mode != "sim")
     strict = not (opts.mode == "dry-run" and opts.base_url)
     live = opts.mode == "live"
     # The committed-plan check first: it needs no calendar and refuses whatever the day.
@@ -207,6 +218,7 @@ def run_plan(
     warn_to: list[Callable[[str], None]] = []
     notifier = _notifier(plan, opts, lambda m: warn_to[0](m) if warn_to else None)
 
+    kind_notes: list[str] = []
     if opts.mode == "sim":
         # Relative times count from the rehearsal's start, which itself is chosen from the
         # plan's clock times: draft them from the open, whatever the hour is now.
@@ -228,6 +240,7 @@ def run_plan(
             seed=opts.seed,
             prices=_first_prices(compiled),
             adopted=tuple(o for o in compiled.orders.values() if o.adopt),
+            codes=_codes(compiled),
         )
         _declare_kinds(target, compiled.orders.values())
         env = "sim"
@@ -244,6 +257,12 @@ def run_plan(
         env = target.env
         jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
         began = None  # when run() begins
+        # The kind of each code (its tick grid) as the broker lists it, asked once a day;
+        # the plan is checked again with it, every price on its grid, before any order.
+        kinds, kind_notes = broker_kinds(
+            target.client, plan, days.today_seoul(target.clock.now()), opts.state_dir, env
+        )
+        plan = load_plan(path, opts.params, kinds)
 
     if on_target is not None:
         on_target(target)
@@ -320,7 +339,7 @@ def run_plan(
                     f"{now.astimezone(SEOUL):%H:%M:%S} {speed_note}",
                 )
             )
-        for note in [*target.notes, *compiled.warnings]:
+        for note in [*target.notes, *kind_notes, *compiled.warnings]:
             emit(Event(kind=WARNING, at=now, message=note))
         if journal.kept is not None and opts.mode != "sim":
             emit(

@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -170,11 +171,16 @@ def build_sim(
     seed: int,
     prices: dict[str, int],
     adopted: tuple[OrderSpec, ...] = (),
+    codes: Iterable[str] = (),
 ) -> Target:
+    """The rehearsal's target: a simulator on a virtual clock. `codes` (the plan's) trade
+    even when neither the scenario nor the built-in table lists them: the simulator cannot
+    know Kiwoom's list, and a run asks the broker (ka10100) before any order."""
     from planrunner.sim import Scenario, Simulator, load_scenario
 
     clock = VirtualClock(start, speed)
     story = load_scenario(scenario) if isinstance(scenario, Path) else scenario or Scenario()
+    story = dataclasses.replace(story, also=story.also | frozenset(codes))
     notes = []
     if story.date is not None and story.date != start.date():
         # A rehearsal plays the scenario on the plan's day, whatever day it was written for.

@@ -87,6 +87,16 @@ def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
         "padding=7|none, fills_list=filled|all. The first value is the default."
     ),
 )
+@click.option(
+    "--codes",
+    type=click.Choice(["listed", "open"]),
+    default=None,
+    help=(
+        "listed (the default, unless the scenario says): refuse codes neither the scenario "
+        "nor the built-in instrument table lists, as Kiwoom refuses an unknown code (1902); "
+        "open: trade any code."
+    ),
+)
 @handled
 def sim_command(
     port: int,
@@ -99,6 +109,7 @@ def sim_command(
     env: str,
     first_ord_no: int,
     broker: tuple[str, ...],
+    codes: str | None,
 ) -> None:
     """Serve the Kiwoom-compatible simulator on 127.0.0.1; prints its base URL first."""
     import signal
@@ -120,6 +131,7 @@ def sim_command(
         env="live" if env == "live" else "mock",
         first_ord_no=first_ord_no,
         behaviour=behaviour,
+        codes=codes,
     )
     for rule in rules:
         simulator.faults.add(rule)

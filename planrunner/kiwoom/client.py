@@ -41,7 +41,15 @@ from planrunner.kiwoom.envelope import (
 )
 from planrunner.kiwoom.ratelimit import Attempts, RateLimiter, RateLimits, RetryPolicy
 from planrunner.kiwoom.token import Token, TokenFile, TokenKeeper, cache_file, header_safe
-from planrunner.kiwoom.types import CancelAck, Fill, ModifyAck, OpenOrder, PlaceAck, Quote
+from planrunner.kiwoom.types import (
+    CancelAck,
+    Fill,
+    ModifyAck,
+    OpenOrder,
+    PlaceAck,
+    Quote,
+    StockInfo,
+)
 from planrunner.model import PRICED_TYPES, Side, WireRequest
 from planrunner.redact import register
 
@@ -258,6 +266,12 @@ class KiwoomClient:
         req = wire.quote_request(symbol=symbol)
         data = self._call(req)[0]
         return self._parse(req, lambda: Quote.from_wire(symbol, data))
+
+    def stock_info(self, symbol: str) -> StockInfo:
+        """ka10100: the code's name and market, which say what kind of instrument it is."""
+        req = wire.stock_info_request(symbol=symbol)
+        data = self._call(req)[0]
+        return StockInfo.from_wire(symbol, data)
 
     def _parse(self, req: WireRequest, parse: Callable[[], A]) -> A:
         """A read whose success answer cannot be parsed (a number that is not one) is

@@ -29,6 +29,7 @@ CANCEL = "kt10003"
 OPEN_ORDERS = "ka10075"
 FILLS = "ka10076"
 QUOTE = "ka10001"
+STOCK_INFO = "ka10100"  # 종목정보 조회: the code's market (marketCode), hence its kind
 
 PATH_OF: dict[str, str] = {
     TOKEN: TOKEN_PATH,
@@ -40,6 +41,7 @@ PATH_OF: dict[str, str] = {
     OPEN_ORDERS: ACCOUNT_PATH,
     FILLS: ACCOUNT_PATH,
     QUOTE: STKINFO_PATH,
+    STOCK_INFO: STKINFO_PATH,
 }
 ORDER_APIS = frozenset({BUY, SELL, MODIFY, CANCEL})
 

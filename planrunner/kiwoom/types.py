@@ -206,3 +206,22 @@ class Quote:
             lower_limit=price_of(data.get("lst_pric")),
             base_price=price_of(data.get("base_pric")),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StockInfo:
+    """ka10100 종목정보 조회: a code's name and the market Kiwoom lists it under."""
+
+    symbol: str
+    name: str
+    market_code: str  # marketCode: "0" KOSPI, "10" KOSDAQ, "8" ETF, ...
+    market_name: str  # marketName, as Kiwoom writes it
+
+    @classmethod
+    def from_wire(cls, symbol: str, data: Mapping[str, object]) -> StockInfo:
+        return cls(
+            symbol=_str(data, "code") or symbol,
+            name=_str(data, "name"),
+            market_code=_str(data, "marketCode"),
+            market_name=_str(data, "marketName"),
+        )

@@ -169,6 +169,11 @@ def quote_request(*, symbol: str) -> WireRequest:
     return WireRequest(api_id=codes.QUOTE, body={"stk_cd": symbol})
 
 
+def stock_info_request(*, symbol: str) -> WireRequest:
+    """ka10100 종목정보 조회 (the code's name and market: `marketCode`, `marketName`)."""
+    return WireRequest(api_id=codes.STOCK_INFO, body={"stk_cd": symbol})
+
+
 def token_request(*, appkey: str, secretkey: str) -> WireRequest:
     """au10001. The body holds secrets: never log, print or journal this request."""
     body = {"grant_type": "client_credentials", "appkey": appkey, "secretkey": secretkey}

@@ -1,7 +1,8 @@
 """KRX trading days and session hours, in Asia/Seoul.
 
-Holidays come from the `holidays` package (XKRX financial calendar), imported lazily, and
-only the two calendars KRX needs (see `_xkrx_class`). `exchange-calendars` was rejected
+Holidays come from the `holidays` package (XKRX financial calendar), through a file of its
+answers per year (data/krx_holidays.json, see `_cached_years`); a year the file lacks, or
+another installed version, imports the package itself. `exchange-calendars` was rejected
 (slow start through pandas, wrong on the 2026 rule changes and exam days).
 Session hours are data (planrunner/data/sessions.yaml): regimes in force from a date per
 venue, and special days (exam days by date; the year's first trading day by rule), each
@@ -13,68 +14,68 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
-import threading
-import types
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Any
 
 from planrunner.clock import SEOUL as SEOUL  # re-exported: days.SEOUL
 
-_XKRX_LOCK = threading.Lock()
+HOLIDAY_FILE = "data/krx_holidays.json"
+
+
+def _installed_holidays_version() -> str | None:
+    """The installed `holidays` version, read from its metadata directory name.
+
+    Cheaper than importlib.metadata (a directory listing, no import); None when the
+    package is installed some other way, and then the package itself is asked.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("holidays")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    site = os.path.dirname(os.path.abspath(next(iter(spec.submodule_search_locations))))
+    try:
+        names = os.listdir(site)
+    except OSError:
+        return None
+    for name in names:
+        if name.startswith("holidays-") and name.endswith(".dist-info"):
+            return name[len("holidays-") : -len(".dist-info")]
+    return None
 
 
 @cache
-def _xkrx_class() -> Any:
-    """The `holidays` XKRX calendar class, without importing every country and market.
+def _cached_years() -> dict[int, dict[dt.date, str]]:
+    """The holiday file's years, when the installed `holidays` is the version that wrote it.
 
-    `holidays.financial_holidays("XKRX")` imports the packages `holidays.countries` and
-    `holidays.financial`, whose `__init__` modules import all ~250 calendars (~150 ms).
-    KRX needs two of them. So, unless `holidays` is already imported, its three packages
-    are stood in for by empty ones while `holidays.financial.korea_exchange` and what it
-    imports load from the real files; then every `holidays*` entry this added leaves
-    `sys.modules` again, so a later `import holidays` anywhere gets the whole, real
-    package. The class is the same code `financial_holidays("XKRX")` instantiates
-    (tests/test_calendar.py compares the two for every year we support).
+    planrunner/data/krx_holidays.json holds `holidays.financial_holidays("XKRX")` for a
+    range of years (tests/support/holiday_data.py writes it; a test compares it with the
+    package). With another version installed the file is not trusted: {} and the
+    package answers.
     """
-    with _XKRX_LOCK:
-        if "holidays" in sys.modules:
-            from holidays.financial.korea_exchange import XKRX
+    import json
+    from importlib import resources
 
-            return XKRX
-        import importlib.util
-
-        spec = importlib.util.find_spec("holidays")
-        if spec is None or spec.submodule_search_locations is None:
-            raise ModuleNotFoundError("No module named 'holidays'", name="holidays")
-        root = list(spec.submodule_search_locations)
-        before = set(sys.modules)
-        try:
-            for name, sub in (
-                ("holidays", ""),
-                ("holidays.countries", "countries"),
-                ("holidays.financial", "financial"),
-            ):
-                stand_in = types.ModuleType(name)
-                stand_in.__path__ = [os.path.join(p, sub) if sub else p for p in root]
-                sys.modules[name] = stand_in
-            module = importlib.import_module("holidays.financial.korea_exchange")
-        finally:
-            for name in set(sys.modules) - before:
-                if name == "holidays" or name.startswith("holidays."):
-                    del sys.modules[name]
-        return module.XKRX
+    raw = json.loads(resources.files("planrunner").joinpath(HOLIDAY_FILE).read_text("utf-8"))
+    if raw.get("holidays_version") != _installed_holidays_version():
+        return {}
+    return {
+        int(year): {dt.date.fromisoformat(d): str(name) for d, name in days.items()}
+        for year, days in raw["years"].items()
+    }
 
 
 @lru_cache(maxsize=32)
 def _calendar(year: int) -> dict[dt.date, str]:
     """{day: name} of the XKRX holidays of one year, as `holidays.financial_holidays`."""
-    # Same arguments as holidays.financial_holidays("XKRX", years=[year]) passes.
-    cal = _xkrx_class()(
-        years=[year], subdiv=None, expand=True, observed=True, language=None, categories=None
-    )
-    return {day: str(name) for day, name in cal.items()}
+    cached = _cached_years().get(year)
+    if cached is not None:
+        return cached
+    import holidays  # a year the file lacks, or another version installed: ~0.5-1 s
+
+    cal = holidays.financial_holidays("XKRX", years=[year])
+    return {day: str(cal.get(day)) for day in sorted(cal)}
 
 
 @lru_cache(maxsize=32)

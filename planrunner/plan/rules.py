@@ -183,8 +183,12 @@ def not_trading_day(day: dt.date) -> str | None:
 
 
 class _Builder:
-    def __init__(self, loaded: Loaded) -> None:
+    def __init__(
+        self, loaded: Loaded, kinds: Mapping[str, str] | None = None, *, defer: bool = False
+    ) -> None:
         self.loaded = loaded
+        self.kinds = kinds or {}  # code -> kind the broker gave, for undeclared orders
+        self.defer = defer  # leave the grid of codes of unknown kind for a second pass
         self.data: dict[str, Any] = loaded.data
         self.problems: list[Problem] = []
         self.exchange: Exchange = self.data.get("exchange", "KRX")
@@ -224,7 +228,7 @@ class _Builder:
             at=at,
             adopt=raw.get("adopt"),
             mark=self.mark(path),
-            instrument=raw.get("instrument"),
+            instrument=raw.get("instrument") or self.kinds.get(raw["symbol"]),
             from_fill=from_fill,
             sliced=sliced,
         )
@@ -352,8 +356,15 @@ class _Builder:
         if spec.order_type != "stop_limit" and has_stop:
             self.add(f"{path}.stop_price", "stop_price is only for type: stop_limit")
         for key, value in (("price", spec.price), ("stop_price", spec.stop_price)):
-            if value is not None and (msg := off_grid(value, instruments.order_kind(spec))):
+            if value is not None and (msg := self.off_grid(value, spec)):
                 self.add(f"{path}.{key}", msg)
+
+    def off_grid(self, price: int, spec: OrderSpec) -> str | None:
+        """off_grid on the order's kind; nothing yet for a code of unknown kind when the
+        broker is to be asked first (`defer`)."""
+        if self.defer and spec.instrument is None and instruments.known(spec.symbol) is None:
+            return None
+        return off_grid(price, instruments.order_kind(spec))
 
     def action(self, raw: dict[str, Any], path: str) -> Action | Ladder | None:
         for name, body in raw.items():
@@ -373,7 +384,6 @@ class _Builder:
 
     def acted(self, name: str, body: dict[str, Any], p: str, spec: OrderSpec) -> Action | Ladder:
         oid = spec.id
-        kind = instruments.order_kind(spec)
         if name == "modify":
             raw_price = body.get("price")
             price: int | None = None
@@ -382,7 +392,7 @@ class _Builder:
                 tick = parse_ticks(raw_price)
             elif raw_price is not None:
                 price = int(raw_price)
-            if price is not None and (msg := off_grid(price, kind)):
+            if price is not None and (msg := self.off_grid(price, spec)):
                 self.add(f"{p}.price", msg)
             return Modify(order=oid, price=price, ticks=tick, qty=body.get("qty"))
         if name == "cancel":
@@ -390,7 +400,7 @@ class _Builder:
         if name == "market":
             return Market(order=oid)
         if name == "replace":
-            if body.get("price") is not None and (msg := off_grid(body["price"], kind)):
+            if body.get("price") is not None and (msg := self.off_grid(body["price"], spec)):
                 self.add(f"{p}.price", msg)
             otype = body.get("type", spec.order_type)
             if otype not in PRICED_TYPES and body.get("price") is not None:
@@ -400,7 +410,7 @@ class _Builder:
         if (spec.side == "buy") != (by > 0):
             way = "up (+N ticks)" if spec.side == "buy" else "down (-N ticks)"
             self.add(f"{p}.by", f"a {spec.side} ladder moves the price {way}")
-        if msg := off_grid(body["limit"], kind):
+        if msg := self.off_grid(body["limit"], spec):
             self.add(f"{p}.limit", msg)
         start, every = parse_time(body["from"]), parse_duration(body["every"])
         times = body.get("times")
@@ -623,9 +633,13 @@ def _policy(raw: dict[str, Any]) -> Policy:
     return Policy(**kw)
 
 
-def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
-    """Dataclasses from schema-valid data, and the problems found on the way."""
-    b = _Builder(loaded)
+def build(
+    loaded: Loaded, kinds: Mapping[str, str] | None = None, *, defer: bool = False
+) -> tuple[Plan, list[Problem]]:
+    """Dataclasses from schema-valid data, and the problems found on the way. `kinds`
+    (code -> stock/etf/etn, from the broker) is the kind of orders that declare none;
+    `defer` leaves the prices of codes of unknown kind unchecked (see load_plan)."""
+    b = _Builder(loaded, kinds, defer=defer)
     data = b.data
     for oid, raw in data["orders"].items():
         path = f"$.orders.{oid}"
@@ -761,10 +775,19 @@ def build(loaded: Loaded) -> tuple[Plan, list[Problem]]:
     return plan, b.problems
 
 
-def load_plan(path: str | Path, params: Mapping[str, str] | None = None) -> Plan:
+def load_plan(
+    path: str | Path,
+    params: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+    *,
+    defer_unknown_kinds: bool = False,
+) -> Plan:
     """Load, schema-check and build a plan file with its parameter values (`--set`);
     raises PlanError with every problem found so far (`compile.compile_plan` adds those
-    that need the day)."""
+    that need the day). `kinds` (code -> kind, from the broker) applies to orders that
+    declare no `instrument`; `defer_unknown_kinds` skips the grid check of codes whose
+    kind neither the plan nor the built-in table gives, for a run that asks the broker
+    and loads the plan again with its answer."""
     from planrunner.plan import schema
     from planrunner.plan.params import apply
 
@@ -774,7 +797,7 @@ def load_plan(path: str | Path, params: Mapping[str, str] | None = None) -> Plan
         loaded, values, problems = apply(loaded, params)
         problems = problems or schema.check(loaded)
     if not problems:
-        plan, problems = build(loaded)
+        plan, problems = build(loaded, kinds, defer=defer_unknown_kinds)
         if not problems:
             return dataclasses.replace(plan, params=values)
     raise PlanError(problems)

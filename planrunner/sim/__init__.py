@@ -2,7 +2,8 @@
 
     from planrunner.sim import Simulator
     sim = Simulator(clock=ManualClock(start), scenario=None, seed=0, env="mock",
-                    first_ord_no=1, page_size=100, enforce_session=True, default_price=None)
+                    first_ord_no=1, page_size=100, enforce_session=True, default_price=None,
+                    codes=None)   # codes: listed (the scenario's default) | open
     client = httpx.Client(transport=sim.transport(), base_url="https://mockapi.kiwoom.com")
     server = sim.serve(port=0); server.url; server.close()   # 127.0.0.1, background thread
     sim.log              # list[LogEntry]: every Kiwoom request answered or dropped

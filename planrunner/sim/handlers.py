@@ -307,6 +307,29 @@ def quote(broker: Broker, call: Call) -> Answer:
     )
 
 
+def stock_info(broker: Broker, call: Call) -> Answer:
+    """ka10100 종목정보 조회: name and market of a code the simulator lists; the market
+    code follows the symbol's kind (0 거래소 for a stock, 8 ETF, 60 ETN)."""
+    from planrunner.krx.instruments import KIND_MARKETS
+
+    symbol = text(call.body, "stk_cd")
+    if not _STK_CD.match(symbol):
+        raise malformed("stk_cd")
+    s = broker.market.symbol(_listed(broker, symbol))
+    market_code, market_name = KIND_MARKETS[s.kind]
+    return Answer(
+        body={
+            "code": symbol,
+            "name": s.name,
+            "lastPrice": f"{s.base:08d}",
+            "marketCode": market_code,
+            "marketName": market_name,
+            "orderWarning": "0",
+            "nxtEnable": "Y",
+        }
+    )
+
+
 HANDLERS: dict[str, Callable[[Broker, Call], Answer]] = {
     "kt10000": place,
     "kt10001": place,
@@ -315,6 +338,7 @@ HANDLERS: dict[str, Callable[[Broker, Call], Answer]] = {
     "ka10075": open_orders,
     "ka10076": fills,
     "ka10001": quote,
+    "ka10100": stock_info,
 }
 
 __all__ = ["HANDLERS", "Answer", "Call", "SimError"]

@@ -39,7 +39,7 @@ ROUTES: dict[str, frozenset[str]] = {
     "/oauth2/revoke": frozenset({"au10002"}),
     "/api/dostk/ordr": frozenset({"kt10000", "kt10001", "kt10002", "kt10003"}),
     "/api/dostk/acnt": frozenset({"ka10075", "ka10076"}),
-    "/api/dostk/stkinfo": frozenset({"ka10001"}),
+    "/api/dostk/stkinfo": frozenset({"ka10001", "ka10100"}),
 }
 TOKEN_ROUTES = {"/oauth2/token": "au10001", "/oauth2/revoke": "au10002"}
 KNOWN_API_IDS = frozenset().union(*ROUTES.values())

@@ -4,9 +4,11 @@
     start: "09:30"              # optional: a rehearsal's clock starts here (a runner
                                 # started late); default: just before the plan's first job
     walk_every: 10s             # optional: random-walk step (default 10s)
-    default: {price: 70000, fill: full}     # symbols not listed below
-    codes: listed               # optional: refuse codes neither listed here nor in the
-                                # built-in instrument table (whose prices it uses)
+    default: {price: 70000, fill: full}     # symbols not listed below (without a price:
+                                # the built-in instrument table's, else 70,000)
+    codes: listed               # the default: refuse (1902) codes neither listed here nor
+                                # in the built-in instrument table, as Kiwoom refuses a
+                                # code it does not list; `codes: open` trades any code
     symbols:
       "005930":
         base: 70000             # 기준가: daily limits are ±30% of it (default: first price)
@@ -86,17 +88,27 @@ class SymbolScenario:
     kind: str | None = None  # stock, etf, etn; None: the built-in instrument table's
 
 
+DEFAULT_PRICE = 70_000  # where a code starts that neither the scenario nor the table prices
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     date: dt.date | None = None
     walk_every: dt.timedelta = dt.timedelta(seconds=10)
-    default_price: int = 70_000
+    # None: a code the scenario does not list starts at the built-in instrument table's
+    # price (SK hynix near 550,000) under `codes: listed`, else at DEFAULT_PRICE; set,
+    # every such code starts at it.
+    default_price: int | None = None
     default_max_fill: int | None = None
     symbols: dict[str, SymbolScenario] = field(default_factory=dict)
-    # "open": every code trades, unlisted ones at default_price. "listed": only the
-    # scenario's codes and the built-in instrument table's trade (others are refused as
-    # Kiwoom refuses an unknown code), table codes at the table's price.
-    codes: str = "open"
+    # "listed": only the scenario's codes, the built-in instrument table's and those
+    # `also` names trade (others are refused as Kiwoom refuses a code it does not list).
+    # "open": every code trades, all at the default price (the simulator before codes
+    # were checked).
+    codes: str = "listed"
+    # Codes listed besides: a rehearsal's plan codes (the simulator cannot know Kiwoom's
+    # list; a run asks the broker, ka10100).
+    also: frozenset[str] = frozenset()
     account: Account | None = None  # holdings and cash; None: not modelled
     start: dt.time | None = None  # where a rehearsal's clock starts (None: the plan's)
 
@@ -104,7 +116,10 @@ class Scenario:
         from planrunner.krx import instruments
 
         return (
-            self.codes == "open" or symbol in self.symbols or instruments.known(symbol) is not None
+            self.codes == "open"
+            or symbol in self.symbols
+            or symbol in self.also
+            or instruments.known(symbol) is not None
         )
 
     # broker behaviours the documentation leaves open (behaviour.py), e.g. {remainder: cancel}
@@ -115,12 +130,13 @@ class Scenario:
         if known is not None:
             return known
         price = self.default_price
-        if self.codes == "listed":
+        if price is None and self.codes == "open":
+            price = DEFAULT_PRICE  # any code, all alike
+        if price is None:
             from planrunner.krx import instruments
 
             entry = instruments.known(symbol)
-            if entry is not None and entry.base is not None:
-                price = entry.base
+            price = entry.base if entry is not None and entry.base else DEFAULT_PRICE
         return SymbolScenario(
             symbol=symbol,
             price=price,
@@ -248,10 +264,12 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         return Scenario(
             date=dt.date.fromisoformat(str(day)) if day is not None else None,
             walk_every=parse_duration(str(raw.get("walk_every", "10s"))),
-            default_price=_int(default.get("price", 70_000), "default.price"),
+            default_price=(
+                None if default.get("price") is None else _int(default["price"], "default.price")
+            ),
             default_max_fill=default_fill,
             symbols=symbols,
-            codes=_codes(raw.get("codes", "open")),
+            codes=_codes(raw.get("codes", "listed")),
             account=_account(raw.get("account")),
             broker=_broker(raw.get("broker")),
             start=_start(raw.get("start")),

@@ -53,6 +53,7 @@ class Simulator:
         enforce_session: bool = True,
         default_price: int | None = None,
         behaviour: Behaviour | dict[str, str] | None = None,
+        codes: str | None = None,
     ) -> None:
         """`behaviour`: the broker behaviours the documentation leaves open (behaviour.py);
         unset, the scenario's `broker:` section, else the defaults."""
@@ -62,14 +63,9 @@ class Simulator:
         elif not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         if default_price is not None:
-            scenario = Scenario(
-                date=scenario.date,
-                walk_every=scenario.walk_every,
-                default_price=default_price,
-                default_max_fill=scenario.default_max_fill,
-                symbols=scenario.symbols,
-                broker=scenario.broker,
-            )
+            scenario = dataclasses.replace(scenario, default_price=default_price)
+        if codes is not None:  # listed | open: which codes trade (scenario.Scenario.codes)
+            scenario = dataclasses.replace(scenario, codes=codes)
         start = self.clock.now()
         day = scenario.date or start.astimezone(days.SEOUL).date()
         self.scenario = scenario

@@ -36,7 +36,9 @@ def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path, read
     plan = tmp_path / "kill.yaml"
     plan.write_text(PLAN)
     state = tmp_path / "state"
-    sim = SimProcess(*(x for k, v in reading.changed().items() for x in ("--broker", f"{k}={v}")))
+    switches = (x for k, v in reading.changed().items() for x in ("--broker", f"{k}={v}"))
+    # --codes open: 000660 at 68,000, one price for every code (not the table's)
+    sim = SimProcess("--codes", "open", *switches)
     try:
         runner = subprocess.Popen(
             [

@@ -51,3 +51,42 @@ def test_issue15_item1_etn_ladder_rehearses_on_its_own_grid(tmp_path: Path) -> N
     prices = [e.body.get("ord_uv") or e.body.get("mdfy_uv") for e in sent]
     assert prices == ["10005", "10010", "10015", "10020"]  # 5-won ticks, not 10-won
     assert all(e.return_code == 0 for e in sent)
+
+
+UNLISTED = """\
+version: 1
+name: unlisted-code
+date: 2026-11-26
+orders:
+  entry: {symbol: "012330", side: buy, qty: 1, price: 250000, at: "09:00:05"}
+steps:
+  - at: "09:01"
+    cancel: {order: entry}
+"""
+
+
+def test_issue15_item4_a_rehearsal_trades_the_plans_codes_and_refuses_others(
+    tmp_path: Path,
+) -> None:
+    """The simulator refuses codes it does not list, but a rehearsal's own codes trade:
+    it cannot know Kiwoom's list (a run asks the broker with ka10100)."""
+    import pytest
+
+    from planrunner.kiwoom.exceptions import UnknownSymbol
+
+    plan = tmp_path / "unlisted.yaml"
+    plan.write_text(UNLISTED, encoding="utf-8")
+    keep: dict[str, Any] = {}
+    result = run_plan(
+        plan,
+        RunOptions(state_dir=tmp_path / "state", speed=4000),
+        emit=lambda e: None,
+        stop=threading.Event(),
+        on_target=lambda t: keep.update(target=t),
+    )
+    assert result.exit_code == 0, result.attention
+    target = keep["target"]
+    placed = [e for e in target.simulator.log_snapshot() if e.api_id == "kt10000"]
+    assert [(e.body["stk_cd"], e.return_code) for e in placed] == [("012330", 0)]
+    with pytest.raises(UnknownSymbol):
+        target.client.quote("999999")

@@ -1,5 +1,6 @@
 """The KRX holiday calendar: the same days and names as `holidays.financial_holidays`,
-loaded without importing every country (days._xkrx_class)."""
+from the file of its answers (data/krx_holidays.json) or the package itself, and no
+module replaced in `sys.modules` to get them."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from importlib import metadata, resources
+
+import pytest
+
+from planrunner.krx import days
+from tests.support import holiday_data
 
 YEARS = range(2021, 2028)
 
 
 def _ours_in_a_fresh_interpreter() -> dict[str, object]:
-    """calendar's view of 2021-2027, and which holidays modules stayed imported."""
+    """planrunner's view of 2021-2027, and whether it imported `holidays` to get it."""
     code = (
         "import datetime as dt, json, sys\n"
         "from planrunner.krx import days\n"
@@ -43,41 +50,75 @@ def test_same_holidays_and_names_as_financial_holidays_2021_2027() -> None:
             for n in range(366)
         ]
         assert ours["trading"][str(y)] == expected_trading, y  # type: ignore[index]
-    # Nothing of the stand-in import is left for a later `import holidays` to trip on.
-    assert ours["left"] == []
 
 
-def test_same_answers_when_holidays_was_already_imported() -> None:
+def test_issue15_item3_holiday_file_is_the_packages_answer() -> None:
+    """The shipped file equals what the installed `holidays` says for 2021-2027, whatever
+    version is installed (planrunner uses the file only with the version that wrote it);
+    regenerate it with `python -m tests.support.holiday_data --write` when this fails."""
+    shipped = json.loads(
+        resources.files("planrunner").joinpath(days.HOLIDAY_FILE).read_text("utf-8")
+    )
+    fresh = json.loads(holiday_data.build())
+    for year in map(str, YEARS):
+        assert shipped["years"][year] == fresh["years"][year], year
+    assert shipped["holidays_version"]
+
+
+def test_issue15_item3_version_read_without_importing_holidays() -> None:
+    assert days._installed_holidays_version() == metadata.version("holidays")
+
+
+def test_issue15_item3_no_stand_in_modules_and_no_import_for_cached_years() -> None:
+    """The calendar of a cached year imports nothing of `holidays`; a year outside the
+    file imports the whole, real package (nothing stood in for in sys.modules)."""
+    code = (
+        "import datetime as dt, sys\n"
+        "from planrunner.krx import days\n"
+        "assert days.holiday_name(dt.date(2026, 1, 1))\n"
+        "before = sorted(m for m in sys.modules if m.split('.')[0] == 'holidays')\n"
+        "assert days.is_trading_day(dt.date(2040, 1, 2)) is not None\n"
+        "import holidays\n"
+        "assert holidays.financial_holidays('XKRX', years=[2026])\n"
+        "assert holidays.country_holidays('US', years=[2026])\n"
+        "print(before, 'holidays.countries' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] True"
+
+
+@pytest.mark.parametrize("year", [2019, 2031])
+def test_issue15_item3_years_outside_the_file_come_from_the_package(year: int) -> None:
     import holidays
 
-    from planrunner.krx import days
+    ref = holidays.financial_holidays("XKRX", years=[year])
+    days._calendar.cache_clear()
+    days._holidays.cache_clear()
+    assert year not in days._cached_years()
+    assert days._holidays(year) == frozenset(ref)
+    assert {d: days.holiday_name(d) for d in ref} == {d: str(ref.get(d)) for d in ref}
 
-    days._xkrx_class.cache_clear()
+
+def test_issue15_item3_another_holidays_version_is_asked_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With another `holidays` installed than the one that wrote the file, the file is
+    not used: the installed package is the source."""
+    monkeypatch.setattr(days, "_installed_holidays_version", lambda: "0.0-other")
+    days._cached_years.cache_clear()
     days._calendar.cache_clear()
     days._holidays.cache_clear()
     try:
-        for y in YEARS:
-            ref = holidays.financial_holidays("XKRX", years=[y])
-            assert days._holidays(y) == frozenset(ref), y
-            for d in ref:
-                assert days.holiday_name(d) == str(ref.get(d)), d
+        assert days._cached_years() == {}
+        assert days.holiday_name(dt.date(2027, 5, 3)) == "Alternative holiday for Labor Day"
     finally:
-        days._xkrx_class.cache_clear()
+        monkeypatch.undo()
+        days._cached_years.cache_clear()
         days._calendar.cache_clear()
         days._holidays.cache_clear()
 
 
-def test_a_later_import_holidays_is_the_whole_real_package() -> None:
-    code = (
-        "import datetime as dt\n"
-        "from planrunner.krx import days\n"
-        "assert days.holiday_name(dt.date(2026, 1, 1))\n"
-        "import holidays\n"
-        "import holidays.countries, holidays.financial\n"
-        "assert holidays.financial_holidays('XKRX', years=[2026])\n"
-        "assert holidays.country_holidays('US', years=[2026])\n"
-        "assert holidays.financial.korea_exchange.XKRX is holidays.XKRX.get_entity()\n"
-        "print('ok')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "ok"
+def test_issue15_item3_days_does_not_touch_sys_modules() -> None:
+    import inspect
+
+    assert "sys.modules" not in inspect.getsource(days)

@@ -86,8 +86,28 @@ def test_issue15_item3_every_built_in_year_has_one_exam_day() -> None:
     by_year: dict[int, list[dt.date]] = {}
     for d in days.exam_days():
         by_year.setdefault(d.year, []).append(d)
-    assert {y: len(v) for y, v in by_year.items()} == {y: 1 for y in range(2021, 2028)}
+    last = max(by_year)
+    assert last >= 2027
+    assert {y: len(v) for y, v in by_year.items()} == {y: 1 for y in range(2021, last + 1)}
     assert all(days.is_trading_day(d) and d.weekday() == 3 for d in days.exam_days())
+
+
+def test_issue15_item3_the_coming_year_has_an_exam_day_entry() -> None:
+    """Fails when the built-in data lacks the exam day of the year after its review date
+    (`reviewed:` in sessions.yaml, moved on at each review). Not the wall clock: the
+    suite also runs with the clock moved a year on."""
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(
+        resources.files("planrunner").joinpath("data/sessions.yaml").read_text("utf-8")
+    )
+    reviewed = raw["reviewed"]
+    assert isinstance(reviewed, dt.date)
+    exam_years = {d.year for d in days.exam_days()}
+    missing = [y for y in range(2021, reviewed.year + 2) if y not in exam_years]
+    assert missing == [], f"no exam-day (수능) entry for {missing} (data reviewed {reviewed})"
 
 
 def test_issue15_item3_order_type_81_from_1530() -> None:
@@ -166,12 +186,19 @@ def test_issue15_item3_calendar_closed_days_match_the_holidays_package(year: int
     from planrunner.cli import cli
 
     out = CliRunner().invoke(cli, ["calendar", str(year)]).output
-    closed = {line.split()[0] for line in out.splitlines() if line.startswith(f"  {year}-")}
+    closed_part, special_part = out.split(f"{year}: special session days")
+    closed = {
+        line.split()[0]: line.split(maxsplit=2)[2]
+        for line in closed_part.splitlines()
+        if line.startswith(f"  {year}-")
+    }
     ref = holidays.financial_holidays("XKRX", years=[year])
-    weekdays = {d.isoformat() for d in ref if d.weekday() < 5}
-    special = {d.isoformat() for d in days.exam_days() if d.year == year}
-    special.add(days.first_trading_day_of_year(year).isoformat())
-    assert closed == weekdays | special
+    # every closed weekday, with the package's name for it
+    assert closed == {d.isoformat(): str(ref.get(d)) for d in sorted(ref) if d.weekday() < 5}
+    special = {line.split()[0] for line in special_part.splitlines() if line.startswith("  2")}
+    expected = {d.isoformat() for d in days.exam_days() if d.year == year}
+    expected.add(days.first_trading_day_of_year(year).isoformat())
+    assert special == expected
 
 
 def test_issue15_item3_validate_warns_for_a_year_without_an_exam_day(

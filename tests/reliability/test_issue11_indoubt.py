@@ -113,8 +113,9 @@ def loopback() -> Iterator[tuple[Simulator, VirtualClock, str]]:
 
 def test_issue11_item1_slow_place_is_adopted_when_it_appears_never_resent(loopback, tmp_path):
     """kt10000 answers 1.2 s late, past the client's 0.5 s timeout and the settle window:
-    the place is not found at first, stays in doubt, and the modify's read (3 s in) finds
-    it. Whichever read finds it first, the assertions hold: nothing depends on timing."""
+    the place is not found at first, stays in doubt, and the modify's read (a minute
+    later) finds it. Whichever read finds it first, the assertions hold: nothing depends
+    on timing."""
     sim, clock, url = loopback
     client = KiwoomClient(
         env="mock",
@@ -133,8 +134,11 @@ def test_issue11_item1_slow_place_is_adopted_when_it_appears_never_resent(loopba
     compiled = plan(
         [spec()],
         [
-            job("entry.place", 5 / 60, Place(spec=spec())),
-            job("steps[0]", 60 / 60, Modify(order="entry", price=69100)),
+            # 30 s after the hand-placed order (placed within ~1 s real = 20 s virtual of
+            # the restart even under load): well past the clock-skew margin that makes an
+            # identical order placed just before the request ambiguous.
+            job("entry.place", 30 / 60, Place(spec=spec())),
+            job("steps[0]", 90 / 60, Modify(order="entry", price=69100)),
         ],
     )
     with client:

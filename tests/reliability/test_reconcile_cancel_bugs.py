@@ -40,7 +40,7 @@ steps:
 
 @pytest.fixture
 def sim():
-    s = SimProcess()
+    s = SimProcess("--codes", "open")  # made-up codes / one price for all
     yield s
     s.close()
 

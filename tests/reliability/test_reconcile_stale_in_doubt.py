@@ -40,6 +40,7 @@ FAULTS = ("latency:api=kt10000,ms=100", "1999:api=kt10000,commit=yes", "latency:
 @pytest.fixture
 def sim():
     args = [x for spec in FAULTS for x in ("--fault", spec)]
+    args += ["--codes", "open"]  # made-up codes
     s = SimProcess(*args)
     yield s
     s.close()

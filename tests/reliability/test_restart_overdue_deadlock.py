@@ -42,7 +42,7 @@ PLAN = (
 
 @pytest.fixture
 def sim():
-    s = SimProcess()
+    s = SimProcess("--codes", "open")  # made-up codes / one price for all
     yield s
     s.close()
 

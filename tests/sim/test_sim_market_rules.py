@@ -105,8 +105,37 @@ def test_issue15_item4_unknown_codes_refused_and_table_prices(listed: KiwoomClie
     listed.place("000660", "buy", 1, 560_000, "limit")
 
 
-def test_issue15_item4_open_codes_keep_every_code_trading(client: KiwoomClient) -> None:
-    client.place("999999", "buy", 1, 70_000, "limit")  # the scenario did not say `listed`
+def _client(clock: ManualClock, scenario: str | None) -> KiwoomClient:
+    sim = Simulator(clock=clock, scenario=parse_scenario(scenario) if scenario else None)
+    return KiwoomClient(
+        appkey="appkey-1",
+        secretkey="secret-1",
+        env="sim",
+        transport=sim.transport(),
+        clock=clock,
+        sleep=lambda _: None,
+    )
+
+
+def test_issue15_item4_unknown_codes_refused_by_default(clock: ManualClock) -> None:
+    """No scenario, or one that does not say: Kiwoom's refusal (1902) of a code it does
+    not list; the table's codes trade at the table's price."""
+    for scenario in (None, ETF):
+        with _client(clock, scenario) as c:
+            with pytest.raises(exceptions.UnknownSymbol) as info:
+                c.place("999999", "buy", 1, 70_000, "limit")
+            assert info.value.code == "1902"
+            with pytest.raises(exceptions.UnknownSymbol):
+                c.stock_info("999999")
+            assert c.quote("000660").base_price == 550_000
+            c.place("000660", "buy", 1, 560_000, "limit")
+
+
+def test_issue15_item4_open_codes_keep_every_code_trading(clock: ManualClock) -> None:
+    """`codes: open` is the explicit opt-out: any code, all at the default price."""
+    with _client(clock, "codes: open\n") as c:
+        c.place("999999", "buy", 1, 70_000, "limit")
+        assert c.quote("000660").base_price == 70_000
 
 
 ACCOUNT = """
@@ -139,3 +168,48 @@ def test_issue15_item4_sell_over_holdings_and_buy_over_cash_refused(
     assert "주문가능금액(34000원)이 부족합니다" in info.value.broker_message
     sim.set_price("005930", 71_000)  # the 10 shares sell: 710,000 more cash
     client.place("005930", "buy", 10, 69_000, "limit")
+
+
+def test_issue15_item1_ka10100_names_each_codes_market(
+    client: KiwoomClient, listed: KiwoomClient
+) -> None:
+    """The simulator answers ka10100 (종목정보 조회) with Kiwoom's market codes for its
+    kinds, and the client reads the kind from them."""
+    from planrunner.krx.instruments import kind_from_market
+
+    got = {code: client.stock_info(code) for code in ("005930", "069500", "550001", "114800")}
+    assert {c: (i.market_code, i.market_name) for c, i in got.items()} == {
+        "005930": ("0", "거래소"),
+        "069500": ("8", "ETF"),  # the scenario says nothing: the built-in table's kind
+        "550001": ("60", "ETN"),  # the scenario's `kind: etn`
+        "114800": ("8", "ETF"),  # not in the scenario, in the table
+    }
+    assert {c: kind_from_market(i.market_code, i.market_name) for c, i in got.items()} == {
+        "005930": "stock",
+        "069500": "etf",
+        "550001": "etn",
+        "114800": "etf",
+    }
+    assert got["005930"].name == "삼성전자"
+    with pytest.raises(exceptions.UnknownSymbol):
+        listed.stock_info("999999")  # refused as Kiwoom refuses a code it does not list
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "kind"),
+    [
+        ("0", "거래소", "stock"),
+        ("10", "코스닥", "stock"),
+        ("50", "코넥스", "stock"),
+        ("6", "리츠", "stock"),
+        ("8", "ETF", "etf"),
+        ("60", "ETN", "etn"),
+        ("", "손실제한ETN", "etn"),
+        ("3", "ELW", None),
+        ("5", "신주인수권", None),
+    ],
+)
+def test_issue15_item1_market_code_to_kind(code: str, name: str, kind: str | None) -> None:
+    from planrunner.krx.instruments import kind_from_market
+
+    assert kind_from_market(code, name) == kind
