@@ -37,6 +37,7 @@ def test_faults_short_every_run_meets_intent_or_names_its_jobs() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.real_clock  # closed-output runners break libfaketime's shared clock state
 def test_issue11_faults_short_journal_write_failures_and_closed_output() -> None:
     """8 scenarios with the runner's journal cut short by RLIMIT_FSIZE or its output
     closed (`| head -1`, broken pipes, `>&- 2>&-`), some beside a hand-placed twin:
