@@ -8,6 +8,7 @@ happens, which is when APScheduler must fire the job.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from typing import Protocol
@@ -15,6 +16,18 @@ from zoneinfo import ZoneInfo
 
 # Every time planrunner reasons about is Korea time, whatever the machine's zone.
 SEOUL = ZoneInfo("Asia/Seoul")
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """`500ms`, `30s`, `5m`, `1h` (the plan's and the scenario's one form); ValueError
+    saying the form otherwise. An offset's `+` is the caller's to strip."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ValueError(f"bad duration {text!r}: use 500ms, 30s, 5m or 1h")
+    return dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
 
 
 class Clock(Protocol):

@@ -17,13 +17,13 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from planrunner.clock import parse_duration
 from planrunner.errors import PlanError, Problem
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import (
@@ -53,21 +53,11 @@ from planrunner.model import (
 )
 from planrunner.plan.load import Loaded, load_file
 
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-_DURATION = re.compile(r"^\+?([0-9]+)(ms|s|m|h)$")
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"not a duration: {text!r}")
-    return dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-
 
 def parse_time(text: str) -> TimeSpec:
     """`"09:30"`, `"9:30:05"` (clock, plan zone) or `"+90s"` (offset from the run start)."""
     if text.startswith("+"):
-        return TimeSpec(text=text, offset=parse_duration(text))
+        return TimeSpec(text=text, offset=parse_duration(text[1:]))
     h, m, *sec = (int(p) for p in text.split(":"))
     return TimeSpec(text=text, clock=dt.time(h, m, sec[0] if sec else 0))
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from planrunner.clock import parse_duration as _duration
 from planrunner.errors import UsageError
 from planrunner.sim.account import Account
 
@@ -51,15 +52,12 @@ _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9_]*)$"), list("-+0123456789")
 )
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
 
 def parse_duration(text: str) -> dt.timedelta:
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ScenarioError(f"bad duration {text!r}: use 500ms, 30s, 5m or 1h")
-    return dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        return _duration(text)
+    except ValueError as e:
+        raise ScenarioError(str(e)) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from planrunner.plan.rules import parse_duration, parse_time
+from planrunner.clock import parse_duration
+from planrunner.plan.rules import parse_time
 from tests.support.plan_text import BASE, problems
 
 STEP = BASE + "steps:\n  - at: '09:30'\n"
