@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planrunner.app.crashlog import write_crash_log
 from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
 from planrunner.app.kinds import broker_kinds
 from planrunner.app.notify import TIMEOUT, Notifier, summary_line
@@ -161,17 +162,6 @@ def _declare_kinds(target: Target, orders: Iterable[OrderSpec]) -> None:
         for spec in orders:
             if spec.instrument:
                 target.simulator.declare_kind(spec.symbol, spec.instrument)
-
-
-def _crash_log(state_dir: Path, tracebacks: list[str]) -> Path:
-    d = state_dir / "logs"
-    d.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = d / f"crash-{dt.datetime.now(SEOUL):%Y%m%d-%H%M%S}-{os.getpid()}.log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an older file of the same name keeps no wider mode
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(redact("\n".join(tracebacks)))
-    return path
 
 
 def _notifier(plan: Plan, opts: RunOptions, warn: Callable[[str], None]) -> Notifier | None:
@@ -411,7 +401,7 @@ def run_plan(
             for tid, figures in found.items():
                 result.stats.setdefault("triggers", {}).setdefault(tid, {}).update(figures)
         if runner.tracebacks:
-            log = _crash_log(opts.state_dir, runner.tracebacks)
+            log = write_crash_log("\n".join(runner.tracebacks), opts.state_dir)
             result = replace(result, attention=(*result.attention, f"traceback in {log}"))
         if journal.failure is None:
             with contextlib.suppress(JournalWriteError):

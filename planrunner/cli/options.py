@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,6 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from planrunner import __version__
 from planrunner.errors import BrokerError, ExitCode, PlanError, RunError, UsageError
 from planrunner.redact import redact
 
@@ -83,27 +81,6 @@ def state_dir_of(value: Path | None) -> Path:
     return value or default_state_dir()
 
 
-def _log_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "planrunner" / "logs"
-
-
-def _write_crash_log() -> Path:
-    import tempfile
-    import traceback
-
-    try:
-        d = _log_dir()
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="crash-", suffix=".log", dir=d)
-    except OSError:
-        fd, name = tempfile.mkstemp(prefix="planrunner-crash-", suffix=".log")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:  # mkstemp: mode 0600
-        f.write(redact(f"planrunner {__version__}\nargv: {sys.argv!r}\n\n"))
-        f.write(redact(traceback.format_exc()))
-    return Path(name)
-
-
 def fail(message: str, code: int, fmt: str = "text") -> NoReturn:
     message = redact(message)
     try:
@@ -138,7 +115,11 @@ def error_handler(fmt: str = "text") -> Iterator[None]:
     except (SystemExit, click.exceptions.Exit, click.ClickException):
         raise
     except Exception as e:
-        log = _write_crash_log()
+        import traceback
+
+        from planrunner.app.crashlog import write_crash_log
+
+        log = write_crash_log(traceback.format_exc())
         fail(
             f"internal error: {type(e).__name__}: {e} (traceback in {log})", ExitCode.INTERNAL, fmt
         )

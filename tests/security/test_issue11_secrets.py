@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
-from planrunner.app.launch import _crash_log
+from planrunner.app.crashlog import write_crash_log
+from planrunner.cli.options import error_handler
 from planrunner.clock import SEOUL
 from planrunner.engine.journal import Journal
+from planrunner.errors import ExitCode
 from planrunner.kiwoom.token import Token, TokenFile
 from planrunner.redact import RedactingFilter, redact, register
 from tests.support.loopback import run_cli
@@ -114,9 +116,27 @@ def test_issue11_item12_journal_lines_and_crash_logs_are_scrubbed(tmp_path: Path
         journal.append({"type": "failed", "job": "entry.place", "reason": quoted})
     text = (tmp_path / "j.jsonl").read_text()
     assert secret not in text and "Illegal header value b'Bearer ***" in text
-    log = _crash_log(tmp_path, [f"Traceback…\n{quoted}\n{json.dumps(secret)}"])
+    log = write_crash_log(f"Traceback…\n{quoted}\n{json.dumps(secret)}", tmp_path)
+    assert log.parent == tmp_path / "logs" and log.name.startswith("crash-")
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert secret not in log.read_text()
+
+
+def test_a_bug_caught_by_the_command_line_is_logged_by_the_same_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "SECRET-issue13-crashlog-5e0d"
+    register(secret)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    with pytest.raises(SystemExit) as ended, error_handler():
+        raise RuntimeError(f"a bug holding {secret}")
+    assert ended.value.code == ExitCode.INTERNAL
+    err = capsys.readouterr().err
+    (log,) = (tmp_path / "planrunner" / "logs").glob("crash-*.log")
+    assert f"(traceback in {log})" in err and secret not in err
+    text = log.read_text()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert "RuntimeError: a bug holding" in text and secret not in text
 
 
 def test_issue11_item12_log_records_are_scrubbed(tmp_path: Path) -> None:
