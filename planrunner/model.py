@@ -258,6 +258,32 @@ class Trigger:
     source: Mark | None = None
 
 
+TRIGGER_JOB = "trigger:"
+
+
+def trigger_job(trigger_id: str, firing: int = 1) -> str:
+    """The journal job of a trigger's n-th firing: `trigger:<id>`, then `trigger:<id>#2`,
+    `#3`… (the first keeps the plain id, so a journal from before repeats reads the same)."""
+    base = f"{TRIGGER_JOB}{trigger_id}"
+    return base if firing <= 1 else f"{base}#{firing}"
+
+
+def parse_trigger_job(job: str) -> tuple[str, int] | None:
+    """`trigger:<id>#N` -> (id, N), `trigger:<id>` -> (id, 1); None for any other job.
+    A named trigger's id has no `#` (ids are `[a-z][a-z0-9_-]*`); an unnamed one's has one
+    of its own after `order.action` (`exit.market#3f2a9c1b`, plan/rules.trigger_id), whose
+    digest may be all digits: a firing's `#N` is the `#` beyond the id's own."""
+    if not job.startswith(TRIGGER_JOB):
+        return None
+    rest = job[len(TRIGGER_JOB) :]
+    own = 1 if "." in rest.split("#", 1)[0] else 0
+    if rest.count("#") > own:
+        tid, _, n = rest.rpartition("#")
+        if n.isdigit():
+            return tid, int(n)
+    return rest, 1
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OcoGroup:
     """One-cancels-other: two resting orders for the same shares. A fill on one leg

@@ -18,7 +18,7 @@ from typing import Any
 from planrunner.engine.journal import Record, Replay
 from planrunner.errors import RunError
 from planrunner.krx import days
-from planrunner.model import Action, CompiledPlan, OrderSpec, action_name
+from planrunner.model import Action, CompiledPlan, OrderSpec, action_name, trigger_job
 from planrunner.plan.rules import Ladder, Plan
 
 
@@ -64,7 +64,7 @@ def timeline_of(plan: CompiledPlan) -> dict[str, str]:
         extra = f" between={t.between[0]}-{t.between[1]}" if t.between else ""
         extra += " repeat" if t.repeat else ""
         cond = f"when {type(t.when).__name__}({when}){extra}"
-        out[f"trigger:{t.id}"] = f"{cond}: {describe(t.action)}"
+        out[trigger_job(t.id)] = f"{cond}: {describe(t.action)}"
     return out
 
 

@@ -36,6 +36,7 @@ from planrunner.clock import SEOUL
 from planrunner.engine.journal import Record, Replay
 from planrunner.errors import UsageError
 from planrunner.krx import days
+from planrunner.model import TRIGGER_JOB, parse_trigger_job
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,7 +204,7 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
                 "ord_no": rec.get("ord_no"),
                 "price": price if what != "cancel" and price else None,
                 "qty": _int(body.get("mdfy_qty") or body.get("cncl_qty") or body.get("ord_qty")),
-                "trigger": str(rec["job"]).startswith("trigger:"),
+                "trigger": parse_trigger_job(str(rec["job"])) is not None,
                 "partial": bool(rec.get("partial", False)),  # a partial cancel: still working
             }
             steps.setdefault(rec["order"], []).append(point)
@@ -338,8 +339,10 @@ def figures(
     triggers = []
     for rec in state.records:
         job = str(rec.get("job") or "")
-        if rec.get("type") == "intent" and job.startswith("trigger:") and rec.get("req") == 0:
-            triggers.append({"trigger": job[8:], "at": _when(rec), "order": rec.get("order")})
+        if rec.get("type") == "intent" and parse_trigger_job(job) and rec.get("req") == 0:
+            # each firing of a repeat trigger is named: `id`, `id#2`, …
+            name = job.removeprefix(TRIGGER_JOB)
+            triggers.append({"trigger": name, "at": _when(rec), "order": rec.get("order")})
     observed: dict[str, list[dict[str, Any]]] = {}
     capped: dict[str, str] = {}
     for rec in state.records:

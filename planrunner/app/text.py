@@ -9,7 +9,7 @@ from planrunner.engine.attention import items
 from planrunner.engine.events import Event, OrderSummary, RunResult
 from planrunner.engine.journal import Replay
 from planrunner.engine.summary import link_text
-from planrunner.model import CompiledPlan, action_name
+from planrunner.model import CompiledPlan, action_name, trigger_job
 
 
 def event_line(e: Event) -> str:
@@ -110,7 +110,7 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         )
     for t in plan.triggers:
         # Each firing of a repeat trigger is its own job: trigger:<id>, trigger:<id>#2, …
-        n, tjob = 1, f"trigger:{t.id}"
+        n, tjob = 1, trigger_job(t.id)
         while True:
             js = state.jobs.get(tjob)
             jobs.append(
@@ -124,7 +124,7 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
                 }
             )
             n += 1
-            tjob = f"trigger:{t.id}#{n}"
+            tjob = trigger_job(t.id, n)
             if tjob not in state.jobs:
                 break
     for g in plan.oco:
@@ -146,7 +146,7 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         trail = state.trails.get(t.id)
         if trail is not None:  # where a trailing stop's level stands
             for row in jobs:
-                if row["job"] == f"trigger:{t.id}" and row["state"] == "armed":
+                if row["job"] == trigger_job(t.id) and row["state"] == "armed":
                     row["reason"] = f"level {trail['level']:,} (best {trail['best']:,})"
     found = items(state)  # the same rule and list as the run's summary (attention.py)
     attention = [i.text for i in found]

@@ -21,6 +21,7 @@ from planrunner.model import (
     PartiallyFilledCond,
     PriceCond,
     TrailingCond,
+    trigger_job,
 )
 
 History = Callable[[str], list[tuple[dt.datetime, int]]]
@@ -63,7 +64,7 @@ def reactions(plan: CompiledPlan, state: Replay, history: History, speed: float)
     for t in plan.triggers:
         if not _has_price(t.when):
             continue
-        job = f"trigger:{t.id}"
+        job = trigger_job(t.id)
         first = next(
             (
                 r

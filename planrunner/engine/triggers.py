@@ -46,6 +46,7 @@ from planrunner.model import (
     TrailingCond,
     Trigger,
     action_order,
+    trigger_job,
 )
 
 TARGET_CHECK_EVERY = 5  # polls between reads of a trigger action's own order
@@ -171,8 +172,7 @@ class TriggerWatcher:
 
     def job_id(self, trigger: Trigger, firing: int = 1) -> str:
         """The journal job of a trigger's n-th firing (the first keeps the plain id)."""
-        base = f"trigger:{trigger.id}"
-        return base if firing <= 1 else f"{base}#{firing}"
+        return trigger_job(trigger.id, firing)
 
     def _journaled(self, job_id: str) -> bool:
         js = self.journal.state.jobs.get(job_id)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from planrunner.clock import parse_duration
-from planrunner.plan.rules import parse_time
+from planrunner.model import parse_trigger_job, trigger_job
+from planrunner.plan.rules import parse_time, trigger_id
 from tests.support.plan_text import BASE, problems
 
 STEP = BASE + "steps:\n  - at: '09:30'\n"
@@ -103,3 +104,15 @@ def test_issue11_item14_a_repeat_trigger_cannot_place(tmp_path: Path) -> None:
         "12:13: $.triggers[0].repeat: a trigger that places 'dip' fires once: "
         "a plan order is placed once (use one trigger per order to place)"
     ]
+
+
+def test_trigger_job_ids_read_back_to_their_trigger_and_firing() -> None:
+    unnamed = trigger_id({"when": {"price": {"symbol": "005930", "below": 1}}, "cancel": {}})
+    assert unnamed.startswith(".cancel#")
+    for tid in ("stop", "exit-2", unnamed, "exit.market#12345678", ".cancel#00000000"):
+        for n in (1, 2, 13):
+            job = trigger_job(tid, n)
+            assert job == (f"trigger:{tid}" if n == 1 else f"trigger:{tid}#{n}")
+            assert parse_trigger_job(job) == (tid, n)
+    assert parse_trigger_job("entry.place") is None
+    assert parse_trigger_job("oco:pair:stop@3") is None
