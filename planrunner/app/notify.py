@@ -32,11 +32,11 @@ from planrunner.engine.events import (
     REJECTED,
     TRIGGERED,
     UNKNOWN,
-    WARNING,
     Emit,
     Event,
     RunResult,
 )
+from planrunner.engine.outcome import Kind
 from planrunner.errors import UsageError
 from planrunner.plan.rules import NOTIFY_EVENTS
 from planrunner.redact import RedactingFilter, redact, register
@@ -262,7 +262,7 @@ class Notifier:
             return "trigger", e.message
         if e.kind == ACKED and e.data.get("kind") == "market":
             return "market", f"{who} switched to a market order ({e.message})"
-        if e.kind in (FAILED, UNKNOWN) or (e.kind == WARNING and e.message.startswith("in doubt")):
+        if e.kind in (FAILED, UNKNOWN) or e.outcome is Kind.IN_DOUBT:
             return "attention", f"needs attention: {who + ': ' if who else ''}{e.message}"
         return "", ""
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from planrunner.clock import Clock
 from planrunner.engine.events import FILL, Emit, Event
 from planrunner.engine.journal import Journal, Record
-from planrunner.engine.outcome import SkipCode
+from planrunner.engine.outcome import Kind, SkipCode
 from planrunner.engine.prices import PriceLog
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.types import Fill, OpenOrder, Quote, ord_key, same_ord_no
@@ -446,6 +446,7 @@ class BrokerChecks:
         job: str | None,
         order: str | None,
         data: dict[str, Any] | None = None,
+        outcome: Kind | None = None,
     ) -> Event:
         return Event(
             kind=kind,
@@ -454,4 +455,5 @@ class BrokerChecks:
             job=job,
             order=order,
             data=dict(data or {}),
+            outcome=outcome,
         )

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from planrunner.engine.outcome import Kind
+
 # Event kinds, in the words the terminal prints.
 SCHEDULED = "scheduled"
 SENT = "sent"
@@ -33,6 +35,9 @@ class Event:
     job: str | None = None
     order: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # The job's typed outcome where the event tells one that needs the trader (a request
+    # in doubt): what a listener acts on, not the wording. Not printed.
+    outcome: Kind | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -167,7 +167,10 @@ class Executor(BrokerChecks):
                         "reason": str(d),
                     }
                 )
-                self.emit(self._event(WARNING, f"in doubt ({d})", job_id, order))
+                doubt = self._event(
+                    WARNING, f"in doubt ({d})", job_id, order, outcome=Kind.IN_DOUBT
+                )
+                self.emit(doubt)
                 return Outcome(kind=Kind.IN_DOUBT, reason=str(d))
             except Skip as s:
                 return self._skipped(job_id, order, s.code, str(s))

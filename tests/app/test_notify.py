@@ -342,3 +342,28 @@ def test_issue17_run_notify_option(tmp_path, receiver, refusing):
     texts = _messages(got)
     assert texts[0].startswith("rejected: extra")
     assert texts[-1].startswith("notify-check ended, exit 2")
+
+
+def test_an_event_in_doubt_is_told_by_its_outcome_not_its_wording(receiver):
+    """A request in doubt is an attention message because the event carries the typed
+    outcome; a warning that merely reads "in doubt…" (no outcome) is not one."""
+    from planrunner.app.notify import Notifier
+    from planrunner.engine.outcome import Kind
+
+    url, got = receiver
+    at = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.UTC)
+    n = Notifier([url], title="t", warn=lambda _: None, timeout=5)
+    emit = n.wrap(lambda _e: None)
+    emit(Event(kind=WARNING, at=at, message="in doubt (lists differ)", job="j1", order="a"))
+    emit(
+        Event(
+            kind=WARNING,
+            at=at,
+            message="the broker's lists and our arithmetic differ",
+            job="j2",
+            order="b",
+            outcome=Kind.IN_DOUBT,
+        )
+    )
+    n.close()
+    assert _messages(got) == ["needs attention: b: the broker's lists and our arithmetic differ"]
