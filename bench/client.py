@@ -35,6 +35,7 @@ import summary
 from planrunner.kiwoom import codes, wire
 from planrunner.kiwoom.client import CONTENT_TYPE, KiwoomClient
 from planrunner.model import WireRequest
+from tests.support.loopback import SimProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
@@ -169,7 +170,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO, encoding="utf-8")
-        proc, url = summary.start_sim(scenario)
+        sim = SimProcess("--scenario", str(scenario), stderr=None)
+        url = sim.url
         try:
             with KiwoomClient(env="sim", base_url=url, **KEYS) as client:
                 post = guide_post(url, client.token().value)
@@ -186,8 +188,7 @@ def main() -> None:
                 rate = sim_throughput(url, client.token().value, args.orders, args.threads)
                 via_client = client_throughput(client, args.orders, args.threads)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            sim.close()
     ratio = statistics.median(guide.call) / statistics.median(mine.call)
     rows = [
         ("our client, per call", mine.call),

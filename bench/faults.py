@@ -89,6 +89,7 @@ from reliability import (
     check_run,
     last_summary,
     launch,
+    launch_env,
     machine,
     make_plan,
     new_workdir,
@@ -361,14 +362,12 @@ def launch_local(
         return wait(launch(plan, url, state, out, settle=None))
     kind, limit = local
     out.touch()
-    env = {**os.environ, **FAKE_KEYS}
-    for name in ("PLANRUNNER_SETTLE_SECONDS", "PLANRUNNER_CRASH_AT"):
-        env.pop(name, None)
+    env = launch_env(settle=None)
     if kind == "closed":
         env.pop("PYTHONFAULTHANDLER", None)  # it needs a stderr
-    else:
-        env["PYTHONFAULTHANDLER"] = "1"
-    cmd = runner_cmd(plan, url, state)
+
+    def start(**streams: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(runner_cmd(plan, url, state), env=env, cwd=ROOT, **streams)
 
     def copy(src: Any) -> None:
         with src, out.open("ab") as f:
@@ -380,14 +379,7 @@ def launch_local(
         def cap() -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-            preexec_fn=cap,
-        )
+        proc = start(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=cap)
         t = threading.Thread(target=copy, args=(proc.stdout,), daemon=True)
         t.start()
         rc = wait(proc)
@@ -395,7 +387,7 @@ def launch_local(
         return rc
     if kind == "head":
         with out.open("ab") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=ROOT)
+            proc = start(stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
         first = proc.stdout.readline()
         proc.stdout.close()
@@ -406,7 +398,7 @@ def launch_local(
         r, w = os.pipe()
         os.close(r)
         try:
-            proc = subprocess.Popen(cmd, stdout=w, stderr=w, env=env, cwd=ROOT)
+            proc = start(stdout=w, stderr=w)
         finally:
             os.close(w)
         return wait(proc)
@@ -415,15 +407,9 @@ def launch_local(
         os.close(1)
         os.close(2)
 
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-        preexec_fn=close_outputs,
+    return wait(
+        start(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=close_outputs)
     )
-    return wait(proc)
 
 
 def status_summary(plan: Path, state: Path) -> dict[str, Any] | None:

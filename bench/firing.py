@@ -53,6 +53,8 @@ from typing import Any
 
 import summary
 
+from tests.support.loopback import SimProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
 SYMBOLS = ("005930", "000660", "035420", "051910", "005380")
@@ -538,7 +540,10 @@ def main() -> None:
         tmp = Path(name)
         scenario = tmp / "scenario.yaml"
         scenario.write_text(scenario_text(), encoding="utf-8")
-        proc, url = summary.start_sim(scenario, "--clock", "virtual", "--speed", "1")
+        sim = SimProcess(
+            "--scenario", str(scenario), "--clock", "virtual", "--speed", "1", stderr=None
+        )
+        url = sim.url
         try:
             conn = http.client.HTTPConnection(url.removeprefix("http://"))
             offset = Offset()
@@ -550,8 +555,7 @@ def main() -> None:
             log = get(conn, "/_sim/log")["log"]
             conn.close()
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            sim.close()
         if offset.lo > offset.hi:
             raise SystemExit("the simulator's clock drifted from ours during the run")
         fsync_ms = fsync_cost(tmp)

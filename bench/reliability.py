@@ -30,18 +30,18 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-FAKE_KEYS = {"KIWOOM_APPKEY": "bench-appkey-0001", "KIWOOM_SECRETKEY": "bench-secret-0001"}
-# `planrunner` with the test seams (settle time, crash points) taken from the environment
-# (tests/support/entry.py; run from the checkout's root): the product never reads them.
-RUNNER = [sys.executable, "-m", "tests.support.entry"]
+# The loopback harness is the tests' (tests/support/loopback.py): the simulator's process,
+# fake keys, and RUNNER, `planrunner` with the test seams (settle time, crash points) taken
+# from the environment (tests/support/entry.py; run from the checkout's root).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.loopback import FAKE_KEYS, ROOT, RUNNER, SimProcess
+
 SETTLE = "0.3"  # PLANRUNNER_SETTLE_SECONDS for the runner (documented in performance.md)
 # codes: open: the runs trade made-up codes (symbols_for), one set per run
 SCENARIO = "walk_every: 1h\ndefault: {price: 70000}\ncodes: open\n"
@@ -62,51 +62,17 @@ def tick_step(price: int, n: int) -> int:
 # ---- the simulator in its own process ------------------------------------------------------
 
 
-class Sim:
-    """`planrunner sim --port 0 --scenario S [--broker NAME=VALUE ...]` on 127.0.0.1;
-    control over /_sim/. `broker`: the broker behaviours (planrunner/sim/behaviour.py)."""
+class Sim(SimProcess):
+    """`planrunner sim --port 0 --scenario S [--broker NAME=VALUE ...]` (the loopback
+    harness of tests/support). `broker`: the broker behaviours (planrunner/sim/behaviour.py)."""
 
     def __init__(self, workdir: Path, broker: dict[str, str] | None = None):
         scenario = workdir / "scenario.yaml"
         scenario.write_text(SCENARIO)
-        cmd = [sys.executable, "-m", "planrunner", "sim", "--port", "0"]
-        cmd += ["--scenario", str(scenario)]
+        args = ["--scenario", str(scenario)]
         for name, value in sorted((broker or {}).items()):
-            cmd += ["--broker", f"{name}={value}"]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http://127.0.0.1:"):
-            self.close()
-            raise RuntimeError(f"planrunner sim did not print its URL (got {self.url!r})")
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def get(self, what: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}/_sim/{what}", timeout=30) as r:
-            return json.loads(r.read())
-
-    def post(self, what: str, body: dict[str, Any]) -> Any:
-        req = urllib.request.Request(
-            f"{self.url}/_sim/{what}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+            args += ["--broker", f"{name}={value}"]
+        super().__init__(*args, stderr=subprocess.DEVNULL, cwd=ROOT)
 
 
 # ---- seeded plans --------------------------------------------------------------------------
@@ -284,20 +250,34 @@ def launch(
     plan: Path, url: str, state: Path, out: Path, *, settle: str | None = SETTLE
 ) -> subprocess.Popen[bytes]:
     """`settle=None` keeps the runner's own SETTLE_SECONDS (3 s)."""
+    with out.open("ab") as f:
+        return subprocess.Popen(
+            runner_cmd(plan, url, state),
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=launch_env(settle),
+            cwd=ROOT,
+        )
+
+
+def launch_env(settle: str | None = SETTLE) -> dict[str, str]:
+    """A launch's environment: fake keys, no crash point, the settle time (`None`: the
+    runner's own), and Python's faulthandler (SIGABRT on a hung launch prints every
+    thread's stack)."""
     env = {**os.environ, **FAKE_KEYS}
-    env.pop("PLANRUNNER_SETTLE_SECONDS", None)
-    env.pop("PLANRUNNER_IN_FLIGHT_SECONDS", None)
+    for name in (
+        "PLANRUNNER_SETTLE_SECONDS",
+        "PLANRUNNER_IN_FLIGHT_SECONDS",
+        "PLANRUNNER_CRASH_AT",
+    ):
+        env.pop(name, None)
     if settle is not None:
         # the simulator answers in milliseconds: after a kill, a request in flight is in
         # its lists within the settle time (the default waits the client's 13 s timeout)
         env["PLANRUNNER_SETTLE_SECONDS"] = settle
         env["PLANRUNNER_IN_FLIGHT_SECONDS"] = settle
-    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT on a hung launch prints every thread's stack
-    env.pop("PLANRUNNER_CRASH_AT", None)
-    with out.open("ab") as f:
-        return subprocess.Popen(
-            runner_cmd(plan, url, state), stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT
-        )
+    env["PYTHONFAULTHANDLER"] = "1"
+    return env
 
 
 def wait(proc: subprocess.Popen[bytes], timeout: float = LAUNCH_TIMEOUT) -> int | None:

@@ -14,11 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+# A bench runs as `python bench/NAME.py`: the checkout's root is made importable, for the
+# support package the benches share with the tests (tests/support/loopback.py: the
+# simulator in its own process). Every bench imports this module first.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 KEYS = ("figure", "goal", "measured", "met")
 
@@ -109,16 +115,3 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def start_sim(scenario: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`planrunner sim` in its own process on a free loopback port; its URL."""
-    cmd = [sys.executable, "-m", "planrunner", "sim", "--port", "0", *args]
-    cmd += ["--scenario", str(scenario)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        raise SystemExit(f"planrunner sim did not print its URL (got {url!r})")
-    return proc, url

@@ -28,19 +28,38 @@ def runner_env(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class SimProcess:
-    def __init__(self, *args: str):
+    """`planrunner sim --port 0 ARGS` in its own process on 127.0.0.1; control over /_sim/.
+    The one harness for tests and benches (bench/ imports it: the support package is
+    what both share, and tests never import a bench script to use it). `stderr`: where
+    the simulator's own messages go (a pipe read at close, DEVNULL, None to inherit)."""
+
+    def __init__(self, *args: str, stderr: int | None = subprocess.PIPE, cwd: Path | None = None):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "planrunner", "sim", "--port", "0", *args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             text=True,
+            cwd=cwd,
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), self.url
+        if not self.url.startswith("http://127.0.0.1:"):
+            self.close()
+            raise RuntimeError(f"planrunner sim did not print its URL (got {self.url!r})")
+        self.port = int(self.url.rsplit(":", 1)[1])
 
     def get(self, what: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}/_sim/{what}", timeout=10) as r:
+        with urllib.request.urlopen(f"{self.url}/_sim/{what}", timeout=30) as r:
+            return json.loads(r.read())
+
+    def post(self, what: str, body: dict[str, Any]) -> Any:
+        req = urllib.request.Request(
+            f"{self.url}/_sim/{what}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
     def order_requests(self) -> list[dict[str, Any]]:
@@ -54,7 +73,8 @@ class SimProcess:
         ]
 
     def close(self) -> None:
-        self.proc.terminate()
+        if self.proc.poll() is None:
+            self.proc.terminate()
         try:
             self.proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
