@@ -11,7 +11,7 @@ import pytest
 
 from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.feed import ws_url_for
-from tests.support.feed import Live, Recorder, live_sim
+from tests.support.feed import Live, Recorder, live_sim, price_feed
 
 PARTIAL = """
 symbols:
@@ -42,26 +42,20 @@ def test_issue14_ws_url_follows_the_base_url() -> None:
 
 
 def test_issue14_login_register_and_price_push() -> None:
-    with live_sim() as live:
-        rec = Recorder()
-        with live.feed(rec) as feed:
-            feed.watch_prices(["005930"])
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.wants_prices())
-            live.sim.set_price("005930", 70100)
-            rec.wait(lambda r: r.prices() == [70100])
-            live.sim.set_price("005930", 69900)  # below the base: signed "-69900" on the wire
-            rec.wait(lambda r: r.prices() == [70100, 69900])
-            assert rec.states == [(True, "connected")]
-            # REMOVE: no more pushes for the symbol (an order event still arrives after it)
-            feed.watch_orders()
-            feed.unwatch_prices(["005930"])
-            rec.wait(lambda r: not live.sim.hub.wants_prices())
-            live.sim.set_price("005930", 70500)
-            live.client.place("005930", "buy", 1, 70000, "limit")
-            rec.wait(lambda r: "accepted" in r.kinds())
-            assert rec.prices() == [70100, 69900]
+    with price_feed() as (live, rec, feed):
+        live.sim.set_price("005930", 70100)
+        rec.wait(lambda r: r.prices() == [70100])
+        live.sim.set_price("005930", 69900)  # below the base: signed "-69900" on the wire
+        rec.wait(lambda r: r.prices() == [70100, 69900])
+        assert rec.states == [(True, "connected")]
+        # REMOVE: no more pushes for the symbol (an order event still arrives after it)
+        feed.watch_orders()
+        feed.unwatch_prices(["005930"])
+        rec.wait(lambda r: not live.sim.hub.wants_prices())
+        live.sim.set_price("005930", 70500)
+        live.client.place("005930", "buy", 1, 70000, "limit")
+        rec.wait(lambda r: "accepted" in r.kinds())
+        assert rec.prices() == [70100, 69900]
 
 
 def test_issue14_ping_is_echoed_unchanged() -> None:
@@ -93,18 +87,12 @@ def test_issue14_login_with_an_expired_token_renews_it_once() -> None:
 
 def test_issue14_no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    with live_sim() as live:
-        rec = Recorder()
-        with live.feed(rec) as feed:
-            feed.watch_prices(["005930"])
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.wants_prices())
-            live.sim.expire_tokens()
-            live.sim.faults.add("ws_drop")
-            live.sim.set_price("005930", 70100)  # dropped, then LOGIN refused, renewed
-            rec.wait(lambda r: feed.connects >= 2)
-            token = live.client.tokens.held_value()
+    with price_feed() as (live, rec, feed):
+        live.sim.expire_tokens()
+        live.sim.faults.add("ws_drop")
+        live.sim.set_price("005930", 70100)  # dropped, then LOGIN refused, renewed
+        rec.wait(lambda r: feed.connects >= 2)
+        token = live.client.tokens.held_value()
     assert token
     text = "\n".join(r.getMessage() for r in caplog.records) + repr(rec.states)
     assert '"trnm": "LOGIN"' not in text  # no frame is logged (client or simulator)
@@ -167,50 +155,32 @@ def test_issue14_every_order_event_kind() -> None:
 
 
 def test_issue14_stalled_socket_is_noticed_and_replaced() -> None:
-    with live_sim() as live:
-        rec = Recorder()
-        with live.feed(rec, idle_timeout=1.0) as feed:
-            feed.watch_prices(["005930"])
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.wants_prices())
-            live.sim.faults.add("ws_stall:api=0B")  # for good: nothing more on that socket
-            live.sim.set_price("005930", 70100)
-            rec.wait(lambda r: len(r.states) >= 3 and r.states[-1][0])
-            assert any("stalled" in why for up, why in rec.states if not up), rec.states
-            _push_until_seen(live, rec)
-            assert 70100 not in rec.prices()  # it was stuck on the stalled socket
+    with price_feed(idle_timeout=1.0) as (live, rec, _feed):
+        live.sim.faults.add("ws_stall:api=0B")  # for good: nothing more on that socket
+        live.sim.set_price("005930", 70100)
+        rec.wait(lambda r: len(r.states) >= 3 and r.states[-1][0])
+        assert any("stalled" in why for up, why in rec.states if not up), rec.states
+        _push_until_seen(live, rec)
+        assert 70100 not in rec.prices()  # it was stuck on the stalled socket
 
 
 def test_issue14_malformed_json_frame_is_skipped() -> None:
-    with live_sim() as live:
-        rec = Recorder()
-        with live.feed(rec) as feed:
-            feed.watch_prices(["005930"])
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.wants_prices())
-            live.sim.faults.add("ws_malformed")
-            live.sim.set_price("005930", 70100)
-            rec.wait(lambda r: r.prices() == [70100])
-            assert feed.malformed == 1
-            assert feed.connects == 1 and rec.states == [(True, "connected")]
+    with price_feed() as (live, rec, feed):
+        live.sim.faults.add("ws_malformed")
+        live.sim.set_price("005930", 70100)
+        rec.wait(lambda r: r.prices() == [70100])
+        assert feed.malformed == 1
+        assert feed.connects == 1 and rec.states == [(True, "connected")]
 
 
 def test_issue14_malformed_frame_breaks_the_connection_and_it_recovers() -> None:
-    with live_sim() as live:
-        rec = Recorder()
-        with live.feed(rec) as feed:
-            feed.watch_prices(["005930"])
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.wants_prices())
-            live.sim.faults.add("ws_malformed:raw=yes")
-            live.sim.set_price("005930", 70100)
-            rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
-            assert [up for up, _ in rec.states] == [True, False, True]
-            live.sim.set_price("005930", 70200)
-            rec.wait(lambda r: 70200 in r.prices())
+    with price_feed() as (live, rec, _feed):
+        live.sim.faults.add("ws_malformed:raw=yes")
+        live.sim.set_price("005930", 70100)
+        rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
+        assert [up for up, _ in rec.states] == [True, False, True]
+        live.sim.set_price("005930", 70200)
+        rec.wait(lambda r: 70200 in r.prices())
 
 
 def test_issue14_late_order_event_arrives_out_of_order() -> None:

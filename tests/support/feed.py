@@ -101,3 +101,17 @@ def live_sim(scenario: str = STILL, *, ping_interval: float = 0.2) -> Iterator[L
         ) as client,
     ):
         yield Live(sim=sim, server=server, client=client, clock=clock)
+
+
+@contextmanager
+def price_feed(**options: Any) -> Iterator[tuple[Live, Recorder, Feed]]:
+    """A live simulator and a started feed watching 005930's prices, once the simulator
+    holds the subscription (`options`: the feed's, as `Live.feed`)."""
+    with live_sim() as live:
+        rec = Recorder()
+        with live.feed(rec, **options) as feed:
+            feed.watch_prices(["005930"])
+            feed.start()
+            assert feed.wait_up(WAIT)
+            rec.wait(lambda r: live.sim.hub.wants_prices())
+            yield live, rec, feed
