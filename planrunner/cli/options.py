@@ -30,6 +30,12 @@ def choice_option(*decls: str, choices: list[str], default: str, help: str) -> C
     )
 
 
+def broker_option(help: str) -> Callable[[F], F]:
+    """`--broker NAME=VALUE`, repeatable: a broker behaviour the documentation leaves open
+    (planrunner/sim/behaviour.py), for the simulator to play or `show` to predict."""
+    return click.option("--broker", "broker", multiple=True, metavar="NAME=VALUE", help=help)
+
+
 # A file that must exist (a plan, a scenario, a rates file).
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 PLAN_ARGUMENT = click.argument("plan", type=EXISTING_FILE)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from planrunner.cli.options import FORMAT_OPTION, SET_OPTION, date_option, handled, set_values
+from planrunner.cli.options import (
+    FORMAT_OPTION,
+    SET_OPTION,
+    broker_option,
+    date_option,
+    handled,
+    set_values,
+)
 from planrunner.errors import ExitCode, PlanError, Problem, UsageError
 
 if TYPE_CHECKING:
@@ -82,30 +89,17 @@ def _warnings(path: str, compiled: CompiledPlan) -> list[str]:
     metavar="HH:MM[:SS]",
     help="Run start for +offset times and orders without `at` (default: now, or the open).",
 )
-@click.option(
-    "--broker",
-    "broker",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help=(
-        "Predict the requests for a broker that behaves so (as `planrunner sim --broker`; "
-        "README 'Broker behaviours we could not verify'). remainder=cancel: a partial "
-        "cancel's rest is listed under the cancel's own number, so later requests name it; "
-        "padding=none: an adopted number is sent without leading zeros. The other switches "
-        "change no request."
-    ),
+@broker_option(
+    "Predict the requests for a broker that behaves so (as `planrunner sim --broker`; "
+    "README 'Broker behaviours we could not verify'). remainder=cancel: a partial "
+    "cancel's rest is listed under the cancel's own number, so later requests name it; "
+    "padding=none: an adopted number is sent without leading zeros. The other switches "
+    "change no request."
 )
 @SET_OPTION
 @FORMAT_OPTION
 @handled
-def show(
-    plan: str,
-    date_: str | None,
-    start: str | None,
-    broker: tuple[str, ...],
-    sets: tuple[str, ...],
-    fmt: str,
-) -> None:
+def show(**options: Any) -> None:
     """The day's timeline: every job with its time (Asia/Seoul), order, action and the
     exact request (api-id and body), then every trigger. No network.
 
@@ -118,7 +112,7 @@ def show(
     from planrunner.plan.load import paused_gc
 
     with paused_gc():  # linear in a plan's size (see paused_gc)
-        _show(plan, date_, start, broker, sets, fmt)
+        _show(**options)  # its parameters are the options above
 
 
 def _show(

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from planrunner.cli.options import EXISTING_FILE, choice_option, handled
+from planrunner.cli.options import EXISTING_FILE, broker_option, choice_option, handled
 from planrunner.errors import UsageError
 
 
@@ -75,17 +75,11 @@ def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
     show_default=True,
     help="The first order number it hands out.",
 )
-@click.option(
-    "--broker",
-    "broker",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help=(
-        "A broker behaviour the documentation leaves open (repeatable; README "
-        "'Broker behaviours we could not verify'): remainder=original|cancel, "
-        "orig_ord_no=parent|root, all_qty=quantity|zeros, base_orig_ord_no=root|target, "
-        "padding=7|none, fills_list=filled|all. The first value is the default."
-    ),
+@broker_option(
+    "A broker behaviour the documentation leaves open (repeatable; README "
+    "'Broker behaviours we could not verify'): remainder=original|cancel, "
+    "orig_ord_no=parent|root, all_qty=quantity|zeros, base_orig_ord_no=root|target, "
+    "padding=7|none, fills_list=filled|all. The first value is the default."
 )
 @click.option(
     "--codes",
