@@ -40,7 +40,7 @@ from typing import Any
 # fake keys, and RUNNER, `planrunner` with the test seams (settle time, crash points) taken
 # from the environment (tests/support/entry.py; run from the checkout's root).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.loopback import FAKE_KEYS, ROOT, RUNNER, SimProcess
+from tests.support.loopback import FAKE_KEYS, ROOT, RUNNER, SimProcess, dry_run
 
 SETTLE = "0.3"  # PLANRUNNER_SETTLE_SECONDS for the runner (documented in performance.md)
 # codes: open: the runs trade made-up codes (symbols_for), one set per run
@@ -232,18 +232,7 @@ def make_plan(
 
 
 def runner_cmd(plan: Path, url: str, state: Path) -> list[str]:
-    return [
-        *RUNNER,
-        "run",
-        str(plan),
-        "--dry-run",
-        "--base-url",
-        url,
-        "--state-dir",
-        str(state),
-        "--format",
-        "json",
-    ]
+    return [*RUNNER, *dry_run(plan, url, state, "--format", "json")]
 
 
 def launch(

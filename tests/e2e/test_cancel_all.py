@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from planrunner.sim.behaviour import Behaviour
-from tests.support.loopback import FAKE_KEYS, SimProcess, run_cli
+from tests.support.loopback import SimProcess, dry_run, run_cli, start_planrunner
 
 PLAN = """\
 version: 1
@@ -40,24 +37,7 @@ def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path, read
     # --codes open: 000660 at 68,000, one price for every code (not the table's)
     sim = SimProcess("--codes", "open", *switches)
     try:
-        runner = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "planrunner",
-                "run",
-                str(plan),
-                "--dry-run",
-                "--base-url",
-                sim.url,
-                "--state-dir",
-                str(state),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **FAKE_KEYS},
-        )
+        runner = start_planrunner(*dry_run(plan, sim.url, state))
         deadline = time.monotonic() + 30
         while len(sim.order_requests()) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)

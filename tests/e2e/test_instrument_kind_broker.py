@@ -19,6 +19,7 @@ from planrunner.kiwoom.client import KiwoomClient
 from planrunner.plan.rules import load_plan
 from planrunner.sim import Simulator, parse_scenario
 from tests.support.loopback import FAKE_KEYS, SimProcess
+from tests.support.sim import sim_client
 
 SCENARIO = """\
 codes: listed
@@ -45,14 +46,7 @@ DAY = dt.date(2026, 11, 26)
 def client() -> Iterator[tuple[KiwoomClient, Simulator]]:
     clock = ManualClock(dt.datetime(2026, 11, 26, 9, 0, tzinfo=SEOUL))
     sim = Simulator(clock=clock, scenario=parse_scenario(SCENARIO), seed=1)
-    with KiwoomClient(
-        appkey="appkey-1",
-        secretkey="secret-1",
-        env="sim",
-        transport=sim.transport(),
-        clock=clock,
-        sleep=lambda _: None,
-    ) as c:
+    with sim_client(sim, clock) as c:
         yield c, sim
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.loopback import FAKE_KEYS, SimProcess, run_cli
+from tests.support.loopback import (
+    FAKE_KEYS,
+    PLANRUNNER,
+    SimProcess,
+    dry_run,
+    run_cli,
+    start_planrunner,
+)
 from tests.support.plan_text import chain
 
 CHAIN = chain("loopback-chain")
@@ -32,9 +38,7 @@ def plan(tmp_path: Path) -> Path:
 
 
 def _run(plan: Path, sim: SimProcess, state: Path, **env: str):
-    return run_cli(
-        "run", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(state), env=env
-    )
+    return run_cli(*dry_run(plan, sim.url, state), env=env)
 
 
 def _assert_chain_ran_once(sim: SimProcess) -> None:
@@ -107,9 +111,8 @@ def test_issue13_the_product_reads_no_test_seam_from_the_environment(sim, plan, 
         "PLANRUNNER_CRASH_AT": "entry.place:0:after-intent",
         "PLANRUNNER_SETTLE_SECONDS": "0",
     }
-    args = ["run", str(plan), "--dry-run", "--base-url", sim.url]
     done = subprocess.run(
-        [sys.executable, "-m", "planrunner", *args, "--state-dir", str(tmp_path / "state")],
+        [*PLANRUNNER, *dry_run(plan, sim.url, tmp_path / "state")],
         capture_output=True,
         text=True,
         env=env,
@@ -126,25 +129,7 @@ def test_second_runner_refuses_and_ctrl_c_exits_130_with_a_consistent_journal(si
     plan = tmp_path / "slow.yaml"
     plan.write_text(SLOW)
     state = tmp_path / "state"
-    args = [
-        sys.executable,
-        "-m",
-        "planrunner",
-        "run",
-        str(plan),
-        "--dry-run",
-        "--base-url",
-        sim.url,
-        "--state-dir",
-        str(state),
-    ]
-    first = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **FAKE_KEYS},
-    )
+    first = start_planrunner(*dry_run(plan, sim.url, state))
     try:
         deadline = time.monotonic() + 30
         while len(sim.order_requests()) < 3 and time.monotonic() < deadline:

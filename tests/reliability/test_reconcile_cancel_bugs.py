@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.loopback import SimProcess, run_cli
+from tests.support.loopback import SimProcess, dry_run, run_cli
 
 PLAN = """\
 version: 1
@@ -49,7 +49,7 @@ def _crash_then_resume(sim: SimProcess, tmp_path: Path, crash_at: str) -> str:
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
     state = tmp_path / "state"
-    args = ("run", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(state))
+    args = dry_run(plan, sim.url, state)
     crashed = run_cli(*args, env={"PLANRUNNER_CRASH_AT": crash_at})
     assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
     resumed = run_cli(*args)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from planrunner.engine.journal import replay
-from tests.support.loopback import SimProcess, run_cli
+from tests.support.loopback import SimProcess, dry_run, run_cli
 
 PLAN = """\
 version: 1
@@ -50,7 +50,7 @@ def test_mid_run_reconcile_leaves_other_jobs_finished_requests_alone(sim, tmp_pa
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
     state = tmp_path / "state"
-    args = ("run", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(state))
+    args = dry_run(plan, sim.url, state)
     done = run_cli(*args, env={"PLANRUNNER_SETTLE_SECONDS": "1.0"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(sim.order_requests()) == 2  # one buy, one sell: nothing sent twice

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.loopback import SimProcess, run_cli
+from tests.support.loopback import SimProcess, dry_run, run_cli
 
 STEPS = 13  # steps[10..12] sort before steps[1] and outnumber the pool's 3 threads
 PLAN = (
@@ -50,7 +50,7 @@ def sim():
 def test_restart_with_many_overdue_jobs_on_one_order_finishes(sim, tmp_path: Path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
-    args = ("run", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(tmp_path))
+    args = dry_run(plan, sim.url, tmp_path)
     crashed = run_cli(*args, env={"PLANRUNNER_CRASH_AT": "a.place:0:after-post"})
     assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
     time.sleep(2.0)  # every step is now overdue: a restart schedules all of them at `now`

@@ -107,14 +107,7 @@ def test_issue15_item4_unknown_codes_refused_and_table_prices(listed: KiwoomClie
 
 def _client(clock: ManualClock, scenario: str | None) -> KiwoomClient:
     sim = Simulator(clock=clock, scenario=parse_scenario(scenario) if scenario else None)
-    return KiwoomClient(
-        appkey="appkey-1",
-        secretkey="secret-1",
-        env="sim",
-        transport=sim.transport(),
-        clock=clock,
-        sleep=lambda _: None,
-    )
+    return sim_client(sim, clock)
 
 
 def test_issue15_item4_unknown_codes_refused_by_default(clock: ManualClock) -> None:

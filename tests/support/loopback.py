@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # `planrunner ARGS` with the test seams (crash points, settle time) read from the
 # environment: tests/support/entry.py. The product itself never reads them.
 RUNNER = [sys.executable, "-m", "tests.support.entry"]
+# `planrunner ARGS`: the product alone, no test seams.
+PLANRUNNER = [sys.executable, "-m", "planrunner"]
 
 
 def runner_env(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -35,7 +37,7 @@ class SimProcess:
 
     def __init__(self, *args: str, stderr: int | None = subprocess.PIPE, cwd: Path | None = None):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "planrunner", "sim", "--port", "0", *args],
+            [*PLANRUNNER, "sim", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -80,6 +82,20 @@ class SimProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.communicate()
+
+
+def dry_run(plan: Path, url: str, state: Path, *more: str) -> list[str]:
+    """The arguments of `run PLAN --dry-run` against the simulator at `url`, the journal
+    under `state`."""
+    return ["run", str(plan), "--dry-run", "--base-url", url, "--state-dir", str(state), *more]
+
+
+def start_planrunner(*args: str) -> subprocess.Popen[str]:
+    """`planrunner ARGS` (PLANRUNNER) started with fake keys, its output piped as text."""
+    env = {**os.environ, **FAKE_KEYS}
+    return subprocess.Popen(
+        [*PLANRUNNER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def run_cli(
