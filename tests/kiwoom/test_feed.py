@@ -11,7 +11,7 @@ import pytest
 
 from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.feed import ws_url_for
-from tests.support.feed import Live, Recorder, live_sim, price_feed
+from tests.support.feed import Live, Recorder, feed_up, live_sim
 
 PARTIAL = """
 symbols:
@@ -42,7 +42,7 @@ def test_issue14_ws_url_follows_the_base_url() -> None:
 
 
 def test_issue14_login_register_and_price_push() -> None:
-    with price_feed() as (live, rec, feed):
+    with feed_up() as (live, rec, feed):
         live.sim.set_price("005930", 70100)
         rec.wait(lambda r: r.prices() == [70100])
         live.sim.set_price("005930", 69900)  # below the base: signed "-69900" on the wire
@@ -87,7 +87,7 @@ def test_issue14_login_with_an_expired_token_renews_it_once() -> None:
 
 def test_issue14_no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    with price_feed() as (live, rec, feed):
+    with feed_up() as (live, rec, feed):
         live.sim.expire_tokens()
         live.sim.faults.add("ws_drop")
         live.sim.set_price("005930", 70100)  # dropped, then LOGIN refused, renewed
@@ -101,44 +101,31 @@ def test_issue14_no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_issue14_reconnect_and_register_again_after_a_drop() -> None:
-    with live_sim() as live:
-        rec = Recorder()
-        with live.feed(rec) as feed:
-            feed.watch_prices(["005930"])
-            feed.watch_orders()
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.wants_prices())
-            live.sim.faults.add("ws_drop:api=0B")
-            live.sim.set_price("005930", 70100)  # this push drops the connection instead
-            rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
-            assert [up for up, _ in rec.states] == [True, False, True]
-            live.sim.set_price("005930", 70200)
-            rec.wait(lambda r: 70200 in r.prices())
-            live.client.place("005930", "buy", 1, 69000, "limit")
-            rec.wait(lambda r: "accepted" in r.kinds())  # 00 registered again too
+    with feed_up(orders=True) as (live, rec, _feed):
+        live.sim.faults.add("ws_drop:api=0B")
+        live.sim.set_price("005930", 70100)  # this push drops the connection instead
+        rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
+        assert [up for up, _ in rec.states] == [True, False, True]
+        live.sim.set_price("005930", 70200)
+        rec.wait(lambda r: 70200 in r.prices())
+        live.client.place("005930", "buy", 1, 69000, "limit")
+        rec.wait(lambda r: "accepted" in r.kinds())  # 00 registered again too
 
 
 def test_issue14_every_order_event_kind() -> None:
-    with live_sim(PARTIAL) as live:
-        rec = Recorder()
-        with live.feed(rec) as feed:
-            feed.watch_orders()
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.sessions() and live.session().wants("00", ""))
-            c = live.client
-            first = c.place("005930", "buy", 10, 70000, "limit").ord_no  # fills 3 of 10
-            rec.wait(lambda r: r.kinds() == ["accepted", "filled"])
-            moved = c.modify(first, "005930", 69000).ord_no
-            rec.wait(lambda r: r.kinds()[-2:] == ["accepted", "modified"])
-            c.cancel(moved, "005930")
-            rec.wait(lambda r: r.kinds()[-2:] == ["accepted", "cancelled"])
-            with pytest.raises(e.Rejected):
-                c.cancel(moved, "005930")  # nothing left: refused, and pushed as 거부
-            rec.wait(lambda r: r.kinds()[-1] == "rejected")
-            c.place("005930", "buy", 5, 70000, "limit_ioc")  # 3 fill, the broker cancels 2
-            rec.wait(lambda r: r.kinds()[-3:] == ["accepted", "filled", "cancelled"])
+    with feed_up(PARTIAL, prices=False, orders=True) as (live, rec, _feed):
+        c = live.client
+        first = c.place("005930", "buy", 10, 70000, "limit").ord_no  # fills 3 of 10
+        rec.wait(lambda r: r.kinds() == ["accepted", "filled"])
+        moved = c.modify(first, "005930", 69000).ord_no
+        rec.wait(lambda r: r.kinds()[-2:] == ["accepted", "modified"])
+        c.cancel(moved, "005930")
+        rec.wait(lambda r: r.kinds()[-2:] == ["accepted", "cancelled"])
+        with pytest.raises(e.Rejected):
+            c.cancel(moved, "005930")  # nothing left: refused, and pushed as 거부
+        rec.wait(lambda r: r.kinds()[-1] == "rejected")
+        c.place("005930", "buy", 5, 70000, "limit_ioc")  # 3 fill, the broker cancels 2
+        rec.wait(lambda r: r.kinds()[-3:] == ["accepted", "filled", "cancelled"])
     ev = rec.events
     fill = ev[1]
     assert (fill.ord_no, fill.fill_qty, fill.fill_price) == (first, 3, 70000)
@@ -155,7 +142,7 @@ def test_issue14_every_order_event_kind() -> None:
 
 
 def test_issue14_stalled_socket_is_noticed_and_replaced() -> None:
-    with price_feed(idle_timeout=1.0) as (live, rec, _feed):
+    with feed_up(idle_timeout=1.0) as (live, rec, _feed):
         live.sim.faults.add("ws_stall:api=0B")  # for good: nothing more on that socket
         live.sim.set_price("005930", 70100)
         rec.wait(lambda r: len(r.states) >= 3 and r.states[-1][0])
@@ -165,7 +152,7 @@ def test_issue14_stalled_socket_is_noticed_and_replaced() -> None:
 
 
 def test_issue14_malformed_json_frame_is_skipped() -> None:
-    with price_feed() as (live, rec, feed):
+    with feed_up() as (live, rec, feed):
         live.sim.faults.add("ws_malformed")
         live.sim.set_price("005930", 70100)
         rec.wait(lambda r: r.prices() == [70100])
@@ -174,7 +161,7 @@ def test_issue14_malformed_json_frame_is_skipped() -> None:
 
 
 def test_issue14_malformed_frame_breaks_the_connection_and_it_recovers() -> None:
-    with price_feed() as (live, rec, _feed):
+    with feed_up() as (live, rec, _feed):
         live.sim.faults.add("ws_malformed:raw=yes")
         live.sim.set_price("005930", 70100)
         rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
@@ -184,15 +171,9 @@ def test_issue14_malformed_frame_breaks_the_connection_and_it_recovers() -> None
 
 
 def test_issue14_late_order_event_arrives_out_of_order() -> None:
-    with live_sim() as live:
-        rec = Recorder()
-        with live.feed(rec) as feed:
-            feed.watch_orders()
-            feed.start()
-            assert feed.wait_up(30)
-            rec.wait(lambda r: live.sim.hub.sessions() and live.session().wants("00", ""))
-            live.sim.faults.add("ws_late:api=00,ms=600000")  # held until the next 00
-            live.client.place("005930", "buy", 10, 70000, "limit")  # accepted, filled
-            rec.wait(lambda r: len(r.events) == 2)
-            assert rec.kinds() == ["filled", "accepted"]
-            assert rec.events[0].filled_qty == 10
+    with feed_up(prices=False, orders=True) as (live, rec, _feed):
+        live.sim.faults.add("ws_late:api=00,ms=600000")  # held until the next 00
+        live.client.place("005930", "buy", 10, 70000, "limit")  # accepted, filled
+        rec.wait(lambda r: len(r.events) == 2)
+        assert rec.kinds() == ["filled", "accepted"]
+        assert rec.events[0].filled_qty == 10

@@ -104,14 +104,23 @@ def live_sim(scenario: str = STILL, *, ping_interval: float = 0.2) -> Iterator[L
 
 
 @contextmanager
-def price_feed(**options: Any) -> Iterator[tuple[Live, Recorder, Feed]]:
-    """A live simulator and a started feed watching 005930's prices, once the simulator
-    holds the subscription (`options`: the feed's, as `Live.feed`)."""
-    with live_sim() as live:
+def feed_up(
+    scenario: str = STILL, *, prices: bool = True, orders: bool = False, **options: Any
+) -> Iterator[tuple[Live, Recorder, Feed]]:
+    """A live simulator and a started feed watching 005930's prices and/or the account's
+    order events, once the simulator holds the subscription (`options`: the feed's, as
+    `Live.feed`)."""
+    with live_sim(scenario) as live:
         rec = Recorder()
         with live.feed(rec, **options) as feed:
-            feed.watch_prices(["005930"])
+            if prices:
+                feed.watch_prices(["005930"])
+            if orders:
+                feed.watch_orders()
             feed.start()
             assert feed.wait_up(WAIT)
-            rec.wait(lambda r: live.sim.hub.wants_prices())
+            if prices:
+                rec.wait(lambda r: live.sim.hub.wants_prices())
+            else:
+                rec.wait(lambda r: live.sim.hub.sessions() and live.session().wants("00", ""))
             yield live, rec, feed
