@@ -5,24 +5,13 @@ No timing is asserted: the figures depend on the machine (docs/performance.md ha
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "firing.py"
-
-
-def _bench(*args: str) -> str:
-    """bench/firing.py's output (it must exit 0)."""
-    return subprocess.run(
-        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
+from tests.support.bench import output
 
 
 def test_firing_bench_prints_lateness_and_peak_rss() -> None:
     args = ["--orders", "6", "--modifies", "1", "--every", "1", "--groups", "1"]
     args += ["--group-size", "2", "--rss-steps", "50", "--no-write"]
-    out = _bench(*args)
+    out = output("firing", *args)
     assert "| **order request received (all jobs)** | 12 |" in out
     for name in ("place (kt10000)", "modify (kt10002)", "sharing an instant", "fire: APScheduler"):
         assert name in out
@@ -33,5 +22,5 @@ def test_firing_bench_prints_lateness_and_peak_rss() -> None:
 def test_issue17_firing_bench_with_a_hanging_notification_receiver() -> None:
     args = ["--orders", "4", "--modifies", "1", "--every", "1", "--groups", "1"]
     args += ["--group-size", "2", "--rss-steps", "50", "--no-write", "--notify-hanging"]
-    out = _bench(*args)
+    out = output("firing", *args)
     assert "| **order request received (all jobs)** | 8 |" in out

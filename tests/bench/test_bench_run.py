@@ -9,23 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.bench import BENCH, load
+from tests.support.bench import BENCH, load, output
 
 
 def test_run_help() -> None:
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    out = output("run", "--help", timeout=60)
     for option in ("--full", "--only", "--logs", "--timeout", "--no-write"):
         assert option in out
 

@@ -3,25 +3,19 @@ bounds (issue 16, acceptance 4). No timing is asserted: docs/performance.md has 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 from planrunner.plan.load import MAX_BYTES, MAX_VALUES, _expanded_size
+from tests.support.bench import output
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def test_issue16_acceptance4_scaling_bench_prints_its_table() -> None:
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "scaling.py"), "--sizes", "20,40", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = output("scaling", "--sizes", "20,40", "--repeat", "1")
     assert "| steps | file | validate (CPU) |" in out
     assert "| 20 | " in out and "| 40 | " in out
 

@@ -6,21 +6,13 @@ No timing is asserted; the full run (200) and its figures are in docs/performanc
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
+from tests.support.bench import run_json
 
 
 def test_chaos_short_nothing_twice_nothing_lost() -> None:
-    args = ["--runs", "20", "--workers", "4", "--seed", "7", "--json"]
-    done = subprocess.run(
-        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=280
-    )
-    out = done.stdout + done.stderr
-    totals = json.loads(done.stdout.strip().splitlines()[-1])
+    args = ["--runs", "20", "--workers", "4", "--seed", "7"]
+    done = run_json("chaos", *args)
+    totals, out = done.totals, done.out
     assert totals["runs"] == 20, out
     assert totals["kills"] > 0, out
     assert totals["duplicates"] == 0, out

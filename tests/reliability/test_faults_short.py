@@ -7,26 +7,18 @@ No timing is asserted; the full run (500) and its figures are in docs/performanc
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
+from tests.support.bench import run_json
 
 
 def test_faults_short_every_run_meets_intent_or_names_its_jobs() -> None:
     # Latency past the client's 10 s timeout makes a run last 15-30 s: the full bench has it.
-    args = ["--runs", "50", "--workers", "6", "--seed", "7", "--no-timeouts", "--json"]
+    args = ["--runs", "50", "--workers", "6", "--seed", "7", "--no-timeouts"]
     # the broker and network faults (the runner's own faults: the test below)
     args += ["--kinds", "rate_limit,token_expiry,5xx,1999,drop,latency,refused,hand"]
-    done = subprocess.run(
-        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=280
-    )
-    out = done.stdout + done.stderr
-    totals = json.loads(done.stdout.strip().splitlines()[-1])
+    done = run_json("faults", *args)
+    totals, out = done.totals, done.out
     assert totals["scenarios"] == 50, out
     assert totals["faults_injected"] > 0, out
     assert totals["intent"] + totals["attention"] == 50, out
@@ -44,13 +36,10 @@ def test_issue11_faults_short_journal_write_failures_and_closed_output() -> None
     nothing twice, nothing claimed that is not ours, no request without a complete
     intent before it, and every run as planned or exit 2 naming what needs attention (a
     journal write failure stops sending and exits 2)."""
-    args = ["--runs", "8", "--workers", "2", "--seed", "7", "--json"]
+    args = ["--runs", "8", "--workers", "2", "--seed", "7"]
     args += ["--kinds", "journal_full,output,hand"]
-    done = subprocess.run(
-        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=280
-    )
-    out = done.stdout + done.stderr
-    totals = json.loads(done.stdout.strip().splitlines()[-1])
+    done = run_json("faults", *args)
+    totals, out = done.totals, done.out
     assert totals["scenarios"] == 8, out
     kinds = totals["armed_by_kind"]
     assert kinds.get("journal_full") and {"head", "broken", "closed"} & set(kinds), out

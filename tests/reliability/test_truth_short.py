@@ -9,30 +9,21 @@ No timing is asserted; the larger run and its figures are in docs/performance.md
 
 from __future__ import annotations
 
-import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.support.bench import BENCH, load
+from tests.support.bench import load, run_json
 
 
 @pytest.mark.slow
 def test_truth_short_no_silent_divergence_under_every_broker_behaviour() -> None:
-    args = ["--runs", "16", "--workers", "2", "--seed", "7", "--json"]
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "truth.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    out = done.stdout + done.stderr
-    totals = json.loads(done.stdout.strip().splitlines()[-1])
+    args = ["--runs", "16", "--workers", "2", "--seed", "7"]
+    done = run_json("truth", *args)
+    totals, out = done.totals, done.out
     assert totals["runs"] == 16, out
     assert totals["incomplete"] == 0, out
     assert totals["silent_divergences"] == 0, out
