@@ -175,3 +175,17 @@ def test_issue11_item12_a_cached_token_that_cannot_be_a_header_is_ignored(tmp_pa
     cache.save(Token(value="TOKEN-cached-with-space ", expires=expires))
     assert cache.load() is None
     assert stat.S_IMODE(os.stat(cache.path).st_mode) == 0o600
+
+
+def test_a_crash_log_that_cannot_go_under_the_state_dir_goes_to_the_temp_dir(
+    tmp_path: Path,
+) -> None:
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the state directory should be")
+    log = write_crash_log("Traceback… a bug", blocked)
+    try:
+        assert log.parent != blocked and log.name.startswith("planrunner-crash-")
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+        assert log.read_text().endswith("Traceback… a bug")
+    finally:
+        log.unlink()
