@@ -35,7 +35,6 @@ The runner gets PLANRUNNER_SETTLE_SECONDS=0.3: the simulator answers in millisec
 from __future__ import annotations
 
 import argparse
-import json
 import queue
 import random
 import shutil
@@ -54,6 +53,7 @@ from reliability import (
     Sim,
     attention_jobs,
     check_run,
+    finish,
     last_summary,
     launch,
     machine,
@@ -223,11 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"journal errors {totals['journal_errors']}")
     print(f"unexpected requests {totals['unexpected']}")
     print(f"other endings {totals['other_endings']}")
-    print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
-    if totals["other_endings"] == 0 and not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(totals))
+    finish(args, totals, elapsed, work, clean=totals["other_endings"] == 0)
     bad = totals["duplicates"] + totals["lost"] + totals["journal_errors"]
     t = totals
     summary.write(

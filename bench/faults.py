@@ -87,6 +87,7 @@ from reliability import (
     add_run_options,
     attention_jobs,
     check_run,
+    finish,
     last_summary,
     launch,
     launch_env,
@@ -773,11 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unexpected requests {totals['unexpected']} (allowed only on orders named)")
     print(f"journal errors {totals['journal_errors']}")
     print(f"requests sent without a complete intent {totals['sent_without_intent']}")
-    print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
-    if totals["neither"] == 0 and not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(totals))
+    finish(args, totals, elapsed, work, clean=totals["neither"] == 0)
     bad = totals["neither"] + totals["duplicates"] + totals["claimed_not_ours"]
     t = totals
     summary.write(

@@ -24,6 +24,7 @@ import json
 import os
 import queue
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -448,6 +449,16 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, load average (1 min) {load:.2f}"
     )
+
+
+def finish(args: Any, totals: dict[str, Any], elapsed: float, work: Path, *, clean: bool) -> None:
+    """The end every reliability bench prints: the time and the machine, the work directory
+    removed when every run was clean (unless --keep), the totals as JSON (--json)."""
+    print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
+    if clean and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(totals))
 
 
 def add_run_options(ap: Any, *, runs: int, workers: int, unit: str = "runs") -> None:

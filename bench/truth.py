@@ -35,8 +35,6 @@ not placed). The run's summary (`--format json`) gives per order filled, remaini
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +48,7 @@ from reliability import (
     GenPlan,
     add_run_options,
     attention_jobs,
+    finish,
     machine,
     new_workdir,
     run_workers,
@@ -241,13 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"faults injected {totals['faults_injected']}")
     for name, c in sorted(by_combo.items()):
         print(f"  broker {name}: {c['runs']} runs, silent {c['silent']}, flagged {c['flagged']}")
-    print(f"elapsed {elapsed:.1f} s; machine after: {machine()}")
     print(f"command: {command.strip()}")
     bad = totals["silent_divergences"] + totals["incomplete"]
-    if not bad and not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(totals))
+    finish(args, totals, elapsed, work, clean=not bad)
     t = totals
     summary.write(
         args.summary,
