@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from planrunner.sim.behaviour import Behaviour
 from tests.support.loopback import FAKE_KEYS, SimProcess, run_cli
+from tests.support.readings import readings, sim_args
 
 PLAN = """\
 version: 1
@@ -27,18 +27,16 @@ steps:
 """
 
 
-# Today's broker, and every broker reading away from its default at once (issue 12).
-READINGS = {"defaults": Behaviour(), "all-non-default": Behaviour.all_unusual()}
-
-
-@pytest.mark.parametrize("reading", READINGS.values(), ids=READINGS.keys())
+# Today's broker, the readings that change how the kill switch finds and cancels what is
+# open (a modified order's number, the cancel's answer, the numbers' form), and all
+# switches at once (issue 12).
+@pytest.mark.parametrize("reading", readings("orig_ord_no", "all_qty", "padding"))
 def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path, reading):
     plan = tmp_path / "kill.yaml"
     plan.write_text(PLAN)
     state = tmp_path / "state"
-    switches = (x for k, v in reading.changed().items() for x in ("--broker", f"{k}={v}"))
     # --codes open: 000660 at 68,000, one price for every code (not the table's)
-    sim = SimProcess("--codes", "open", *switches)
+    sim = SimProcess("--codes", "open", *sim_args(reading))
     try:
         runner = subprocess.Popen(
             [

@@ -20,6 +20,7 @@ from planrunner.krx import ticks
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan, parse_offset
 from planrunner.sim.behaviour import Behaviour
+from tests.support.readings import readings
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = sorted((ROOT / "plans").glob("*.yaml"))
@@ -384,10 +385,7 @@ def test_issue12_item3_show_predicts_what_run_sends(plan, tmp_path):
     assert _show_matches_run(r) >= 2
 
 
-BEHAVIOURS = [*Behaviour.each_unusual(), Behaviour.all_unusual()]
-
-
-@pytest.mark.parametrize("behaviour", BEHAVIOURS, ids=[",".join(b.changed()) for b in BEHAVIOURS])
+@pytest.mark.parametrize("behaviour", readings(defaults=False))
 @pytest.mark.parametrize("plan", PLANS, ids=[p.stem for p in PLANS])
 def test_issue12_acceptance2_examples_under_each_broker_behaviour(plan, behaviour, tmp_path):
     r = Rehearsal(plan, tmp_path, behaviour=behaviour)
