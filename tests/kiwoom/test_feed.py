@@ -11,7 +11,9 @@ import pytest
 
 from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.feed import ws_url_for
+from planrunner.sim.behaviour import Behaviour
 from tests.support.feed import Live, Recorder, live_sim
+from tests.support.readings import readings, scenario_text
 
 PARTIAL = """
 symbols:
@@ -131,8 +133,10 @@ def test_issue14_reconnect_and_register_again_after_a_drop() -> None:
             rec.wait(lambda r: "accepted" in r.kinds())  # 00 registered again too
 
 
-def test_issue14_every_order_event_kind() -> None:
-    with live_sim(PARTIAL) as live:
+# Pushed numbers are written as the broker writes them in its answers (padding=none: "1").
+@pytest.mark.parametrize("reading", readings("padding"))
+def test_issue14_every_order_event_kind(reading: Behaviour) -> None:
+    with live_sim(scenario_text(PARTIAL, reading)) as live:
         rec = Recorder()
         with live.feed(rec) as feed:
             feed.watch_orders()
@@ -154,6 +158,7 @@ def test_issue14_every_order_event_kind() -> None:
     ev = rec.events
     fill = ev[1]
     assert (fill.ord_no, fill.fill_qty, fill.fill_price) == (first, 3, 70000)
+    assert first == reading.number("0000001")
     assert (fill.order_qty, fill.open_qty, fill.filled_qty) == (10, 7, 3)
     assert (fill.side, fill.symbol, fill.time) == ("buy", "005930", "100000")
     modified = ev[3]
