@@ -16,7 +16,7 @@ import pytest
 
 from planrunner.app.launch import RunOptions, run_plan
 from planrunner.engine.journal import replay
-from planrunner.krx import ticks
+from planrunner.krx import instruments, ticks
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan, parse_offset
 from planrunner.sim.behaviour import Behaviour
@@ -268,6 +268,7 @@ CHECKS = {
 _NUMBER = re.compile(r"^<([\w-]+)@(\d+)>$")
 _REPLACE_QTY = re.compile(r"^<(\d+) - filled>$")
 _RESIZE = re.compile(r"^<[\w-]+ open over what [\w-]+ left>$")
+_TICKS = re.compile(r"^<[\w-]+ price ([+-]\d+) ticks?>$")
 _FILLED = re.compile(r"^<([\w-]+) filled>$")
 _FILL_PRICE = re.compile(r"^<([\w-]+) fill ([+-][0-9.]+%|[+-]\d+ ticks?) (up|down)>$")
 
@@ -330,8 +331,13 @@ def _show_matches_run(r: Rehearsal) -> int:
                 # A trigger's request: exactly the number that held the order then, as the
                 # broker wrote it.
                 assert a == holders[(job, req)], (job, key, p, a, holders[(job, req)])
-            elif re.fullmatch(r"<[\w-]+ price [+-]\d+ ticks?>", p):
-                assert a.isdigit(), (job, key, p, a)  # a step from the broker's price
+            elif mt := _TICKS.match(p):
+                # N ticks from the price the order held at the broker then (an adopted
+                # order's, or one placed from a fill), on the order's grid.
+                held = book[f"{int(holders[(job, req)]):07d}"]
+                kind = instruments.order_kind(compiled.orders[x["order"]])
+                want_price = ticks.step(held.price or 0, int(mt.group(1)), kind)
+                assert int(a) == want_price, (job, key, p, a, want_price)
             elif mf := _FILLED.match(p):
                 assert int(a) == fills_of(mf.group(1))[0], (job, key, p, a)
             elif mp := _FILL_PRICE.match(p):
@@ -345,7 +351,16 @@ def _show_matches_run(r: Rehearsal) -> int:
                 )
                 assert int(a) == price, (job, key, p, a)
             elif _RESIZE.match(p):
-                assert a.isdigit(), (job, key, p, a)
+                # oco:GROUP:LEG@F brings the leg to its size less the other's F filled: it
+                # cancels F less what the leg's earlier partial cancels took, or all ("0")
+                # once F is the leg's whole size.
+                before = intents[: intents.index(x)]
+                mine = [y for y in before if y["order"] == x["order"]]
+                size = int(next(y for y in mine if "ord_qty" in y["body"])["body"]["ord_qty"])
+                earlier = sum(int(y["body"]["cncl_qty"]) for y in mine if y["api_id"] == "kt10003")
+                level = int(job.rsplit("@", 1)[1])
+                want_qty = 0 if level >= size else level - earlier
+                assert int(a) == want_qty, (job, key, p, a, want_qty)
             elif p == "<confirmed qty>":
                 # The market order after a cancel of all: exactly what that cancel took.
                 cancel = book[f"{int(acks[(job, 0)]['ord_no']):07d}"]
