@@ -96,6 +96,15 @@ def _warnings(path: str, compiled: CompiledPlan) -> list[str]:
     "padding=none: an adopted number is sent without leading zeros. The other switches "
     "change no request."
 )
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help=(
+        "Predict what `run --scenario FILE` sends: the scenario's `broker:` readings (a "
+        "--broker given here wins) and its `start:` (unless --start)."
+    ),
+)
 @SET_OPTION
 @FORMAT_OPTION
 @handled
@@ -106,11 +115,21 @@ def show(**options: Any) -> None:
     Order numbers not known yet are shown as <entry@N>: the number the N-th request on
     order `entry` returns; each request names the number that holds the order then (after
     a partial cancel: the number it cancelled from, or with --broker remainder=cancel the
-    cancel's own). --format json: {plan, file, date, timezone, run_start, broker, jobs:
+    cancel's own). --scenario FILE predicts what `run --scenario FILE` sends (its broker
+    readings and clock start). --format json: {plan, file, date, timezone, run_start, broker, jobs:
     [{id, at, at_text, order, action, summary, requests: [{api_id, body}]}], triggers:
     [{id, when, between, repeat, order, action, summary, requests}], policy}."""
     from planrunner.plan.load import paused_gc
 
+    scenario = options.pop("scenario")
+    if scenario is not None:
+        from planrunner.sim import load_scenario
+
+        story = load_scenario(scenario)
+        # The scenario's readings first: a --broker given on the command line wins.
+        options["broker"] = (*(f"{k}={v}" for k, v in story.broker.items()), *options["broker"])
+        if options["start"] is None and story.start is not None:
+            options["start"] = story.start.isoformat()
     with paused_gc():  # linear in a plan's size (see paused_gc)
         _show(**options)  # its parameters are the options above
 

@@ -298,23 +298,26 @@ class BrokerChecks:
         lineage's fills in `_filled`, so a fill is reported once whichever saw it first."""
         if event.kind != "filled" or event.fill_qty <= 0:
             return
-        order = self._order_of(event.ord_no)
+        # Numbers compared without their padding: the push may write a number otherwise
+        # than the order's answer did ("0000024" and "24" are one number).
+        key = ord_key(event.ord_no)
+        order = self._order_of(key)
         if order is None:
             # The push can overtake the order's own answer: kept until its ack is
             # journaled (replay_early), and forgotten if no ack of this plan names it.
             with self._locks_guard:
-                early = self._early.setdefault(event.ord_no, [])
+                early = self._early.setdefault(key, [])
                 if len(early) < 100:
                     early.append(event)
                 if len(self._early) > 1000:
                     self._early.pop(next(iter(self._early)))
-            if self._order_of(event.ord_no) is not None:  # its ack landed meanwhile
-                self.replay_early(event.ord_no)
+            if self._order_of(key) is not None:  # its ack landed meanwhile
+                self.replay_early(key)
             return
         with self._locks_guard:
             per = self._pushed.setdefault(order, {})
-            qty, value = per.get(event.ord_no, (0, 0))
-            per[event.ord_no] = (qty + event.fill_qty, value + event.fill_qty * event.fill_price)
+            qty, value = per.get(key, (0, 0))
+            per[key] = (qty + event.fill_qty, value + event.fill_qty * event.fill_price)
             total = sum(q for q, _ in per.values())
             total_value = sum(v for _, v in per.values())
             before = self._filled.get(order, 0)
@@ -359,14 +362,14 @@ class BrokerChecks:
     def replay_early(self, ord_no: str) -> None:
         """Note the pushed fills that arrived before `ord_no` was journaled."""
         with self._locks_guard:
-            early = self._early.pop(ord_no, [])
+            early = self._early.pop(ord_key(ord_no), [])
         for event in early:
             self.note_pushed(event)
 
     def _order_of(self, ord_no: str) -> str | None:
-        """The plan's order whose lineage holds this number, if any."""
+        """The plan's order whose lineage holds this number (any padding), if any."""
         for order, links in self.journal.state.lineage.items():
-            if any(link.ord_no == ord_no for link in links):
+            if any(same_ord_no(link.ord_no, ord_no) for link in links):
                 return order
         return None
 

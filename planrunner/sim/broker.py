@@ -257,7 +257,13 @@ class Broker:
 
     def _emit(self, order: Order, kind: EventKind, now: dt.datetime, **extra: int | bool) -> None:
         if self.hub is not None and self.hub.active:
-            self.hub.order(order_values(order, kind, now, **extra))  # type: ignore[arg-type]
+            values = order_values(order, kind, now, **extra)  # type: ignore[arg-type]
+            # The numbers as this broker writes them (behaviour padding), as in its lists.
+            number = self.behaviour.number
+            values["9203"] = number(values["9203"])
+            if order.orig_ord_no:
+                values["904"] = number(values["904"])
+            self.hub.order(values)
 
     def _refused(
         self,

@@ -150,6 +150,37 @@ def test_issue12_item3_show_names_the_number_each_broker_reading_acts_on(run) ->
     assert run("show", *args, "--broker", "remainder=elsewhere")[0] == 1
 
 
+def test_issue12_show_predicts_under_the_scenarios_broker_and_start(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`show --scenario S` predicts what `run --scenario S` sends: the scenario's broker
+    readings and its clock start; a --broker on the command line wins."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        'start: "09:30"\nsymbols: {"005930": {base: 70000}}\n'
+        "broker: {remainder: cancel, padding: none}\n",
+        encoding="utf-8",
+    )
+    args = ("plans/quick-relative.yaml", "--date", "2026-11-26", "--format", "json")
+    code, out = run("show", *args, "--scenario", str(scenario))
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["broker"] == {"remainder": "cancel", "padding": "none"}
+    assert data["run_start"].startswith("2026-11-26T09:30:00")
+    assert data["jobs"][0]["at"].startswith("2026-11-26T09:30:02")  # +2s from the start
+    assert _orig_numbers(out) == ["<probe@1>", "<probe@2>", "<probe@3>", "<probe@4>"]
+    # The command line wins, switch by switch; --start wins over the scenario's start.
+    more = ("--scenario", str(scenario), "--broker", "remainder=original", "--start", "09:00")
+    code, out = run("show", *args, *more)
+    assert code == 0, out
+    assert json.loads(out)["broker"] == {"padding": "none"}
+    assert json.loads(out)["run_start"].startswith("2026-11-26T09:00:00")
+    assert _orig_numbers(out) == ["<probe@1>", "<probe@2>", "<probe@2>", "<probe@4>"]
+    # Without --scenario, the scenario's readings play no part.
+    assert json.loads(run("show", *args)[1])["broker"] == {}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("broker: {remainder: elsewhere}\n", encoding="utf-8")
+    assert run("show", *args, "--scenario", str(bad))[0] == 1
+
+
 def test_show_refuses_a_holiday_date(run) -> None:  # type: ignore[no-untyped-def]
     code, out = run("show", "plans/open-ladder.yaml", "--date", "2026-12-25")
     assert (code, out) == (

@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.test_stop_loss import PLAN, SCENARIO
 from tests.support.loopback import run_cli
+from tests.support.readings import readings, scenario_text
 
 
-def test_issue14_run_with_the_feed_fires_the_stop_once_and_prices_fills(tmp_path):
+# The readings that change the pushed order events (numbers' form, the cancel's answer
+# the market order must not be sized from, which number an event names), and all at once.
+@pytest.mark.parametrize("reading", readings("padding", "all_qty", "orig_ord_no"))
+def test_issue14_run_with_the_feed_fires_the_stop_once_and_prices_fills(tmp_path, reading):
     plan = tmp_path / "stop.yaml"
     plan.write_text(PLAN)
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(scenario_text(SCENARIO, reading))
     done = run_cli(
         "run",
         str(plan),
@@ -22,7 +28,8 @@ def test_issue14_run_with_the_feed_fires_the_stop_once_and_prices_fills(tmp_path
         "--scenario",
         str(scenario),
         "--speed",
-        "400",
+        # Under another reading, a faster clock: nothing moves after the 10:00 price event.
+        "400" if not reading.changed() else "2000",
         "--format",
         "json",
         "--state-dir",

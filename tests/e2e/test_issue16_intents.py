@@ -10,11 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from planrunner.app.text import status_data
 from planrunner.engine.events import ACKED, INFO, TRIGGERED
 from planrunner.engine.journal import replay
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
+from planrunner.sim.behaviour import Behaviour
+from tests.support.readings import readings
 from tests.support.rehearsal import DAY, OPEN, Rehearsal
 
 
@@ -122,11 +126,13 @@ default: {fill: {mode: partial, max_qty: 4}}
 """
 
 
+# Every reading: each resize is a partial cancel whose rest the next one must find.
+@pytest.mark.parametrize("reading", readings())
 def test_issue16_item3_oco_resizes_once_across_a_restart_and_cancels_on_a_whole_fill(
-    tmp_path: Path,
+    tmp_path: Path, reading: Behaviour
 ) -> None:
     compiled = _compiled(tmp_path, OCO_PLAN)
-    r = Rehearsal(tmp_path, scenario=OCO_MARKET, speed=600)
+    r = Rehearsal(tmp_path, scenario=OCO_MARKET, speed=600, behaviour=reading)
 
     def fill_more() -> None:  # one price move up to the offer: tp fills up to 4 more
         r.sim.set_price("000660", 209500)
@@ -157,7 +163,12 @@ def test_issue16_item3_oco_resizes_once_across_a_restart_and_cancels_on_a_whole_
     sl = next(o for o in book.values() if o.kind == "order" and o.order_type == "stop_limit")
     assert (tp.filled, tp.remaining) == (10, 0)
     assert (sl.filled, sl.remaining) == (0, 0)
-    assert {b["orig_ord_no"] for b in cancels} <= {o.ord_no for o in book.values()} - {tp.ord_no}
+    # Each names a number of sl's lineage as the broker writes it (padding=none: unpadded).
+    assert {b["orig_ord_no"] for b in cancels} <= {
+        reading.number(o.ord_no) for o in book.values() if o.ord_no != tp.ord_no
+    }
+    if reading.remainder == "cancel":  # the rest moved to each resize's own number
+        assert cancels[1]["orig_ord_no"] != cancels[0]["orig_ord_no"]
     jobs = [
         x["job"] for x in replay(tmp_path / "journal.jsonl").records if x.get("type") == "intent"
     ]
@@ -200,11 +211,13 @@ default: {fill: {mode: partial, max_qty: 4}}
 """
 
 
+# Every reading (the legs are sized from the entry's fills after its cancel; sl's cancel).
+@pytest.mark.parametrize("reading", readings())
 def test_issue16_item1_bracket_from_a_partial_fill_then_oco_cancel_on_a_whole_fill(
-    tmp_path: Path,
+    tmp_path: Path, reading: Behaviour
 ) -> None:
     compiled = _compiled(tmp_path, BRACKET_PLAN)
-    r = Rehearsal(tmp_path, scenario=BRACKET_MARKET, speed=600)
+    r = Rehearsal(tmp_path, scenario=BRACKET_MARKET, speed=600, behaviour=reading)
     placed: list[str] = []
 
     def leg_placed() -> None:  # both legs at the broker: the price reaches the take-profit

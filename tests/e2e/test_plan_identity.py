@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from planrunner.cli.group import cli
 from planrunner.krx import days
 from planrunner.plan.compile import compile_file
 from tests.support.loopback import FAKE_KEYS, SimProcess
+from tests.support.readings import readings, sim_args
 from tests.support.rehearsal import DAY, OPEN, Rehearsal
 
 TRIGGER = """\
@@ -92,9 +94,20 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(k, v)
 
 
+@pytest.fixture
+def own_sim(request: pytest.FixtureRequest) -> Iterator[SimProcess]:
+    """A simulator of the test's own, playing its broker reading (tests/support/readings.py)."""
+    s = SimProcess(*sim_args(request.param))
+    yield s
+    s.close()
+
+
+# The resume reads the broker's lists for what the first run left: the numbers' form.
+@pytest.mark.parametrize("own_sim", readings("padding"), indirect=True)
 def test_issue12_a_changed_plan_is_refused_with_what_changed_and_resumed_on_request(
-    tmp_path: Path, sim: SimProcess, keys: None
+    tmp_path: Path, own_sim: SimProcess, keys: None
 ) -> None:
+    sim = own_sim
     plan = tmp_path / "p.yaml"
     plan.write_text(STEPS.format(name="ident-changed", extra=""))
     first, _ = _run(plan, sim, tmp_path)

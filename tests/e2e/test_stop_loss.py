@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from planrunner.sim.behaviour import Behaviour
 from tests.support.loopback import run_cli
+from tests.support.readings import readings, scenario_text
 
 PLAN = """\
 version: 1
@@ -34,11 +34,11 @@ symbols:
 """
 
 
-def _run(tmp_path, fmt: str, broker: dict[str, str] | None = None, speed: int = 400):
+def _run(tmp_path, fmt: str, reading=None, speed: int = 400):
     plan = tmp_path / "stop.yaml"
     plan.write_text(PLAN)
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(SCENARIO + (f"broker: {json.dumps(broker)}\n" if broker else ""))
+    scenario.write_text(SCENARIO if reading is None else scenario_text(SCENARIO, reading))
     done = run_cli(
         "run",
         str(plan),
@@ -59,14 +59,11 @@ def test_stop_loss_sends_exactly_the_remainder_to_market(tmp_path):
     _check_stop_loss(_run(tmp_path, "json"))
 
 
-READINGS = [*Behaviour.each_unusual(), Behaviour.all_unusual()]
-
-
-@pytest.mark.parametrize("reading", READINGS, ids=[",".join(b.changed()) for b in READINGS])
+@pytest.mark.parametrize("reading", readings(defaults=False))
 def test_issue12_acceptance2_stop_loss_under_each_broker_reading(tmp_path, reading):
     # The same market switch and summary under each broker reading (a faster clock:
     # nothing moves after the 10:00 price event, so the figures do not depend on it).
-    out = _run(tmp_path, "json", broker=reading.changed(), speed=2000)
+    out = _run(tmp_path, "json", reading, speed=2000)
     _check_stop_loss(out)
     events = [json.loads(x) for x in out.splitlines()]
     [cancel] = [e["data"] for e in events if e.get("event") == "sent" and "cncl_qty" in e["data"]]

@@ -124,3 +124,18 @@ def test_issue14_polled_fill_shows_its_average_price(tmp_path: Path) -> None:
     assert _fill_lines(events) == ["filled 3 more (3/10) at an average 69,000"]
     fill = next(e for e in events if e.kind == "fill")
     assert fill.data["avg_price"] == 69000 and fill.data["qty"] == 3
+
+
+def test_issue12_a_pushed_fill_is_matched_whatever_the_numbers_padding(tmp_path: Path) -> None:
+    """The order's answer wrote 0000001; the broker then pushes its fill as 1 (no leading
+    zeros): one number. The fill is printed from the push, not lost until a read."""
+    with live_sim(PARTIAL) as live, executing(live, tmp_path, 69000) as (ex, journal, events, act):
+        ex.execute("place:entry", act)
+        assert [link.ord_no for link in journal.state.lineage["entry"]] == ["0000001"]
+        live.sim.set_behaviour({"padding": "none"})
+        reads = _reads(live)
+        live.sim.set_price("005930", 69000)  # 3 fill at the limit, pushed as number "1"
+        Recorder().wait(lambda r: len(_fill_lines(events)) == 1)
+        assert _fill_lines(events) == ["filled 3 at 69,000 (3/10 filled) at 10:00:00"]
+        assert _reads(live) == reads  # the push told
+        assert journal.state.fills["entry"]["ord_no"] == "1"

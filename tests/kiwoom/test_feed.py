@@ -11,7 +11,9 @@ import pytest
 
 from planrunner.kiwoom import exceptions as e
 from planrunner.kiwoom.feed import ws_url_for
+from planrunner.sim.behaviour import Behaviour
 from tests.support.feed import Live, Recorder, feed_up, live_sim
+from tests.support.readings import readings, scenario_text
 
 PARTIAL = """
 symbols:
@@ -112,8 +114,10 @@ def test_issue14_reconnect_and_register_again_after_a_drop() -> None:
         rec.wait(lambda r: "accepted" in r.kinds())  # 00 registered again too
 
 
-def test_issue14_every_order_event_kind() -> None:
-    with feed_up(PARTIAL, prices=False, orders=True) as (live, rec, _feed):
+# Pushed numbers are written as the broker writes them in its answers (padding=none: "1").
+@pytest.mark.parametrize("reading", readings("padding"))
+def test_issue14_every_order_event_kind(reading: Behaviour) -> None:
+    with feed_up(scenario_text(PARTIAL, reading), prices=False, orders=True) as (live, rec, _feed):
         c = live.client
         first = c.place("005930", "buy", 10, 70000, "limit").ord_no  # fills 3 of 10
         rec.wait(lambda r: r.kinds() == ["accepted", "filled"])
@@ -129,6 +133,7 @@ def test_issue14_every_order_event_kind() -> None:
     ev = rec.events
     fill = ev[1]
     assert (fill.ord_no, fill.fill_qty, fill.fill_price) == (first, 3, 70000)
+    assert first == reading.number("0000001")
     assert (fill.order_qty, fill.open_qty, fill.filled_qty) == (10, 7, 3)
     assert (fill.side, fill.symbol, fill.time) == ("buy", "005930", "100000")
     modified = ev[3]

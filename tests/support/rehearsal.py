@@ -28,6 +28,7 @@ from planrunner.model import (
     action_order,
 )
 from planrunner.sim import parse_scenario
+from planrunner.sim.behaviour import Behaviour
 
 DAY = dt.date(2026, 11, 26)  # a Thursday, a KRX trading day
 OPEN = dt.datetime(2026, 11, 26, 9, 0, tzinfo=SEOUL)
@@ -92,6 +93,7 @@ class Rehearsal:
     start: dt.datetime = OPEN
     events: list[Event] = field(default_factory=list)
     target: Target | None = None
+    behaviour: Behaviour | None = None  # the broker reading the simulator plays
 
     def __post_init__(self) -> None:
         self.target = build_sim(
@@ -101,6 +103,8 @@ class Rehearsal:
             seed=0,
             prices={},
         )
+        if self.behaviour is not None:
+            self.target.simulator.set_behaviour(self.behaviour)
 
     @property
     def sim(self):  # the simulator, for its request log and book
