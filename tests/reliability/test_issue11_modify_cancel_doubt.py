@@ -11,6 +11,7 @@ simulator, never from a fake of planrunner's own code.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import pytest
 
 from planrunner.clock import VirtualClock
 from planrunner.engine.events import RunResult
-from planrunner.engine.journal import replay
+from planrunner.engine.journal import Journal, replay
+from planrunner.kiwoom import wire
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.model import Cancel, CompiledPlan, Modify, Place
@@ -236,3 +238,76 @@ def test_issue11_hand_modified_identical_order_is_not_claimed(tmp_path):
     assert result.exit_code == 2
     (entry,) = result.orders
     assert not any(str(int(moved[0].ord_no)) in x for x in entry.lineage)
+
+
+def test_issue11_restart_adopts_a_modify_left_unknown_by_the_run_before(tmp_path):
+    """The modify gets no answer (the client times out) and the run is stopped right
+    after; the broker executes it later. The next run finds its new number: the step is
+    done (on main it stayed `unknown`, exit 2) and the cancel acts on the new number."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    held: list[httpx.Request] = []
+    stop = threading.Event()
+
+    def late(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        held.append(request)
+        stop.set()  # Ctrl-C while the modify is on its way
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with_transport(r, Answering(r.sim.transport(), "kt10002", late))
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 1, Place(spec=spec())),
+            job("steps[0]", 2, Modify(order="entry", price=69100)),
+            job("steps[1]", 30, Cancel(order="entry")),
+        ],
+    )
+    first = r.run(compiled, stop=stop)
+    assert first.exit_code != 0 and r.sent("kt10002") == [] and r.sent("kt10003") == []
+    r.sim.transport().handle_request(held.pop()).read()  # the broker acts on it now
+    result = r.run(compiled)
+    assert len(r.sent("kt10002")) == 1  # never resent
+    (cancel,) = r.sent("kt10003")
+    new = next(no for no, o in r.sim.orders().items() if o.kind == "modify")
+    assert cancel["orig_ord_no"] == new
+    assert ours(r.sim) == []
+    settled(result, tmp_path, "steps[0]", "steps[1]")
+
+
+def test_issue11_restart_adopts_a_modify_sent_just_before_a_crash(tmp_path):
+    """Killed after the modify's intent, its request already on its way: the restart
+    finds its new number, the step is done without a resend and the cancel follows."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    assert r.target is not None
+    client, clock = r.target.client, r.target.clock
+    placed = client.place("005930", "buy", 10, 69000, "limit").ord_no
+    request = wire.modify_request(orig_ord_no=placed, symbol="005930", price=69100, exchange="KRX")
+    now = clock.now().isoformat(timespec="milliseconds")
+    base = {"job": "entry.place", "req": 0, "order": "entry", "kind": "place"}
+    with Journal(tmp_path / "journal.jsonl") as journal:
+        journal.open()
+        journal.append({"type": "ack", **base, "ord_no": placed, "qty": 10}, sync=True)
+        journal.append({"type": "done", "job": "entry.place"}, sync=True)
+        journal.append(
+            {"type": "intent", "job": "steps[0]", "req": 1, "order": "entry", "kind": "modify",
+             "api_id": request.api_id, "body": request.body, "at": now, "price": 69100,
+             "remaining": 10},
+            sync=True,
+        )  # fmt: skip
+    client.send(request)  # the killed process's request, which the broker executed
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 1, Place(spec=spec())),
+            job("steps[0]", 30, Modify(order="entry", price=69100)),
+            job("steps[1]", 31, Cancel(order="entry")),
+        ],
+    )
+    result = r.run(compiled)
+    assert len(r.sent("kt10002")) == 1
+    (cancel,) = r.sent("kt10003")
+    assert cancel["orig_ord_no"] == next(
+        no for no, o in r.sim.orders().items() if o.kind == "modify"
+    )
+    assert ours(r.sim) == []
+    settled(result, tmp_path, "steps[0]", "steps[1]")
