@@ -15,11 +15,18 @@ open orders (ka10075) and today's orders with fills (ka10076).
   after a crash between `intent` and outcome (the POST may have left, or be on its way):
   not finding it is no proof the broker never got it (it may still be working on it),
   so it is never resent; it is reported, and adopted if a later read finds it.
-- modify: an order whose `orig_ord_no` is the target (or a number of its lineage) → acked
-  with its number. None → in doubt, reported, not resent: the broker may still be
-  working on it, and a resend that both execute would act twice (a modify of qty is a
-  partial cancel, and some brokers accept a modify of a number already modified).
-- cancel: the lists never show cancel records, so a cancel is settled by quantity. Its
+- modify: claimed with the same kind of evidence as a place: a number whose `orig_ord_no`
+  is the target (or, some brokers, another number of its lineage), that no journal
+  owns, with the request's symbol, price and quantity (at most what the target had open
+  when it was decided), stamped by the broker not before the intent → acked with its
+  number. Two such, or one stamped just before or without a time → in doubt, reported.
+  None → in doubt, reported, not resent: the broker may still be working on it, and a
+  resend that both execute would act twice (a modify of qty is a partial cancel, and
+  some brokers accept a modify of a number already modified). During a run the runner
+  reads again when a later step of the order comes and at the end (runner.py).
+- cancel: a broker that moves a partial cancel's rest to the cancel's own number lists
+  it (claimed as a modify is, without the price); otherwise the lists never show cancel
+  records, so a cancel is settled by quantity. Its
   intent records what the target had open and filled when the cancel was decided; what
   the target has open now, less what filled since, says whether the cancel took effect
   and how much it cancelled. Not taken effect (yet), or numbers that fit neither story
