@@ -14,6 +14,12 @@ a fact about the downtime; what the machine adds after `began` is judged by the 
 for any job. Such a job is reported (a warning, a `late` journal record before its
 intent, its final state) and, like any job, never sent twice: a job the journal has
 finished is not scheduled again.
+
+A request left in doubt (no answer, not found at the broker yet) blocks its order's later
+jobs. Each of them, and the end of the run, reads the broker again: a place, modify or
+cancel found then (reconcile.py says what proves it is ours) is adopted, its job is done
+and the order goes on from its number; a restart does the same for one an earlier run
+left unknown. A job that still owed a request ends failed, reported (never sent late).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from planrunner.engine.journal import Journal, replay
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
-from planrunner.model import Cancel, CompiledPlan, Modify, Place
+from planrunner.model import Cancel, CompiledPlan, Market, Modify, Place
 from planrunner.sim import Simulator, parse_scenario
 from planrunner.sim.behaviour import Behaviour
 from tests.reliability.test_issue11_indoubt import (
@@ -311,3 +311,30 @@ def test_issue11_restart_adopts_a_modify_sent_just_before_a_crash(tmp_path):
     )
     assert ours(r.sim) == []
     settled(result, tmp_path, "steps[0]", "steps[1]")
+
+
+@pytest.mark.parametrize("served", [Behaviour()], ids=["default"], indirect=True)
+def test_issue11_market_whose_cancel_is_found_late_sends_no_market_order(served, tmp_path):
+    """`market`'s cancel answers past the timeout and is found only when the next step
+    looks again: the cancel took effect, but the market order it owed is not sent late
+    (nobody asked for it at that time); the step ends failed, reported, exit 2, and the
+    order is no longer blocked."""
+    sim = served[0]
+    # 4 s: far past the client's 0.5 s and the settle window even on a loaded machine (found
+    # at once, the market order would rightly go out)
+    sim.faults.add("latency:api=kt10003,ms=4000,count=1")
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 0.5, Place(spec=spec())),
+            job("steps[0]", 1, Market(order="entry")),
+            job("steps[1]", 5, Cancel(order="entry")),
+        ],
+    )
+    result = slow_run(served, compiled, tmp_path)
+    assert len(committed(sim, "kt10003")) == 1
+    assert [b["trde_tp"] for b in committed(sim, "kt10000")] == ["0"]  # no market order
+    assert ours(sim) == []
+    assert result.exit_code == 2
+    assert any("steps[0]" in a and "not sent" in a for a in result.attention), result.attention
+    assert not any("steps[1]" in a for a in result.attention), result.attention
