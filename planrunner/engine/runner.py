@@ -185,9 +185,9 @@ class Runner:
         if self.began is None:
             self.began = self.clock.now()
         self._reconcile()
-        for job_id, js in list(self.journal.state.jobs.items()):
+        for job_id, earlier in list(self.journal.state.jobs.items()):
             # Left unknown by an earlier run and settled just now: adopted, as mid-run.
-            if js.state == "failed" and js.label == "unknown" and job_id in self._jobs:
+            if earlier.state == "failed" and earlier.label == "unknown" and job_id in self._jobs:
                 self._found_later(job_id, self._jobs[job_id].order)
         for job_id, _req, rec in self.journal.state.in_doubt():
             # Still in doubt after a restart: later jobs on its order wait for it too.
