@@ -187,8 +187,10 @@ class Runner:
         self._reconcile()
         for job_id, earlier in list(self.journal.state.jobs.items()):
             # Left unknown by an earlier run and settled just now: adopted, as mid-run.
-            if earlier.state == "failed" and earlier.label == "unknown" and job_id in self._jobs:
-                self._found_later(job_id, self._jobs[job_id].order)
+            if earlier.state == "failed" and earlier.label == "unknown":
+                order = next((str(r.get("order")) for r in earlier.acked_reqs.values()), "")
+                if order:
+                    self._found_later(job_id, order)
         for job_id, _req, rec in self.journal.state.in_doubt():
             # Still in doubt after a restart: later jobs on its order wait for it too.
             order = str(rec.get("order", ""))
@@ -460,14 +462,18 @@ class Runner:
         js = self.journal.state.job(job_id)
         if js.open_intents or js.unknown_reqs or not js.acked_reqs:
             return False
-        job = self._jobs.get(job_id)
-        if job is None:
-            return False  # a trigger's action: its watcher reports it
+        action = self._action_of(job_id)
         last = max(js.acked_reqs)
         ack = js.acked_reqs[last]
+        if action is None and ack.get("kind") not in ("place", "market", "replace"):
+            return False  # a one-cancels-other resize: only a place-like one is known done
         # A modify that cancelled all that remained had nothing left to reprice.
         whole = ack.get("kind") == "cancel" and not ack.get("partial")
-        if last >= _last_request(job.action) or (isinstance(job.action, Modify) and whole):
+        if (
+            action is None
+            or last >= _last_request(action)
+            or (isinstance(action, Modify) and whole)
+        ):
             self._record({"type": "done", "job": job_id, "reason": "found later"})
             self._info(f"{job_id}: its request was found at the broker and adopted", order=order)
             with self._cv:
@@ -475,13 +481,23 @@ class Runner:
             return True
         reason = (
             f"its request {last} was found at the broker later; the rest of the "
-            f"{action_name(job.action)} was not sent"
+            f"{action_name(action)} was not sent"
         )
         self._record({"type": "failed", "job": job_id, "attention": "failed", "reason": reason})
         self.warn(f"{job_id}: {reason}")
         with self._cv:
             self._states[job_id] = f"failed ({reason})"
         return True
+
+    def _action_of(self, job_id: str) -> Action | None:
+        """The action a journal job carries out: a step's, or a trigger firing's."""
+        job = self._jobs.get(job_id)
+        if job is not None:
+            return job.action
+        name = job_id.removeprefix("trigger:").split("#")[0]
+        if job_id.startswith("trigger:"):
+            return next((t.action for t in self.plan.triggers if t.id == name), None)
+        return None
 
     def _await_turn(self, job: Job) -> None:
         """Jobs on one order run in plan order, even when they share an instant."""
