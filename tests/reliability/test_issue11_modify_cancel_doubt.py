@@ -343,3 +343,44 @@ def test_issue11_market_whose_cancel_is_found_late_sends_no_market_order(served,
     assert result.exit_code == 2
     assert any("steps[0]" in a and "not sent" in a for a in result.attention), result.attention
     assert not any("steps[1]" in a for a in result.attention), result.attention
+
+
+def test_issue11_restart_resumes_a_market_whose_cancel_shows_only_when_it_fires(tmp_path):
+    """Killed after the `market` step's cancel intent, its request still travelling: the
+    restart's first read does not see it, so the step waits in doubt; when its time comes
+    the read shows the cancel took effect, and the step resumes with its market order,
+    sent once (on main the step was skipped as blocked, the position cancelled, unbought)."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    assert r.target is not None
+    client, clock = r.target.client, r.target.clock
+    placed = client.place("005930", "buy", 10, 69000, "limit").ord_no
+    request = wire.cancel_request(orig_ord_no=placed, symbol="005930", qty=0, exchange="KRX")
+    now = clock.now().isoformat(timespec="milliseconds")
+    base = {"job": "entry.place", "req": 0, "order": "entry", "kind": "place"}
+    with Journal(tmp_path / "journal.jsonl") as journal:
+        journal.open()
+        journal.append({"type": "ack", **base, "ord_no": placed, "qty": 10}, sync=True)
+        journal.append({"type": "done", "job": "entry.place"}, sync=True)
+        journal.append(
+            {"type": "intent", "job": "steps[0]", "req": 0, "order": "entry", "kind": "cancel",
+             "api_id": request.api_id, "body": request.body, "at": now, "partial": False,
+             "asked": 0, "target": placed, "remaining": 10, "target_filled": 0},
+            sync=True,
+        )  # fmt: skip
+    travelling = threading.Timer(1.5, lambda: client.send(request))  # the killed one's
+    travelling.start()
+    compiled = plan(
+        [spec()],
+        [
+            job("entry.place", 1, Place(spec=spec())),
+            job("steps[0]", 40, Market(order="entry")),  # 12 s of real time after 09:00
+        ],
+    )
+    try:
+        result = r.run(compiled)
+    finally:
+        travelling.join(30)
+    assert len(r.sent("kt10003")) == 1
+    markets = [b for b in r.sent("kt10000") if b["trde_tp"] == "3"]
+    assert [b["ord_qty"] for b in markets] == ["10"]
+    settled(result, tmp_path, "steps[0]")
