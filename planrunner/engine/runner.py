@@ -381,7 +381,7 @@ class Runner:
                     return
                 missed = late  # late while running (a long wait for its turn): in the window
             blocked = self._blocked.get(job.order)
-            if blocked and self._look_again(job.order):
+            if blocked and self._look_again(job.order, firing=job.id):
                 blocked = None
             if blocked:
                 self._skip(job, SkipCode.BLOCKED, blocked)
@@ -436,11 +436,13 @@ class Runner:
             job=job,
         )
 
-    def _look_again(self, order: str | None = None) -> bool:
+    def _look_again(self, order: str | None = None, *, firing: str | None = None) -> bool:
         """Read the broker again for requests left in doubt (all, or `order`'s): a place,
         modify or cancel whose request left without an answer is adopted if it has
         appeared since (reconcile.py says what proves it is ours), its job is done and the
-        order's later steps go on from its number. Whether `order` is no longer blocked."""
+        order's later steps go on from its number. `firing`: the job about to run, if it
+        is the one in doubt (a restart): once settled it resumes its own action (a request
+        it still owes is sent now, at its time). Whether `order` is no longer blocked."""
         for o, job_id in list(self._doubtful.items()):
             if order is not None and o != order:
                 continue
@@ -449,7 +451,12 @@ class Runner:
             except BrokerError as e:
                 self.warn(f"could not read the broker to settle {job_id}: {e}")
                 continue
-            if self._found_later(job_id, o):
+            if job_id == firing:
+                js = self.journal.state.job(job_id)
+                settled = not (js.open_intents or js.unknown_reqs)
+            else:
+                settled = self._found_later(job_id, o)
+            if settled:
                 self._blocked.pop(o, None)
                 self._doubtful.pop(o, None)
         return order is not None and order not in self._blocked

@@ -382,5 +382,7 @@ def test_issue11_restart_resumes_a_market_whose_cancel_shows_only_when_it_fires(
         travelling.join(30)
     assert len(r.sent("kt10003")) == 1
     markets = [b for b in r.sent("kt10000") if b["trde_tp"] == "3"]
-    assert [b["ord_qty"] for b in markets] == ["10"]
+    assert [b["ord_qty"] for b in markets] == ["10"], [
+        f"{e.kind} {e.job} {e.message}" for e in r.events
+    ]
     settled(result, tmp_path, "steps[0]")
