@@ -340,6 +340,9 @@ class Executor(BrokerChecks):
                 orig_ord_no=ord_no, symbol=spec.symbol, price=price, exchange=spec.exchange
             ),
             price=price,
+            # what it had open when the modify was decided: a reconcile checks the new
+            # number's quantity against it
+            remaining=st.remaining,
         )
 
     def _cancel(self, job_id: str, a: Cancel) -> None:

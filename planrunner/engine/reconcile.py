@@ -15,11 +15,18 @@ open orders (ka10075) and today's orders with fills (ka10076).
   after a crash between `intent` and outcome (the POST may have left, or be on its way):
   not finding it is no proof the broker never got it (it may still be working on it),
   so it is never resent; it is reported, and adopted if a later read finds it.
-- modify: an order whose `orig_ord_no` is the target (or a number of its lineage) → acked
-  with its number. None → in doubt, reported, not resent: the broker may still be
-  working on it, and a resend that both execute would act twice (a modify of qty is a
-  partial cancel, and some brokers accept a modify of a number already modified).
-- cancel: the lists never show cancel records, so a cancel is settled by quantity. Its
+- modify: claimed with the same kind of evidence as a place: a number whose `orig_ord_no`
+  is the target (or, some brokers, another number of its lineage), that no journal
+  owns, with the request's symbol, price and quantity (at most what the target had open
+  when it was decided), stamped by the broker not before the intent → acked with its
+  number. Two such, or one stamped just before or without a time → in doubt, reported.
+  None → in doubt, reported, not resent: the broker may still be working on it, and a
+  resend that both execute would act twice (a modify of qty is a partial cancel, and
+  some brokers accept a modify of a number already modified). During a run the runner
+  reads again when a later step of the order comes and at the end (runner.py).
+- cancel: a broker that moves a partial cancel's rest to the cancel's own number lists
+  it (claimed as a modify is, without the price); otherwise the lists never show cancel
+  records, so a cancel is settled by quantity. Its
   intent records what the target had open and filled when the cancel was decided; what
   the target has open now, less what filled since, says whether the cancel took effect
   and how much it cancelled. Not taken effect (yet), or numbers that fit neither story
@@ -81,6 +88,8 @@ IN_FLIGHT_SECONDS: float | None = None
 # clocks differ): it is neither claimed nor ruled out.
 CLOCK_SKEW_SECONDS = 2
 DATE_UNCERTAINTY_SECONDS = 0.5  # a Date header's whole second, read as its middle
+# Facts an intent records about its request that its ack carries too (execute.py).
+_INTENT_FACTS = ("asked", "target", "remaining", "target_filled", "new_price", "price")
 _DAY_JOURNAL = re.compile(r"\d{4}-\d{2}-\d{2}\.[^/]+\.jsonl")
 
 
@@ -179,14 +188,9 @@ def reconcile(
             outcome = _settle(intent, view, known, client.broker_offset, frozenset(ours))
             if outcome is None:
                 how = "left without an answer" if unknown else "may have left before a crash"
-                later = (
-                    "a later read adopts it if it appears"
-                    if intent["api_id"] in (codes.BUY, codes.SELL)
-                    else "the next run adopts it if it took effect"
-                )
                 raise StillMissing(
                     f"not seen at the broker, but its request {how}: it is not resent; "
-                    f"{later} (check the broker's order list)"
+                    "a later read adopts it if it appears (check the broker's order list)"
                 )
         except (Ambiguous, StillMissing) as e:
             emit(
@@ -212,6 +216,8 @@ def reconcile(
                 "base_orig_ord_no": body.get("orig_ord_no"),
                 "qty": qty,
                 "partial": bool(intent.get("partial")),
+                # what the intent knew of its target (a cancel's check reads them)
+                **{k: intent[k] for k in _INTENT_FACTS if k in intent},
                 "reconciled": True,
             },
             sync=True,
@@ -259,14 +265,77 @@ def _settle(
     target = body["orig_ord_no"]
     # The new number names the target as orig_ord_no, or (some brokers) the lineage's root.
     parents = {ord_key(target)} | set(ours)
-    for o in view.all:
-        if ord_key(o.orig_ord_no) in parents and ord_key(o.ord_no) not in known:
-            return o.ord_no, o.qty
+    child = _settle_child(intent, view, known, offset, parents)
+    if child is not None:
+        if api == codes.CANCEL:
+            return child[0], _cancelled_qty(intent, view, target)
+        return child
     if api == codes.CANCEL:
         return _settle_cancel(intent, view, target)
     # A modify leaves a new number behind; none means it never executed (if the target
     # filled or was cancelled meanwhile, the broker would have refused it anyway).
     return None
+
+
+def _settle_child(
+    intent: Record, view: BrokerView, known: set[str], offset: float | None, parents: set[str]
+) -> tuple[str, int] | None:
+    """The one new number at the broker that can only be this modify's or cancel's: it
+    descends from the order (`parents`), no journal owns it, its fields are the request's
+    (symbol; a modify's price and quantity) and the broker stamped it after the intent.
+    None if there is none; Ambiguous if more than one could be it, or one stamped just
+    before the request (the clocks differ) or without a time."""
+    body = intent["body"]
+    modify = intent["api_id"] == codes.MODIFY
+    price = _int(body, "mdfy_uv")
+    asked = _int(body, "mdfy_qty" if modify else "cncl_qty")
+    before = intent.get("remaining")
+    since = _broker_seconds(intent, offset)
+    ours: list[tuple[str, int]] = []
+    maybe: list[str] = []
+    for o in sorted(view.all, key=lambda o: o.ord_no):
+        if ord_key(o.orig_ord_no) not in parents or ord_key(o.ord_no) in known:
+            continue
+        if not _same_symbol(o.symbol, body.get("stk_cd", "")):
+            continue
+        if modify and price and o.price and o.price != price:
+            continue
+        if modify and asked and o.qty != asked:
+            continue
+        if isinstance(before, int) and before and o.qty > before:
+            continue  # more than the order had open when the request was decided
+        stamped = _row_seconds(o.time)
+        if stamped is None or since is None:
+            maybe.append(f"{o.ord_no} (time not told)")
+        elif stamped >= since:
+            ours.append((o.ord_no, o.qty))
+        elif stamped >= since - CLOCK_SKEW_SECONDS:
+            maybe.append(f"{o.ord_no} (at {o.time}, just before the request)")
+        # else: at the broker before we asked: someone else's modify or cancel
+    if len(ours) == 1 and not maybe:
+        return ours[0]
+    found = [no for no, _ in ours] + maybe
+    if len(found) > 1:
+        raise Ambiguous(f"{len(found)} new numbers at the broker could be it ({', '.join(found)})")
+    if found:
+        raise Ambiguous(f"{found[0]} could be it, but nothing proves it is ours")
+    return None
+
+
+def _cancelled_qty(intent: Record, view: BrokerView, target: str) -> int:
+    """What a cancel found by its own number took: the quantity asked (a partial cancel),
+    else what the lists say the target had left (all that remained)."""
+    asked = _int(intent["body"], "cncl_qty")
+    before = intent.get("remaining")
+    if asked and (not isinstance(before, int) or asked < before):
+        return asked
+    try:
+        settled = _settle_cancel(intent, view, target)
+    except Ambiguous:
+        settled = None
+    if settled is not None:
+        return settled[1]
+    return before if isinstance(before, int) else 0
 
 
 def _settle_place(
@@ -279,14 +348,7 @@ def _settle_place(
     qty = _int(body, "ord_qty")
     price = _int(body, "ord_uv")
     trde_tp = str(body.get("trde_tp", "")).strip()
-    sent = _intent_time(intent)
-    if sent is not None and offset is not None:
-        # On the broker's clock, as its lists are: the offset read from a whole-second
-        # `Date` is known to half a second, so the earliest the broker's clock can have
-        # read when the intent was written is half a second before the estimate (else
-        # our own order, stamped in the same second, looks older than its request).
-        sent += dt.timedelta(seconds=offset - DATE_UNCERTAINTY_SECONDS)
-    since = _seconds_of_day(sent)
+    since = _broker_seconds(intent, offset)
     ours: list[str] = []
     maybe: list[str] = []
     for o in sorted(view.all, key=lambda o: o.ord_no):
@@ -312,6 +374,18 @@ def _settle_place(
     if found:
         raise Ambiguous(f"{found[0]} could be it, but nothing proves it is ours")
     return None
+
+
+def _broker_seconds(intent: Record, offset: float | None) -> int | None:
+    """The intent's time as a second of the day on the broker's clock, as its lists are
+    (None if unknown). The offset read from a whole-second `Date` is known to half a
+    second, so the earliest the broker's clock can have read when the intent was written
+    is half a second before the estimate (else our own order, stamped in the same
+    second, looks older than its request)."""
+    sent = _intent_time(intent)
+    if sent is not None and offset is not None:
+        sent += dt.timedelta(seconds=offset - DATE_UNCERTAINTY_SECONDS)
+    return _seconds_of_day(sent)
 
 
 def _intent_time(intent: Record) -> dt.datetime | None:

@@ -14,6 +14,12 @@ a fact about the downtime; what the machine adds after `began` is judged by the 
 for any job. Such a job is reported (a warning, a `late` journal record before its
 intent, its final state) and, like any job, never sent twice: a job the journal has
 finished is not scheduled again.
+
+A request left in doubt (no answer, not found at the broker yet) blocks its order's later
+jobs. Each of them, and the end of the run, reads the broker again: a place, modify or
+cancel found then (reconcile.py says what proves it is ours) is adopted, its job is done
+and the order goes on from its number; a restart does the same for one an earlier run
+left unknown. A job that still owed a request ends failed, reported (never sent late).
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from planrunner.engine.summary import summarize
 from planrunner.engine.triggers import PriceSource, TriggerWatcher
 from planrunner.errors import BrokerError
 from planrunner.kiwoom.exceptions import AuthError, KiwoomError, ServerBug
-from planrunner.model import CompiledPlan, Job, action_name
+from planrunner.model import Action, CompiledPlan, Job, Market, Modify, Replace, action_name
 
 FINAL = frozenset({"done", "skipped", "failed"})
 SIM_REAL_GRACE = 2.0  # seconds of real time
@@ -84,6 +90,16 @@ def quiet_starts(
             start = times[i] - before
         out[at] = start if start >= at - 2 * lead else at - lead
     return out
+
+
+def _last_request(action: Action) -> int:
+    """The index of the last request an action sends when it does all its work (a modify
+    that reprices: its cancel of the excess is request 0, the reprice 1)."""
+    if isinstance(action, Modify):
+        return 1 if action.price is not None or action.ticks is not None else 0
+    if isinstance(action, Market | Replace):
+        return 1
+    return 0
 
 
 def _late_text(late: dt.timedelta) -> str:
@@ -151,6 +167,7 @@ class Runner:
             self._position[job.id] = (job.order, len(jobs))
             jobs.append(job.id)
         self._in_order: dict[str, int] = dict.fromkeys(self._order_jobs, 0)
+        self._jobs: dict[str, Job] = {job.id: job for job in plan.jobs}
         self.starts: dict[str, dt.datetime] = {}
         self.watcher = TriggerWatcher(
             plan=plan,
@@ -168,6 +185,12 @@ class Runner:
         if self.began is None:
             self.began = self.clock.now()
         self._reconcile()
+        for job_id, earlier in list(self.journal.state.jobs.items()):
+            # Left unknown by an earlier run and settled just now: adopted, as mid-run.
+            if earlier.state == "failed" and earlier.label == "unknown":
+                order = next((str(r.get("order")) for r in earlier.acked_reqs.values()), "")
+                if order:
+                    self._found_later(job_id, order)
         for job_id, _req, rec in self.journal.state.in_doubt():
             # Still in doubt after a restart: later jobs on its order wait for it too.
             order = str(rec.get("order", ""))
@@ -358,7 +381,7 @@ class Runner:
                     return
                 missed = late  # late while running (a long wait for its turn): in the window
             blocked = self._blocked.get(job.order)
-            if blocked and self._look_again(job.order):
+            if blocked and self._look_again(job.order, firing=job.id):
                 blocked = None
             if blocked:
                 self._skip(job, SkipCode.BLOCKED, blocked)
@@ -383,6 +406,11 @@ class Runner:
             # Settle it now from the broker's lists, then finish what the job still owes.
             self._reconcile(job.id)
             try:
+                js = self.journal.state.job(job.id)
+                if js.open_intents or js.unknown_reqs:
+                    # Still unsettled: the step's checks must not run on a broker view
+                    # that may hold its own unclaimed request (it would act on it).
+                    raise InDoubt("still in doubt after reading the broker: not resent")
                 return str(self.ex.execute(job.id, job.action))
             except InDoubt as e:
                 self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
@@ -408,10 +436,13 @@ class Runner:
             job=job,
         )
 
-    def _look_again(self, order: str | None = None) -> bool:
-        """Read the broker again for requests left in doubt (all, or `order`'s): a place
-        whose request left without an answer is adopted if it has appeared since, and its
-        job is done. Whether `order` is no longer blocked."""
+    def _look_again(self, order: str | None = None, *, firing: str | None = None) -> bool:
+        """Read the broker again for requests left in doubt (all, or `order`'s): a place,
+        modify or cancel whose request left without an answer is adopted if it has
+        appeared since (reconcile.py says what proves it is ours), its job is done and the
+        order's later steps go on from its number. `firing`: the job about to run, if it
+        is the one in doubt (a restart): once settled it resumes its own action (a request
+        it still owes is sent now, at its time). Whether `order` is no longer blocked."""
         for o, job_id in list(self._doubtful.items()):
             if order is not None and o != order:
                 continue
@@ -420,19 +451,60 @@ class Runner:
             except BrokerError as e:
                 self.warn(f"could not read the broker to settle {job_id}: {e}")
                 continue
-            js = self.journal.state.job(job_id)
-            if js.open_intents or js.unknown_reqs or not js.acked_reqs:
-                continue
-            last = max(js.acked_reqs)
-            if js.acked_reqs[last].get("kind") not in ("place", "market", "replace"):
-                continue  # only a place is left in doubt unresolved; anything else stays
+            if job_id == firing:
+                js = self.journal.state.job(job_id)
+                settled = not (js.open_intents or js.unknown_reqs)
+            else:
+                settled = self._found_later(job_id, o)
+            if settled:
+                self._blocked.pop(o, None)
+                self._doubtful.pop(o, None)
+        return order is not None and order not in self._blocked
+
+    def _found_later(self, job_id: str, order: str) -> bool:
+        """After a reconcile: whether `job_id`'s requests are all settled now. If so its
+        job is done when its last request was the one found; one that still owed a
+        request (a `market` whose cancel was found later) ends failed, reported: what
+        it did not send is not sent late."""
+        js = self.journal.state.job(job_id)
+        if js.open_intents or js.unknown_reqs or not js.acked_reqs:
+            return False
+        action = self._action_of(job_id)
+        last = max(js.acked_reqs)
+        ack = js.acked_reqs[last]
+        if action is None and ack.get("kind") not in ("place", "market", "replace"):
+            return False  # a one-cancels-other resize: only a place-like one is known done
+        # A modify that cancelled all that remained had nothing left to reprice.
+        whole = ack.get("kind") == "cancel" and not ack.get("partial")
+        if (
+            action is None
+            or last >= _last_request(action)
+            or (isinstance(action, Modify) and whole)
+        ):
             self._record({"type": "done", "job": job_id, "reason": "found later"})
-            self._info(f"{job_id}: its order was found at the broker and adopted", order=o)
+            self._info(f"{job_id}: its request was found at the broker and adopted", order=order)
             with self._cv:
                 self._states[job_id] = "done (found at the broker later)"
-            self._blocked.pop(o, None)
-            self._doubtful.pop(o, None)
-        return order is not None and order not in self._blocked
+            return True
+        reason = (
+            f"its request {last} was found at the broker later; the rest of the "
+            f"{action_name(action)} was not sent"
+        )
+        self._record({"type": "failed", "job": job_id, "attention": "failed", "reason": reason})
+        self.warn(f"{job_id}: {reason}")
+        with self._cv:
+            self._states[job_id] = f"failed ({reason})"
+        return True
+
+    def _action_of(self, job_id: str) -> Action | None:
+        """The action a journal job carries out: a step's, or a trigger firing's."""
+        job = self._jobs.get(job_id)
+        if job is not None:
+            return job.action
+        name = job_id.removeprefix("trigger:").split("#")[0]
+        if job_id.startswith("trigger:"):
+            return next((t.action for t in self.plan.triggers if t.id == name), None)
+        return None
 
     def _await_turn(self, job: Job) -> None:
         """Jobs on one order run in plan order, even when they share an instant."""
