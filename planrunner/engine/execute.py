@@ -110,6 +110,18 @@ class Executor(BrokerChecks):
         self._filled: dict[str, int] = {
             o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
         }
+        # For when a fill happened (checks._fill_time): each number's filled quantity as
+        # last noted, and when the order's fills were last read (a resumed run: its last
+        # journaled fill; a fill not shown then happened after it).
+        self._number_filled: dict[str, dict[str, int]] = {
+            o: {str(k): int(q) for k, q in (r.get("numbers") or {}).items()}
+            for o, r in journal.state.fills.items()
+        }
+        self._looked: dict[str, dt.datetime] = {
+            o: dt.datetime.fromisoformat(r["at"])
+            for o, r in journal.state.fills.items()
+            if isinstance(r.get("at"), str) and r["at"]
+        }
         # Every market price the run reads goes through here into the journal (bounded).
         self.prices = PriceLog(journal, clock)
         self._pushed: dict[str, dict[str, tuple[int, int]]] = {}
