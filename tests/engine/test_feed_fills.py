@@ -83,7 +83,8 @@ def test_issue14_fills_printed_and_journaled_as_pushed(tmp_path: Path) -> None:
         )
         data = status_data(ex.plan, journal.state)
         assert data["fills"]["entry"]["avg_price"] == 69000
-        assert "entry: 6 filled at an average 69,000, 4 open" in status_lines(data)
+        line = "entry: 6 filled at an average 69,000, 4 open, last fill 10:00:05"
+        assert line in status_lines(data)
         result = summarize(
             plan=ex.plan, executor=ex, journal=journal, states={}, fatal=None, interrupted=False
         )
