@@ -130,11 +130,12 @@ def when_filled_text(timing: Record, seen: dt.datetime) -> str:
         late = (now - at).total_seconds() >= 1
         return f" at {at:%H:%M:%S}" + (f" (seen {now:%H:%M:%S})" if late else "")
     after = timing.get("after")
-    if after:
-        since = dt.datetime.fromisoformat(after).astimezone(SEOUL)
-        if (now - since).total_seconds() >= 1:
-            return f", some time between {since:%H:%M:%S} and {now:%H:%M:%S} (when it was seen)"
-    return f" (seen at {now:%H:%M:%S})"
+    if not after:
+        return f" (seen at {now:%H:%M:%S}; the broker does not say when it filled)"
+    since = dt.datetime.fromisoformat(after).astimezone(SEOUL)
+    if (now - since).total_seconds() < 1:
+        return f" at {now:%H:%M:%S}"  # seen within the second it can have filled in
+    return f", some time between {since:%H:%M:%S} and {now:%H:%M:%S} (when it was seen)"
 
 
 def _latest_leg(records: list[Record], order: str) -> tuple[int, set[str], int, bool] | None:
