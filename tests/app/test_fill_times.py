@@ -126,7 +126,7 @@ def test_the_scenario_fills_long_before_the_steps_read(polled):
     assert dt.time(12, 7) <= truth["dash"].time() < dt.time(13, 0)
     seen = {r["order"]: _t(r["at"]) for r in polled["records"]}
     assert seen["rest"] >= truth["rest"] + dt.timedelta(minutes=59)  # read by the modify
-    assert seen["dash"] >= truth["dash"] + dt.timedelta(hours=3)  # read by the cancel
+    assert seen["dash"] >= truth["dash"] + dt.timedelta(hours=2)  # read by the 15:15 cancel
 
 
 def test_without_the_feed_a_market_fill_is_dated_by_the_broker(polled):
@@ -135,7 +135,7 @@ def test_without_the_feed_a_market_fill_is_dated_by_the_broker(polled):
     assert (rec["time"], _t(rec["filled_at"])) == ("broker", truth)
     [fill] = polled["fills"]["dash"]
     assert (fill["time"], _t(fill["at"])) == ("broker", truth)
-    assert _t(fill["seen"]) > truth + dt.timedelta(hours=3)
+    assert _t(fill["seen"]) > truth + dt.timedelta(hours=2)
     assert f'<td class="l">{truth:%H:%M:%S}</td><td class="l">fill</td>' in polled["html"]
     status = polled["status"]["dash"]
     assert (status["time"], _t(status["at"])) == ("broker", truth)
