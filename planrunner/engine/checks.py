@@ -483,9 +483,12 @@ class BrokerChecks:
         """A read noted this fill before its pushed event came, without the broker's
         time: the event completes it. Journaled as a fill record of the same total (a
         report takes its time for the fill seen; older readers see nothing new)."""
-        seen = dt.datetime.fromisoformat(str(last["at"]))
+        try:
+            seen = dt.datetime.fromisoformat(str(last["at"]))
+        except (KeyError, ValueError):
+            return  # a record without a readable time: nothing to complete
         filled_at = broker_clock_time(seen, event.time)
-        if filled_at is None:
+        if filled_at is None or seen.tzinfo is None:
             return
         self.journal.append(
             {

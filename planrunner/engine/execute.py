@@ -8,6 +8,7 @@ again (a restart resumes a half-done `market` at its second request). Broker sta
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -117,11 +118,12 @@ class Executor(BrokerChecks):
             o: {str(k): int(q) for k, q in (r.get("numbers") or {}).items()}
             for o, r in journal.state.fills.items()
         }
-        self._looked: dict[str, dt.datetime] = {
-            o: dt.datetime.fromisoformat(r["at"])
-            for o, r in journal.state.fills.items()
-            if isinstance(r.get("at"), str) and r["at"]
-        }
+        self._looked: dict[str, dt.datetime] = {}
+        for o, r in journal.state.fills.items():
+            with contextlib.suppress(KeyError, ValueError):  # a hand-edited `at`: no bound
+                at = dt.datetime.fromisoformat(str(r["at"]))
+                if at.tzinfo is not None:
+                    self._looked[o] = at
         # Every market price the run reads goes through here into the journal (bounded).
         self.prices = PriceLog(journal, clock)
         self._pushed: dict[str, dict[str, tuple[int, int]]] = {}
