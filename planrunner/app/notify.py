@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from planrunner.clock import SEOUL
+from planrunner.engine.checks import when_filled_text
 from planrunner.engine.events import (
     ACKED,
     FAILED,
@@ -284,6 +285,8 @@ class Notifier:
             if before_value or not before_filled:
                 text += f" at {_money(part / (filled - before_filled))}"
             text += f" (average {_money(value / filled)})"
+        if e.data.get("time"):  # when it filled: the broker's time, else when it was seen
+            text += when_filled_text(e.data, e.at).replace(" (when it was seen)", "")
         return text
 
     def finish(self, result: RunResult, summary: str) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from planrunner.clock import SEOUL
-from planrunner.engine.journal import Record, Replay
+from planrunner.engine.journal import Record, Replay, fill_time
 from planrunner.errors import UsageError
 from planrunner.krx import days
 from planrunner.model import TRIGGER_JOB, parse_trigger_job
@@ -225,7 +225,9 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
 
 
 def _fills(state: Replay) -> dict[str, list[dict[str, Any]]]:
-    """Each newly seen fill: the quantity and, when journaled, its average price."""
+    """Each newly journaled fill: the quantity, its average price when journaled, when it
+    happened (`at`, and `time`: "broker" or "seen", `fill_time`), when the run saw it
+    (`seen`) and, for a time seen, the earliest it can have happened (`after`)."""
     out: dict[str, list[dict[str, Any]]] = {}
     seen: dict[str, tuple[int, int]] = {}
     for rec in state.records:
@@ -235,13 +237,26 @@ def _fills(state: Replay) -> dict[str, list[dict[str, Any]]]:
         filled, value = _int(rec.get("filled")), _int(rec.get("value"))
         before_qty, before_value = seen.get(order, (0, 0))
         if filled <= before_qty:
+            earlier = out.get(order, [])
+            if rec.get("timed") and earlier and earlier[-1]["filled"] == filled:
+                # the feed's time for a fill a read had noted first (checks.py)
+                earlier[-1].update(at=str(rec["filled_at"]), time="broker", after=None)
             continue
         qty = filled - before_qty
         priced = "value" in rec and value > before_value
         price = round((value - before_value) / qty) if priced else None
         seen[order] = (filled, value)
+        at, how = fill_time(rec)
         out.setdefault(order, []).append(
-            {"at": _when(rec), "qty": qty, "price": price, "filled": filled}
+            {
+                "at": at,
+                "time": how,
+                "seen": _when(rec),
+                "after": rec.get("after") if how == "seen" else None,
+                "qty": qty,
+                "price": price,
+                "filled": filled,
+            }
         )
     return out
 
@@ -584,10 +599,18 @@ def _chart(symbol: str, orders: list[dict[str, Any]], fig: dict[str, Any]) -> st
             if fx is None or f["price"] is None:
                 continue
             r = min(3 + f["qty"] ** 0.5 * 2, 14)
+            fy = y(f["price"])
+            title = f"{f['qty']} filled at {f['price']:,} {_fill_when(f)}"
+            since = _seconds(f["after"], day) if f.get("after") else None
+            if since is not None and since < fx:  # the span it can have filled in
+                parts.append(
+                    f'<line x1="{x(since)}" x2="{x(fx)}" y1="{fy}" y2="{fy}" stroke="{color}" '
+                    f'stroke-width="3" stroke-opacity=".35"><title>{html.escape(title)}'
+                    "</title></line>"
+                )
             parts.append(
-                f'<circle cx="{x(fx)}" cy="{y(f["price"])}" r="{r:.1f}" fill="{color}" '
-                f'fill-opacity=".6"><title>{f["qty"]} filled at {f["price"]:,} '
-                f"({html.escape(f['at'])})</title></circle>"
+                f'<circle cx="{x(fx)}" cy="{fy}" r="{r:.1f}" fill="{color}" '
+                f'fill-opacity=".6"><title>{html.escape(title)}</title></circle>'
             )
         parts.append(
             f'<text x="{_W - _PAD + 4 - 40}" y="{legend_y}" font-size="11" fill="{color}" '
@@ -649,6 +672,42 @@ def _clock(at: str) -> str:
         return at
 
 
+def _lineage_rows(o: dict[str, Any]) -> list[list[Any]]:
+    """An order's numbers and fills in the order they happened (a fill at the broker's
+    time; a fill whose time is not told, when the run saw it, marked so)."""
+    rows: list[tuple[str, int, list[Any]]] = [
+        (li["at"], 0, [_clock(li["at"]), li["kind"], li["ord_no"], li["price"]])
+        for li in o["lineage"]
+    ]
+    for f in o["fills"]:
+        when = _clock(f["at"])
+        if f["time"] == "seen":
+            when += (
+                f" (time seen; filled after {_clock(f['after'])})"
+                if f.get("after")
+                else (" (time seen)")
+            )
+        rows.append((f["at"], 1, [when, "fill", f"{f['qty']} (total {f['filled']})", f["price"]]))
+    return [r for _at, _k, r in sorted(rows, key=lambda r: (_seconds_any(r[0]), r[1]))]
+
+
+def _seconds_any(at: str) -> float:
+    try:
+        t = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return 0.0
+    return (t if t.tzinfo else t.replace(tzinfo=SEOUL)).timestamp()
+
+
+def _fill_when(f: dict[str, Any]) -> str:
+    """`at 12:07:03`, or `time seen 15:15:00 (filled after 10:00:02)` when the broker
+    did not say when it filled."""
+    if f.get("time") != "seen":
+        return f"at {_clock(f['at'])}"
+    after = f" (filled after {_clock(f['after'])})" if f.get("after") else ""
+    return f"time seen {_clock(f['at'])}{after}"
+
+
 def render_html(fig: dict[str, Any]) -> str:
     """The figures as one self-contained HTML page (inline CSS and SVG, no scripts)."""
     e = html.escape
@@ -698,8 +757,10 @@ def render_html(fig: dict[str, Any]) -> str:
         )
         out.append(
             f"<p class='note'>{path}; coloured lines: each order's limit price through its "
-            "modifies; dots: fills, area by quantity, at the time the runner saw them (it "
-            "reads fills before each modify or cancel and when the run ends); T: a trigger "
+            "modifies; dots: fills, area by quantity, at the broker's time of the fill "
+            "(a fill whose time the broker does not tell, a resting order's when the run "
+            "polls without --feed, is drawn when the run saw it, a pale bar back to the "
+            "earliest it can have filled, and its row says 'time seen'); T: a trigger "
             "fired; M: the switch to a market order; bands: the session windows (pre-open, "
             "regular session in blue, closing auction darker, after-hours), their names on "
             "hover.</p>"
@@ -727,14 +788,7 @@ def render_html(fig: dict[str, Any]) -> str:
             out.append(
                 _table(
                     ["time", "kind", "order no", "price"],
-                    [
-                        [_clock(li["at"]), li["kind"], li["ord_no"], li["price"]]
-                        for li in o["lineage"]
-                    ]
-                    + [
-                        [_clock(f["at"]), "fill", f"{f['qty']} (total {f['filled']})", f["price"]]
-                        for f in o["fills"]
-                    ],
+                    _lineage_rows(o),
                     left=3,
                 )
             )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from planrunner.clock import SEOUL
 from planrunner.engine.attention import items
 from planrunner.engine.events import Event, OrderSummary, RunResult
-from planrunner.engine.journal import Replay
+from planrunner.engine.journal import Replay, fill_time
 from planrunner.engine.summary import link_text
 from planrunner.model import CompiledPlan, action_name, trigger_job
 
@@ -163,7 +164,9 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
                 int(r["value"]) // int(r["filled"]) if r.get("value") and r.get("filled") else None
             ),
             "last_price": r.get("price"),  # the last fill's price, when the feed told it
-            "at": r.get("broker_time") or r.get("at"),
+            # when the last fill happened: the broker's time, else when the run saw it
+            "at": fill_time(r)[0],
+            "time": fill_time(r)[1],
         }
         for o, r in state.fills.items()
     }
@@ -177,6 +180,13 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
     }
 
 
+def _hms(at: str) -> str:
+    try:
+        return dt.datetime.fromisoformat(at).astimezone(SEOUL).strftime("%H:%M:%S")
+    except ValueError:
+        return at
+
+
 def status_lines(data: dict[str, Any]) -> list[str]:
     rows = [["job", "at", "order", "action", "state"]]
     for j in data["jobs"]:
@@ -188,7 +198,11 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"{order}: {' → '.join(links)}")
     for order, f in data.get("fills", {}).items():
         avg = f" at an average {f['avg_price']:,}" if f.get("avg_price") else ""
-        lines.append(f"{order}: {f['filled']} filled{avg}, {f['remaining']} open")
+        last = ""
+        if f.get("at"):
+            seen = " (time seen)" if f.get("time") == "seen" else ""
+            last = f", last fill {_hms(f['at'])}{seen}"
+        lines.append(f"{order}: {f['filled']} filled{avg}, {f['remaining']} open{last}")
     if data["attention"]:
         lines.append("needs attention")
         lines += [f"  - {a}" for a in data["attention"]]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from planrunner.clock import Clock
+from planrunner.clock import SEOUL, Clock
 from planrunner.engine.events import FILL, Emit, Event
 from planrunner.engine.journal import Journal, Record
 from planrunner.engine.outcome import Kind, SkipCode
@@ -51,6 +51,9 @@ class OrderStatus:
     row_filled: int = 0  # filled on the newest number itself
     doubt: str = ""  # the broker's lists and the journal's quantities disagree: why
     fill_value: int = 0  # sum of filled quantity × the broker's fill price, over the lineage
+    # Per number of the lineage: (number without padding, filled on it, the broker's time
+    # on its row: ka10076 `ord_tm` / ka10075 `tm`, HHmmss, the time of the order).
+    numbers: tuple[tuple[str, int, str], ...] = ()
 
 
 class Doubt(Exception):
@@ -71,6 +74,12 @@ BROKER_CANCELS_REST = frozenset(
         "mid_fok",
     }
 )
+# Order types that fill on arrival or never: a number of these types filled at the time
+# the broker gives its order (its row's time), whenever the run reads it.
+FILLS_ON_ARRIVAL = BROKER_CANCELS_REST | {"market"}
+# How far the broker's clock may stand from ours when its time of a fill is checked
+# against our own reads (a whole-second HHmmss on a clock we do not keep).
+FILL_CLOCK_SKEW = dt.timedelta(seconds=2)
 _LEG_START = ("place", "market", "replace")
 R = TypeVar("R", OpenOrder, Fill)
 
@@ -94,6 +103,39 @@ def lineage_rows(rows: Iterable[R], numbers: set[str]) -> list[R]:
                 rest.append(r)
         pending = rest
     return found
+
+
+def _numbers(filled: dict[str, int], times: dict[str, str]) -> tuple[tuple[str, int, str], ...]:
+    return tuple((k, q, times.get(k, "")) for k, q in sorted(filled.items()))
+
+
+def broker_clock_time(near: dt.datetime, text: str) -> dt.datetime | None:
+    """The broker's `HHmmss` (or `HH:MM:SS`, Korea time) on the day of `near` (the plan's
+    clock); None when it is not a time."""
+    digits = text.strip().replace(":", "")
+    if len(digits) != 6 or not digits.isdigit():
+        return None
+    try:
+        t = dt.time(int(digits[:2]), int(digits[2:4]), int(digits[4:]))
+    except ValueError:
+        return None
+    return dt.datetime.combine(near.astimezone(SEOUL).date(), t, SEOUL)
+
+
+def when_filled_text(timing: Record, seen: dt.datetime) -> str:
+    """` at 12:07:03 (seen 15:15:00)`: when a fill happened, as the run knows it."""
+    now = seen.astimezone(SEOUL)
+    if timing.get("time") == "broker":
+        at = dt.datetime.fromisoformat(timing["filled_at"]).astimezone(SEOUL)
+        late = (now - at).total_seconds() >= 1
+        return f" at {at:%H:%M:%S}" + (f" (seen {now:%H:%M:%S})" if late else "")
+    after = timing.get("after")
+    if not after:
+        return f" (seen at {now:%H:%M:%S}; the broker does not say when it filled)"
+    since = dt.datetime.fromisoformat(after).astimezone(SEOUL)
+    if (now - since).total_seconds() < 1:
+        return f" at {now:%H:%M:%S}"  # seen within the second it can have filled in
+    return f", some time between {since:%H:%M:%S} and {now:%H:%M:%S} (when it was seen)"
 
 
 def _latest_leg(records: list[Record], order: str) -> tuple[int, set[str], int, bool] | None:
@@ -146,6 +188,8 @@ class BrokerChecks:
     targets: dict[str, int]
     _locks_guard: threading.Lock
     _filled: dict[str, int]
+    _number_filled: dict[str, dict[str, int]]  # order -> number -> filled, as last noted
+    _looked: dict[str, dt.datetime]  # order -> the start of its last read of the fills
     _pushed: dict[str, dict[str, tuple[int, int]]]  # order -> ord_no -> (qty, value) pushed
     _early: dict[str, list[Any]]
     _day_limits: dict[str, tuple[int, int]]
@@ -169,6 +213,7 @@ class BrokerChecks:
         `orig_ord_no`. When the fills were read, the quantities are checked too: what
         was ordered = filled + cancelled + open; a mismatch sets `doubt`."""
         spec = self.orders[order]
+        looked = self.clock.now()  # fills the lists do not show yet happen after this
         lineage = self.journal.state.lineage.get(order, [])
         newest = self.journal.state.newest(order)
         numbers = {ord_key(link.ord_no) for link in lineage if link.ord_no}
@@ -180,6 +225,7 @@ class BrokerChecks:
             row = max(open_rows, key=lambda o: int(ord_key(o.ord_no) or 0))
         per_number: dict[str, int] = {}
         per_price: dict[str, int] = {}
+        per_time: dict[str, str] = {}
         read_fills = fills or row is None
         if read_fills:
             fill_rows = lineage_rows(self.client.fills(symbol=spec.symbol), numbers)
@@ -188,12 +234,14 @@ class BrokerChecks:
                 if f.filled_qty >= per_number.get(key, 0):
                     per_number[key] = f.filled_qty
                     per_price[key] = f.fill_price
+                    per_time[key] = f.time
         if row is not None:
             key = ord_key(row.ord_no)
             listed = dict(per_number)
             if row.filled_qty >= per_number.get(key, 0):
                 per_number[key] = row.filled_qty
                 per_price[key] = row.fill_price or per_price.get(key, 0)
+                per_time[key] = row.time or per_time.get(key, "")
             st = OrderStatus(
                 ord_no=row.ord_no,
                 is_open=True,
@@ -202,6 +250,7 @@ class BrokerChecks:
                 price=row.price or None,
                 row_filled=row.filled_qty,
                 fill_value=sum(q * per_price.get(n, 0) for n, q in per_number.items()),
+                numbers=_numbers(per_number, per_time),
             )
             # One read: the open row's own fills as the open list told them.
             listed[key] = row.filled_qty
@@ -214,12 +263,13 @@ class BrokerChecks:
                 filled=sum(per_number.values()),
                 price=None,
                 fill_value=sum(q * per_price.get(n, 0) for n, q in per_number.items()),
+                numbers=_numbers(per_number, per_time),
             )
         if read_fills:
             doubt = self._arithmetic(order, spec, numbers - journaled, listed, open_rows)
             if doubt:
                 st = replace(st, doubt=doubt)
-            self._note_fills(order, st)
+            self._note_fills(order, st, looked)
         return st
 
     def _arithmetic(
@@ -255,13 +305,20 @@ class BrokerChecks:
             f"{max(expected, 0)} should be open, but the broker lists {open_qty} open"
         )
 
-    def _note_fills(self, order: str, st: OrderStatus) -> None:
-        """Record each newly seen fill in the journal (the position follows its fills)."""
+    def _note_fills(self, order: str, st: OrderStatus, looked: dt.datetime) -> None:
+        """Record each newly seen fill in the journal (the position follows its fills),
+        with when it filled as far as the broker's lists tell (`_fill_time`)."""
         with self._locks_guard:
             before = self._filled.get(order, 0)
+            prev_look = self._looked.get(order)
+            self._looked[order] = max(looked, prev_look) if prev_look else looked
             if st.filled <= before:
                 return
             self._filled[order] = st.filled
+            numbers_before = self._number_filled.get(order, {})
+            self._number_filled[order] = {k: q for k, q, _t in st.numbers}
+        seen = self.clock.now()
+        timing = self._fill_time(order, st, numbers_before, prev_look, seen)
         self.journal.append(
             {
                 "type": "fill",
@@ -271,24 +328,74 @@ class BrokerChecks:
                 "remaining": st.remaining,
                 # For the day's report: when it was seen (plan's clock) and the value
                 # filled over the lineage (filled × the broker's fill price; 0 if unsaid).
-                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                "at": seen.isoformat(timespec="milliseconds"),
                 "value": st.fill_value,
+                "numbers": {k: q for k, q, _t in st.numbers},
+                **timing,
             }
         )
         target = self.targets.get(order)
         of = f"/{target}" if target else ""
         # The figures ride along for machines (JSON lines, notifications).
-        figures = {
+        figures: dict[str, Any] = {
             "qty": st.filled - before,
             "filled": st.filled,
             "remaining": st.remaining,
             "value": st.fill_value,
+            "seen": seen.isoformat(timespec="seconds"),
+            **timing,
         }
         text = f"filled {st.filled - before} more ({st.filled}{of})"
         if st.fill_value and st.filled:
             text += f" at an average {st.fill_value // st.filled:,}"
             figures["avg_price"] = st.fill_value // st.filled
+        text += when_filled_text(timing, seen)
         self.emit(self._event(FILL, text, None, order, figures))
+
+    def _fill_time(
+        self,
+        order: str,
+        st: OrderStatus,
+        numbers_before: dict[str, int],
+        prev_look: dt.datetime | None,
+        seen: dt.datetime,
+    ) -> Record:
+        """When the fills a read found happened, as far as the broker tells.
+
+        Kiwoom's lists give each number the time of its order (ka10076 `ord_tm`, ka10075
+        `tm`), not of its fills. A number of a type that fills on arrival or never
+        (market, IOC, FOK) filled at that time: `filled_at`, `time: broker`. Any other
+        fill happened after its order's time and after the run's last read of the order
+        that did not show it, and by the time it was seen: `time: seen` with that lower
+        bound as `after` (the feed's order events tell the exact time: `note_pushed`)."""
+        grown = [(k, t) for k, q, t in st.numbers if q > numbers_before.get(k, 0)]
+        stamps = [broker_clock_time(seen, t) for _k, t in grown]
+        known = [s for s in stamps if s is not None]
+        kinds = self._number_types(order)
+        on_arrival = all(kinds.get(k) in FILLS_ON_ARRIVAL for k, _t in grown)
+        if grown and len(known) == len(grown) and on_arrival:
+            at = min(max(known), seen)
+            if prev_look is None or at >= prev_look - FILL_CLOCK_SKEW:
+                return {"filled_at": at.isoformat(timespec="seconds"), "time": "broker"}
+        bounds = [b for b in (prev_look, min(known) if known else None) if b is not None]
+        out: Record = {"time": "seen"}
+        if bounds:
+            out["after"] = min(max(bounds), seen).isoformat(timespec="seconds")
+        return out
+
+    def _number_types(self, order: str) -> dict[str, str]:
+        """Each journaled number of the order and the order type it was sent as ("" for
+        an adopted order or a cancel: not known)."""
+        spec = self.orders.get(order)
+        out: dict[str, str] = {}
+        for link in self.journal.state.lineage.get(order, []):
+            if link.kind == "market":
+                out[ord_key(link.ord_no)] = "market"
+            elif link.kind in ("place", "modify", "replace") and spec is not None:
+                out[ord_key(link.ord_no)] = spec.order_type
+            else:
+                out[ord_key(link.ord_no)] = ""
+        return out
 
     def note_pushed(self, event: Any) -> None:
         """An order event (`00`) from the live feed. A fill on one of this plan's numbers
@@ -321,13 +428,25 @@ class BrokerChecks:
             total = sum(q for q, _ in per.values())
             total_value = sum(v for _, v in per.values())
             before = self._filled.get(order, 0)
-            if total <= before:
-                return
-            self._filled[order] = total
+            if total > before:
+                self._filled[order] = total
+        if total <= before:
+            last = self.journal.state.fills.get(order) or {}
+            if total == before == last.get("filled") and last.get("time") == "seen":
+                self._time_seen_fill(order, event, last)
+            return
         new = total - before
         broker_time = event.time
         if len(broker_time) == 6 and broker_time.isdigit():
             broker_time = f"{broker_time[:2]}:{broker_time[2:4]}:{broker_time[4:]}"
+        seen = self.clock.now()
+        filled_at = broker_clock_time(seen, event.time)
+        # The event's `908` is the fill's own time: exact, whenever it arrives.
+        timing: Record = (
+            {"filled_at": min(filled_at, seen).isoformat(timespec="seconds"), "time": "broker"}
+            if filled_at is not None
+            else {"time": "seen"}
+        )
         self.journal.append(
             {
                 "type": "fill",
@@ -335,12 +454,13 @@ class BrokerChecks:
                 "ord_no": event.ord_no,
                 "filled": total,
                 "remaining": event.open_qty,
-                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                "at": seen.isoformat(timespec="milliseconds"),
                 "value": total_value,
                 "qty": new,
                 "price": event.fill_price,
                 "broker_time": broker_time,
                 "source": "feed",
+                **timing,
             }
         )
         target = self.targets.get(order)
@@ -355,9 +475,40 @@ class BrokerChecks:
             "avg_price": total_value // total,
             "broker_time": broker_time,
             "ord_no": event.ord_no,
+            "seen": seen.isoformat(timespec="seconds"),
+            **timing,
         }
-        text = f"filled {new} at {event.fill_price:,} ({total}/{ordered} filled) at {broker_time}"
+        text = f"filled {new} at {event.fill_price:,} ({total}/{ordered} filled)"
+        text += when_filled_text(timing, seen)
         self.emit(self._event(FILL, text, None, order, figures))
+
+    def _time_seen_fill(self, order: str, event: Any, last: Record) -> None:
+        """A read noted this fill before its pushed event came, without the broker's
+        time: the event completes it. Journaled as a fill record of the same total (a
+        report takes its time for the fill seen; older readers see nothing new)."""
+        try:
+            seen = dt.datetime.fromisoformat(str(last["at"]))
+        except (KeyError, ValueError):
+            return  # a record without a readable time: nothing to complete
+        filled_at = broker_clock_time(seen, event.time)
+        if filled_at is None or seen.tzinfo is None:
+            return
+        self.journal.append(
+            {
+                "type": "fill",
+                "order": order,
+                "ord_no": last.get("ord_no"),
+                "filled": last["filled"],
+                "remaining": last.get("remaining"),
+                "at": last["at"],
+                "value": last.get("value", 0),
+                "numbers": last.get("numbers", {}),
+                "filled_at": min(filled_at, seen).isoformat(timespec="seconds"),
+                "time": "broker",
+                "source": "feed",
+                "timed": "the fill read at `at`: its last share filled at `filled_at`",
+            }
+        )
 
     def replay_early(self, ord_no: str) -> None:
         """Note the pushed fills that arrived before `ord_no` was journaled."""

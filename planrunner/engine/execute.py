@@ -8,6 +8,7 @@ again (a restart resumes a half-done `market` at its second request). Broker sta
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -110,6 +111,19 @@ class Executor(BrokerChecks):
         self._filled: dict[str, int] = {
             o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
         }
+        # For when a fill happened (checks._fill_time): each number's filled quantity as
+        # last noted, and when the order's fills were last read (a resumed run: its last
+        # journaled fill; a fill not shown then happened after it).
+        self._number_filled: dict[str, dict[str, int]] = {
+            o: {str(k): int(q) for k, q in (r.get("numbers") or {}).items()}
+            for o, r in journal.state.fills.items()
+        }
+        self._looked: dict[str, dt.datetime] = {}
+        for o, r in journal.state.fills.items():
+            with contextlib.suppress(KeyError, ValueError):  # a hand-edited `at`: no bound
+                at = dt.datetime.fromisoformat(str(r["at"]))
+                if at.tzinfo is not None:
+                    self._looked[o] = at
         # Every market price the run reads goes through here into the journal (bounded).
         self.prices = PriceLog(journal, clock)
         self._pushed: dict[str, dict[str, tuple[int, int]]] = {}

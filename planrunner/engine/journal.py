@@ -14,7 +14,10 @@ the wall-clock time; a torn line then still tells what it was):
     rejected   job, req, order, code, message
     unknown    job, req, order, error
     reconciled job, req, order, found (bool), ord_no?
-    fill       order, ord_no, filled, remaining, at?, value? (filled × fill price, cumulative)
+    fill       order, ord_no, filled, remaining, at? (when seen), value? (filled × fill
+               price, cumulative), numbers? (filled per number), time? ("broker": then
+               filled_at is the broker's time of the fill; "seen": not told, after? is the
+               earliest it can have filled), qty?, price?, broker_time?, source? (feed)
     price      symbol, price, at, source, capped? (a market price observed; prices.py)
     skipped    job, code (outcome.SkipCode: routine or attention), reason
     done       job
@@ -285,6 +288,22 @@ _TYPE = re.compile(r'"type":"(\w+)"')
 _STR = re.compile(r'"(job|order|kind|api_id|t|at)":("(?:[^"\\]|\\.)*")')
 _REQ = re.compile(r'"req":(\d+)[,}]')
 _BODY = re.compile(r'"body":(\{[^{}]*\})')
+
+
+def fill_time(rec: Record) -> tuple[str, str]:
+    """When a journaled fill happened, and how that is known: (ISO time, "broker") from
+    the broker's time of the fill (`filled_at`: the feed's order event, or an order that
+    fills on arrival; `broker_time`, the feed's time in a format 4 journal); else (ISO
+    time, "seen"): when the run saw it (an older journal; a resting order read by
+    polling, whose fills the broker's lists do not time)."""
+    seen = str(rec.get("at") or rec.get("t") or "")
+    if rec.get("filled_at"):
+        return str(rec["filled_at"]), "broker"
+    told = str(rec.get("broker_time") or "")
+    if len(told) == 8 and len(seen) >= 10:
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(f"{seen[:10]}T{told}+09:00").isoformat(), "broker"
+    return seen, "seen"
 
 
 def _torn(line: str, name: str, lineno: int) -> Record | None:

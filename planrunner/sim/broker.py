@@ -59,8 +59,8 @@ class Broker:
     # ---- time -------------------------------------------------------------------------
 
     def advance(self, now: dt.datetime) -> None:
-        for symbol, price in self.market.advance(now):
-            self._price_event(symbol, price, now)
+        for symbol, price, at in self.market.advance(now):
+            self._price_event(symbol, price, at)
 
     def set_price(self, symbol: str, price: int, now: dt.datetime) -> int:
         """Move a symbol's price now (clamped to its daily limits) and fill what crosses."""

@@ -102,17 +102,19 @@ class Market:
     def symbols(self) -> list[str]:
         return sorted(self._symbols)
 
-    def advance(self, now: dt.datetime) -> Iterator[tuple[str, int]]:
-        """Yield (symbol, price) for every price event up to `now`, in time order per symbol."""
+    def advance(self, now: dt.datetime) -> Iterator[tuple[str, int, dt.datetime]]:
+        """Yield (symbol, price, the instant it took that price) for every price event up
+        to `now`, in time order per symbol: the market is played when someone asks, but
+        each event keeps its own time (a fill it causes is timed by it, not by the ask)."""
         if now <= self.now:
             return
         self.now = now
         for code in sorted(self._symbols):
             s = self._symbols[code]
-            for price in self._events(s, now):
-                yield code, price
+            for at, price in self._events(s, now):
+                yield code, price, at
 
-    def _events(self, s: _Symbol, now: dt.datetime) -> Iterator[int]:
+    def _events(self, s: _Symbol, now: dt.datetime) -> Iterator[tuple[dt.datetime, int]]:
         every = self.scenario.walk_every
         steps = 0
         while True:
@@ -124,9 +126,11 @@ class Market:
             if not due:
                 return
             if point_at is not None and point_at == min(due):
+                at = point_at
                 s.record(point_at, s.clamp(s.points.pop(0)[1]))
             else:
                 assert walk_at is not None
+                at = walk_at
                 s.next_walk = walk_at + every
                 steps += 1
                 r = s.rng.random()
@@ -134,7 +138,7 @@ class Market:
                     s.record(walk_at, s.clamp(step(s.price, -1, s.kind)))
                 elif r < 0.5:
                     s.record(walk_at, s.clamp(step(s.price, 1, s.kind)))
-            yield s.price
+            yield at, s.price
 
     def set_price(self, code: str, price: int) -> int:
         if code not in self._symbols and code not in self.scenario.symbols:

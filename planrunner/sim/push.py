@@ -158,6 +158,10 @@ class Hub:
     def wants_prices(self) -> bool:
         return any(s.wants("0B", "*") for s in self.sessions())
 
+    def wants_pushes(self) -> bool:
+        """Whether a session registered prices or its orders' events (`00`)."""
+        return any(s.wants("0B", "*") or s.wants("00", "") for s in self.sessions())
+
     def seen(self, symbol: str, price: int) -> None:
         """The price a symbol has when a session registers it: the next change pushes."""
         self._last.setdefault(symbol, price)

@@ -1,7 +1,8 @@
 """The loopback server: HTTP/1.1 keep-alive on 127.0.0.1, one thread per connection, and
 Kiwoom's WebSocket on the same port (a GET upgrade of /api/dostk/websocket, websocket.py).
-While a WebSocket session has registered prices, a ticker plays the market forward every
-`tick` seconds (real time) so that every price change is pushed as it happens.
+While a WebSocket session has registered prices or its orders' events (`00`), a ticker
+plays the market forward every `tick` seconds (real time) so that every price change and
+every fill it causes is pushed as it happens.
 
 Each answer goes out in one write with TCP_NODELAY, so a keep-alive round trip is not
 held up by Nagle and delayed ACKs. A "drop" fault closes the socket without a byte.
@@ -210,7 +211,7 @@ class SimServer:
 
     def _tick(self, every: float) -> None:
         while not self._stop.wait(every):
-            if self._sim.hub.wants_prices():
+            if self._sim.hub.wants_pushes():
                 self._sim.advance()
 
     def close(self) -> None:

@@ -83,7 +83,8 @@ def test_issue14_fills_printed_and_journaled_as_pushed(tmp_path: Path) -> None:
         )
         data = status_data(ex.plan, journal.state)
         assert data["fills"]["entry"]["avg_price"] == 69000
-        assert "entry: 6 filled at an average 69,000, 4 open" in status_lines(data)
+        line = "entry: 6 filled at an average 69,000, 4 open, last fill 10:00:05"
+        assert line in status_lines(data)
         result = summarize(
             plan=ex.plan, executor=ex, journal=journal, states={}, fatal=None, interrupted=False
         )
@@ -121,7 +122,7 @@ def test_issue14_polled_fill_shows_its_average_price(tmp_path: Path) -> None:
             ex.status("entry")
         finally:
             journal.close()
-    assert _fill_lines(events) == ["filled 3 more (3/10) at an average 69,000"]
+    assert _fill_lines(events) == ["filled 3 more (3/10) at an average 69,000 at 10:00:00"]
     fill = next(e for e in events if e.kind == "fill")
     assert fill.data["avg_price"] == 69000 and fill.data["qty"] == 3
 
