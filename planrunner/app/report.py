@@ -53,11 +53,11 @@ class Rates:
 def rate_table() -> dict[str, Any]:
     """The shipped table (planrunner/data/rates.yaml): the fee, and the tax by the date
     it applies from, each row with its source."""
-    from importlib import resources
-
     import yaml
 
-    text = resources.files("planrunner").joinpath("data/rates.yaml").read_text("utf-8")
+    from planrunner import package_text
+
+    text = package_text("data/rates.yaml")
     data: dict[str, Any] = yaml.safe_load(text)
     data["tax"] = sorted(data["tax"], key=lambda row: row["from"])
     return data
