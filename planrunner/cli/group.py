@@ -45,7 +45,11 @@ class _LazyGroup(click.Group):
         module = COMMAND_MODULES.get(cmd_name)
         if module is None:
             return None
-        commands = importlib.import_module(f"planrunner.cli.{module}").COMMANDS
+        if module != "plan_commands":  # the plan language logs nothing and holds no key
+            _log_to_stderr()
+        commands: tuple[click.Command, ...] = importlib.import_module(
+            f"planrunner.cli.{module}"
+        ).COMMANDS
         return next(c for c in commands if c.name == cmd_name)
 
 
@@ -57,8 +61,13 @@ def cli() -> None:
 
 def _log_to_stderr() -> None:
     """Warnings of planrunner's loggers go to stderr (as Python's last-resort handler
-    would print them), with keys and tokens blanked out of each record."""
+    would print them), with keys and tokens blanked out of each record. Set up before
+    a command that talks to a broker or serves the simulator is imported (the plan
+    commands skip `logging`'s import); once, however many commands `--help` loads."""
     import logging
+
+    if logging.getLogger("planrunner").handlers:
+        return
 
     from planrunner.redact import RedactingFilter
 
@@ -101,7 +110,6 @@ def main() -> None:
     so a script waiting for `planrunner run` to exit would wait forever.
     """
     _standard_streams()
-    _log_to_stderr()
     try:
         cli(prog_name="planrunner")
         code: int = ExitCode.OK

@@ -20,7 +20,6 @@ import click
 
 from planrunner import __version__
 from planrunner.errors import BrokerError, ExitCode, PlanError, RunError, UsageError
-from planrunner.redact import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +91,8 @@ def _write_crash_log() -> Path:
     import tempfile
     import traceback
 
+    from planrunner.redact import redact
+
     try:
         d = _log_dir()
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -105,6 +106,8 @@ def _write_crash_log() -> Path:
 
 
 def fail(message: str, code: int, fmt: str = "text") -> NoReturn:
+    from planrunner.redact import redact  # lazy: logging's import, ~5 ms (validate)
+
     message = redact(message)
     try:
         if fmt == "json":

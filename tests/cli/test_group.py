@@ -35,30 +35,48 @@ def test_help_lists_every_command_and_an_unknown_one_is_refused() -> None:
 
 def test_validate_imports_no_other_command_nor_the_client_or_simulator() -> None:
     """A cold `planrunner validate` imports only what checking a plan needs
-    (docs/performance.md, Validate)."""
+    (docs/performance.md, Validate): no other command, no logging."""
+    after = _after_main("validate", str(PLAN))
+    assert after["code"] == 0
+    modules = set(after["modules"])  # type: ignore[call-overload]
+    assert "planrunner.cli.plan_commands" in modules
+    heavy = ("httpx", "h11", "apscheduler", "websockets", "jsonschema", "holidays", "logging")
+    ours = ("planrunner.kiwoom.client", "planrunner.sim", "planrunner.engine", "planrunner.app")
+    others = {f"planrunner.cli.{m}" for m in COMMAND_MODULES.values()} - {
+        "planrunner.cli.plan_commands"
+    }
+    unwanted = {m for m in modules if m.split(".")[0] in heavy or m.startswith(ours)}
+    assert unwanted | (modules & others) == set()
+
+
+def _after_main(*args: str) -> dict[str, object]:
+    """Run the console script's `main` in a new process; what it left behind."""
     code = (
-        "import sys, json\n"
+        "import sys, json, os\n"
         "from planrunner.cli.group import main\n"
-        f"sys.argv = ['planrunner', 'validate', {str(PLAN)!r}]\n"
-        "import os\n"
-        "os._exit = lambda code: (print(json.dumps(sorted(sys.modules))), sys.exit(code))\n"
+        f"sys.argv = ['planrunner', *{list(args)!r}]\n"
+        "def report(code):\n"
+        "    logging = sys.modules.get('logging')\n"
+        "    logger = logging and logging.getLogger('planrunner')\n"
+        "    filters = [type(f).__name__ for h in (logger.handlers if logger else [])\n"
+        "               for f in h.filters]\n"
+        "    print(json.dumps({'code': code, 'modules': sorted(sys.modules),\n"
+        "                      'filters': filters,\n"
+        "                      'propagate': logger.propagate if logger else None}))\n"
+        "    sys.stdout.flush()\n"
+        "    real_exit(0)\n"
+        "real_exit, os._exit = os._exit, report\n"
         "main()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    modules = set(json.loads(out.stdout))
-    assert "planrunner.cli.plan_commands" in modules
-    heavy = ("httpx", "h11", "apscheduler", "websockets", "jsonschema", "holidays")
-    ours = ("planrunner.kiwoom.client", "planrunner.sim", "planrunner.engine", "planrunner.app")
-    unwanted = {
-        m
-        for m in modules
-        if m.split(".")[0] in heavy
-        or m.startswith(ours)
-        or (
-            m.startswith("planrunner.cli.")
-            and m.removeprefix("planrunner.cli.")
-            in set(COMMAND_MODULES.values()) - {"plan_commands"}
-        )
-    }
-    assert unwanted == set()
+    result: dict[str, object] = json.loads(out.stdout.splitlines()[-1])
+    return result
+
+
+def test_commands_that_reach_a_broker_log_through_the_redacting_handler_once() -> None:
+    for args in (["status", "--help"], ["sim", "--help"], ["--help"]):
+        after = _after_main(*args)
+        assert after["code"] == 0
+        assert after["filters"] == ["RedactingFilter"], args
+        assert after["propagate"] is False
