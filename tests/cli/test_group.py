@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from planrunner.cli import cli
@@ -80,3 +81,36 @@ def test_commands_that_reach_a_broker_log_through_the_redacting_handler_once() -
         assert after["code"] == 0
         assert after["filters"] == ["RedactingFilter"], args
         assert after["propagate"] is False
+
+
+def test_many_plans_checked_in_workers_print_what_one_process_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From PARALLEL_FROM files on, `validate` shares them among forked workers (on a
+    machine with one CPU it does not, and this compares one process with itself): every
+    problem and warning, in the files' order, as the one-process check prints them."""
+    from planrunner.cli import plan_commands
+
+    text = PLAN.read_text(encoding="utf-8")
+    files = []
+    for i in range(plan_commands.PARALLEL_FROM + 20):
+        body = text
+        if i % 37 == 5:  # a problem with its line and column
+            body = text.replace("side: buy", "side: bye", 1)
+        if i % 53 == 7:  # unparsable
+            body = text + "\n  : [\n"
+        path = tmp_path / f"p{i:04d}.yaml"
+        path.write_text(body, encoding="utf-8")
+        files.append(str(path))
+    out = subprocess.run(
+        [sys.executable, "-m", "planrunner", "validate", *files], capture_output=True, text=True
+    )
+    monkeypatch.setattr(plan_commands, "PARALLEL_FROM", 10**9)
+    one = CliRunner().invoke(cli, ["validate", *files])
+    assert (out.returncode, out.stdout, out.stderr) == (one.exit_code, one.stdout, one.stderr)
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert len({line.split(":")[0] for line in lines}) == len(range(5, len(files), 37)) + len(
+        range(7, len(files), 53)
+    )
+    assert lines == sorted(lines, key=lambda line: line.split(":")[0])
