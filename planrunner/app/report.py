@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from planrunner.clock import SEOUL
+from planrunner.engine.attention import late_state, sent_late
 from planrunner.engine.journal import Record, Replay, fill_time
 from planrunner.errors import UsageError
 from planrunner.krx import days
@@ -54,11 +55,11 @@ class Rates:
 def rate_table() -> dict[str, Any]:
     """The shipped table (planrunner/data/rates.yaml): the fee, and the tax by the date
     it applies from, each row with its source."""
-    from importlib import resources
-
     import yaml
 
-    text = resources.files("planrunner").joinpath("data/rates.yaml").read_text("utf-8")
+    from planrunner import package_text
+
+    text = package_text("data/rates.yaml")
     data: dict[str, Any] = yaml.safe_load(text)
     data["tax"] = sorted(data["tax"], key=lambda row: row["from"])
     return data
@@ -206,6 +207,8 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
                 "qty": _int(body.get("mdfy_qty") or body.get("cncl_qty") or body.get("ord_qty")),
                 "trigger": parse_trigger_job(str(rec["job"])) is not None,
                 "partial": bool(rec.get("partial", False)),  # a partial cancel: still working
+                # on_late place: how late its job went out (None: on time)
+                "late": (state.late.get(str(rec["job"])) or {}).get("late"),
             }
             steps.setdefault(rec["order"], []).append(point)
         elif kind == "adopt":
@@ -219,6 +222,7 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
                     "qty": 0,
                     "trigger": False,
                     "partial": False,
+                    "late": None,
                 }
             )
     return steps
@@ -336,7 +340,13 @@ def figures(
         o["steps"] = steps.get(order, [])
         o["fills"] = fills.get(order, [])
         o["lineage"] = [
-            {"ord_no": s["ord_no"], "kind": s["kind"], "at": s["at"], "price": s["price"]}
+            {
+                "ord_no": s["ord_no"],
+                "kind": s["kind"],
+                "at": s["at"],
+                "price": s["price"],
+                "late": s["late"],
+            }
             for s in o["steps"]
         ]
         o["filled"] = o["fills"][-1]["filled"] if o["fills"] else 0
@@ -370,9 +380,10 @@ def figures(
         symbols.setdefault(sym, [])
     stop = next((r for r in reversed(state.records) if r.get("type") == "stop"), None)
     session = days.session(day).regular if days.is_trading_day(day) else None
-    jobs = {
-        job: js.state + (f" ({js.reason})" if js.reason else "") for job, js in state.jobs.items()
-    }
+    jobs = {}
+    for job, js in state.jobs.items():  # as `run` names them, a late send said
+        label, reason = late_state(js.state, js.reason, state.late.get(job))
+        jobs[job] = label + (f" ({reason})" if reason else "")
     needs = list(attention or [])
     for job_id, _req, _rec in state.in_doubt() if attention is None else ():
         needs.append(f"{job_id}: outcome unknown; `planrunner run` reconciles it first")
@@ -665,6 +676,12 @@ def _table(head: list[str], rows: list[list[Any]], left: int = 1) -> str:
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
+def _kind_text(link: dict[str, Any]) -> str:
+    """`place`, or `place (sent 7m late: on_late place)` for a job sent late."""
+    late = link.get("late")
+    return f"{link['kind']} ({sent_late(late)})" if late else str(link["kind"])
+
+
 def _clock(at: str) -> str:
     try:
         return dt.datetime.fromisoformat(at).astimezone(SEOUL).strftime("%H:%M:%S")
@@ -676,7 +693,7 @@ def _lineage_rows(o: dict[str, Any]) -> list[list[Any]]:
     """An order's numbers and fills in the order they happened (a fill at the broker's
     time; a fill whose time is not told, when the run saw it, marked so)."""
     rows: list[tuple[str, int, list[Any]]] = [
-        (li["at"], 0, [_clock(li["at"]), li["kind"], li["ord_no"], li["price"]])
+        (li["at"], 0, [_clock(li["at"]), _kind_text(li), li["ord_no"], li["price"]])
         for li in o["lineage"]
     ]
     for f in o["fills"]:

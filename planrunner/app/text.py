@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from planrunner.clock import SEOUL
-from planrunner.engine.attention import items
+from planrunner.engine.attention import items, late_state
 from planrunner.engine.events import Event, OrderSummary, RunResult
 from planrunner.engine.journal import Replay, fill_time
 from planrunner.engine.summary import link_text
@@ -97,8 +97,10 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
     jobs = []
     for job in plan.jobs:
         js = state.jobs.get(job.id)
-        st = "pending" if js is None else js.label
-        reason = "" if js is None else js.reason
+        late = state.late.get(job.id)  # on_late place sent it late: said as `run` says it
+        st, reason = late_state(
+            "pending" if js is None else js.label, "" if js is None else js.reason, late
+        )
         jobs.append(
             {
                 "job": job.id,
@@ -107,6 +109,7 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
                 "action": action_name(job.action),
                 "state": st,
                 "reason": reason,
+                "sent_late": None if late is None else late.get("late"),
             }
         )
     for t in plan.triggers:
@@ -193,6 +196,9 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         state = j["state"] + (f" ({j['reason']})" if j["reason"] else "")
         rows.append([j["job"], j["at"], j["order"], j["action"], state])
     lines = _table(rows)
+    late = [f"{j['job']} ({j['sent_late']})" for j in data["jobs"] if j.get("sent_late")]
+    if late:
+        lines.append("sent late (on_late: place): " + ", ".join(late))
     lines.append("")
     for order, links in data["lineage"].items():
         lines.append(f"{order}: {' → '.join(links)}")

@@ -8,42 +8,66 @@ exit codes).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 
 import click
 
 from planrunner import __version__
-from planrunner.cli import (
-    calendar_command,
-    plan_commands,
-    report_command,
-    run_commands,
-    sim_command,
-)
 from planrunner.errors import ExitCode
 
+# Each command's module (in planrunner.cli), imported only when that command runs (or
+# `--help` lists them all): `planrunner validate` does not pay for the run commands'
+# imports. tests/cli/test_group.py holds this table to the modules' COMMANDS.
+COMMAND_MODULES = {
+    "validate": "plan_commands",
+    "show": "plan_commands",
+    "diff": "plan_commands",
+    "new": "plan_commands",
+    "schema": "plan_commands",
+    "run": "run_commands",
+    "status": "run_commands",
+    "cancel-all": "run_commands",
+    "report": "report_command",
+    "sim": "sim_command",
+    "calendar": "calendar_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group whose commands are found in `COMMAND_MODULES` when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is None:
+            return None
+        if module != "plan_commands":  # the plan language logs nothing and holds no key
+            _log_to_stderr()
+        commands: tuple[click.Command, ...] = importlib.import_module(
+            f"planrunner.cli.{module}"
+        ).COMMANDS
+        return next(c for c in commands if c.name == cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="planrunner")
 def cli() -> None:
     """Run declarative YAML order plans against Kiwoom Securities' REST API."""
 
 
-for _command in (
-    *plan_commands.COMMANDS,
-    *run_commands.COMMANDS,
-    *report_command.COMMANDS,
-    *sim_command.COMMANDS,
-    *calendar_command.COMMANDS,
-):
-    cli.add_command(_command)
-
-
 def _log_to_stderr() -> None:
     """Warnings of planrunner's loggers go to stderr (as Python's last-resort handler
-    would print them), with keys and tokens blanked out of each record."""
+    would print them), with keys and tokens blanked out of each record. Set up before
+    a command that talks to a broker or serves the simulator is imported (the plan
+    commands skip `logging`'s import); once, however many commands `--help` loads."""
     import logging
+
+    if logging.getLogger("planrunner").handlers:
+        return
 
     from planrunner.redact import RedactingFilter
 
@@ -86,7 +110,6 @@ def main() -> None:
     so a script waiting for `planrunner run` to exit would wait forever.
     """
     _standard_streams()
-    _log_to_stderr()
     try:
         cli(prog_name="planrunner")
         code: int = ExitCode.OK

@@ -18,7 +18,6 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from planrunner.errors import BrokerError, ExitCode, PlanError, RunError, UsageError
-from planrunner.redact import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,6 +87,8 @@ def state_dir_of(value: Path | None) -> Path:
 
 
 def fail(message: str, code: int, fmt: str = "text") -> NoReturn:
+    from planrunner.redact import redact  # lazy: logging's import, ~5 ms (validate)
+
     message = redact(message)
     try:
         if fmt == "json":

@@ -31,18 +31,15 @@ def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
     (file:line:col: $.json.path: message). Exit 1 if any.
 
     --format json prints a list of {file, line, col, path, message}."""
-    from planrunner.plan.compile import check_loaded
-    from planrunner.plan.load import load_file, paused_gc
+    from planrunner.plan.load import paused_gc
 
     params = set_values(sets)
     problems: list[Problem] = []
     warnings: list[str] = []
     with paused_gc():  # linear in a plan's size (see paused_gc)
-        for path in plans:
-            compiled, found = check_loaded(load_file(path), params=params)
+        for found, said in _check_all(plans, params):
             problems += found
-            if compiled is not None and not found:
-                warnings += _warnings(path, compiled)
+            warnings += said
     if problems:
         raise PlanError(problems)
     for line in warnings:
@@ -51,6 +48,47 @@ def validate(plans: tuple[str, ...], sets: tuple[str, ...], fmt: str) -> None:
         click.echo("[]")
     else:
         click.echo(f"{len(plans)} plan{'s' if len(plans) != 1 else ''} valid", err=True)
+
+
+# From this many files on, validate checks them in worker processes, one per CPU it may
+# use: a process starts in ~50 ms, a plan takes ~1 ms (docs/performance.md, Validate).
+PARALLEL_FROM = 200
+
+
+def _check_one(path: str, params: dict[str, str]) -> tuple[list[Problem], list[str]]:
+    """One file's problems, and its warnings when it has none."""
+    from planrunner.plan.compile import check_loaded
+    from planrunner.plan.load import load_file
+
+    compiled, found = check_loaded(load_file(path), params=params)
+    if compiled is None or found:
+        return found, []
+    return found, _warnings(path, compiled)
+
+
+def _check_all(
+    plans: tuple[str, ...], params: dict[str, str]
+) -> list[tuple[list[Problem], list[str]]]:
+    """`_check_one` for each file, in the files' order. Many files are shared among
+    forked workers, after the first is checked here (the schema, calendar and instrument
+    table it loads are then inherited, not built again in each worker); what they print
+    is collected and printed here, in the same order as one process would."""
+    import os
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if len(plans) < PARALLEL_FROM or cpus < 2:
+        return [_check_one(path, params) for path in plans]
+    import itertools
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    first, rest = plans[0], plans[1:]
+    out = [_check_one(first, params)]
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=cpus, mp_context=fork) as pool:
+        chunk = max(1, len(rest) // (cpus * 4))
+        out += pool.map(_check_one, rest, itertools.repeat(params), chunksize=chunk)
+    return out
 
 
 def _warnings(path: str, compiled: CompiledPlan) -> list[str]:

@@ -9,6 +9,9 @@ Every item comes from the journal, with a typed reason:
 - what the end of a run recorded as an `attention` line: an order whose end state could
   not be read (`unread`) or does not add up (`in-doubt`), a run stopped early (`stopped`).
 
+A job `on_late: place` sent late (a `late` record) is not an item by itself: it did its
+work, and `run` and `status` show it `done (sent 7m late: on_late place)`; when it needs
+attention for another reason, its item says it went out late.
 Routine skips are not items: whether a skip is routine is a property of the code its
 record carries (outcome.SkipCode.routine), never of its wording.
 A run with any item exits 2 (130 when interrupted, 3 on an internal error first).
@@ -40,9 +43,34 @@ class Item:
         return out
 
 
-def state_text(js: JobState) -> str:
-    """The job's state as `run` names it: `skipped (late by 42s)`, `rejected (...)`."""
-    return js.label + (f" ({js.reason})" if js.reason else "")
+def state_text(js: JobState, late: Record | None = None) -> str:
+    """The job's state as `run` names it: `skipped (late by 42s)`, `rejected (...)`,
+    `done (sent 7m late: on_late place)` (`late`: its `late` record, if any)."""
+    label, reason = late_state(js.label, js.reason, late)
+    return label + (f" ({reason})" if reason else "")
+
+
+def sent_late(late: str) -> str:
+    """The reason shown beside a job `on_late: place` sent late: `sent 7m late: on_late
+    place` (`late`: how late, as journaled)."""
+    return f"sent {late} late: on_late place"
+
+
+def late_state(label: str, reason: str, late: Record | None) -> tuple[str, str]:
+    """A job's state and reason with its `late` record (None: it was not sent late) told,
+    as `run` and `status` show them: `done (sent 7m late: on_late place)`; a job that
+    ended otherwise keeps its reason, how late it was after it (`skipped (...; 7m late:
+    on_late place)`: it may have sent nothing); a job with no record after its `late`
+    one has written no request (yet, or the runner stopped in between)."""
+    if late is None:
+        return label, reason
+    how = str(late.get("late", "?"))
+    if label == "pending":
+        return label, f"to be sent {how} late (on_late: place); no request written"
+    if label == "done" and not reason:
+        return label, sent_late(how)
+    note = f"{how} late: on_late place"
+    return label, f"{reason}; {note}" if reason else note
 
 
 def job_reason(js: JobState) -> str | None:
@@ -64,7 +92,13 @@ def items(state: Replay) -> list[Item]:
     for job_id, js in state.jobs.items():
         reason = job_reason(js)
         if reason is not None:
-            out.append(Item(reason=reason, text=f"{job_id}: {state_text(js)}", job=job_id))
+            out.append(
+                Item(
+                    reason=reason,
+                    text=f"{job_id}: {state_text(js, state.late.get(job_id))}",
+                    job=job_id,
+                )
+            )
     for job_id, _req, _rec in state.in_doubt():
         text = f"{job_id}: outcome unknown; `planrunner run` reconciles it first"
         out.append(Item(reason="unknown", text=text, job=job_id))

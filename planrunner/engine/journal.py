@@ -162,6 +162,7 @@ class Replay:
     lineage: dict[str, list[Link]] = field(default_factory=dict)
     fills: dict[str, Record] = field(default_factory=dict)
     trails: dict[str, Record] = field(default_factory=dict)  # trigger id -> its last level
+    late: dict[str, Record] = field(default_factory=dict)  # job -> its `late` record
     torn_tail: bool = False
     torn_intent: Record | None = None  # a torn last line that was an intent: in doubt
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -237,8 +238,11 @@ class Replay:
         if kind == "trail":
             self.trails = {**self.trails, rec["trigger"]: rec}
             return
+        if kind == "late":  # on_late place: the job went out late (its state says how)
+            self.late = {**self.late, rec["job"]: rec}
+            return
         # no job's state: said, kept, not replayed ("output": a stream closed under a run)
-        if kind in ("stop", "attention", "price", "late", "output"):
+        if kind in ("stop", "attention", "price", "output"):
             return
         self.check(rec)
         js = self._job_for_update(rec["job"])

@@ -39,6 +39,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from planrunner.clock import SEOUL, Clock
 from planrunner.engine.adopt import check_adoptions
+from planrunner.engine.attention import late_state, sent_late
 from planrunner.engine.events import (
     DONE,
     FAILED,
@@ -200,7 +201,8 @@ class Runner:
         for job in self.plan.jobs:
             js = self.journal.state.jobs.get(job.id)
             if js is not None and js.state in FINAL:
-                self._finish(job.id, js.state + (f" ({js.reason})" if js.reason else ""))
+                state, why = late_state(js.state, js.reason, self.journal.state.late.get(job.id))
+                self._finish(job.id, state + (f" ({why})" if why else ""))
                 continue
             todo.append(job)
         resumed = len(self.plan.jobs) - len(todo)
@@ -392,7 +394,7 @@ class Runner:
             self._finish(job.id, state)
             if missed is not None and state == "done":
                 with self._cv:
-                    self._states[job.id] = f"done (sent {_late_text(missed)} late: on_late place)"
+                    self._states[job.id] = f"done ({sent_late(_late_text(missed))})"
         except Exception as e:  # any failure ends this job, loudly
             self._fail_run(job, e)
 

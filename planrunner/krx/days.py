@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Any
 
+from planrunner import package_text
 from planrunner.clock import SEOUL as SEOUL  # re-exported: days.SEOUL
 
 HOLIDAY_FILE = "data/krx_holidays.json"
@@ -55,9 +56,8 @@ def _cached_years() -> dict[int, dict[dt.date, str]]:
     package answers.
     """
     import json
-    from importlib import resources
 
-    raw = json.loads(resources.files("planrunner").joinpath(HOLIDAY_FILE).read_text("utf-8"))
+    raw = json.loads(package_text(HOLIDAY_FILE))
     if raw.get("holidays_version") != _installed_holidays_version():
         return {}
     return {
@@ -230,9 +230,7 @@ def _read_yaml(text: str, where: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=4)
 def _calendar_for(user_file: str | None) -> Calendar:
-    from importlib import resources
-
-    text = resources.files("planrunner").joinpath("data/sessions.yaml").read_text("utf-8")
+    text = package_text("data/sessions.yaml")
     regimes, kinds, special, applied = _parse_calendar(
         _read_yaml(text, "sessions.yaml"), "built-in"
     )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 import yaml
 
+from planrunner import package_text
 from planrunner.model import OrderSpec
 
 KINDS = ("stock", "etf", "etn")
@@ -33,7 +33,7 @@ class Instrument:
 @cache
 def table() -> dict[str, Instrument]:
     """The built-in table, read once."""
-    text = resources.files("planrunner").joinpath("data/instruments.yaml").read_text("utf-8")
+    text = package_text("data/instruments.yaml")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
     raw = yaml.load(text, Loader=loader) or {}
     out: dict[str, Instrument] = {}

@@ -65,7 +65,7 @@ _RESOLVERS: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-def _install(cls: type[yaml.SafeLoader] | type[Any]) -> None:
+def _install(cls: type[Any]) -> None:
     table: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
     for first, rules in yaml.resolver.Resolver.yaml_implicit_resolvers.items():
         kept = [(tag, rx) for tag, rx in rules if tag not in _KEEP]
@@ -75,6 +75,29 @@ def _install(cls: type[yaml.SafeLoader] | type[Any]) -> None:
         for ch in firsts:
             table.setdefault(ch, []).append((tag, rx))
     cls.yaml_implicit_resolvers = table
+    wildcard = table.get(None, [])
+    cls.by_first = {first: (*rules, *wildcard) for first, rules in table.items()}
+    cls.wildcard = tuple(wildcard)
+
+
+class _FastResolve:
+    """PyYAML's `BaseResolver.resolve` for loaders without path resolvers (ours), with
+    each first character's rules joined once instead of per scalar: the same tags, ~3x
+    sooner (it runs for every value of every plan)."""
+
+    by_first: dict[Any, tuple[tuple[str, re.Pattern[str]], ...]]
+    wildcard: tuple[tuple[str, re.Pattern[str]], ...]
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self.by_first.get(value[:1], self.wildcard):
+                    if regexp.match(value):
+                        return tag
+            return "tag:yaml.org,2002:str"
+        if kind is yaml.SequenceNode:
+            return "tag:yaml.org,2002:seq"
+        return "tag:yaml.org,2002:map"
 
 
 class _NoDuplicates:
@@ -95,7 +118,7 @@ class _NoDuplicates:
         return super().construct_mapping(node, deep=deep)  # type: ignore[misc, no-any-return]
 
 
-class PlanLoader(_NoDuplicates, yaml.SafeLoader):
+class PlanLoader(_FastResolve, _NoDuplicates, yaml.SafeLoader):
     """SafeLoader whose implicit resolvers keep times, codes and dates as strings and
     which rejects duplicate keys (`yaml.load(text, Loader=PlanLoader)`)."""
 
@@ -104,7 +127,7 @@ _install(PlanLoader)
 
 if hasattr(yaml, "CSafeLoader"):  # same resolvers over libyaml's parser: ~10x faster
 
-    class _FastLoader(_NoDuplicates, yaml.CSafeLoader):
+    class _FastLoader(_FastResolve, _NoDuplicates, yaml.CSafeLoader):
         pass
 
     _install(_FastLoader)
@@ -221,6 +244,22 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
 
 
+def _tree_size(root: yaml.Node) -> int:
+    """How many values a node graph without aliases holds (a tree: each node once),
+    counted up to just past MAX_VALUES."""
+    count = 0
+    stack = [root]
+    while stack and count <= MAX_VALUES:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, yaml.MappingNode):
+            for pair in node.value:
+                stack.extend(pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return count
+
+
 def _expanded_size(root: yaml.Node) -> int | None:
     """How many values the node graph becomes once its aliases are expanded (counted
     over the shared graph, so a bomb is measured without being built), capped just past
@@ -280,7 +319,8 @@ def load_text(text: str, file: str = "<plan>") -> Loaded:
         if node is None:
             problem = Problem(file=file, line=1, col=1, path="$", message="the file is empty")
             return Loaded(file=file, data=None, problems=(problem,))
-        size = _expanded_size(node)
+        # An alias is written `*name`: without a `*` the graph is a tree, counted as one.
+        size = _expanded_size(node) if "*" in text else _tree_size(node)
         if size is None or size > MAX_VALUES:
             message = (
                 "a YAML alias refers to a value that contains it"

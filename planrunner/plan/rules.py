@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -601,6 +600,8 @@ def trigger_id(raw: dict[str, Any]) -> str:
     order = ""
     if isinstance(body, dict):
         order = str(body.get("id" if key == "place" else "order", ""))
+    import hashlib  # lazy: only for a trigger without an id (~4 ms at import)
+
     content = {k: v for k, v in raw.items() if k != "id"}
     digest = hashlib.sha256(
         json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()

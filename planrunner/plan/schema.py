@@ -1,7 +1,7 @@
 """The plan JSON Schema (Draft 2020-12) and its errors as one clear line each.
 
-The schema ships inside the package (`planrunner/schemas/plan.schema.json`, read beside
-this module, or through `importlib.resources` where the package is not plain files), so
+The schema ships inside the package (`planrunner/schemas/plan.schema.json`, read by
+`planrunner.package_text`), so
 an installed planrunner prints and uses the same file that editors and
 `check-jsonschema --schemafile schemas/plan.schema.json` read.
 
@@ -30,9 +30,9 @@ import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from planrunner import package_text
 from planrunner.errors import Problem
 from planrunner.plan.load import Loaded, child_path
 
@@ -41,12 +41,7 @@ SCHEMA_FILE = "schemas/plan.schema.json"
 
 @cache
 def schema_text() -> str:
-    try:  # an installed package or a checkout: a plain file (~5 ms sooner than resources)
-        return (Path(__file__).parent / SCHEMA_FILE).read_text(encoding="utf-8")
-    except OSError:  # e.g. imported from a zip
-        from importlib import resources
-
-        return resources.files("planrunner").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return package_text(SCHEMA_FILE)
 
 
 @cache

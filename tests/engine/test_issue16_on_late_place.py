@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from planrunner.engine.journal import replay
-from planrunner.model import Cancel, Place, Policy
+from planrunner.model import Cancel, CompiledPlan, Place, Policy
 from tests.support.rehearsal import Rehearsal, at, job, plan, spec
 
 POLICY = Policy(
@@ -18,7 +18,7 @@ POLICY = Policy(
 )
 
 
-def _plan():  # type: ignore[no-untyped-def]
+def _plan() -> CompiledPlan:
     entry, other = spec("entry"), spec("other", price=68000)
     return plan(
         [entry, other],

@@ -70,3 +70,78 @@ def test_marks_point_at_values_and_keys() -> None:
     assert loaded.mark("$.orders.entry") == (2, 3)  # collections point at their key
     assert loaded.mark("$.steps[0].at") == (5, 9)
     assert loaded.mark("$.steps[0].modify.price") == (5, 5)  # nearest written ancestor
+
+
+SCALARS = [
+    "",
+    "~",
+    "null",
+    "Null",
+    "true",
+    "False",
+    "yes",
+    "on",
+    "10",
+    "-3",
+    "+4",
+    "0",
+    "012",
+    "70_000",
+    "1.5",
+    ".5",
+    "-1.5e3",
+    "1e3",
+    ".inf",
+    ".nan",
+    "15:10",
+    "2026-11-26",
+    "+1 tick",
+    "<<",
+    "=",
+    "abc",
+    "+90s",
+    "0x1f",
+    "0o17",
+    "-",
+    ".",
+    "1_0.5",
+]
+
+
+@pytest.mark.parametrize("loader", ["PlanLoader", "_FastLoader"])
+def test_the_fast_resolver_gives_pyyamls_tags(loader: str) -> None:
+    """`_FastResolve.resolve` replaces PyYAML's `BaseResolver.resolve` over the same
+    table: every scalar, plain or quoted, and each collection gets the same tag."""
+    import planrunner.plan.load as load_module
+
+    cls = getattr(load_module, loader)
+    ours = cls("")
+    theirs = type("Stock", (yaml.SafeLoader,), {})("")
+    theirs.yaml_implicit_resolvers = cls.yaml_implicit_resolvers
+    for value in SCALARS:
+        for implicit in [(True, False), (False, True), (False, False)]:
+            got = ours.resolve(yaml.ScalarNode, value, implicit)
+            assert got == theirs.resolve(yaml.ScalarNode, value, implicit), (value, implicit)
+    for kind in (yaml.SequenceNode, yaml.MappingNode):
+        assert ours.resolve(kind, None, (True, False)) == theirs.resolve(kind, None, (True, False))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1",
+        "a: [1, 2, {b: c, d: [e, f]}]\ng: {}\nh: []\n",
+        "base: &b {x: 1, y: [2, 3]}\nuse: *b\nmore: [*b, *b]\n",
+        "- [k1, k2]\n- '*not an alias*'\n- {? k: v}\n",
+    ],
+)
+def test_the_tree_count_is_the_expanded_size_without_aliases(text: str) -> None:
+    """A document without `*` is counted as a tree; on every document the general count
+    (which follows aliases) agrees with it once the aliases are written out."""
+    from planrunner.plan.load import _expanded_size, _Loader, _tree_size
+
+    node = _Loader(text).get_single_node()
+    expanded = yaml.safe_dump(yaml.safe_load(text), default_flow_style=True)
+    assert _expanded_size(node) == _tree_size(_Loader(expanded).get_single_node())
+    if "*" not in text:
+        assert _tree_size(node) == _expanded_size(node)
