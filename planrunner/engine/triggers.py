@@ -166,6 +166,8 @@ class TriggerWatcher:
         self._hit: dict[str, bool] = {}  # trailing trigger id -> at its level this poll
         self.groups: list[OcoGroup] = []  # one-cancels-other groups still watched
         self.states: dict[str, str] = {}  # firing job id -> its final state, this run
+        # Set by the runner when nothing more can happen: trigger id -> why it retires.
+        self._ending: dict[str, tuple[SkipCode, str]] | None = None
         speed = clock.virtual_seconds(1.0)
         self.poll_real = max(0.005, plan.policy.price_poll.total_seconds() / speed)
 
@@ -205,6 +207,25 @@ class TriggerWatcher:
         self._thread = threading.Thread(target=self._loop, name="triggers", daemon=True)
         self._thread.start()
 
+    def end(self, why: dict[str, tuple[SkipCode, str]]) -> None:
+        """Nothing more can happen (the runner's finding): at its next turn the watcher
+        retires every trigger still armed, each with its reason in `why`, ends its
+        one-cancels-other groups, and stops."""
+        self._ending = dict(why)
+
+    def _end_now(self) -> None:
+        assert self._ending is not None
+        for t in self.armed:
+            code, reason = self._ending.get(t.id, (SkipCode.ORDER_GONE, "nothing left to act on"))
+            self._retire(t, code, reason)
+        self.armed = []
+        for g in list(self.groups):
+            self._end_group(g, "both legs are closed")
+
+    def spent(self, t: Trigger) -> bool:
+        """Whether the trigger's condition was last seen true (its crossing spent)."""
+        return t.id in self._was_true
+
     def finished(self) -> bool:
         return self._done.is_set()
 
@@ -219,6 +240,9 @@ class TriggerWatcher:
         next_at = time.monotonic()
         try:
             while not self.stop.is_set() and (self.armed or self.groups):
+                if self._ending is not None:
+                    self._end_now()
+                    break
                 try:
                     self._tick()
                 except BrokerError as e:
@@ -255,7 +279,7 @@ class TriggerWatcher:
         next full tick (which reads the orders conditions name and checks the windows)."""
         if not isinstance(self.prices, PushPrices):
             return
-        while not self.stop.is_set() and self.armed and self.prices.up:
+        while not self.stop.is_set() and self.armed and self.prices.up and not self._ending:
             left = until - time.monotonic()
             if left <= 0:
                 return
@@ -329,7 +353,7 @@ class TriggerWatcher:
             target = self._target(t)
             st = fills.get(target)
             if target and st is not None and not st.is_open and not isinstance(t.action, Place):
-                st = self._settled_status(target)
+                st = self.ex.settled_status(target)
                 if st is None or st.is_open or st.doubt:
                     # In flight, or in doubt (reported at the end): never retired as gone.
                     continue
@@ -420,7 +444,7 @@ class TriggerWatcher:
                 if st[other].filled > 0 and st[leg].is_open:
                     self._resize(g, leg, other, st[other].filled)
             if not any(x.is_open for x in st.values()):
-                settled = [self._settled_status(leg) for leg in g.legs]
+                settled = [self.ex.settled_status(leg) for leg in g.legs]
                 if all(x is not None and not x.is_open for x in settled):
                     self._end_group(g, "both legs are closed")
 
@@ -460,18 +484,6 @@ class TriggerWatcher:
     def _end_group(self, g: OcoGroup, why: str) -> None:
         self.groups = [x for x in self.groups if x.id != g.id]
         self.emit(Event(kind=INFO, at=self.clock.now(), message=f"oco {g.id} ends: {why}"))
-
-    def _settled_status(self, order: str) -> OrderStatus | None:
-        """The order's state with no action on it in flight, or None if one is. Read
-        during a modify, the order's old number is already closed at the broker while the
-        new one is not yet in the journal: that read would say "not open"."""
-        lock = self.ex.lock_for(order)
-        if not lock.acquire(blocking=False):
-            return None
-        try:
-            return self.ex.status(order)
-        finally:
-            lock.release()
 
     def _target(self, t: Trigger) -> str:
         return "" if isinstance(t.action, Place) else action_order(t.action)
