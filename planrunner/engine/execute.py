@@ -37,7 +37,7 @@ from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
-from planrunner.kiwoom.types import ord_key, same_ord_no
+from planrunner.kiwoom.types import OpenOrder, ord_key, same_ord_no
 from planrunner.krx import instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
@@ -121,7 +121,9 @@ class Executor(BrokerChecks):
         with self._locks_guard:
             return self._locks.setdefault(order, threading.Lock())
 
-    def settled_status(self, order: str) -> OrderStatus | None:
+    def settled_status(
+        self, order: str, opens: list[OpenOrder] | None = None
+    ) -> OrderStatus | None:
         """The order's state with no action on it in flight, or None if one is. Read
         during a modify, the order's old number is already closed at the broker while the
         new one is not yet in the journal: that read would say "not open"."""
@@ -129,7 +131,7 @@ class Executor(BrokerChecks):
         if not lock.acquire(blocking=False):
             return None
         try:
-            return self.status(order)
+            return self.status(order, opens=opens)
         finally:
             lock.release()
 

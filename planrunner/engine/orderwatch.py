@@ -6,8 +6,9 @@ next poll to learn whether it closed. While polling (no feed, or the feed down) 
 the broker's open-order list (one ka10075 for every symbol) each `price_poll`, and only
 when the rate limiter has a slot free at once (order requests and the steps' own reads
 come first; a poll that would wait is left for the next one). An order whose row changed
-or left the list is read in full (`status`: the fills list too), which journals and
-prints its new fills: a fill is printed within a poll of happening, not at the next step.
+or left the list is read in full (`status` on the rows just read, plus the fills list),
+which journals and prints its new fills: a fill is printed within a poll of happening,
+not at the next step.
 
 `closed()` is what the runner ends on (runner.py, "nothing more can happen"): the orders
 the broker showed closed, each valid while its lineage has not grown since.
@@ -116,6 +117,7 @@ class OrderWatch:
             poked, self._poked = self._poked, set()
         if not orders:
             return
+        rows: list[OpenOrder] | None = None
         if self.prices is not None and self.prices.up:
             # The feed prints fills; read only the orders its events named (and each new
             # one once) to learn whether they closed.
@@ -131,7 +133,7 @@ class OrderWatch:
             self.reads += 1
             due = [o for o in orders if self._changed(o, rows)]
         for order in due:
-            st = self.ex.settled_status(order)  # journals and prints new fills
+            st = self.ex.settled_status(order, rows)  # journals and prints new fills
             if st is None or st.is_open or st.doubt:
                 if st is None:
                     self._rows.pop(order, None)  # in flight: read it again next poll

@@ -12,15 +12,20 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "trigger.py"
 
 
-def test_trigger_bench_prints_reaction_and_polling_cost() -> None:
+def test_trigger_bench_prints_reaction_with_the_feed_and_polling() -> None:
+    args = ["--sizes", "2", "--poll-sizes", "1", "--limits", "none", "--seeds", "1"]
     out = subprocess.run(
-        [sys.executable, str(BENCH), "--trials", "2", "--intervals", "0.05", "--no-write"],
+        [sys.executable, str(BENCH), *args, "--crossings", "2", "--no-write"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     ).stdout
-    assert "| 50 ms | 2 | " in out  # both trials measured, none failed
-    for name in ("reaction p99 ms", "ka10001/s per watched symbol", "kt10003", "nproc"):
+    assert "| feed | none | 2 | 2 | " in out  # both crossings measured, none missed
+    assert "| polling | none | 1 | 2 | " in out  # two runs of one symbol
+    # The feed was up the whole time: no price was polled.
+    [feed_row] = [x for x in out.splitlines() if x.startswith("| feed |")]
+    assert feed_row.endswith("| 0 |"), feed_row
+    for name in ("p99 ms", "ka10001 while the feed was up", "nproc", "load average"):
         assert name in out
     assert "written to" not in out
