@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import summary
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "codes: open\ndefault: {price: 70000, fill: full}\n"
 MARKET = 70_000
@@ -107,6 +109,7 @@ def start(plan_of: Callable[[dt.datetime], Any], *, feed: bool, limit: str, tmp:
             clock=clock,
             on_order=on_order,
             observe=lambda s, p: ex.prices.observe(s, p, source="feed"),
+            free=lambda: client.limiter.free("ka10001"),
         )
         live = Feed(server.ws_url, client.tokens, push.listener())
         live.watch_prices(sorted({s for t in plan.triggers for s in symbols_of(t.when)}))
@@ -150,15 +153,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}"
+    return f"nproc {os.cpu_count()}, {summary.cpu_model()}, Python {platform.python_version()}"
 
 
 def commit() -> str:

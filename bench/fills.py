@@ -95,6 +95,7 @@ def one_run(s: Series, seed: int, n: int, poll: float, tmp: Path) -> None:
     try:
         sim = rig.sim
         limit = time.monotonic() + 30 + 2 * n
+
         def placed() -> bool:
             return all(rig.journal.state.lineage.get(f"o{c}") for c in codes)
 

@@ -39,6 +39,7 @@ from planrunner.engine.pushprices import PushPrices
 from planrunner.engine.runner import Runner
 from planrunner.engine.triggers import symbols_of
 from planrunner.errors import RunError, UsageError
+from planrunner.kiwoom.codes import QUOTE
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
@@ -391,6 +392,7 @@ def run_plan(
                 clock=target.clock,
                 on_order=on_order,
                 observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
+                free=lambda: target.client.limiter.free(QUOTE),
             )
             live_feed = _start_feed(target, compiled, prices, closers)
             emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
