@@ -5,10 +5,11 @@ While the live feed is up, its `00` events print each fill as it happens
 next poll to learn whether it closed. While polling (no feed, or the feed down) it reads
 the broker's open-order list (one ka10075 for every symbol) each `price_poll`, and only
 when the rate limiter has a slot free at once (order requests and the steps' own reads
-come first; a poll that would wait is left for the next one). An order whose row changed
-or left the list is read in full (`status` on the rows just read, plus the fills list),
-which journals and prints its new fills: a fill is printed within a poll of happening,
-not at the next step.
+come first; a poll that would wait, or fall within two seconds before a step starts, is
+left for the next one; the simulator's unlimited client polls whatever comes). An order
+whose row changed or left the list is read in full (`status` on the rows just read, plus
+the fills list), which journals and prints its new fills: a fill is printed within a
+poll of happening, not at the next step.
 
 `closed()` is what the runner ends on (runner.py, "nothing more can happen"): the orders
 the broker showed closed, each valid while its lineage has not grown since.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 
 from planrunner.clock import Clock
 from planrunner.engine.events import WARNING, Emit, Event
@@ -42,7 +44,9 @@ class OrderWatch:
         stop: threading.Event,
         every: float,  # real seconds between polls
         prices: object = None,  # PushPrices: reads only what its 00 events name while up
+        busy: Callable[[], bool] = lambda: False,  # a step starts soon: leave it the budget
     ) -> None:
+        self.busy = busy
         self.ex = executor
         self.journal = journal
         self.clock = clock
@@ -125,7 +129,8 @@ class OrderWatch:
             for o in due:
                 self._rows[o] = ()
         else:
-            if not self.ex.client.limiter.free(OPEN_ORDERS):
+            limiter = self.ex.client.limiter
+            if (limiter.limited and self.busy()) or not limiter.free(OPEN_ORDERS):
                 with self._guard:
                     self._poked |= poked  # not read this time: kept for the next poll
                 return

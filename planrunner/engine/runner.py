@@ -23,6 +23,7 @@ import datetime as dt
 import math
 import sys
 import threading
+import time
 import traceback
 from dataclasses import replace
 from typing import Any
@@ -64,6 +65,7 @@ GIL_SWITCH_SECONDS = 0.0005
 # jobs' instants: never from QUIET_BEFORE before one to QUIET_AFTER after it (real time).
 QUIET_BEFORE = 0.02
 QUIET_AFTER = 0.005
+STEP_QUIET = 2.0  # real seconds before a step starts: no background order poll
 
 
 def quiet_starts(
@@ -174,7 +176,9 @@ class Runner:
                 stop=self.stop,
                 every=self.watcher.poll_real,
                 prices=prices,
+                busy=self._step_soon,
             )
+        self._starts_real: list[float] = []  # when the jobs start (monotonic), sorted
         self._end_tried: tuple[int, ...] = ()  # what had moved when the end was last tried
         self.ended_early: str | None = None  # why the run ended before its last instant
 
@@ -309,6 +313,11 @@ class Runner:
             else:
                 late_by[job.id] = now - job.at
         self.starts = starts  # on the plan's clock: when each job's early start fires
+        base = time.monotonic()
+        self._starts_real = sorted(
+            base + (self.clock.real_of(at) - self.clock.real_of(now)).total_seconds()
+            for at in starts.values()
+        )
         pool = self._pool_size(starts, todo)
         grace_real = max(1, math.ceil(self.grace.total_seconds()))
         scheduler = BackgroundScheduler(
@@ -354,6 +363,13 @@ class Runner:
             if self.orders is not None and self.ended_early is None:
                 self._end_if_idle(todo, scheduler)
         self.stop.set()
+
+    def _step_soon(self) -> bool:
+        """Whether a step starts within STEP_QUIET real seconds (or started in the last
+        one): the order watch leaves the rate budget to its reads and requests."""
+        now = time.monotonic()
+        i = bisect.bisect_left(self._starts_real, now - 1.0)
+        return i < len(self._starts_real) and self._starts_real[i] <= now + STEP_QUIET
 
     # ---- ending when nothing more can happen ----------------------------------------------
 

@@ -135,6 +135,12 @@ class RateLimiter:
                 wait = max(wait, bucket.reserve(now))
             return wait
 
+    @property
+    def limited(self) -> bool:
+        """Whether any rate is limited at all (the simulator's client is not)."""
+        lim = self.limits
+        return bool(lim.overall or lim.default or any(lim.per_api.values()))
+
     def free(self, api_id: str) -> bool:
         """Whether one call of `api_id` could be sent now without waiting (nothing is
         taken): a background read goes only then, so it never delays an order."""
