@@ -109,9 +109,14 @@ def one_run(s: Series, seed: int, crossings: int, tmp: Path) -> None:
         sweep = s.size / rate.per_second if rate else 0.05 * s.size
         limit = time.monotonic() + 30 + 2 * sweep
         if s.feed:
-            for code in codes:  # a push per symbol: Kiwoom pushes on change only
-                sim.set_price(code, feedrig.MARKET + TICK)
-            ready = feedrig.until(lambda: rig.push.up and priced(rig.push, codes), limit)
+            ready = feedrig.until(lambda: rig.push.up, limit)
+            step = 1
+            while ready and not priced(rig.push, codes):  # Kiwoom pushes on change only
+                step = 3 - step  # 1, 2, 1, ...: each round is a change
+                for code in codes:
+                    sim.set_price(code, feedrig.MARKET + step * TICK)
+                ready = feedrig.until(lambda: priced(rig.push, codes), time.monotonic() + 0.5)
+                ready = ready or time.monotonic() < limit
         else:
             ready = feedrig.until(lambda: count(sim, 0, "ka10001") >= s.size, limit)
         if not ready:
