@@ -178,6 +178,7 @@ class Runner:
                 prices=prices,
                 busy=self._step_soon,
             )
+            self.watcher.closed_orders = self.orders.closed
         self._starts_real: list[float] = []  # when the jobs start (monotonic), sorted
         self._end_tried: tuple[int, ...] = ()  # what had moved when the end was last tried
         self.ended_early: str | None = None  # why the run ended before its last instant

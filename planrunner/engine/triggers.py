@@ -18,6 +18,7 @@ import datetime as dt
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Protocol, assert_never
 
@@ -166,6 +167,8 @@ class TriggerWatcher:
         self._hit: dict[str, bool] = {}  # trailing trigger id -> at its level this poll
         self.groups: list[OcoGroup] = []  # one-cancels-other groups still watched
         self.states: dict[str, str] = {}  # firing job id -> its final state, this run
+        # Orders the broker showed closed (the runner's order watch, if it has one).
+        self.closed_orders: Callable[[], dict[str, str]] = dict
         # Set by the runner when nothing more can happen: trigger id -> why it retires.
         self._ending: dict[str, tuple[SkipCode, str]] | None = None
         speed = clock.virtual_seconds(1.0)
@@ -318,6 +321,16 @@ class TriggerWatcher:
                 )
             elif now >= start:
                 live.append(t)
+        closed = self.closed_orders()
+        for t in list(live):
+            target = self._target(t)
+            if target in closed:  # retired at once, not at its next read or window's end
+                live.remove(t)
+                self._retire(
+                    t,
+                    SkipCode.ORDER_GONE,
+                    f"its order {target} is {closed[target]}: the action is impossible",
+                )
         self.armed = [t for t in self.armed if t.id not in self._retired]
         if self.groups:
             self._oco(now)
