@@ -459,7 +459,7 @@ class Runner:
             return None
         if not all(over(j.order) for j in pending):
             return None
-        placed = [o for o in self.ex.orders if lineage.get(o)]
+        placed = [o for o in list(self.ex.orders) if lineage.get(o)]
         if any(o not in closed for o in placed):
             return None
         if not placed:
