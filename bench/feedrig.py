@@ -95,12 +95,12 @@ def start(plan_of: Callable[[dt.datetime], Any], *, feed: bool, limit: str, tmp:
         plan=plan, client=client, journal=journal, clock=clock, emit=emit, enforce_session=False
     )
     push = live = None
-    pokes: list[Callable[[str], None]] = []
+    pokes: list[Callable[[Any], None]] = []
 
     def on_order(event: Any) -> None:
         ex.note_pushed(event)
         for poke in pokes:
-            poke(event.ord_no)
+            poke(event)
 
     if feed:
         push = PushPrices(

@@ -378,12 +378,12 @@ def run_plan(
             warn=warn,
         )
         prices = None
-        pokes: list[Callable[[str], None]] = []  # the order watch, once there is one
+        pokes: list[Callable[[Any], None]] = []  # the order watch, once there is one
 
         def on_order(event: Any) -> None:
             executor.note_pushed(event)
             for poke in pokes:
-                poke(event.ord_no)
+                poke(event)
 
         if opts.feed:
             prices = PushPrices(

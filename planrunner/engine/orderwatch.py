@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 from planrunner.clock import Clock
 from planrunner.engine.events import WARNING, Emit, Event
@@ -68,10 +69,16 @@ class OrderWatch:
 
     # ---- what others ask ----------------------------------------------------------------
 
-    def poke(self, ord_no: str) -> None:
-        """A pushed order event named `ord_no` (the feed's thread): read it next poll."""
+    def poke(self, event: Any) -> None:
+        """A pushed order event (the feed's thread). One that may have closed its number
+        (a fill with nothing left open, a cancel, a rejection) has it read next poll; the
+        rest cost nothing (an accepted order, a partial fill: the feed printed it)."""
+        if event.kind == "filled" and event.open_qty > 0:
+            return
+        if event.kind not in ("filled", "cancelled", "rejected"):
+            return
         with self._guard:
-            self._poked.add(ord_key(ord_no))
+            self._poked.add(ord_key(event.ord_no))
 
     def closed(self) -> dict[str, str]:
         """Orders the broker showed closed (`filled`, `cancelled`, ...), still so as far as
@@ -122,18 +129,22 @@ class OrderWatch:
         if not orders:
             return
         rows: list[OpenOrder] | None = None
+        limiter = self.ex.client.limiter
+        if (limiter.limited and self.busy()) or not limiter.free(OPEN_ORDERS):
+            with self._guard:
+                self._poked |= poked  # not read this time: kept for the next poll
+            return
         if self.prices is not None and self.prices.up:
-            # The feed prints fills; read only the orders its events named (and each new
-            # one once) to learn whether they closed.
-            due = [o for o in orders if o not in self._rows or self._numbers(o) & poked]
+            # The feed prints fills; read only the orders its events may have closed.
+            due = [o for o in orders if self._numbers(o) & poked]
             for o in due:
                 self._rows[o] = ()
+            # A push can overtake its order's answer: a number not journaled yet waits.
+            waiting = poked - set().union(*(self._numbers(o) for o in due))
+            with self._guard:
+                if len(self._poked) < 1000:
+                    self._poked |= waiting
         else:
-            limiter = self.ex.client.limiter
-            if (limiter.limited and self.busy()) or not limiter.free(OPEN_ORDERS):
-                with self._guard:
-                    self._poked |= poked  # not read this time: kept for the next poll
-                return
             rows = self.ex.client.open_orders()
             self.reads += 1
             due = [o for o in orders if self._changed(o, rows)]
