@@ -50,6 +50,7 @@ from planrunner.model import (
 )
 
 TARGET_CHECK_EVERY = 5  # polls between reads of a trigger action's own order
+WARM_EVERY = 2.0  # real seconds between order-connection prewarms while the feed is up
 FINAL = frozenset({"done", "skipped", "failed"})
 
 
@@ -161,6 +162,7 @@ class TriggerWatcher:
         self.traceback = ""
         self._was_true: set[str] = set()
         self._ticks = 0
+        self._warm_at = 0.0  # when to prewarm the order connection next (monotonic)
         self.evaluations = 0  # pushed-price evaluations done (tests wait on it)
         self.fired: dict[str, int] = {}  # trigger id -> firings so far (journal included)
         self.trail: dict[str, tuple[int, int]] = {}  # trailing trigger id -> (best, level)
@@ -283,6 +285,11 @@ class TriggerWatcher:
         if not isinstance(self.prices, PushPrices):
             return
         while not self.stop.is_set() and self.armed and self.prices.up and not self._ending:
+            if time.monotonic() >= self._warm_at:
+                # A push can fire a trigger any moment: keep an order connection open
+                # (TCP and TLS done), or its first request pays the handshakes.
+                self._warm_at = time.monotonic() + WARM_EVERY
+                self.ex.client.prewarm()
             left = until - time.monotonic()
             if left <= 0:
                 return
