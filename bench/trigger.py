@@ -122,6 +122,8 @@ def one_run(s: Series, seed: int, crossings: int, tmp: Path) -> None:
         if not ready:
             s.misses.append("not ready: the feed never came up or prices never arrived")
             return
+        if s.feed:
+            time.sleep(1.1)  # a ka10001 the first tick sent before the feed was up lands
         mark = len(sim.log_snapshot())
         crossed: set[str] = set()
         down_before = feed_downs(rig)

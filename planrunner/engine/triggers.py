@@ -266,8 +266,7 @@ class TriggerWatcher:
                 now = time.monotonic()
                 if next_at < now:  # the tick overran its interval: poll now, never in bursts
                     next_at = now
-                self._wait_pushes(next_at)
-                self.stop.wait(max(0.0, next_at - time.monotonic()))
+                self._wait_until(next_at)
         except JournalWriteError as e:
             # Not a bug: the journal refused a record. The runner stops the run (exit 2).
             self.emit(Event(kind=WARNING, at=self.clock.now(), message=f"triggers stopped: {e}"))
@@ -278,6 +277,20 @@ class TriggerWatcher:
             self.emit(Event(kind=WARNING, at=self.clock.now(), message=self.failure))
         finally:
             self._done.set()
+
+    def _wait_until(self, until: float) -> None:
+        """Until the next full tick: with the live feed, evaluate pushed prices as they
+        come, and notice within 50 ms a feed that comes up (or back) meanwhile."""
+        while not self.stop.is_set() and not self._ending:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            if isinstance(self.prices, PushPrices) and self.armed:
+                self._wait_pushes(until)
+                if not self.prices.up:
+                    self.stop.wait(min(max(0.0, until - time.monotonic()), 0.05))
+            else:
+                self.stop.wait(left)
 
     def _wait_pushes(self, until: float) -> None:
         """While the live feed is up, evaluate each pushed price as it arrives until the
