@@ -2,7 +2,7 @@
 
     python bench/run.py [--full] [--only NAME,...] [--logs DIR] [--no-write]
 
-Runs validate, client, firing, trigger, chaos, faults and fuzz one after another, each
+Runs validate, client, firing, trigger, fills, chaos, faults and fuzz one after another, each
 as its own process (`python bench/NAME.py ...`) with `--summary FILE` added, collects
 the headline figures each bench writes there (bench/summary.py) and rewrites the
 "Summary" section at the top of docs/performance.md: the machine (nproc, CPU model,
@@ -15,11 +15,13 @@ the sections below the Summary keep their full-count figures:
 - client: `--rounds 200` (default 500);
 - firing: `--orders 60 --modifies 2 --every 5` (180 jobs over ~15 s; default 500 jobs
   over 40 s), the 10,000-step memory figure as its default;
-- trigger: `--trials 20 --cost-seconds 5` (default 80 trials per interval, 10 s);
+- trigger: `--sizes 1,50,200 --poll-sizes 1 --seeds 1 --crossings 5` (default 1-200
+  symbols with the feed, 1 and 10 polling, 3 seeds, 10 crossings);
+- fills: `--orders 5 --seeds 1` (default 10 fills per run, 3 seeds);
 - chaos: `--runs 20` (default 200); faults: `--runs 50` (default 500);
 - fuzz: `--examples 100 --client-examples 300` (default 1,000 and 3,000).
 With `--full` every bench runs with its defaults, the counts of the issues' goals, and
-the benches that write a section of their own (client, firing, trigger) rewrite it; that
+the benches that write a section of their own (client, firing, trigger, fills) rewrite it; that
 takes about 20-25 minutes. Each bench is bounded (`--timeout`, default 300 s small and
 1,800 s full; then its whole process group is stopped) and reported as failed then.
 Each bench's output goes to a log file in `--logs` (a new temporary folder by default).
@@ -68,9 +70,16 @@ BENCHES = (
     ),
     Bench(
         "trigger",
-        ("--trials", "20", "--cost-seconds", "5"),
+        ("--sizes", "1,50,200", "--poll-sizes", "1", "--seeds", "1", "--crossings", "5"),
         True,
-        "trigger 20 trials per interval (default 80)",
+        "trigger 1 seed, 5 crossings per run, 1/50/200 symbols, polling at 1 (default "
+        "3 seeds, 10 crossings, 1/10/50/200, polling at 1/10)",
+    ),
+    Bench(
+        "fills",
+        ("--orders", "5", "--seeds", "1"),
+        True,
+        "fills 5 per run, 1 seed (default 10, 3 seeds)",
     ),
     Bench("chaos", ("--runs", "20"), False, "chaos 20 runs (default 200)"),
     Bench("faults", ("--runs", "50"), False, "faults 50 scenarios (default 500)"),

@@ -1,33 +1,31 @@
-"""Trigger reaction time (price crossing -> first request the trigger sends) and the
-request rate its polling costs.
+"""Trigger reaction: the simulator's price change -> the simulator's receipt of the trigger's
+first request, at 1, 10, 50 and 200 watched symbols, with the live feed and polling, under
+the mock and live rate limits.
 
-    python bench/trigger.py [--trials 80] [--intervals 1,0.2] [--cost-seconds 10]
-                            [--loopback] [--seed 0] [--no-write] [--summary FILE]
+    python bench/trigger.py [--sizes 1,10,50,200] [--poll-sizes 1,10] [--limits mock,live]
+                            [--seeds 3] [--crossings 10] [--no-write] [--summary FILE]
 
-Issue 6, acceptance 5. Goal: reaction p99 <= one poll interval + 5 ms.
+Issue 14, acceptance 2. Goals with the feed: p99 < 20 ms at 50 symbols, < 50 ms at 200;
+no ka10001 while the feed is up. Polling figures are printed beside them.
 
-Each trial is a fresh simulator and a fresh run of the real Runner + Executor +
-TriggerWatcher + Journal (fsynced, in a tmp dir) + KiwoomClient (env "sim": no client
-rate limit), all on the RealClock (speed 1), in this process. The client reaches the
-simulator through its in-process transport (`sim.transport()`), or over loopback HTTP
-(`sim.serve()` on 127.0.0.1) with `--loopback`. The hand-built plan (as in
-tests/support/rehearsal.py) places a resting sell (10 @ 71,000,
-market 70,000) 50 ms after the start and has one trigger: `price 005930 below 69,000 ->
-market` on it, with `policy.price_poll` set to the interval. Once the sell is placed and
-the watcher has polled after it, the bench waits a uniformly random fraction of one
-interval and calls `sim.set_price("005930", 68,900)`. Both ends are read on the
-simulator's clock:
-- crossing: the first `sim.price_history()` entry below 69,000 (the set_price instant);
-- reaction: crossing -> receipt of the trigger's first order request (kt10003, the
-  cancel that starts `market`), from the simulator's request log;
-- detect: crossing -> receipt of the first ka10001 after it (the poll that sees it);
-- act: that ka10001 -> the kt10003 (the rest of the tick, the fire, the pre-checks).
-Polling cost: one more run per interval in which nothing crosses: the trigger waits
-`--cost-seconds` with its order placed; the requests the simulator received from the
-first poll to the last, per second: ka10001 for the watched symbol, and the reads of the
-trigger's target order (ka10075/ka10076) the watcher adds.
+One run per (mode, limits, symbols, seed): a fresh simulator served on 127.0.0.1 (REST
+and WebSocket on one port, RealClock), the real client with the limits' shape, and the
+real runner wired as `planrunner run` wires it (bench/feedrig.py). The plan watches N
+symbols, one trigger each: `price SYM below 69,000 -> place a buy 1 @ 60,000` (a resting
+order: the place is the trigger's first and only request; no read precedes it). Once
+every symbol's price is known to the runner (pushed, or polled once), a noise thread
+moves a random watched symbol by a tick every 20 ms (pushes the triggers evaluate, never
+a crossing), and `--crossings` symbols, in the seed's random order, drop to 68,900 one
+after another, each a random 0-0.3 s more than the limits let place requests go (1.05 s
+mock, 0.35 s live; the limiter's wait is not the trigger's), or for polling up to one
+poll sweep, after the previous trigger's request. A row with fewer symbols than
+crossings gets more runs (up to 10 per seed) so that each row has about seeds x
+crossings reactions. Both ends on the simulator's clock: the crossing is the first
+`price_history` entry below 69,000 (the `set_price` instant); the reaction ends at the
+receipt of the kt10000 for that symbol in the simulator's request log. ka10001 counted
+from the moment the feed was up and every symbol priced to the end of the run (the goal:
+none).
 
-A trial that does not fire within 5 intervals + 5 s is stopped and counted as a miss.
 Prints the figures and rewrites the "Trigger" section of docs/performance.md.
 """
 
@@ -35,405 +33,264 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import itertools
 import os
-import platform
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import feedrig
 import summary
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "performance.md"
 SECTION = "Trigger"
-PLACE_APIS = frozenset({"kt10000", "kt10001"})  # buy, sell
-SYMBOL = "005930"
-MARKET, SELL_AT, LEVEL, CRASH = 70_000, 71_000, 69_000, 68_900
-PLACE_AFTER = 0.05  # seconds from the run's start to the resting order
-GOAL_SLACK_MS = 5.0
-SCENARIO = f'symbols: {{"{SYMBOL}": {{base: {MARKET}, price: {MARKET}, walk: false}}}}'
-
-
-@dataclass
-class Trial:
-    reaction_ms: float
-    detect_ms: float
-    act_ms: float
-    between: tuple[str, ...]  # api ids the simulator received between detect and cancel
+LEVEL, CRASH, BID = 69_000, 68_900, 60_000
+TICK = 100
+GOALS_MS = {50: 20.0, 200: 50.0}  # p99 with the feed
+POLL = 1.0  # policy.price_poll, seconds
 
 
 @dataclass
 class Series:
-    interval: float
-    trials: list[Trial] = field(default_factory=list)
+    feed: bool
+    limit: str
+    size: int
+    reactions: list[float] = field(default_factory=list)  # ms
+    ka10001_up: int = 0  # ka10001 received while the feed was up
     misses: list[str] = field(default_factory=list)
-    cost: Cost | None = None
+    seeds: int = 0
 
 
-@dataclass
-class Cost:
-    seconds: float  # from the first poll with the order placed to the last poll
-    polls: int
-    requests: Counter[str]  # by api id, in that span
-    gaps: list[float]  # s between consecutive ka10001
-
-
-# ---- one trial ----------------------------------------------------------------------------
-
-
-def build_plan(interval: float, start: dt.datetime) -> Any:
+def build_plan(codes: list[str], start: dt.datetime) -> Any:
     from planrunner.clock import SEOUL
-    from planrunner.model import (
-        CompiledPlan,
-        Job,
-        Market,
-        OrderSpec,
-        Place,
-        Policy,
-        PriceCond,
-        Trigger,
-    )
+    from planrunner.model import CompiledPlan, OrderSpec, Place, Policy, PriceCond, Trigger
 
-    spec = OrderSpec(id="exit", symbol=SYMBOL, side="sell", qty=10, price=SELL_AT)
-    place = Job(
-        id="exit.place",
-        at=start + dt.timedelta(seconds=PLACE_AFTER),
-        at_text="bench",
-        order="exit",
-        action=Place(spec=spec),
-    )
-    stop = Trigger(
-        id="stop",
-        when=PriceCond(symbol=SYMBOL, op="below", value=LEVEL),
-        action=Market(order="exit"),
-        between=(dt.time(0, 0), dt.time(23, 59, 59)),  # any hour: the bench runs any time
-    )
+    orders, triggers = {}, []
+    for code in codes:
+        spec = OrderSpec(id=f"o{code}", symbol=code, side="buy", qty=1, price=BID)
+        orders[spec.id] = spec
+        triggers.append(
+            Trigger(
+                id=f"t{code}",
+                when=PriceCond(symbol=code, op="below", value=LEVEL),
+                action=Place(spec=spec),
+                between=(dt.time(0, 0), dt.time(23, 59, 59)),  # any hour
+            )
+        )
     return CompiledPlan(
         name="bench-trigger",
         file="bench-trigger.yaml",
         day=start.astimezone(SEOUL).date(),
         tz=SEOUL,
         exchange="KRX",
-        orders={"exit": spec},
-        jobs=(place,),
-        triggers=(stop,),
-        policy=Policy(price_poll=dt.timedelta(seconds=interval)),
+        orders=orders,
+        jobs=(),
+        triggers=tuple(triggers),
+        policy=Policy(price_poll=dt.timedelta(seconds=POLL)),
         run_start=start,
     )
 
 
-def one_trial(
-    interval: float, rng: random.Random, tmp: Path, loopback: bool, hold: float = 0.0
-) -> Trial | Cost | str:
-    """One run; with `hold`, no crossing: the trigger waits `hold` s and the polling it
-    costs is counted instead."""
-    from planrunner.clock import RealClock
-    from planrunner.engine.events import Event
-    from planrunner.engine.execute import Executor
-    from planrunner.engine.journal import Journal
-    from planrunner.engine.runner import Runner
-    from planrunner.kiwoom.client import KiwoomClient
-    from planrunner.sim import Simulator, parse_scenario
-
-    clock = RealClock()
-    midnight = dt.datetime.combine(
-        clock.now().date() + dt.timedelta(days=1), dt.time(0), tzinfo=clock.now().tzinfo
-    )
-    if (midnight - clock.now()).total_seconds() < 30:  # the trigger's window is one day
-        time.sleep((midnight - clock.now()).total_seconds() + 0.1)
-    sim = Simulator(clock=clock, scenario=parse_scenario(SCENARIO), enforce_session=False)
-    server = sim.serve() if loopback else None
-    if server is not None:
-        client = KiwoomClient(appkey="k", secretkey="s", env="sim", base_url=server.url)
-    else:
-        client = KiwoomClient(
-            appkey="k", secretkey="s", env="sim", transport=sim.transport(), clock=clock
+def one_run(s: Series, seed: int, crossings: int, tmp: Path) -> None:
+    rng = random.Random(seed * 1_000_003 + s.size)
+    codes = feedrig.symbols(s.size)
+    midnight_wait()
+    rig = feedrig.start(lambda now: build_plan(codes, now), feed=s.feed, limit=s.limit, tmp=tmp)
+    noise_stop = threading.Event()
+    try:
+        sim = rig.sim
+        for code in codes:
+            sim.set_price(code, feedrig.MARKET)
+        # A sweep of ka10001 under the limits: how long polling takes to see every symbol.
+        rate = rig.client.limiter.limits.for_api("ka10001")
+        sweep = s.size / rate.per_second if rate else 0.05 * s.size
+        limit = time.monotonic() + 30 + 2 * sweep
+        if s.feed:
+            ready = feedrig.until(lambda: rig.push.up, limit)
+            step = 1
+            while ready and not priced(rig.push, codes):  # Kiwoom pushes on change only
+                step = 3 - step  # 1, 2, 1, ...: each round is a change
+                for code in codes:
+                    sim.set_price(code, feedrig.MARKET + step * TICK)
+                ready = feedrig.until(lambda: priced(rig.push, codes), time.monotonic() + 0.5)
+                ready = ready or time.monotonic() < limit
+        else:
+            ready = feedrig.until(lambda: count(sim, 0, "ka10001") >= s.size, limit)
+        if not ready:
+            s.misses.append("not ready: the feed never came up or prices never arrived")
+            return
+        if s.feed:
+            time.sleep(1.1)  # a ka10001 the first tick sent before the feed was up lands
+        mark = len(sim.log_snapshot())
+        crossed: set[str] = set()
+        down_before = feed_downs(rig)
+        noise = threading.Thread(
+            target=jiggle, args=(sim, codes, crossed, rng.random(), noise_stop), daemon=True
         )
-    try:
-        client.token()
-        client.quote(SYMBOL)  # warm: the first request pays one-time costs
-        plan = build_plan(interval, clock.now())
-        events: list[Event] = []
-        journal = Journal(tmp / "journal.jsonl")
-        journal.open()
-        stop = threading.Event()
-        try:
-            ex = Executor(
-                plan=plan,
-                client=client,
-                journal=journal,
-                clock=clock,
-                emit=events.append,
-                enforce_session=False,  # any hour; the simulator does not enforce either
+        noise.start()
+        # Crossings apart by more than the place request's rate allows (the limiter's wait
+        # is not the trigger's reaction), and for polling a random phase of its sweep.
+        places = [r for r in (rig.client.limiter.limits.for_api("kt10000"),) if r]
+        spacing = 1.05 / min(r.per_second for r in places) if places else 0.3
+        order = rng.sample(codes, min(crossings, len(codes)))
+        for code in order:
+            gap = rng.uniform(spacing, spacing + 0.3) if s.feed else rng.uniform(0, POLL + sweep)
+            time.sleep(gap)
+            with sim.lock:
+                crossed.add(code)
+                sim.set_price(code, CRASH)
+            done = feedrig.until(
+                lambda c=code: placed(sim, mark, c), time.monotonic() + 10 + 2 * sweep + POLL
             )
-            runner = Runner(
-                plan=plan,
-                executor=ex,
-                journal=journal,
-                clock=clock,
-                emit=events.append,
-                stop=stop,
-            )
-            thread = threading.Thread(target=runner.run, name="bench-runner", daemon=True)
-            thread.start()
-            limit = time.monotonic() + PLACE_AFTER + 5 * interval + 5 + hold
-            if hold:
-                watched = until(lambda: any_after(sim, 0, *PLACE_APIS), limit)
-                time.sleep(hold)
-                stop.set()
-                thread.join(10)
-                return cost(sim, hold) if watched else "the resting order was not placed"
-            mark = crash(sim, interval, rng, limit)
-            if mark is None:
-                stop.set()
-                thread.join(10)
-                return "the resting order was not placed"
-            cancelled = until(lambda: any_after(sim, mark, "kt10003"), limit)
-            # The run ends on its own one poll after the fire; stopping it now only saves
-            # that wait (the fire, market order included, finishes before run() returns).
-            stop.set()
-            thread.join(10)
-            if not cancelled:
-                return "no cancel: the run was stopped at its time limit"
-        finally:
-            journal.close()
-        return measure(sim, mark)
+            if not done:
+                s.misses.append(f"{code}: no place request in time")
+        noise_stop.set()
+        noise.join(5)
+        log = sim.log_snapshot()
+        for code in order:
+            crossing = next((t for t, p in sim.price_history(code) if p < LEVEL), None)
+            req = next((e for e in log[mark:] if e.api_id == "kt10000" and sym(e) == code), None)
+            if crossing is not None and req is not None:
+                s.reactions.append((req.at - crossing).total_seconds() * 1000)
+        if s.feed:
+            if feed_downs(rig) != down_before:
+                s.misses.append("the feed went down during the run")
+            s.ka10001_up += sum(1 for e in log[mark:] if e.api_id == "ka10001")
     finally:
-        client.close()
-        if server is not None:
-            server.close()
+        noise_stop.set()
+        rig.close()
 
 
-def until(check: Callable[[], bool], limit: float) -> bool:
-    while not check():
-        if time.monotonic() > limit:
-            return False
-        time.sleep(0.002)
-    return True
+def midnight_wait() -> None:
+    """The triggers' window is one calendar day: never straddle midnight."""
+    now = dt.datetime.now()
+    left = (dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time()) - now).seconds
+    if left < 300:
+        time.sleep(left + 1)
 
 
-def any_after(sim: Any, mark: int, *api_ids: str) -> bool:
-    return any(e.api_id in api_ids for e in sim.log_snapshot()[mark:])
+def priced(push: Any, codes: list[str]) -> bool:
+    with push._cond:
+        return all(c in push._latest for c in codes)
 
 
-def crash(sim: Any, interval: float, rng: random.Random, limit: float) -> int | None:
-    """Wait for the resting sell and the watcher's next poll, then a uniformly random
-    fraction of a poll interval; drop the price below the level. Returns the log position
-    at the crossing (None if the sell never came)."""
-    if not until(lambda: any_after(sim, 0, *PLACE_APIS), limit):
-        return None
-    placed = len(sim.log_snapshot())
-    if not until(lambda: any_after(sim, placed, "ka10001"), limit):
-        return None
-    time.sleep(interval * rng.random())
-    with sim.lock:  # no request is answered between the crossing and the mark
-        sim.set_price(SYMBOL, CRASH)
-        return len(sim.log)
+def count(sim: Any, mark: int, api_id: str) -> int:
+    return sum(1 for e in sim.log_snapshot()[mark:] if e.api_id == api_id)
 
 
-def measure(sim: Any, mark: int) -> Trial | str:
-    log = sim.log_snapshot()
-    crossing = next((t for t, p in sim.price_history(SYMBOL) if p < LEVEL), None)
-    if crossing is None:
-        return "no crossing in the price history"
-    after = log[mark:]
-    cancel = next((e for e in after if e.api_id == "kt10003"), None)
-    seen = next((e for e in after if e.api_id == "ka10001"), None)
-    if cancel is None or seen is None:
-        return "no cancel in the simulator's log"
-
-    def ms(a: dt.datetime, b: dt.datetime) -> float:
-        return (b - a).total_seconds() * 1000
-
-    between = tuple(e.api_id for e in after if seen.seq < e.seq < cancel.seq)
-    return Trial(
-        reaction_ms=ms(crossing, cancel.at),
-        detect_ms=ms(crossing, seen.at),
-        act_ms=ms(seen.at, cancel.at),
-        between=between,
-    )
+def sym(entry: Any) -> str:
+    return str(entry.body.get("stk_cd", ""))
 
 
-def cost(sim: Any, hold: float) -> Cost | str:
-    """What the waiting trigger sent: from the first poll after the sell was placed to the
-    last poll (all ka10001 and what each tick reads besides)."""
-    log = sim.log_snapshot()
-    placed = next(e.seq for e in log if e.api_id in PLACE_APIS and e.committed)
-    polls = [e for e in log if e.seq > placed and e.api_id == "ka10001"]
-    if len(polls) < 2:
-        return f"fewer than 2 polls in {hold:g} s"
-    span = [e for e in log if polls[0].seq <= e.seq < polls[-1].seq]
-    times = [e.at for e in polls]
-    return Cost(
-        seconds=(times[-1] - times[0]).total_seconds(),
-        polls=len(polls) - 1,
-        requests=Counter(e.api_id for e in span),
-        gaps=[(b - a).total_seconds() for a, b in itertools.pairwise(times)],
-    )
+def placed(sim: Any, mark: int, code: str) -> bool:
+    return any(e.api_id == "kt10000" and sym(e) == code for e in sim.log_snapshot()[mark:])
 
 
-# ---- figures ------------------------------------------------------------------------------
+def feed_downs(rig: Any) -> int:
+    return sum(1 for _, e in rig.printed if str(e.message).startswith("live feed down"))
 
 
-def pct(values: list[float], p: float) -> float:
-    """Percentile with linear interpolation between closest ranks."""
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = (len(s) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}"
-
-
-def commit() -> str:
-    out = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    return out.stdout.strip() or "unknown"
+def jiggle(
+    sim: Any, codes: list[str], crossed: set[str], salt: float, stop: threading.Event
+) -> None:
+    """Every 20 ms a random watched symbol moves a tick, above the level: pushes that the
+    triggers evaluate and that never cross (a crossed symbol is left alone)."""
+    rng = random.Random(salt)
+    while not stop.wait(0.02):
+        with sim.lock:  # a crossing is decided under the same lock
+            code = rng.choice(codes)
+            if code not in crossed:
+                sim.set_price(code, feedrig.MARKET + TICK * rng.choice((0, 1, 2)))
 
 
 def report(series: list[Series], args: argparse.Namespace, load: tuple[float, float]) -> str:
-    how = "loopback HTTP (`sim.serve()`, 127.0.0.1)" if args.loopback else "in-process"
     command = "python bench/trigger.py" + "".join(f" {a}" for a in args.argv)
     lines = [
-        f"Command: `{command}` (from the repo root, in `.venv`). Machine: {machine()}; "
-        f"commit {commit()}; load average {load[0]:.2f} before, {load[1]:.2f} after. "
-        f"Simulator reached {how}; RealClock (speed 1); one fresh simulator and runner per "
-        "trial, trials one after another. Method: the docstring of `bench/trigger.py`.",
+        f"Command: `{command}` (from the repo root, in `.venv`). Machine: {feedrig.machine()};"
+        f" commit {feedrig.commit()}; load average {load[0]:.2f} before, {load[1]:.2f} after."
+        f" Simulator on 127.0.0.1 (REST and WebSocket), RealClock; {args.seeds} seed(s) per "
+        f"row, {args.crossings} crossing(s) per run; price_poll {POLL:g} s. Method: the "
+        "docstring of `bench/trigger.py`.",
         "",
-        "| poll | trials | reaction p50 ms | reaction p99 ms | max ms | goal (poll + 5 ms) "
-        "| detect p50 / p99 ms | act p50 / p99 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| source | rate limits | symbols | reactions | p50 ms | p99 ms | max ms | goal "
+        "| ka10001 while the feed was up |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in series:
-        r = [t.reaction_ms for t in s.trials]
-        d = [t.detect_ms for t in s.trials]
-        a = [t.act_ms for t in s.trials]
-        goal = s.interval * 1000 + GOAL_SLACK_MS
-        met = "met" if r and pct(r, 99) <= goal and not s.misses else "**missed**"
+        r = s.reactions
+        goal = GOALS_MS.get(s.size) if s.feed else None
+        if goal is None:
+            told = "–"
+        else:
+            met = r and feedrig.pct(r, 99) < goal and not s.misses and not s.ka10001_up
+            told = f"< {goal:.0f} ms: " + ("met" if met else "**missed**")
+        missed = f" (+{len(s.misses)} missed)" if s.misses else ""
         lines.append(
-            f"| {fmt_s(s.interval)} | {len(s.trials)}"
-            + (f" (+{len(s.misses)} failed)" if s.misses else "")
-            + f" | {pct(r, 50):.1f} | {pct(r, 99):.1f} | {max(r, default=float('nan')):.1f}"
-            f" | {goal:.0f} ms: {met} | {pct(d, 50):.1f} / {pct(d, 99):.1f}"
-            f" | {pct(a, 50):.2f} / {pct(a, 99):.2f} |"
-        )
-    lines += [
-        "",
-        f"Polling cost, one run per interval with the trigger waiting {args.cost_seconds:g} s "
-        "(its order placed, no crossing); requests per second as the simulator received them:",
-        "",
-        "| poll | ka10001/s per watched symbol | poll period mean / max ms | other reads/s "
-        "| all requests/s | requests between the poll that saw the crossing and the cancel |",
-        "|---|---|---|---|---|---|",
-    ]
-    for s in series:
-        c = s.cost
-        seqs = Counter(" ".join(t.between) for t in s.trials)
-        common = ", ".join(f"`{k or '(none)'}` ×{v}" for k, v in seqs.most_common(3))
-        if c is None:
-            lines.append(f"| {fmt_s(s.interval)} | – | – | – | – | {common} |")
-            continue
-        rates = ", ".join(
-            f"{k} {v / c.seconds:.2f}" for k, v in sorted(c.requests.items()) if k != "ka10001"
-        )
-        lines.append(
-            f"| {fmt_s(s.interval)} | {c.requests['ka10001'] / c.seconds:.3f}"
-            f" | {statistics.fmean(c.gaps) * 1000:.1f} / {max(c.gaps) * 1000:.1f}"
-            f" | {rates or 'none'} | {sum(c.requests.values()) / c.seconds:.2f} | {common} |"
+            f"| {'feed' if s.feed else 'polling'} | {s.limit} | {s.size} | {len(r)}{missed}"
+            f" | {feedrig.pct(r, 50):.1f} | {feedrig.pct(r, 99):.1f}"
+            f" | {max(r, default=float('nan')):.1f} | {told}"
+            f" | {s.ka10001_up if s.feed else '(polling)'} |"
         )
     for s in series:
-        for why, count in Counter(s.misses).items():
-            lines.append(f"\nFailed trials at {fmt_s(s.interval)}: {count} × {why}.")
-    lines += [
-        "",
-        "- reaction: crossing (the `set_price` instant, from `sim.price_history()`) → the "
-        "simulator's receipt of the trigger's first order request (kt10003, the cancel of "
-        "`market`); detect: crossing → the first ka10001 after it; act: that ka10001 → the "
-        "kt10003. Both ends on the simulator's clock.",
-        "",
-    ]
+        for why in sorted(set(s.misses)):
+            src = "feed" if s.feed else "polling"
+            lines.append(f"\nMissed ({src}, {s.limit}, {s.size}): {why}.")
+    lines.append("")
     return "\n".join(lines)
-
-
-def fmt_s(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds >= 1 else f"{seconds * 1000:g} ms"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=80, help="trials per poll interval")
-    ap.add_argument("--intervals", default="1,0.2", help="poll intervals in seconds")
-    ap.add_argument("--cost-seconds", type=float, default=10.0, help="polling-cost run")
-    ap.add_argument("--loopback", action="store_true", help="sim.serve() on 127.0.0.1")
-    ap.add_argument("--seed", type=int, default=0, help="seeds the crossing instants")
+    ap.add_argument("--sizes", default="1,10,50,200", help="watched symbols, with the feed")
+    ap.add_argument("--poll-sizes", default="1,10", help="watched symbols, polling")
+    ap.add_argument("--limits", default="mock,live", help="rate-limit shapes: none,mock,live")
+    ap.add_argument("--seeds", type=int, default=3, help="runs (random seeds) per row")
+    ap.add_argument("--crossings", type=int, default=10, help="crossings per run")
     ap.add_argument("--no-write", action="store_true", help="print only")
     summary.add_option(ap)
     args = ap.parse_args()
     args.argv = summary.own_argv(sys.argv[1:])
-    intervals = [float(x) for x in args.intervals.split(",") if x.strip()]
-    if args.trials < 1 or not intervals or min(intervals) <= 0:
-        raise SystemExit("--trials must be >= 1 and every interval > 0")
-    rng = random.Random(args.seed)
+
+    def ints(text: str) -> list[int]:
+        return [int(x) for x in text.split(",") if x.strip()]
+
+    shapes = [x.strip() for x in args.limits.split(",") if x.strip()]
+    if any(x not in feedrig.LIMITS for x in shapes) or args.seeds < 1 or args.crossings < 1:
+        raise SystemExit("--limits from none,mock,live; --seeds and --crossings >= 1")
     load_before = os.getloadavg()[0]
-    series = []
-    for interval in intervals:
-        s = Series(interval)
-        for i in range(args.trials):
-            with tempfile.TemporaryDirectory() as name:
-                out = one_trial(interval, rng, Path(name), args.loopback)
-            if isinstance(out, Trial):
-                s.trials.append(out)
-            else:
-                s.misses.append(str(out))
-            if (i + 1) % 10 == 0:
-                print(f"  {fmt_s(interval)}: {i + 1}/{args.trials}", file=sys.stderr)
-        if args.cost_seconds > 0:
-            with tempfile.TemporaryDirectory() as name:
-                out = one_trial(interval, rng, Path(name), args.loopback, args.cost_seconds)
-            if isinstance(out, Cost):
-                s.cost = out
-            else:
-                s.misses.append(f"polling-cost run: {out}")
-        series.append(s)
+    series: list[Series] = []
+    for feed, sizes in ((True, ints(args.sizes)), (False, ints(args.poll_sizes))):
+        for limit in shapes:
+            for size in sizes:
+                s = Series(feed=feed, limit=limit, size=size)
+                runs = args.seeds * min(10, -(-args.crossings // size))  # small N: more runs
+                for seed in range(runs):
+                    with tempfile.TemporaryDirectory() as name:
+                        one_run(s, seed, args.crossings, Path(name))
+                    s.seeds += 1
+                src = "feed" if feed else "polling"
+                print(f"  {src} {limit} {size}: {len(s.reactions)} reactions", file=sys.stderr)
+                series.append(s)
     text = report(series, args, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
         summary.write_doc_section(SECTION, text)
-        print(f"written to {DOC.relative_to(ROOT)}")
+        print(f"written to {(feedrig.ROOT / 'docs' / 'performance.md').relative_to(feedrig.ROOT)}")
     rows = []
     for s in series:
-        r, goal = [t.reaction_ms for t in s.trials], s.interval * 1000 + GOAL_SLACK_MS
-        failed = f", {len(s.misses)} failed" if s.misses else ""
+        goal = GOALS_MS.get(s.size)
+        if not s.feed or goal is None:
+            continue
+        p99 = feedrig.pct(s.reactions, 99)
         rows.append(
             summary.figure(
-                f"trigger: reaction p99, poll {fmt_s(s.interval)} ({len(s.trials)} trials{failed})",
-                f"≤ {goal:.0f} ms (poll + {GOAL_SLACK_MS:g} ms)",
-                f"{pct(r, 99):.1f} ms",
-                bool(r) and pct(r, 99) <= goal and not s.misses,
+                f"trigger (feed, {s.limit} limits): reaction p99 at {s.size} symbols",
+                f"< {goal:.0f} ms, no ka10001",
+                f"{p99:.1f} ms, {s.ka10001_up} ka10001",
+                bool(s.reactions) and p99 < goal and not s.misses and not s.ka10001_up,
             )
         )
     summary.write(args.summary, rows)

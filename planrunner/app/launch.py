@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from planrunner.app.crashlog import write_crash_log
 from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
@@ -40,6 +40,7 @@ from planrunner.engine.pushprices import PushPrices
 from planrunner.engine.runner import Runner
 from planrunner.engine.triggers import symbols_of
 from planrunner.errors import RunError, UsageError
+from planrunner.kiwoom.codes import QUOTE
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
@@ -66,7 +67,7 @@ class RunOptions:
     resume_changed: bool = False  # go on with a changed plan under the day's journal
     notify: tuple[str, ...] = ()  # --notify URL: on top of the plan's notify: URLs
     notify_timeout: float = TIMEOUT  # seconds per notification message
-    feed: bool = False  # --feed: prices and order events from the broker's WebSocket
+    feed: bool = True  # prices and order events from the broker's WebSocket (--no-feed: poll)
 
 
 def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
@@ -367,13 +368,21 @@ def run_plan(
             warn=warn,
         )
         prices = None
+        pokes: list[Callable[[Any], None]] = []  # the order watch, once there is one
+
+        def on_order(event: Any) -> None:
+            executor.note_pushed(event)
+            for poke in pokes:
+                poke(event)
+
         if opts.feed:
             prices = PushPrices(
                 poll=lambda s: executor.quote(s, source="poll").price,
                 emit=emit,
                 clock=target.clock,
-                on_order=executor.note_pushed,
+                on_order=on_order,
                 observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
+                free=lambda: target.client.limiter.free(QUOTE),
             )
             live_feed = _start_feed(target, compiled, prices, closers)
             emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
@@ -386,7 +395,10 @@ def run_plan(
             stop=stop,
             prices=prices,
             began=began,
+            watch_orders=True,
         )
+        if runner.orders is not None:
+            pokes.append(runner.orders.poke)
         result = runner.run()
         if target.simulator is not None and compiled.triggers:
             from planrunner.engine.reaction import reactions

@@ -112,11 +112,13 @@ def _event_printer(fmt: str) -> Callable[[Any], None]:
     "repeatable). Sending never delays an order.",
 )
 @click.option(
-    "--feed",
-    is_flag=True,
-    help="Read prices and order events from the broker's WebSocket (Kiwoom's real-time "
-    "feed): triggers react to each pushed price, fills print as they happen; polling takes "
-    "over while the socket is down. With --sim, the embedded simulator serves it.",
+    "--feed/--no-feed",
+    default=True,
+    help="Prices and order events from the broker's WebSocket (Kiwoom's real-time feed, "
+    "the default in every mode; --sim serves the embedded simulator's): triggers react to "
+    "each pushed price, fills print as they happen. While the socket is down (or a server "
+    "has none) prices and orders are polled within the rate limits, said once. --no-feed: "
+    "poll only.",
 )
 @click.option(
     "--no-report",

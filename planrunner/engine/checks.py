@@ -203,9 +203,12 @@ class BrokerChecks:
         self.prices.observe(symbol, q.price, source=source)
         return q
 
-    def status(self, order: str, *, fills: bool = True) -> OrderStatus:
+    def status(
+        self, order: str, *, fills: bool = True, opens: list[OpenOrder] | None = None
+    ) -> OrderStatus:
         """The order as the broker sees it now. `fills=False` skips the ka10076 read while
-        the order is open (its `filled` is then that of the open number only).
+        the order is open (its `filled` is then that of the open number only); `opens`:
+        the open-order list just read (any symbols), instead of reading it again.
 
         The broker's rows are the order's when their number or their `orig_ord_no` is in
         its lineage (numbers compared without their zero padding): a broker may list a
@@ -218,7 +221,9 @@ class BrokerChecks:
         newest = self.journal.state.newest(order)
         numbers = {ord_key(link.ord_no) for link in lineage if link.ord_no}
         journaled = set(numbers)
-        opens = lineage_rows(self.client.open_orders(symbol=spec.symbol), numbers)
+        if opens is None:
+            opens = self.client.open_orders(symbol=spec.symbol)
+        opens = lineage_rows(opens, numbers)
         open_rows = [o for o in opens if o.open_qty > 0]
         row = next((o for o in open_rows if same_ord_no(o.ord_no, newest)), None)
         if row is None and open_rows:

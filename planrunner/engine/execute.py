@@ -38,7 +38,7 @@ from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
-from planrunner.kiwoom.types import ord_key, same_ord_no
+from planrunner.kiwoom.types import OpenOrder, ord_key, same_ord_no
 from planrunner.krx import instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
@@ -134,6 +134,37 @@ class Executor(BrokerChecks):
     def lock_for(self, order: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(order, threading.Lock())
+
+    def settled_status(
+        self, order: str, opens: list[OpenOrder] | None = None
+    ) -> OrderStatus | None:
+        """The order's state with no action on it in flight, or None if one is. Read
+        during a modify, the order's old number is already closed at the broker while the
+        new one is not yet in the journal: that read would say "not open"."""
+        lock = self.lock_for(order)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            return self.status(order, opens=opens)
+        finally:
+            lock.release()
+
+    def closed_skip(self, order: str) -> tuple[SkipCode, str] | None:
+        """Why any step on `order` would be skipped now because the broker shows it closed
+        (read now, with nothing in flight on it): the code and reason its step would get.
+        None while it is open, in doubt, or an action on it is in flight."""
+        lock = self.lock_for(order)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            self._open_status(order, fills=True)
+        except Skip as s:
+            return s.code, str(s)
+        except Doubt:
+            return None
+        finally:
+            lock.release()
+        return None
 
     def execute(
         self, job_id: str, action: Action, *, not_before: dt.datetime | None = None

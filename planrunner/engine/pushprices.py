@@ -33,8 +33,10 @@ class PushPrices:
         clock: Clock,
         on_order: Callable[[Any], None] | None = None,
         observe: Callable[[str, int], object] | None = None,
+        free: Callable[[], bool] = lambda: True,  # a ka10001 could go now without waiting
     ) -> None:
         self._poll = poll
+        self._free = free
         self._observe = observe  # the journal's price log (engine/prices.py)
         self._emit = emit
         self._clock = clock
@@ -61,6 +63,22 @@ class PushPrices:
                 self._latest.setdefault(symbol, price)  # a push that came meanwhile wins
                 return self._latest[symbol]
         return price
+
+    def known(self, symbols: list[str]) -> dict[str, int]:
+        """Prices for these symbols: while the feed is down, each polled (the fallback);
+        while it is up, the pushed ones, and a symbol not pushed yet polled only while a
+        ka10001 could go without waiting (the rest wait for a push or a later tick)."""
+        out: dict[str, int] = {}
+        for symbol in symbols:
+            with self._cond:
+                if self.up and symbol in self._latest:
+                    out[symbol] = self._latest[symbol]
+                    continue
+                seed = self.up
+            if seed and not self._free():
+                continue
+            out[symbol] = self.price(symbol)
+        return out
 
     def wait_change(self, timeout: float) -> set[str]:
         """Symbols whose pushed price changed since the last call (waits up to `timeout`

@@ -29,12 +29,14 @@ import datetime as dt
 import math
 import sys
 import threading
+import time
 import traceback
 from dataclasses import replace
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from planrunner.clock import SEOUL, Clock
@@ -53,13 +55,25 @@ from planrunner.engine.events import (
 )
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, JournalWriteError, Record
+from planrunner.engine.orderwatch import OrderWatch
 from planrunner.engine.outcome import Kind, SkipCode
 from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
-from planrunner.engine.triggers import PriceSource, TriggerWatcher
+from planrunner.engine.triggers import PriceSource, TriggerWatcher, orders_of, symbols_of, window
 from planrunner.errors import BrokerError
 from planrunner.kiwoom.exceptions import AuthError, KiwoomError, ServerBug
-from planrunner.model import Action, CompiledPlan, Job, Market, Modify, Replace, action_name
+from planrunner.model import (
+    Action,
+    CompiledPlan,
+    Job,
+    Market,
+    Modify,
+    Place,
+    Replace,
+    Trigger,
+    action_name,
+    action_order,
+)
 
 FINAL = frozenset({"done", "skipped", "failed"})
 SIM_REAL_GRACE = 2.0  # seconds of real time
@@ -69,6 +83,7 @@ GIL_SWITCH_SECONDS = 0.0005
 # jobs' instants: never from QUIET_BEFORE before one to QUIET_AFTER after it (real time).
 QUIET_BEFORE = 0.02
 QUIET_AFTER = 0.005
+STEP_QUIET = 2.0  # real seconds before a step starts: no background order poll
 
 
 def quiet_starts(
@@ -128,6 +143,7 @@ class Runner:
         settle: float | None = None,  # reconcile's settle window (None: its default)
         prices: PriceSource | None = None,  # None: ka10001 polling; PushPrices: the feed
         began: dt.datetime | None = None,  # when the runner started (None: now, at run())
+        watch_orders: bool = False,  # poll the orders between steps; end when nothing can act
     ):
         self.plan = plan
         self.ex = executor
@@ -179,6 +195,22 @@ class Runner:
             stop=self.stop,
             prices=prices,
         )
+        self.orders: OrderWatch | None = None
+        if watch_orders:
+            self.orders = OrderWatch(
+                executor=executor,
+                journal=journal,
+                clock=clock,
+                emit=emit,
+                stop=self.stop,
+                every=self.watcher.poll_real,
+                prices=prices,
+                busy=self._step_soon,
+            )
+            self.watcher.closed_orders = self.orders.closed
+        self._starts_real: list[float] = []  # when the jobs start (monotonic), sorted
+        self._end_tried: tuple[int, ...] = ()  # what had moved when the end was last tried
+        self.ended_early: str | None = None  # why the run ended before its last instant
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -221,17 +253,24 @@ class Runner:
         try:
             scheduler.start()
             self.watcher.start()
-            self._wait(todo)
+            if self.orders is not None:
+                self.orders.start()
+            self._wait(todo, scheduler)
             self._drain(scheduler)
         finally:
             scheduler.shutdown(wait=True)
             self.watcher.join()
+            if self.orders is not None:
+                self.orders.join()
             sys.setswitchinterval(switch)
         if self._doubtful and self._fatal is None and not self.stop.is_set():
             self._look_again()  # a place in doubt may have appeared at the broker since
         if self.watcher.failure:
             self._fatal = self._fatal or self.watcher.failure
             self.tracebacks.append(f"trigger watcher:\n{self.watcher.traceback}")
+        if self.orders is not None and self.orders.failure:
+            self._fatal = self._fatal or self.orders.failure
+            self.tracebacks.append(f"order watch:\n{self.orders.traceback}")
         if self.journal.failure is not None:
             self._fatal = f"{self.journal.failure}: nothing was sent after it"
         return summarize(
@@ -311,6 +350,11 @@ class Runner:
             else:
                 late_by[job.id] = now - job.at
         self.starts = starts  # on the plan's clock: when each job's early start fires
+        base = time.monotonic()
+        self._starts_real = sorted(
+            base + (self.clock.real_of(at) - self.clock.real_of(now)).total_seconds()
+            for at in starts.values()
+        )
         pool = self._pool_size(starts, todo)
         grace_real = max(1, math.ceil(self.grace.total_seconds()))
         scheduler = BackgroundScheduler(
@@ -344,14 +388,123 @@ class Runner:
             )
         return scheduler
 
-    def _wait(self, todo: list[Job]) -> None:
+    def _wait(self, todo: list[Job], scheduler: BackgroundScheduler) -> None:
         ids = {job.id for job in todo}
-        with self._cv:
-            while not self.stop.is_set() and self._fatal is None:
+        while True:
+            with self._cv:
+                if self.stop.is_set() or self._fatal is not None:
+                    break
                 if ids <= self._finished and self.watcher.finished():
                     return
                 self._cv.wait(0.05)
+            if self.orders is not None and self.ended_early is None:
+                self._end_if_idle(todo, scheduler)
         self.stop.set()
+
+    def _step_soon(self) -> bool:
+        """Whether a step starts within STEP_QUIET real seconds (or started in the last
+        one): the order watch leaves the rate budget to its reads and requests."""
+        now = time.monotonic()
+        i = bisect.bisect_left(self._starts_real, now - 1.0)
+        return i < len(self._starts_real) and self._starts_real[i] <= now + STEP_QUIET
+
+    # ---- ending when nothing more can happen ----------------------------------------------
+
+    def _end_if_idle(self, todo: list[Job], scheduler: BackgroundScheduler) -> None:
+        """Every order closed and no step or trigger left that could act: the steps left
+        are skipped now, as they would be at their time (`skipped (filled)`), the
+        triggers retire, and the run ends instead of waiting for its last instant."""
+        assert self.orders is not None
+        moves = (
+            self.orders.version,
+            len(self._finished),
+            len(self.watcher.armed),
+            sum(self.watcher.fired.values()),
+        )
+        if moves == self._end_tried:
+            return  # nothing moved since the broker was last read for it
+        pending = [j for j in todo if j.id not in self._finished]
+        if not pending and not self.watcher.armed:
+            return  # the run ends on its own
+        why = self._idle(pending, self.orders.closed())
+        if why is None:
+            return
+        self._end_tried = moves
+        # The broker's word on each order concerned, read now with nothing in flight.
+        orders = {j.order for j in pending} | {
+            action_order(t.action) for t in list(self.watcher.armed)
+        }
+        skips: dict[str, tuple[SkipCode, str]] = {}
+        for order in sorted(orders):
+            if order in self._doubtful or order in self._blocked:
+                return
+            try:
+                found = self.ex.closed_skip(order)
+            except BrokerError:
+                return
+            if found is None:
+                return
+            skips[order] = found
+        last = max([j.at for j in pending] + [self._window_end(t) for t in self.watcher.armed])
+        self.ended_early = f"nothing more can happen: {why}"
+        self._info(
+            f"{self.ended_early}; ending now, not at {last.astimezone(SEOUL):%H:%M:%S}",
+            why=why,
+        )
+        for job in pending:
+            try:
+                scheduler.remove_job(job.id)
+            except JobLookupError:
+                continue  # already started: it reads the order itself and finishes
+            code, reason = skips[job.order]
+            self._skip(job, code, reason)
+        retire: dict[str, tuple[SkipCode, str]] = {}
+        for t in list(self.watcher.armed):
+            order = action_order(t.action)
+            if isinstance(t.action, Place):
+                text = "the orders it watches are closed: its condition cannot hold again"
+            else:
+                text = f"its order {order} is {skips[order][1]}: the action is impossible"
+            retire[t.id] = (SkipCode.ORDER_GONE, text)
+        self.watcher.end(retire)
+
+    def _idle(self, pending: list[Job], closed: dict[str, str]) -> str | None:
+        """Why nothing more can happen, judged on what the order watch last saw (the
+        broker is read again before anything is skipped), or None if something can."""
+        if any(isinstance(j.action, Place) for j in pending):
+            return None
+        armed = list(self.watcher.armed)
+        lineage = self.journal.state.lineage
+        placing = {t.action.spec.id for t in armed if isinstance(t.action, Place)}
+
+        def over(order: str) -> bool:
+            return order in closed or (not lineage.get(order) and order not in placing)
+
+        for t in armed:
+            if isinstance(t.action, Place):
+                if symbols_of(t.when):
+                    return None  # prices can still move
+                named = orders_of(t.when)
+                if not all(over(o) for o in named):
+                    return None
+                if any(lineage.get(o) for o in named) and not self.watcher.spent(t):
+                    return None  # its condition on closed orders may still fire it once
+            elif not over(action_order(t.action)):
+                return None
+        if any(not all(over(leg) for leg in g.legs) for g in list(self.watcher.groups)):
+            return None
+        if not all(over(j.order) for j in pending):
+            return None
+        placed = [o for o in list(self.ex.orders) if lineage.get(o)]
+        if any(o not in closed for o in placed):
+            return None
+        if not placed:
+            return "no order was placed and no step or trigger can place one"
+        told = ", ".join(f"{o} {closed[o]}" for o in placed)
+        return f"every order is closed ({told}) and no step or trigger can act"
+
+    def _window_end(self, t: Trigger) -> dt.datetime:
+        return window(t, self.plan.day)[1]
 
     def _drain(self, scheduler: BackgroundScheduler) -> None:
         """Let APScheduler remove the date jobs it already handed to the pool before it is

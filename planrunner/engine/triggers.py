@@ -18,6 +18,7 @@ import datetime as dt
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Protocol, assert_never
 
@@ -50,6 +51,7 @@ from planrunner.model import (
 )
 
 TARGET_CHECK_EVERY = 5  # polls between reads of a trigger action's own order
+WARM_EVERY = 2.0  # real seconds between order-connection prewarms while the feed is up
 FINAL = frozenset({"done", "skipped", "failed"})
 
 
@@ -161,12 +163,17 @@ class TriggerWatcher:
         self.traceback = ""
         self._was_true: set[str] = set()
         self._ticks = 0
+        self._warm_at = 0.0  # when to prewarm the order connection next (monotonic)
         self.evaluations = 0  # pushed-price evaluations done (tests wait on it)
         self.fired: dict[str, int] = {}  # trigger id -> firings so far (journal included)
         self.trail: dict[str, tuple[int, int]] = {}  # trailing trigger id -> (best, level)
         self._hit: dict[str, bool] = {}  # trailing trigger id -> at its level this poll
         self.groups: list[OcoGroup] = []  # one-cancels-other groups still watched
         self.states: dict[str, str] = {}  # firing job id -> its final state, this run
+        # Orders the broker showed closed (the runner's order watch, if it has one).
+        self.closed_orders: Callable[[], dict[str, str]] = dict
+        # Set by the runner when nothing more can happen: trigger id -> why it retires.
+        self._ending: dict[str, tuple[SkipCode, str]] | None = None
         speed = clock.virtual_seconds(1.0)
         self.poll_real = max(0.005, plan.policy.price_poll.total_seconds() / speed)
 
@@ -205,6 +212,25 @@ class TriggerWatcher:
         self._thread = threading.Thread(target=self._loop, name="triggers", daemon=True)
         self._thread.start()
 
+    def end(self, why: dict[str, tuple[SkipCode, str]]) -> None:
+        """Nothing more can happen (the runner's finding): at its next turn the watcher
+        retires every trigger still armed, each with its reason in `why`, ends its
+        one-cancels-other groups, and stops."""
+        self._ending = dict(why)
+
+    def _end_now(self) -> None:
+        assert self._ending is not None
+        for t in self.armed:
+            code, reason = self._ending.get(t.id, (SkipCode.ORDER_GONE, "nothing left to act on"))
+            self._retire(t, code, reason)
+        self.armed = []
+        for g in list(self.groups):
+            self._end_group(g, "both legs are closed")
+
+    def spent(self, t: Trigger) -> bool:
+        """Whether the trigger's condition was last seen true (its crossing spent)."""
+        return t.id in self._was_true
+
     def finished(self) -> bool:
         return self._done.is_set()
 
@@ -219,6 +245,9 @@ class TriggerWatcher:
         next_at = time.monotonic()
         try:
             while not self.stop.is_set() and (self.armed or self.groups):
+                if self._ending is not None:
+                    self._end_now()
+                    break
                 try:
                     self._tick()
                 except BrokerError as e:
@@ -237,8 +266,7 @@ class TriggerWatcher:
                 now = time.monotonic()
                 if next_at < now:  # the tick overran its interval: poll now, never in bursts
                     next_at = now
-                self._wait_pushes(next_at)
-                self.stop.wait(max(0.0, next_at - time.monotonic()))
+                self._wait_until(next_at)
         except JournalWriteError as e:
             # Not a bug: the journal refused a record. The runner stops the run (exit 2).
             self.emit(Event(kind=WARNING, at=self.clock.now(), message=f"triggers stopped: {e}"))
@@ -250,12 +278,31 @@ class TriggerWatcher:
         finally:
             self._done.set()
 
+    def _wait_until(self, until: float) -> None:
+        """Until the next full tick: with the live feed, evaluate pushed prices as they
+        come, and notice within 50 ms a feed that comes up (or back) meanwhile."""
+        while not self.stop.is_set() and not self._ending:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            if isinstance(self.prices, PushPrices) and self.armed:
+                self._wait_pushes(until)
+                if not self.prices.up:
+                    self.stop.wait(min(max(0.0, until - time.monotonic()), 0.05))
+            else:
+                self.stop.wait(left)
+
     def _wait_pushes(self, until: float) -> None:
         """While the live feed is up, evaluate each pushed price as it arrives until the
         next full tick (which reads the orders conditions name and checks the windows)."""
         if not isinstance(self.prices, PushPrices):
             return
-        while not self.stop.is_set() and self.armed and self.prices.up:
+        while not self.stop.is_set() and self.armed and self.prices.up and not self._ending:
+            if time.monotonic() >= self._warm_at:
+                # A push can fire a trigger any moment: keep an order connection open
+                # (TCP and TLS done), or its first request pays the handshakes.
+                self._warm_at = time.monotonic() + WARM_EVERY
+                self.ex.client.prewarm()
             left = until - time.monotonic()
             if left <= 0:
                 return
@@ -273,7 +320,7 @@ class TriggerWatcher:
             start, end = window(t, self.plan.day)
             if not symbols & changed or not start <= now < end:
                 continue
-            prices = {s: self.prices.price(s) for s in symbols}
+            prices = self._prices(symbols)
             if holds(t.when, prices, {}):
                 if t.id not in self._was_true:
                     self._was_true.add(t.id)
@@ -294,14 +341,24 @@ class TriggerWatcher:
                 )
             elif now >= start:
                 live.append(t)
+        closed = self.closed_orders()
+        for t in list(live):
+            target = self._target(t)
+            if target in closed:  # retired at once, not at its next read or window's end
+                live.remove(t)
+                self._retire(
+                    t,
+                    SkipCode.ORDER_GONE,
+                    f"its order {target} is {closed[target]}: the action is impossible",
+                )
         self.armed = [t for t in self.armed if t.id not in self._retired]
         if self.groups:
             self._oco(now)
         if not live:
             return
-        prices = {s: self.prices.price(s) for t in live for s in symbols_of(t.when)}
+        prices = self._prices({s for t in live for s in symbols_of(t.when)})
         for t in live:
-            if isinstance(t.when, TrailingCond):
+            if isinstance(t.when, TrailingCond) and t.when.symbol in prices:
                 self._hit[t.id] = self._trail(t, t.when, prices[t.when.symbol])
         # Orders a condition names are read every poll; an action's own target only every
         # few polls (to notice an action that became impossible): the executor checks it
@@ -329,7 +386,7 @@ class TriggerWatcher:
             target = self._target(t)
             st = fills.get(target)
             if target and st is not None and not st.is_open and not isinstance(t.action, Place):
-                st = self._settled_status(target)
+                st = self.ex.settled_status(target)
                 if st is None or st.is_open or st.doubt:
                     # In flight, or in doubt (reported at the end): never retired as gone.
                     continue
@@ -345,6 +402,14 @@ class TriggerWatcher:
             else:
                 self._was_true.discard(t.id)
         self.armed = [t for t in self.armed if t.id not in self._retired]
+
+    def _prices(self, symbols: set[str]) -> dict[str, int]:
+        """The symbols' prices: polled, or with the feed up the pushed ones (a symbol not
+        pushed yet is polled only while the rate limiter has a slot free at once, so a
+        plan watching 200 symbols never stalls its pushed triggers behind 200 reads)."""
+        if isinstance(self.prices, PushPrices):
+            return self.prices.known(sorted(symbols))
+        return {s: self.prices.price(s) for s in sorted(symbols)}
 
     def _holds(self, t: Trigger, prices: dict[str, int], fills: dict[str, OrderStatus]) -> bool:
         if isinstance(t.when, TrailingCond):
@@ -420,7 +485,7 @@ class TriggerWatcher:
                 if st[other].filled > 0 and st[leg].is_open:
                     self._resize(g, leg, other, st[other].filled)
             if not any(x.is_open for x in st.values()):
-                settled = [self._settled_status(leg) for leg in g.legs]
+                settled = [self.ex.settled_status(leg) for leg in g.legs]
                 if all(x is not None and not x.is_open for x in settled):
                     self._end_group(g, "both legs are closed")
 
@@ -460,18 +525,6 @@ class TriggerWatcher:
     def _end_group(self, g: OcoGroup, why: str) -> None:
         self.groups = [x for x in self.groups if x.id != g.id]
         self.emit(Event(kind=INFO, at=self.clock.now(), message=f"oco {g.id} ends: {why}"))
-
-    def _settled_status(self, order: str) -> OrderStatus | None:
-        """The order's state with no action on it in flight, or None if one is. Read
-        during a modify, the order's old number is already closed at the broker while the
-        new one is not yet in the journal: that read would say "not open"."""
-        lock = self.ex.lock_for(order)
-        if not lock.acquire(blocking=False):
-            return None
-        try:
-            return self.ex.status(order)
-        finally:
-            lock.release()
 
     def _target(self, t: Trigger) -> str:
         return "" if isinstance(t.action, Place) else action_order(t.action)

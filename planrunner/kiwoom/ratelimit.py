@@ -135,6 +135,22 @@ class RateLimiter:
                 wait = max(wait, bucket.reserve(now))
             return wait
 
+    @property
+    def limited(self) -> bool:
+        """Whether any rate is limited at all (the simulator's client is not)."""
+        lim = self.limits
+        return bool(lim.overall or lim.default or any(lim.per_api.values()))
+
+    def free(self, api_id: str) -> bool:
+        """Whether one call of `api_id` could be sent now without waiting (nothing is
+        taken): a background read goes only then, so it never delays an order."""
+        with self._lock:
+            now = self._monotonic()
+            if self._overall is not None and not self._overall.available(now):
+                return False
+            bucket = self._buckets.get(api_id)
+            return bucket is None or bucket.available(now)
+
     def try_acquire(self, api_id: str) -> bool:
         """Take a slot for one call of `api_id` only if it needs no wait."""
         with self._lock:

@@ -125,3 +125,16 @@ def test_try_acquire_takes_a_slot_only_when_no_wait_is_needed() -> None:
     assert rl.acquire("kt10000") == 1.0  # the refusal took nothing: next in line waits 1 s
     assert rl.try_acquire("kt10001")  # another api-id has its own bucket
     assert t.slept == [1.0]
+
+
+def test_issue14_free_tells_whether_a_call_could_go_now_and_takes_nothing() -> None:
+    t = FakeTime()
+    limits = RateLimits(default=Rate(per_second=1, burst=2), overall=Rate(per_second=10, burst=5))
+    rl = limiter(limits, t)
+    assert rl.limited and not limiter(RateLimits(), t).limited
+    assert [rl.free("ka10075") for _ in range(5)] == [True] * 5  # asking takes no slot
+    rl.acquire("ka10075")
+    rl.acquire("ka10075")
+    assert not rl.free("ka10075")  # the burst is spent: a background poll waits its turn
+    assert rl.free("ka10076")  # another api-id has its own bucket
+    assert t.slept == []
