@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -71,27 +73,58 @@ def test_idle_time_refills_up_to_the_burst_only() -> None:
     assert [rl.acquire("kt10000") for _ in range(3)] == [0.0, 0.0, 1.0]
 
 
-def test_concurrent_callers_queue_behind_each_other() -> None:
+def _until(cond: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_orders_go_before_polls_waiting_in_line() -> None:
+    """Twelve price polls wait for an empty overall bucket; a deciding read and an order
+    come after them. Each token then goes to the best in line: the order, the read, then
+    the polls in their order of arrival. (The clock is the test's: it frees one token at
+    a time.)"""
     t = FakeTime()
-    rl = RateLimiter(
-        RateLimits(default=Rate(per_second=10, burst=1)),
-        monotonic=t.monotonic,
-        sleep=lambda s: None,
-    )
-    waits: list[float] = []
-    lock = threading.Lock()
+    rl = RateLimiter(RateLimits(overall=Rate(per_second=20, burst=1)), monotonic=t.monotonic)
+    rl.acquire("ka10001")  # the bucket is empty: everybody after this waits
+    served: list[str] = []
 
-    def go() -> None:
-        w = rl.reserve("kt10000")
-        with lock:
-            waits.append(w)
+    def go(api_id: str) -> None:
+        rl.acquire(api_id)
+        served.append(api_id)
 
-    threads = [threading.Thread(target=go) for _ in range(5)]
+    threads = [threading.Thread(target=go, args=("ka10001",)) for _ in range(12)]
     for th in threads:
         th.start()
+    _until(lambda: len(rl._line) == 12)
+    threads += [threading.Thread(target=go, args=(a,)) for a in ("ka10075", "kt10000")]
+    for th in threads[12:]:
+        th.start()
+    _until(lambda: len(rl._line) == 14)
+    assert served == []
+    for n in range(1, 15):
+        t.now += 0.05  # one token
+        _until(lambda n=n: len(served) == n)  # type: ignore[misc]
     for th in threads:
-        th.join()
-    assert sorted(waits) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+        th.join(timeout=60)
+    assert served == ["kt10000", "ka10075"] + ["ka10001"] * 12
+    assert rl.granted == {0: 1, 1: 1, 2: 13}
+
+
+def test_an_order_waiting_for_its_own_bucket_does_not_hold_back_reads() -> None:
+    t = FakeTime()
+    limits = RateLimits(default=Rate(per_second=1, burst=1), overall=Rate(per_second=5, burst=5))
+    rl = RateLimiter(limits, monotonic=t.monotonic)  # the test's clock: frozen until moved
+    rl.acquire("kt10000")
+    th = threading.Thread(target=rl.acquire, args=("kt10000",))  # waits for kt10000's bucket
+    th.start()
+    _until(lambda: len(rl._line) == 1)
+    assert rl.try_acquire("ka10001")  # a read takes the overall bucket meanwhile
+    assert not rl.try_acquire("kt10000")  # the waiting order is ahead of a new one
+    t.now += 1.0
+    th.join(timeout=60)
+    assert not th.is_alive() and rl.granted == {0: 2, 2: 1}
 
 
 def test_defaults_are_cautious_on_mock_and_open_on_the_simulator() -> None:
