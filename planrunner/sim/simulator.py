@@ -58,8 +58,9 @@ class Simulator:
         budget: Budget | str | None = None,
     ) -> None:
         """`budget`: the request budget enforced per app key (budget.py: a Budget, or a
-        profile name, mock or live; None: unlimited). `behaviour`: the broker behaviours the documentation leaves open (behaviour.py);
-        unset, the scenario's `broker:` section, else the defaults."""
+        profile name, mock or live; None: unlimited). `behaviour`: the broker behaviours
+        the documentation leaves open (behaviour.py); unset, the scenario's `broker:`
+        section, else the defaults."""
         self.clock: Clock = clock or default_clock()
         if scenario is None:
             scenario = Scenario()

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-
-
 import httpx
 import pytest
 
@@ -89,8 +87,3 @@ def test_a_client_without_limits_is_refused(
 
 def _open_orders() -> dict[str, str]:
     return {"all_stk_tp": "0", "trde_tp": "0", "stk_cd": "", "stex_tp": "0"}
-
-
-
-
-
