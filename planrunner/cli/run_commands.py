@@ -340,7 +340,7 @@ def _run_several(
         codes[member.name] = got.exit_code if isinstance(got, RunResult) else got
         if isinstance(got, RunResult):
             if fmt == "json":
-                board.append({"plan": member.name, **summary_json(got)})
+                board.append({"plan": member.name, "exit_code": got.exit_code, **summary_json(got)})
             else:
                 say(f"== {member.name} ({member.path})")
                 for line in summary_lines(got):
