@@ -9,10 +9,12 @@ decide an order in flight, then price polls), then by arrival.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -89,14 +91,30 @@ class Attempts:
 ORDER, DECIDING, POLL = 0, 1, 2  # priorities: lower goes first
 
 
+_RAISED: contextvars.ContextVar[int] = contextvars.ContextVar("rate_priority", default=POLL)
+
+
 def priority_of(api_id: str) -> int:
     """Orders (kt10000-kt10003) first, then the lists that decide an order in flight
-    (ka10075, ka10076), then everything else (ka10001 price polls, code lookups)."""
+    (ka10075, ka10076) and every read made inside `deciding()`, then everything else
+    (ka10001 price polls, code lookups)."""
     if api_id.startswith("kt"):
         return ORDER
     if api_id in ("ka10075", "ka10076"):
         return DECIDING
-    return POLL
+    return _RAISED.get()
+
+
+@contextlib.contextmanager
+def deciding() -> Iterator[None]:
+    """The reads made in this block (this thread) decide an order about to be sent (a
+    job's checks: the quote for the price limits, the open orders): they go before price
+    polls."""
+    token = _RAISED.set(DECIDING)
+    try:
+        yield
+    finally:
+        _RAISED.reset(token)
 
 
 class _Bucket:

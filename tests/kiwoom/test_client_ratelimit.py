@@ -11,7 +11,7 @@ import pytest
 
 from planrunner.clock import SEOUL, ManualClock
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.ratelimit import Rate, RateLimiter, RateLimits
+from planrunner.kiwoom.ratelimit import Rate, RateLimiter, RateLimits, deciding
 from planrunner.sim import Simulator
 from tests.support.fake_broker import APPKEY, SECRETKEY
 
@@ -81,35 +81,40 @@ def _until(cond: Callable[[], bool]) -> None:
 
 
 def test_orders_go_before_polls_waiting_in_line() -> None:
-    """Twelve price polls wait for an empty overall bucket; a deciding read and an order
-    come after them. Each token then goes to the best in line: the order, the read, then
-    the polls in their order of arrival. (The clock is the test's: it frees one token at
-    a time.)"""
+    """Twelve price polls wait for an empty overall bucket; a deciding read, a job's own
+    quote (inside `deciding()`) and an order come after them. Each token then goes to the
+    best in line: the order, the two deciding reads in their order, then the polls in
+    theirs. (The clock is the test's: it frees one token at a time.)"""
     t = FakeTime()
     rl = RateLimiter(RateLimits(overall=Rate(per_second=20, burst=1)), monotonic=t.monotonic)
     rl.acquire("ka10001")  # the bucket is empty: everybody after this waits
     served: list[str] = []
 
-    def go(api_id: str) -> None:
+    def go(api_id: str, label: str) -> None:
         rl.acquire(api_id)
-        served.append(api_id)
+        served.append(label)
 
-    threads = [threading.Thread(target=go, args=("ka10001",)) for _ in range(12)]
-    for th in threads:
+    def job_quote() -> None:
+        with deciding():
+            go("ka10001", "job's quote")
+
+    threads = [threading.Thread(target=go, args=("ka10001", "poll")) for _ in range(12)]
+    threads += [
+        threading.Thread(target=go, args=("ka10075", "ka10075")),
+        threading.Thread(target=job_quote),
+        threading.Thread(target=go, args=("kt10000", "order")),
+    ]
+    for n, th in enumerate(threads, 1):
         th.start()
-    _until(lambda: len(rl._line) == 12)
-    threads += [threading.Thread(target=go, args=(a,)) for a in ("ka10075", "kt10000")]
-    for th in threads[12:]:
-        th.start()
-    _until(lambda: len(rl._line) == 14)
+        _until(lambda n=n: len(rl._line) == n)  # type: ignore[misc]
     assert served == []
-    for n in range(1, 15):
+    for n in range(1, 16):
         t.now += 0.05  # one token
         _until(lambda n=n: len(served) == n)  # type: ignore[misc]
     for th in threads:
         th.join(timeout=60)
-    assert served == ["kt10000", "ka10075"] + ["ka10001"] * 12
-    assert rl.granted == {0: 1, 1: 1, 2: 13}
+    assert served == ["order", "ka10075", "job's quote"] + ["poll"] * 12
+    assert rl.granted == {0: 1, 1: 2, 2: 13}
 
 
 def test_an_order_waiting_for_its_own_bucket_does_not_hold_back_reads() -> None:
