@@ -4,7 +4,7 @@ Published limits disagree (about 1 request/s per api-id with a burst of 2 on moc
 5–20/s overall on live), so the shape is configurable and the defaults are cautious. A
 call takes a token from its api-id's bucket and from the overall bucket at once, when
 both have one; callers wait in one line ordered by priority (orders, then the reads that
-decide an order in flight, then price polls), then by arrival.
+decide an order in flight, then polls), then by arrival.
 """
 
 from __future__ import annotations
@@ -95,13 +95,11 @@ _RAISED: contextvars.ContextVar[int] = contextvars.ContextVar("rate_priority", d
 
 
 def priority_of(api_id: str) -> int:
-    """Orders (kt10000-kt10003) first, then the lists that decide an order in flight
-    (ka10075, ka10076) and every read made inside `deciding()`, then everything else
-    (ka10001 price polls, code lookups)."""
+    """Orders (kt10000-kt10003) first, then the reads that decide an order in flight
+    (made inside `deciding()`: a job's checks, reconciliation's lists), then everything
+    else (trigger price polls, the watch on open orders and fills, code lookups)."""
     if api_id.startswith("kt"):
         return ORDER
-    if api_id in ("ka10075", "ka10076"):
-        return DECIDING
     return _RAISED.get()
 
 

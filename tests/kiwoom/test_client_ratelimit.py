@@ -81,10 +81,10 @@ def _until(cond: Callable[[], bool]) -> None:
 
 
 def test_orders_go_before_polls_waiting_in_line() -> None:
-    """Twelve price polls wait for an empty overall bucket; a deciding read, a job's own
-    quote (inside `deciding()`) and an order come after them. Each token then goes to the
-    best in line: the order, the two deciding reads in their order, then the polls in
-    theirs. (The clock is the test's: it frees one token at a time.)"""
+    """Twelve price polls wait for an empty overall bucket; a watch on open orders, a
+    job's list and quote (inside `deciding()`) and an order come after them. Each token
+    then goes to the best in line: the order, the job's reads in their order, then the
+    rest in theirs. (The clock is the test's: it frees one token at a time.)"""
     t = FakeTime()
     rl = RateLimiter(RateLimits(overall=Rate(per_second=20, burst=1)), monotonic=t.monotonic)
     rl.acquire("ka10001")  # the bucket is empty: everybody after this waits
@@ -98,9 +98,14 @@ def test_orders_go_before_polls_waiting_in_line() -> None:
         with deciding():
             go("ka10001", "job's quote")
 
+    def job_list() -> None:
+        with deciding():
+            go("ka10075", "job's list")
+
     threads = [threading.Thread(target=go, args=("ka10001", "poll")) for _ in range(12)]
     threads += [
-        threading.Thread(target=go, args=("ka10075", "ka10075")),
+        threading.Thread(target=go, args=("ka10075", "watch")),
+        threading.Thread(target=job_list),
         threading.Thread(target=job_quote),
         threading.Thread(target=go, args=("kt10000", "order")),
     ]
@@ -108,13 +113,13 @@ def test_orders_go_before_polls_waiting_in_line() -> None:
         th.start()
         _until(lambda n=n: len(rl._line) == n)  # type: ignore[misc]
     assert served == []
-    for n in range(1, 16):
+    for n in range(1, 17):
         t.now += 0.05  # one token
         _until(lambda n=n: len(served) == n)  # type: ignore[misc]
     for th in threads:
         th.join(timeout=60)
-    assert served == ["order", "ka10075", "job's quote"] + ["poll"] * 12
-    assert rl.granted == {0: 1, 1: 2, 2: 13}
+    assert served == ["order", "job's list", "job's quote"] + ["poll"] * 12 + ["watch"]
+    assert rl.granted == {0: 1, 1: 2, 2: 14}
 
 
 def test_an_order_waiting_for_its_own_bucket_does_not_hold_back_reads() -> None:
