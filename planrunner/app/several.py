@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from planrunner.app.targets import Target
 from planrunner.engine.events import RunResult
-from planrunner.errors import ExitCode, UsageError
+from planrunner.errors import ExitCode, RunError, UsageError
 from planrunner.plan.rules import load_plan
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 # Worst first: a bug, an interruption, attention, a plan problem, success.
 _SEVERITY = (ExitCode.INTERNAL, ExitCode.INTERRUPTED, ExitCode.ATTENTION, ExitCode.PLAN, 0)
+
+
+class KeyBusy(RunError):
+    """Another process runs plans on this app key."""
 
 
 def worst(codes: Iterable[int]) -> int:
@@ -208,7 +212,8 @@ def key_file(state_dir: Path, env: str, appkey: str) -> Path:
 @contextlib.contextmanager
 def hold_key(state_dir: Path, env: str, appkey: str, plans: Sequence[Path]) -> Iterator[Path]:
     """The one-process-per-key lock, held while the block runs; a second process on the
-    same key gets a UsageError naming the first and the multi-plan form."""
+    same key gets KeyBusy (exit 2, like a plan's own lock) naming the first and the
+    multi-plan form."""
     path = key_file(state_dir, env, appkey)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -216,7 +221,7 @@ def hold_key(state_dir: Path, env: str, appkey: str, plans: Sequence[Path]) -> I
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UsageError(_busy(fd, plans)) from None
+            raise KeyBusy(_busy(fd, plans)) from None
         os.ftruncate(fd, 0)
         note = {"pid": os.getpid(), "plans": [str(p.resolve()) for p in plans]}
         os.pwrite(fd, json.dumps(note).encode(), 0)
@@ -235,7 +240,7 @@ def _busy(fd: int, plans: Sequence[Path]) -> str:
     ours = [str(p) for p in plans]
     together = " ".join(dict.fromkeys([*theirs, *ours]))
     return (
-        f"another planrunner (pid {pid}) is running on this app key"
+        f"another runner (pid {pid}) is using this app key"
         + (f" ({', '.join(theirs)})" if theirs else "")
         + ": two processes would together overrun the key's rate limit. Run the plans "
         f"in one process: stop it (Ctrl-C; its plans resume from their journals) and run "

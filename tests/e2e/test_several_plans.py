@@ -105,8 +105,8 @@ def test_a_second_process_on_the_same_key_is_refused_and_pointed_to_one_process(
             if "scheduled" in line:
                 break
         refused = run_cli("run", second, *args)
-        assert refused.returncode == 1, refused.stdout + refused.stderr
-        assert f"another planrunner (pid {proc.pid}) is running on this app key" in refused.stderr
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"another runner (pid {proc.pid}) is using this app key" in refused.stderr
         assert f"planrunner run {Path(first).resolve()} {second}" in refused.stderr
         assert "loopback-appkey" not in refused.stderr  # the key itself is never shown
         out, err = proc.communicate(timeout=120)
