@@ -26,7 +26,7 @@ from planrunner.cli.options import (
     set_values,
     state_dir_of,
 )
-from planrunner.errors import UsageError
+from planrunner.errors import PlanrunnerError, UsageError
 from planrunner.redact import redact
 
 _BROKEN: set[bool] = set()  # streams found closed (err=True: stderr), printed no more
@@ -376,7 +376,7 @@ def _write_report(plan: Path, opts: Any, *, to_stderr: bool) -> None:
 
 
 @click.command()
-@PLAN_ARGUMENT
+@click.argument("plans", nargs=-1, required=True, metavar="PLAN...")
 @JOURNAL_ENV_OPTION
 @SET_OPTION
 @DATE_OPTION
@@ -384,7 +384,7 @@ def _write_report(plan: Path, opts: Any, *, to_stderr: bool) -> None:
 @FORMAT_OPTION
 @handled
 def status(
-    plan: Path,
+    plans: tuple[str, ...],
     env: str | None,
     sets: tuple[str, ...],
     day: str | None,
@@ -394,29 +394,60 @@ def status(
     """Show from the journal each job's state, each order's lineage, and what needs attention.
 
     The list and the state names are the run's own (the same rule: see `run --help`).
+    Several plans (or a quoted pattern) are shown one after the other, each under
+    `== name`; with --format json, as {"plans": [...]}.
 
     \b
     Exit: 0 nothing needs attention; 2 something is listed under "needs attention" (as
     the run that wrote the journal exits), or no journal for the plan and day.
     """
+    from planrunner.app.several import expand
     from planrunner.app.status import plan_status
     from planrunner.app.text import status_lines
 
-    data = plan_status(
-        plan,
-        state_dir=state_dir_of(state_dir),
-        day=date_option(day),
-        env=env,
-        params=set_values(sets),
-    )
+    paths = expand(plans)
+
+    def one(plan: Path) -> dict[str, Any]:
+        return plan_status(
+            plan,
+            state_dir=state_dir_of(state_dir),
+            day=date_option(day),
+            env=env,
+            params=set_values(sets),
+        )
+
+    if len(paths) == 1:
+        data = one(paths[0])
+        if fmt == "json":
+            click.echo(json.dumps(data, ensure_ascii=False, default=str))
+        else:
+            click.echo(f"{data['journal']}")
+            for line in status_lines(data):
+                click.echo(line)
+        if data["attention"]:
+            sys.exit(2)  # the run's rule: any item needs attention
+        return
+    shown: list[dict[str, Any]] = []
+    code = 0
+    for plan in paths:
+        try:
+            data = {"file": str(plan), **one(plan)}
+        except PlanrunnerError as e:
+            failed, text = error_text(e)
+            code = max(code, failed)
+            shown.append({"file": str(plan), "error": redact(text), "exit_code": failed})
+            if fmt != "json":
+                click.echo(f"== {plan}\nerror: {redact(text)}")
+            continue
+        code = max(code, 2 if data["attention"] else 0)
+        shown.append(data)
+        if fmt != "json":
+            click.echo(f"== {plan}\n{data['journal']}")
+            for line in status_lines(data):
+                click.echo(line)
     if fmt == "json":
-        click.echo(json.dumps(data, ensure_ascii=False, default=str))
-    else:
-        click.echo(f"{data['journal']}")
-        for line in status_lines(data):
-            click.echo(line)
-    if data["attention"]:
-        sys.exit(2)  # the run's rule: any item needs attention
+        click.echo(json.dumps({"plans": shown, "exit_code": code}, ensure_ascii=False, default=str))
+    sys.exit(code)
 
 
 @click.command("cancel-all")

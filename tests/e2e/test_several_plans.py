@@ -76,6 +76,12 @@ def test_three_plans_in_one_process_keep_the_key_budget_and_their_schedules(sim,
     assert kinds.count("au10001") == 1 and kinds.count("ka10001") >= 3
     committed = [e for e in log if e["api_id"].startswith("kt") and e["committed"]]
     assert len(committed) == 9
+    shown = run_cli("status", *plans, "--state-dir", str(tmp_path / "s"), "--format", "json")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    each = json.loads(shown.stdout)["plans"]
+    assert [d["file"] for d in each] == plans and all(d["attention"] == [] for d in each)
+    text = run_cli("status", str(tmp_path / "*.yaml"), "--state-dir", str(tmp_path / "s"))
+    assert text.returncode == 0 and text.stdout.count("== ") == 3, text.stdout + text.stderr
 
 
 def test_the_same_plans_without_the_budget_are_refused_by_the_simulator(sim, tmp_path):
