@@ -128,6 +128,10 @@ class _Bucket:
         self.tokens = min(float(self.rate.burst), self.tokens + elapsed * self.rate.per_second)
         self.stamp = max(self.stamp, now)
 
+    def available(self, now: float) -> bool:
+        """Whether a token could be taken now without waiting (nothing is taken)."""
+        return self.wait(now) == 0.0
+
     def wait(self, now: float) -> float:
         """Seconds until a token is there (0: now)."""
         self.refill(now)
@@ -204,6 +208,19 @@ class RateLimiter:
             bucket.tokens -= 1.0
         self.granted[priority] = self.granted.get(priority, 0) + 1
         self._cond.notify_all()  # who deferred to this caller may go now
+
+    @property
+    def limited(self) -> bool:
+        """Whether any rate is limited at all (the simulator's client is not)."""
+        lim = self.limits
+        return bool(lim.overall or lim.default or any(lim.per_api.values()))
+
+    def free(self, api_id: str) -> bool:
+        """Whether one call of `api_id` could be sent now without waiting (nothing is
+        taken): a background read goes only then, so it never delays an order."""
+        with self._cond:
+            now = self._monotonic()
+            return self._wait(_Ticket(priority_of(api_id), -1, api_id), api_id, now) == 0
 
     def try_acquire(self, api_id: str, priority: int | None = None) -> bool:
         """Take a slot for one call of `api_id` only if it needs no wait."""

@@ -168,3 +168,12 @@ def test_try_acquire_takes_a_slot_only_when_no_wait_is_needed() -> None:
     assert rl.acquire("kt10000") == 1.0  # the refusal took nothing: next in line waits 1 s
     assert rl.try_acquire("kt10001")  # another api-id has its own bucket
     assert t.slept == [1.0]
+
+
+def test_free_says_whether_a_call_could_go_now_and_takes_nothing() -> None:
+    t = FakeTime()
+    rl = limiter(RateLimits(default=Rate(per_second=1, burst=1)), t)
+    assert rl.limited and not limiter(RateLimits(), t).limited
+    assert rl.free("ka10001") and rl.free("ka10001")  # asking twice takes nothing
+    rl.acquire("ka10001")
+    assert not rl.free("ka10001") and rl.free("kt10000")
