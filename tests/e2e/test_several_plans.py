@@ -160,3 +160,19 @@ def test_several_plans_do_not_rehearse_on_separate_simulators(tmp_path):
     done = run_cli("run", *plans, "--state-dir", str(tmp_path / "s"))
     assert done.returncode == 1
     assert "start `planrunner sim` and run them with --dry-run --base-url" in done.stderr
+
+
+def test_a_plan_that_cannot_resume_ends_alone_and_the_others_run(sim, tmp_path):
+    """Each plan keeps its identity check: alpha's file changed since its journal was
+    started, so alpha is refused (exit 2, its name on the line) while beta runs."""
+    alpha, beta = _plans(tmp_path, "alpha", "beta")
+    args = ["--dry-run", "--base-url", sim.url, "--state-dir", str(tmp_path / "s")]
+    first = run_cli("run", alpha, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    Path(alpha).write_text(_plan("alpha").replace("60100", "60200"), encoding="utf-8")
+    both = run_cli("run", alpha, beta, *args)
+    assert both.returncode == 2, both.stdout + both.stderr
+    assert "[alpha] error: " in both.stderr and "changed since its journal" in both.stderr
+    assert "3 plans" not in both.stdout and "alpha 2, beta 0; exit 2" in both.stdout
+    assert "[beta] " in both.stdout and "== beta" in both.stdout
+    assert len(sim.order_requests()) == 6  # alpha's three the first time, beta's three now
