@@ -78,12 +78,51 @@ def expand(args: Sequence[str]) -> list[Path]:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One plan of a multi-plan run: its file, its name (the output's prefix), and the
-    orders it takes over (`--adopt`)."""
+    """One plan of a multi-plan run: its file, its name (the output's prefix), its
+    journals' folder name, and the orders it takes over (`--adopt`)."""
 
     path: Path
     name: str
+    journal_name: str
     adopt: tuple[tuple[str, str], ...]
+
+
+ACK_SECONDS = 3.0  # how long cancel-all waits for a runner to take its stop request
+
+
+def stop_request(plan_dir: Path, pid: int) -> Path:
+    """The file by which `cancel-all` asks the process `pid` to stop one plan (whose
+    journals are in `plan_dir`): the process takes it (deletes it) and stops that plan
+    alone; the other plans of the process go on."""
+    return plan_dir / f"stop-request.{pid}"
+
+
+class StopRequests:
+    """Watches the stop requests addressed to this process, one per plan folder, and
+    sets that plan's stop event; a thread while `until` is not set."""
+
+    def __init__(self, plans: dict[Path, threading.Event], until: threading.Event) -> None:
+        self._plans = plans
+        self._until = until
+        self._thread = threading.Thread(target=self._run, name="stop-requests", daemon=True)
+
+    def __enter__(self) -> StopRequests:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._until.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while not self._until.wait(0.1):
+            for plan_dir, event in self._plans.items():
+                request = stop_request(plan_dir, pid)
+                if request.exists():
+                    with contextlib.suppress(OSError):
+                        request.unlink()  # taken: cancel-all need not signal the process
+                    event.set()
 
 
 def members(
@@ -134,7 +173,7 @@ def members(
                 )
             taken[ord_no] = who
     return [
-        Member(path=p, name=plan.name, adopt=tuple(adopted[str(p)]))
+        Member(path=p, name=plan.name, journal_name=plan.journal_name, adopt=tuple(adopted[str(p)]))
         for p, plan in plans  # the --adopt of a member is its own
     ]
 
@@ -274,13 +313,15 @@ def run_several(
         on_target(target)
     out: dict[str, RunResult | int] = {}
 
+    stops = {m.name: threading.Event() for m in group}  # one plan stops alone (cancel-all)
+
     def one(member: Member) -> None:
         try:
             out[member.name] = run_plan(
                 member.path,
                 replace(opts, adopt=member.adopt),
                 emit=emit_for(member),
-                stop=stop,
+                stop=stops[member.name],
                 shared=shared,
             )
         except BaseException as e:
@@ -289,12 +330,17 @@ def run_several(
     threads = [
         threading.Thread(target=one, args=(m,), name=f"plan-{m.name}", daemon=True) for m in group
     ]
+    watched = {opts.state_dir / m.journal_name: stops[m.name] for m in group}
     try:
-        for th in threads:
-            th.start()
-        for th in threads:
-            while th.is_alive():
-                th.join(0.2)  # the main thread stays free for signals
+        with StopRequests(watched, threading.Event()):
+            for th in threads:
+                th.start()
+            for th in threads:
+                while th.is_alive():
+                    th.join(0.2)  # the main thread stays free for signals
+                    if stop.is_set():  # Ctrl-C, SIGTERM: every plan stops
+                        for event in stops.values():
+                            event.set()
     finally:
         shared.close()
     return out

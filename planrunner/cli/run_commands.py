@@ -246,7 +246,8 @@ def run(
         if len(paths) > 1:
             _run_several(paths, opts, adoptions, stop, fmt)
         plan = paths[0]
-        result = run_plan(plan, opts, emit=_event_printer(fmt), stop=stop)
+        with _stop_requests(plan, opts, stop):
+            result = run_plan(plan, opts, emit=_event_printer(fmt), stop=stop)
     if fmt == "json":
         say(json.dumps(summary_json(result), ensure_ascii=False, default=str))
     else:
@@ -278,6 +279,22 @@ def _adoptions(adopt: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
             )
         out.append((order_id, ord_no.zfill(7), where or None))
     return out
+
+
+@contextlib.contextmanager
+def _stop_requests(plan: Path, opts: Any, stop: Any) -> Any:
+    """A run on a real clock takes cancel-all's stop request (app/several.py)."""
+    if opts.mode == "sim":
+        yield
+        return
+    import threading
+
+    from planrunner.app.several import StopRequests
+    from planrunner.plan.rules import load_plan
+
+    name = load_plan(plan, opts.params, defer_unknown_kinds=True).journal_name
+    with StopRequests({opts.state_dir / name: stop}, threading.Event()):
+        yield
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,36 @@ def test_a_plan_that_cannot_resume_ends_alone_and_the_others_run(sim, tmp_path):
     assert "3 plans" not in both.stdout and "alpha 2, beta 0; exit 2" in both.stdout
     assert "[beta] " in both.stdout and "== beta" in both.stdout
     assert len(sim.order_requests()) == 6  # alpha's three the first time, beta's three now
+
+
+def test_cancel_all_stops_one_plan_of_a_process_and_the_others_go_on(sim, tmp_path):
+    (alpha,) = _plans(tmp_path, "alpha", cancel_at="+120s")
+    (beta,) = _plans(tmp_path, "beta", cancel_at="+8s")
+    args = ["--dry-run", "--base-url", sim.url, "--state-dir", str(tmp_path / "s")]
+    proc = subprocess.Popen(
+        [*RUNNER, "run", alpha, beta, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=runner_env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(sim.order_requests()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)  # both placed and modified
+        assert len(sim.order_requests()) == 4
+        killed = run_cli("cancel-all", alpha, *args)
+        assert killed.returncode == 0, killed.stdout + killed.stderr
+        assert f"stopped runner pid {proc.pid}" in killed.stdout
+        assert "entry: cancelled" in killed.stdout
+        out, err = proc.communicate(timeout=120)  # beta goes on to its own cancel
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, out + err  # alpha was stopped: the worst of the two
+    assert "alpha 130, beta 0" in out, out
+    assert "[beta] " in out and "entry.cancel@+8s done" in " ".join(out.split())
+    cancels = [e for e in sim.order_requests() if e["api_id"] == "kt10003"]
+    assert len(cancels) == 2 and not list(tmp_path.rglob("stop-request.*"))
+    assert [o for o in sim.get("orders")["orders"] if o["remaining"] > 0] == []
