@@ -14,6 +14,10 @@ state directory named by a hash of the environment and the app key (never the ke
 as long as it runs. A second `planrunner run` on the same key is refused and told to run
 the plans together; two processes would each keep to the key's limits and together
 overrun them. `cancel-all` does not take it: the kill switch always runs.
+
+A plan of a multi-plan process stops alone: `cancel-all` leaves a stop request for it
+(`stop-request.PID` beside its journals), which the process takes within a tenth of a
+second; the other plans go on.
 """
 
 from __future__ import annotations
