@@ -168,6 +168,7 @@ def test_a_plan_that_cannot_resume_ends_alone_and_the_others_run(sim, tmp_path):
     started, so alpha is refused (exit 2, its name on the line) while beta runs."""
     alpha, beta = _plans(tmp_path, "alpha", "beta")
     args = ["--dry-run", "--base-url", sim.url, "--state-dir", str(tmp_path / "s")]
+    args += ["--rate-limit", "mock"]
     first = run_cli("run", alpha, *args)
     assert first.returncode == 0, first.stdout + first.stderr
     Path(alpha).write_text(_plan("alpha").replace("60100", "60200"), encoding="utf-8")
@@ -184,7 +185,7 @@ def test_cancel_all_stops_one_plan_of_a_process_and_the_others_go_on(sim, tmp_pa
     (beta,) = _plans(tmp_path, "beta", cancel_at="+8s")
     args = ["--dry-run", "--base-url", sim.url, "--state-dir", str(tmp_path / "s")]
     proc = subprocess.Popen(
-        [*RUNNER, "run", alpha, beta, *args],
+        [*RUNNER, "run", alpha, beta, *args, "--rate-limit", "mock"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
