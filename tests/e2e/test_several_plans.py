@@ -5,6 +5,7 @@ excess with 1700/1701, as Kiwoom does) and `planrunner run` over 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -211,3 +212,34 @@ def test_cancel_all_stops_one_plan_of_a_process_and_the_others_go_on(sim, tmp_pa
     cancels = [e for e in sim.order_requests() if e["api_id"] == "kt10003"]
     assert len(cancels) == 2 and not list(tmp_path.rglob("stop-request.*"))
     assert [o for o in sim.get("orders")["orders"] if o["remaining"] > 0] == []
+
+
+def test_ctrl_c_stops_every_plan_of_the_process(sim, tmp_path):
+    plans = _plans(tmp_path, "alpha", "beta", cancel_at="+120s")
+    state = str(tmp_path / "s")
+    args = ["--dry-run", "--base-url", sim.url, "--state-dir", state, "--rate-limit", "mock"]
+    proc = subprocess.Popen(
+        [*RUNNER, "run", *plans, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=runner_env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(sim.order_requests()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, out + err
+    assert "alpha 130, beta 130; exit 130" in out
+    shown = run_cli("status", *plans, "--state-dir", state, "--format", "json")
+    each = {
+        d["file"]: {j["job"]: j["state"] for j in d["jobs"]}
+        for d in json.loads(shown.stdout)["plans"]
+    }
+    assert all(jobs["entry.cancel@+120s"] == "pending" for jobs in each.values()), each
