@@ -11,6 +11,7 @@ directory also owns is refused, and a request still in doubt is reported (exit 2
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planrunner.app.identity import real_clock_day
+from planrunner.app.several import ACK_SECONDS, stop_request
 from planrunner.app.targets import build_remote, keys_from_env
 from planrunner.clock import SEOUL
 from planrunner.engine.events import INFO, Emit, Event
@@ -42,14 +44,31 @@ class CancelAllResult:
 
 
 def stop_runner(jpath: Path, emit: Emit) -> int | None:
-    """SIGTERM to the runner holding the journal's lock; wait until the lock is free."""
+    """Stop the runner holding the journal's lock; wait until the lock is free.
+
+    First a stop request for this plan alone (app/several.py): a process running several
+    plans stops this one and goes on with the others. A runner that does not take the
+    request within ACK_SECONDS (an older one, or one too busy to look) gets SIGTERM,
+    which stops every plan it runs."""
     pid = holder_pid(jpath)
     if pid is None:
         return None
     if pid <= 0:
         raise RunError(f"a runner holds {jpath} but its pid is unreadable: stop it by hand")
-    emit(Event(kind=INFO, at=dt.datetime.now(SEOUL), message=f"stopping runner pid {pid}"))
-    os.kill(pid, signal.SIGTERM)
+    now = dt.datetime.now(SEOUL)
+    request = stop_request(jpath.parent, pid)
+    with contextlib.suppress(OSError):
+        request.write_bytes(b"")
+    deadline = time.monotonic() + ACK_SECONDS
+    while request.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if request.exists():
+        with contextlib.suppress(OSError):
+            request.unlink()
+        emit(Event(kind=INFO, at=now, message=f"stopping runner pid {pid}"))
+        os.kill(pid, signal.SIGTERM)
+    else:
+        emit(Event(kind=INFO, at=now, message=f"stopping this plan in runner pid {pid}"))
     deadline = time.monotonic() + STOP_WAIT_SECONDS
     while holder_pid(jpath) is not None:
         if time.monotonic() > deadline:

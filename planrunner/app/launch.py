@@ -48,6 +48,7 @@ from planrunner.plan.rules import NOTIFY_EVENTS, Plan, load_plan
 from planrunner.redact import redact
 
 if TYPE_CHECKING:
+    from planrunner.app.several import Shared
     from planrunner.kiwoom.feed import Feed
 
 
@@ -68,6 +69,7 @@ class RunOptions:
     notify: tuple[str, ...] = ()  # --notify URL: on top of the plan's notify: URLs
     notify_timeout: float = TIMEOUT  # seconds per notification message
     feed: bool = True  # prices and order events from the broker's WebSocket (--no-feed: poll)
+    rate_limit: str | None = None  # --rate-limit mock|live|off; None: the target's own
 
 
 def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
@@ -147,6 +149,19 @@ def _start_feed(
     return feed
 
 
+def remote_target(opts: RunOptions, live: bool) -> Target:
+    """The client on Kiwoom (or --base-url) with the keys from the environment."""
+    appkey, secret = keys_from_env()
+    return build_remote(
+        live=live,
+        base_url=opts.base_url,
+        state_dir=opts.state_dir,
+        appkey=appkey,
+        secret=secret,
+        rate_limit=opts.rate_limit,
+    )
+
+
 def _codes(plan: CompiledPlan) -> set[str]:
     """Every code a plan trades or watches (its orders and its price triggers)."""
     out = {spec.symbol for spec in plan.orders.values()}
@@ -188,9 +203,11 @@ def run_plan(
     emit: Emit,
     stop: threading.Event,
     on_target: Callable[[Target], None] | None = None,
+    shared: Shared | None = None,
 ) -> RunResult:
     """Run (or resume) a plan. `on_target` sees the connected target first: tests use it
-    to keep the embedded simulator, whose request log is the truth about what was sent."""
+    to keep the embedded simulator, whose request log is the truth about what was sent.
+    `shared`: the client and feed of a multi-plan run (several.py), which closes them."""
     # Raises PlanError with every problem. Against Kiwoom, the grid of a code of unknown
     # kind is checked once the broker has said what the code is (below).
     plan = load_plan(path, opts.params, defer_unknown_kinds=opts.mode != "sim")
@@ -237,14 +254,7 @@ def run_plan(
         env = "sim"
         jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
     else:
-        appkey, secret = keys_from_env()
-        target = build_remote(
-            live=live,
-            base_url=opts.base_url,
-            state_dir=opts.state_dir,
-            appkey=appkey,
-            secret=secret,
-        )
+        target = shared.target if shared is not None else remote_target(opts, live)
         env = target.env
         jpath = journal_path(opts.state_dir, plan.journal_name, day, env)
         began = None  # when run() begins
@@ -255,7 +265,7 @@ def run_plan(
         )
         plan = load_plan(path, opts.params, kinds)
 
-    if on_target is not None:
+    if on_target is not None and shared is None:
         on_target(target)
     journal = Journal(jpath)
     printer = emit
@@ -384,7 +394,11 @@ def run_plan(
                 observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
                 free=lambda: target.client.limiter.free(QUOTE),
             )
-            live_feed = _start_feed(target, compiled, prices, closers)
+            if shared is not None:
+                symbols = {s for t in compiled.triggers for s in symbols_of(t.when)}
+                live_feed = shared.feed_for(prices.listener(), symbols)
+            else:
+                live_feed = _start_feed(target, compiled, prices, closers)
             emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
         runner = Runner(
             plan=compiled,
@@ -433,4 +447,5 @@ def run_plan(
             for note in notifier.close():  # after the journal's stop: printed only
                 plain(Event(kind=WARNING, at=target.clock.now(), message=note))
         journal.close()
-        target.client.close()
+        if shared is None:
+            target.client.close()

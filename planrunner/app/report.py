@@ -776,7 +776,7 @@ def render_html(fig: dict[str, Any]) -> str:
             f"<p class='note'>{path}; coloured lines: each order's limit price through its "
             "modifies; dots: fills, area by quantity, at the broker's time of the fill "
             "(a fill whose time the broker does not tell, a resting order's when the run "
-            "polls without --feed, is drawn when the run saw it, a pale bar back to the "
+            "polls without the live feed, is drawn when the run saw it, a pale bar back to the "
             "earliest it can have filled, and its row says 'time seen'); T: a trigger "
             "fired; M: the switch to a market order; bands: the session windows (pre-open, "
             "regular session in blue, closing auction darker, after-hours), their names on "

@@ -221,8 +221,16 @@ def _recreate(sim: Simulator, client: KiwoomClient, spec: OrderSpec) -> None:
 
 
 def build_remote(
-    *, live: bool, base_url: str | None, state_dir: Path, appkey: str, secret: str
+    *,
+    live: bool,
+    base_url: str | None,
+    state_dir: Path,
+    appkey: str,
+    secret: str,
+    rate_limit: str | None = None,
 ) -> Target:
+    """`rate_limit`: the client's budget (mock, live or off); None: the target's own (off
+    for a server on this machine, else the environment's)."""
     env = "live" if live else "mock"
     if base_url and live:
         raise UsageError("--base-url goes with --dry-run, not --live")
@@ -236,8 +244,9 @@ def build_remote(
         env="mock" if not live else "live",
         base_url=base_url or (codes.LIVE_URL if live else codes.MOCK_URL),
         token_cache_dir=state_dir / "tokens",
-        # A server on this machine (planrunner sim) is not Kiwoom's: no broker rate limit.
-        rate_limits=RateLimits.for_env("sim") if local else None,
+        # A server on this machine (planrunner sim) is not Kiwoom's: no broker rate limit
+        # unless asked for (`--rate-limit mock` against `planrunner sim --rate-limit mock`).
+        rate_limits=_limits(rate_limit, local),
     )
     target = Target(
         mode="live" if live else "dry-run",
@@ -251,6 +260,12 @@ def build_remote(
             f"{base_url} keeps its own hours: calendar and session refusals are warnings"
         )
     return target
+
+
+def _limits(choice: str | None, local: bool) -> RateLimits | None:
+    if choice is None:
+        return RateLimits.for_env("sim") if local else None
+    return RateLimits.for_env("sim" if choice == "off" else choice)
 
 
 def file_sha256(path: Path) -> str:

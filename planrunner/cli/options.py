@@ -100,6 +100,26 @@ def fail(message: str, code: int, fmt: str = "text") -> NoReturn:
     sys.exit(code)
 
 
+def error_text(exc: BaseException) -> tuple[int, str]:
+    """The exit code and message of a failure caught outside `error_handler` (one plan of
+    several): the same mapping; a bug's traceback goes to a crash log (call it in the
+    `except` block)."""
+    if isinstance(exc, PlanError):
+        return ExitCode.PLAN, "\n".join(str(p) for p in exc.problems)
+    if isinstance(exc, UsageError):
+        return ExitCode.PLAN, str(exc)
+    if isinstance(exc, RunError | BrokerError):
+        return ExitCode.ATTENTION, str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED, "interrupted"
+    import traceback
+
+    from planrunner.app.crashlog import write_crash_log
+
+    log = write_crash_log(traceback.format_exc())
+    return ExitCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc} (traceback in {log})"
+
+
 @contextmanager
 def error_handler(fmt: str = "text") -> Iterator[None]:
     """Map every failure to its exit code; bugs get a log file instead of a bare traceback."""

@@ -21,11 +21,12 @@ from planrunner.cli.options import (
     SET_OPTION,
     STATE_DIR_OPTION,
     date_option,
+    error_text,
     handled,
     set_values,
     state_dir_of,
 )
-from planrunner.errors import UsageError
+from planrunner.errors import PlanrunnerError, UsageError
 from planrunner.redact import redact
 
 _BROKEN: set[bool] = set()  # streams found closed (err=True: stderr), printed no more
@@ -72,7 +73,7 @@ def _event_printer(fmt: str) -> Callable[[Any], None]:
 
 
 @click.command()
-@PLAN_ARGUMENT
+@click.argument("plans", nargs=-1, required=True, metavar="PLAN...")
 @click.option("--sim", "mode", flag_value="sim", default=True, help="Embedded simulator (default).")
 @click.option("--dry-run", "mode", flag_value="dry-run", help="Kiwoom's mock domain, real clock.")
 @click.option("--live", "mode", flag_value="live", help="Kiwoom's live domain: real money.")
@@ -86,7 +87,11 @@ def _event_printer(fmt: str) -> Callable[[Any], None]:
 @click.option("--seed", type=int, default=0, show_default=True, help="--sim: random seed.")
 @click.option("--base-url", default=None, help="--dry-run: any Kiwoom-compatible server.")
 @click.option(
-    "--adopt", multiple=True, metavar="ID=ORD_NO", help="Take over an order already at the broker."
+    "--adopt",
+    multiple=True,
+    metavar="[PLAN:]ID=ORD_NO",
+    help="Take over an order already at the broker (PLAN: the plan's name, when several "
+    "plans have an order ID).",
 )
 @click.option("--yes", is_flag=True, help="--live: skip the typed confirmation.")
 @click.option("--allow-dirty", is_flag=True, help="--live: allow a plan with uncommitted changes.")
@@ -121,6 +126,14 @@ def _event_printer(fmt: str) -> Callable[[Any], None]:
     "poll only.",
 )
 @click.option(
+    "--rate-limit",
+    type=click.Choice(["mock", "live", "off"]),
+    default=None,
+    help="The client's request budget: mock (1/s per api-id, burst 2; 3/s overall), live "
+    "(3/s per api-id; 8/s overall) or off. Default: the domain's own; off against a "
+    "server on this machine.",
+)
+@click.option(
     "--no-report",
     is_flag=True,
     help="--sim: do not write the day's report (HTML) beside the journal.",
@@ -130,7 +143,7 @@ def _event_printer(fmt: str) -> Callable[[Any], None]:
 @FORMAT_OPTION
 @handled
 def run(
-    plan: Path,
+    plans: tuple[str, ...],
     mode: str,
     speed: float | None,
     scenario: Path | None,
@@ -144,12 +157,20 @@ def run(
     resume_changed: bool,
     notify: tuple[str, ...],
     feed: bool,
+    rate_limit: str | None,
     no_report: bool,
     day: str | None,
     state_dir: Path | None,
     fmt: str,
 ) -> None:
     """Run PLAN: place, modify and cancel orders at their times and on their triggers.
+
+    Several plans (`run a.yaml b.yaml`, or a quoted pattern 'plans/*.yaml') run in one
+    process on one token, one rate limiter (orders before reads, whatever the plan) and
+    one feed; each keeps its own journal, lock and summary, its output lines start with
+    [its name], and the exit code is the worst of theirs. One process per app key: a
+    second `run` on the same key (on Kiwoom or --base-url) is refused; run the plans
+    together instead.
 
     A run on a plan whose day already has a journal resumes it. If the plan file or its
     content changed since, the run shows what changed and refuses (exit 2) unless
@@ -168,31 +189,34 @@ def run(
     import threading
 
     from planrunner.app.launch import RunOptions, run_plan
+    from planrunner.app.several import expand
     from planrunner.app.text import summary_json, summary_lines
 
     _BROKEN.clear()
 
+    paths = expand(plans)
     if base_url and mode != "dry-run":
         raise UsageError("--base-url goes with --dry-run")
     if fresh and resume_changed:
         raise UsageError("--fresh and --resume-changed exclude each other: choose one")
     if mode != "sim" and (speed is not None or scenario is not None):
         raise UsageError("--speed and --scenario go with --sim")
-    pairs = []
-    for item in adopt:
-        order_id, sep, ord_no = item.partition("=")
-        if not sep or not ord_no.isdigit():
-            raise UsageError(f"--adopt {item!r}: write it as ID=ORD_NO, e.g. hedge=0000139")
-        pairs.append((order_id, ord_no.zfill(7)))
+    if rate_limit is not None and mode == "sim":
+        raise UsageError("--rate-limit goes with --dry-run or --live")
+    adoptions = _adoptions(adopt)
+    if len(paths) == 1 and any(where for _, _, where in adoptions):
+        raise UsageError("--adopt PLAN:ID=ORD_NO is for several plans; write ID=ORD_NO")
     if mode == "live" and not yes:
+        names = " ".join(p.name for p in paths)
         if not sys.stdin.isatty():
             raise UsageError("--live needs a typed confirmation on a terminal, or --yes")
+        what = "plan file name" if len(paths) == 1 else "plan file names, in order"
         typed = click.prompt(
-            f"LIVE trading with real money. Type the plan file name ({plan.name}) to go on",
+            f"LIVE trading with real money. Type the {what} ({names}) to go on",
             default="",
             show_default=False,
         )
-        if typed.strip() != plan.name:
+        if " ".join(typed.split()) != names:
             raise UsageError("not confirmed: nothing was sent")
     opts = RunOptions(
         mode=mode,
@@ -203,12 +227,13 @@ def run(
         seed=seed,
         base_url=base_url,
         allow_dirty=allow_dirty,
-        adopt=tuple(pairs),
+        adopt=tuple((oid, no) for oid, no, _ in adoptions),
         params=set_values(sets),
         fresh=fresh,
         resume_changed=resume_changed,
         notify=notify,
         feed=feed,
+        rate_limit=rate_limit,
     )
     stop = threading.Event()
 
@@ -219,9 +244,12 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    emit = _event_printer(fmt)
-
-    result = run_plan(plan, opts, emit=emit, stop=stop)
+    with _one_process_per_key(opts, paths):
+        if len(paths) > 1:
+            _run_several(paths, opts, adoptions, stop, fmt)
+        plan = paths[0]
+        with _stop_requests(plan, opts, stop):
+            result = run_plan(plan, opts, emit=_event_printer(fmt), stop=stop)
     if fmt == "json":
         say(json.dumps(summary_json(result), ensure_ascii=False, default=str))
     else:
@@ -229,11 +257,123 @@ def run(
             say(line)
     if mode == "sim" and not no_report:
         _write_report(plan, opts, to_stderr=fmt == "json")
+    _flush()
+    sys.exit(result.exit_code)
+
+
+def _flush() -> None:
     try:
         sys.stdout.flush()
     except (OSError, ValueError):
         _silence(False)
-    sys.exit(result.exit_code)
+
+
+def _adoptions(adopt: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
+    """`--adopt [PLAN:]ID=ORD_NO` values as (order id, 7-digit ord_no, plan name)."""
+    out = []
+    for item in adopt:
+        head, sep, ord_no = item.partition("=")
+        where, colon, order_id = head.rpartition(":")
+        if not sep or not ord_no.isdigit() or not order_id or (colon and not where):
+            raise UsageError(
+                f"--adopt {item!r}: write it as ID=ORD_NO, e.g. hedge=0000139 "
+                "(with several plans, NAME:ID=ORD_NO names the plan)"
+            )
+        out.append((order_id, ord_no.zfill(7), where or None))
+    return out
+
+
+@contextlib.contextmanager
+def _stop_requests(plan: Path, opts: Any, stop: Any) -> Any:
+    """A run on a real clock takes cancel-all's stop request (app/several.py)."""
+    if opts.mode == "sim":
+        yield
+        return
+    import threading
+
+    from planrunner.app.several import StopRequests
+    from planrunner.plan.rules import load_plan
+
+    name = load_plan(plan, opts.params, defer_unknown_kinds=True).journal_name
+    with StopRequests({opts.state_dir / name: stop}, threading.Event()):
+        yield
+
+
+@contextlib.contextmanager
+def _one_process_per_key(opts: Any, paths: list[Path]) -> Any:
+    """A run on Kiwoom or --base-url holds its app key's lock (app/several.py)."""
+    if opts.mode == "sim":
+        yield
+        return
+    from planrunner.app.several import hold_key
+    from planrunner.app.targets import keys_from_env
+
+    appkey, _ = keys_from_env()
+    env = "live" if opts.mode == "live" else "mock"
+    with hold_key(opts.state_dir, env, appkey, paths):
+        yield
+
+
+def _run_several(
+    paths: list[Path],
+    opts: Any,
+    adoptions: list[tuple[str, str, str | None]],
+    stop: Any,
+    fmt: str,
+) -> None:
+    """Several plans in one process: lines prefixed by plan, one board at the end, the
+    worst exit code."""
+    from dataclasses import replace
+
+    from planrunner.app.several import Member, members, run_several, worst
+    from planrunner.app.text import event_line, summary_json, summary_lines
+    from planrunner.engine.events import RunResult
+
+    group = members(paths, opts.params, adoptions)
+    opts = replace(opts, adopt=())
+
+    def emit_for(member: Member) -> Callable[[Any], None]:
+        def emit(event: Any) -> None:
+            if fmt == "json":
+                data = {"plan": member.name, **event.as_dict()}
+                say(json.dumps(data, ensure_ascii=False, default=str), strict=True)
+            else:
+                say(f"[{member.name}] {event_line(event)}", strict=True)
+
+        return emit
+
+    def on_error(member: Member, exc: BaseException) -> int:
+        code, text = error_text(exc)
+        text = redact(text)
+        if fmt == "json":
+            say(json.dumps({"plan": member.name, "error": text, "exit_code": code}))
+        else:
+            say(f"[{member.name}] error: {text}", err=True)
+        return code
+
+    results = run_several(group, opts, emit_for=emit_for, on_error=on_error, stop=stop)
+    codes = {}
+    board: list[dict[str, Any]] = []
+    for member in group:
+        got = results.get(member.name, 3)
+        codes[member.name] = got.exit_code if isinstance(got, RunResult) else got
+        if isinstance(got, RunResult):
+            if fmt == "json":
+                board.append({"plan": member.name, "exit_code": got.exit_code, **summary_json(got)})
+            else:
+                say(f"== {member.name} ({member.path})")
+                for line in summary_lines(got):
+                    say(line)
+        elif fmt == "json":
+            board.append({"plan": member.name, "exit_code": got})
+    code = worst(codes.values())
+    if fmt == "json":
+        say(json.dumps({"plans": board, "exit_code": code}, ensure_ascii=False, default=str))
+    else:
+        each = ", ".join(f"{name} {c}" for name, c in codes.items())
+        say(f"{len(group)} plans, exit codes: {each}; exit {code}")
+    _flush()
+    sys.exit(code)
 
 
 def _write_report(plan: Path, opts: Any, *, to_stderr: bool) -> None:
@@ -255,7 +395,7 @@ def _write_report(plan: Path, opts: Any, *, to_stderr: bool) -> None:
 
 
 @click.command()
-@PLAN_ARGUMENT
+@click.argument("plans", nargs=-1, required=True, metavar="PLAN...")
 @JOURNAL_ENV_OPTION
 @SET_OPTION
 @DATE_OPTION
@@ -263,7 +403,7 @@ def _write_report(plan: Path, opts: Any, *, to_stderr: bool) -> None:
 @FORMAT_OPTION
 @handled
 def status(
-    plan: Path,
+    plans: tuple[str, ...],
     env: str | None,
     sets: tuple[str, ...],
     day: str | None,
@@ -273,29 +413,60 @@ def status(
     """Show from the journal each job's state, each order's lineage, and what needs attention.
 
     The list and the state names are the run's own (the same rule: see `run --help`).
+    Several plans (or a quoted pattern) are shown one after the other, each under
+    `== name`; with --format json, as {"plans": [...]}.
 
     \b
     Exit: 0 nothing needs attention; 2 something is listed under "needs attention" (as
     the run that wrote the journal exits), or no journal for the plan and day.
     """
+    from planrunner.app.several import expand
     from planrunner.app.status import plan_status
     from planrunner.app.text import status_lines
 
-    data = plan_status(
-        plan,
-        state_dir=state_dir_of(state_dir),
-        day=date_option(day),
-        env=env,
-        params=set_values(sets),
-    )
+    paths = expand(plans)
+
+    def one(plan: Path) -> dict[str, Any]:
+        return plan_status(
+            plan,
+            state_dir=state_dir_of(state_dir),
+            day=date_option(day),
+            env=env,
+            params=set_values(sets),
+        )
+
+    if len(paths) == 1:
+        data = one(paths[0])
+        if fmt == "json":
+            click.echo(json.dumps(data, ensure_ascii=False, default=str))
+        else:
+            click.echo(f"{data['journal']}")
+            for line in status_lines(data):
+                click.echo(line)
+        if data["attention"]:
+            sys.exit(2)  # the run's rule: any item needs attention
+        return
+    shown: list[dict[str, Any]] = []
+    code = 0
+    for plan in paths:
+        try:
+            data = {"file": str(plan), **one(plan)}
+        except PlanrunnerError as e:
+            failed, text = error_text(e)
+            code = max(code, failed)
+            shown.append({"file": str(plan), "error": redact(text), "exit_code": failed})
+            if fmt != "json":
+                click.echo(f"== {plan}\nerror: {redact(text)}")
+            continue
+        code = max(code, 2 if data["attention"] else 0)
+        shown.append(data)
+        if fmt != "json":
+            click.echo(f"== {plan}\n{data['journal']}")
+            for line in status_lines(data):
+                click.echo(line)
     if fmt == "json":
-        click.echo(json.dumps(data, ensure_ascii=False, default=str))
-    else:
-        click.echo(f"{data['journal']}")
-        for line in status_lines(data):
-            click.echo(line)
-    if data["attention"]:
-        sys.exit(2)  # the run's rule: any item needs attention
+        click.echo(json.dumps({"plans": shown, "exit_code": code}, ensure_ascii=False, default=str))
+    sys.exit(code)
 
 
 @click.command("cancel-all")

@@ -91,6 +91,18 @@ def _sim_clock(kind: str, speed: float, start: str | None) -> tuple[Any, str]:
         "open: trade any code."
     ),
 )
+@choice_option(
+    "--rate-limit",
+    "rate_limit",
+    choices=["off", "mock", "live"],
+    default="off",
+    help=(
+        "Enforce a request budget per app key as Kiwoom does, refusing the excess with "
+        "1700 (an api-id over its rate) or 1701 (the key over its overall rate): mock "
+        "1/s per api-id (burst 2) and 3/s overall; live 3/s per api-id and 8/s overall "
+        "(the client's own defaults, docs/simulator.md)."
+    ),
+)
 @handled
 def sim_command(
     port: int,
@@ -104,6 +116,7 @@ def sim_command(
     first_ord_no: int,
     broker: tuple[str, ...],
     codes: str | None,
+    rate_limit: str,
 ) -> None:
     """Serve the Kiwoom-compatible simulator on 127.0.0.1; prints its base URL first."""
     import signal
@@ -126,6 +139,7 @@ def sim_command(
         first_ord_no=first_ord_no,
         behaviour=behaviour,
         codes=codes,
+        budget=None if rate_limit == "off" else rate_limit,
     )
     for rule in rules:
         simulator.faults.add(rule)
@@ -138,6 +152,8 @@ def sim_command(
         sys.stdout.flush()
         changed = simulator.behaviour.changed()
         desc = clock_desc + (f"; faults: {', '.join(faults)}" if faults else "")
+        if rate_limit != "off":
+            desc += f"; rate limit: {rate_limit}"
         if changed:
             desc += "; broker: " + ", ".join(f"{k}={v}" for k, v in changed.items())
         click.echo(desc)

@@ -38,6 +38,7 @@ from planrunner.kiwoom import wire
 from planrunner.kiwoom.channel import Prepared
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.exceptions import AlreadyFilled, KiwoomError, Rejected, UnknownOutcome
+from planrunner.kiwoom.ratelimit import deciding
 from planrunner.kiwoom.types import OpenOrder, ord_key, same_ord_no
 from planrunner.krx import instruments, ticks
 from planrunner.model import (
@@ -177,7 +178,7 @@ class Executor(BrokerChecks):
         order = action_order(action)
         if not_before is not None:
             self.client.prewarm()  # its connection opens while the checks run
-        with self.lock_for(order):
+        with self.lock_for(order), deciding():  # its reads go before trigger polls
             if not_before is not None:
                 self._not_before[job_id] = not_before
             try:

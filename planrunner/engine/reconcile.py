@@ -53,6 +53,7 @@ from planrunner.engine.events import RECONCILED, WARNING, Emit, Event
 from planrunner.engine.journal import Journal, Record
 from planrunner.kiwoom import codes
 from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.ratelimit import deciding
 from planrunner.kiwoom.types import Fill, OpenOrder, ord_key, same_ord_no
 
 
@@ -63,8 +64,9 @@ class BrokerView:
 
     @classmethod
     def read(cls, client: KiwoomClient, symbol: str) -> BrokerView:
-        opens = tuple(client.open_orders(symbol=symbol))
-        fills = tuple(client.fills(symbol=symbol))
+        with deciding():  # these lists decide an order in flight: before price polls
+            opens = tuple(client.open_orders(symbol=symbol))
+            fills = tuple(client.fills(symbol=symbol))
         seen = {ord_key(o.ord_no) for o in opens}
         return cls(open=opens, all=opens + tuple(f for f in fills if ord_key(f.ord_no) not in seen))
 

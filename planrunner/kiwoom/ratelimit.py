@@ -2,16 +2,19 @@
 
 Published limits disagree (about 1 request/s per api-id with a burst of 2 on mock, up to
 5–20/s overall on live), so the shape is configurable and the defaults are cautious. A
-call reserves a slot in its api-id's bucket and in the overall bucket at once, then
-sleeps outside the lock until both allow it: threads queue fairly and never spin.
+call takes a token from its api-id's bucket and from the overall bucket at once, when
+both have one; callers wait in one line ordered by priority (orders, then the reads that
+decide an order in flight, then polls), then by arrival.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -85,29 +88,73 @@ class Attempts:
         return True
 
 
+ORDER, DECIDING, POLL = 0, 1, 2  # priorities: lower goes first
+
+
+_RAISED: contextvars.ContextVar[int] = contextvars.ContextVar("rate_priority", default=POLL)
+
+
+def priority_of(api_id: str) -> int:
+    """Orders (kt10000-kt10003) first, then the reads that decide an order in flight
+    (made inside `deciding()`: a job's checks, reconciliation's lists), then everything
+    else (trigger price polls, the watch on open orders and fills, code lookups)."""
+    if api_id.startswith("kt"):
+        return ORDER
+    return _RAISED.get()
+
+
+@contextlib.contextmanager
+def deciding() -> Iterator[None]:
+    """The reads made in this block (this thread) decide an order about to be sent (a
+    job's checks: the quote for the price limits, the open orders): they go before price
+    polls."""
+    token = _RAISED.set(DECIDING)
+    try:
+        yield
+    finally:
+        _RAISED.reset(token)
+
+
 class _Bucket:
-    """A token bucket whose balance may go negative: a reservation is a place in line."""
+    """A token bucket; a token is taken only when one is there."""
 
     def __init__(self, rate: Rate, now: float) -> None:
         self.rate = rate
         self.tokens = float(rate.burst)
         self.stamp = now
 
-    def available(self, now: float) -> bool:
-        """Whether a token could be taken now without waiting (nothing is taken)."""
-        elapsed = max(0.0, now - self.stamp)
-        return min(float(self.rate.burst), self.tokens + elapsed * self.rate.per_second) >= 1.0
-
-    def reserve(self, now: float) -> float:
-        """Take one token; return how long the caller must wait before using it."""
+    def refill(self, now: float) -> None:
         elapsed = max(0.0, now - self.stamp)
         self.tokens = min(float(self.rate.burst), self.tokens + elapsed * self.rate.per_second)
-        self.stamp = now
-        self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate.per_second
+        self.stamp = max(self.stamp, now)
+
+    def available(self, now: float) -> bool:
+        """Whether a token could be taken now without waiting (nothing is taken)."""
+        return self.wait(now) == 0.0
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is there (0: now)."""
+        self.refill(now)
+        short = 1.0 - self.tokens
+        return 0.0 if short <= 1e-9 else short / self.rate.per_second
+
+
+@dataclass(order=True, frozen=True, slots=True)
+class _Ticket:
+    priority: int
+    seq: int
+    api_id: str = field(compare=False)
 
 
 class RateLimiter:
+    """The buckets and the line of callers waiting for them.
+
+    A caller takes a token from its api-id's bucket and from the overall one when both
+    have one and no caller ahead of it in the line could take them: the line is ordered
+    by priority (`priority_of`), then by arrival. A caller ahead that waits only for its
+    own api-id's bucket does not hold back the others. So a busy trigger poll never makes
+    an order wait longer than the overall bucket's next token."""
+
     def __init__(
         self,
         limits: RateLimits,
@@ -118,22 +165,49 @@ class RateLimiter:
         self.limits = limits
         self._monotonic = monotonic
         self._sleep = sleep
-        self._lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
         self._buckets: dict[str, _Bucket] = {}
         self._overall = _Bucket(limits.overall, monotonic()) if limits.overall else None
+        self._line: list[_Ticket] = []
+        self._seq = 0
+        self.granted: dict[int, int] = {}  # priority -> tokens taken (for the benches)
 
-    def reserve(self, api_id: str) -> float:
-        """Reserve a slot for one call of `api_id`; the seconds to wait before sending."""
-        with self._lock:
-            now = self._monotonic()
-            wait = self._overall.reserve(now) if self._overall else 0.0
-            rate = self.limits.for_api(api_id)
-            if rate is not None:
-                bucket = self._buckets.get(api_id)
-                if bucket is None:
-                    bucket = self._buckets[api_id] = _Bucket(rate, now)
-                wait = max(wait, bucket.reserve(now))
+    def _bucket(self, api_id: str, now: float) -> _Bucket | None:
+        rate = self.limits.for_api(api_id)
+        if rate is None:
+            return None
+        bucket = self._buckets.get(api_id)
+        if bucket is None:
+            bucket = self._buckets[api_id] = _Bucket(rate, now)
+        return bucket
+
+    def _own_wait(self, api_id: str, now: float) -> float:
+        bucket = self._bucket(api_id, now)
+        return bucket.wait(now) if bucket is not None else 0.0
+
+    def _wait(self, ticket: _Ticket | None, api_id: str, now: float) -> float | None:
+        """Seconds until `api_id` may go (0: now); None: it may not go before a caller
+        ahead of it in the line, who could go now."""
+        own = self._own_wait(api_id, now)
+        overall = self._overall.wait(now) if self._overall is not None else 0.0
+        wait = max(own, overall)
+        if wait > 0:
             return wait
+        for other in self._line:
+            if ticket is not None and not other < ticket:
+                break
+            if other is not ticket and self._own_wait(other.api_id, now) == 0:
+                return None
+        return 0.0
+
+    def _take(self, api_id: str, priority: int, now: float) -> None:
+        if self._overall is not None:
+            self._overall.tokens -= 1.0
+        bucket = self._bucket(api_id, now)
+        if bucket is not None:
+            bucket.tokens -= 1.0
+        self.granted[priority] = self.granted.get(priority, 0) + 1
+        self._cond.notify_all()  # who deferred to this caller may go now
 
     @property
     def limited(self) -> bool:
@@ -144,35 +218,46 @@ class RateLimiter:
     def free(self, api_id: str) -> bool:
         """Whether one call of `api_id` could be sent now without waiting (nothing is
         taken): a background read goes only then, so it never delays an order."""
-        with self._lock:
+        with self._cond:
             now = self._monotonic()
-            if self._overall is not None and not self._overall.available(now):
-                return False
-            bucket = self._buckets.get(api_id)
-            return bucket is None or bucket.available(now)
+            return self._wait(_Ticket(priority_of(api_id), -1, api_id), api_id, now) == 0
 
-    def try_acquire(self, api_id: str) -> bool:
+    def try_acquire(self, api_id: str, priority: int | None = None) -> bool:
         """Take a slot for one call of `api_id` only if it needs no wait."""
-        with self._lock:
+        prio = priority_of(api_id) if priority is None else priority
+        with self._cond:
             now = self._monotonic()
-            rate = self.limits.for_api(api_id)
-            bucket = self._buckets.get(api_id)
-            if rate is not None and bucket is None:
-                bucket = self._buckets[api_id] = _Bucket(rate, now)
-            if self._overall is not None and not self._overall.available(now):
+            probe = _Ticket(prio, -1, api_id)  # ahead of its equals: it does not wait
+            if self._wait(probe, api_id, now) != 0:
                 return False
-            if bucket is not None and not bucket.available(now):
-                return False
-            if self._overall is not None:
-                self._overall.reserve(now)
-            if bucket is not None:
-                bucket.reserve(now)
+            self._take(api_id, prio, now)
             return True
 
-    def acquire(self, api_id: str) -> float:
+    def acquire(self, api_id: str, priority: int | None = None) -> float:
         """Wait until one call of `api_id` may be sent; returns the seconds waited."""
-        wait = self.reserve(api_id)
-        if wait > 0:
-            log.debug("%s: waiting %.3f s for the rate limit", api_id, wait)
-            self._sleep(wait)
-        return wait
+        prio = priority_of(api_id) if priority is None else priority
+        start = self._monotonic()
+        with self._cond:
+            self._seq += 1
+            ticket = _Ticket(prio, self._seq, api_id)
+            self._line.append(ticket)
+            self._line.sort()
+            try:
+                while True:
+                    now = self._monotonic()
+                    wait = self._wait(ticket, api_id, now)
+                    if wait == 0:
+                        self._take(api_id, prio, now)
+                        break
+                    log.debug("%s: waiting for the rate limit", api_id)
+                    if self._sleep is time.sleep:
+                        self._cond.wait(0.05 if wait is None else wait)
+                    else:  # an injected clock: its sleep moves its time
+                        self._cond.release()
+                        try:
+                            self._sleep(0.0 if wait is None else wait)
+                        finally:
+                            self._cond.acquire()
+            finally:
+                self._line.remove(ticket)
+        return self._monotonic() - start

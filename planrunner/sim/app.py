@@ -1,8 +1,9 @@
 """The Kiwoom HTTP surface, independent of how bytes arrive (httpx transport or socket).
 
-Order of checks on a call: URL → api-id (1501/1504/1505) → token (8005/8031) → faults
-(rate limit, 5xx/1999 before or after committing, drop) → body (1517 for a non-string or
-malformed value, 1511 for a missing one) → the broker. Business failures answer HTTP 200
+Order of checks on a call: URL → api-id (1501/1504/1505) → token (8005/8031) → the
+key's request budget when enforced (1700/1701, budget.py) → faults (rate limit, 5xx/1999
+before or after committing, drop) → body (1517 for a non-string or malformed value, 1511
+for a missing one) → the broker. Business failures answer HTTP 200
 with a non-zero return_code, like Kiwoom.
 """
 
@@ -110,12 +111,16 @@ def _handle_locked(
         entry["body"] = without_secrets(loose) if isinstance(loose, dict) else {}
         if api_id in ("au10001", "au10002"):
             _fault_rate_limit(sim, api_id)
+            if sim.budget is not None and isinstance(loose, dict):
+                sim.budget.check(str(loose.get("appkey", "")), api_id)
             answer = _token_call(sim, api_id, check_body(loose), now)
         else:
             if sim.faults.take("token_expiry", api_id) is not None:
                 sim.auth.invalidate_all()
                 entry["fault"] = "token_expiry"
-            sim.auth.check(headers.get("authorization"), now)
+            token = sim.auth.check(headers.get("authorization"), now)
+            if sim.budget is not None:  # the key's budget: per app key, or per token
+                sim.budget.check(token.appkey or token.token, api_id)
             _fault_rate_limit(sim, api_id)
             error = sim.faults.take("error", api_id)
             drop = sim.faults.take("drop", api_id) is not None
@@ -149,7 +154,7 @@ def _handle_locked(
             committed=answer.ord_no is not None or api_id in ("au10001", "au10002"),
         )
     except SimError as e:
-        if e.code == 1700:
+        if e.code in (1700, 1701):
             entry["fault"] = "rate_limit"
         reply = json_reply(e.status, _error_body(e), (("api-id", api_id),))
         entry.update(return_code=e.return_code, return_msg=e.return_msg)

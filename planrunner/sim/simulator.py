@@ -17,6 +17,7 @@ from planrunner.sim import app
 from planrunner.sim.auth import Auth, Env
 from planrunner.sim.behaviour import Behaviour
 from planrunner.sim.broker import Broker
+from planrunner.sim.budget import PROFILES, Budget, Enforcer
 from planrunner.sim.faults import Faults
 from planrunner.sim.log import LogEntry
 from planrunner.sim.market import Market, Quote
@@ -54,9 +55,12 @@ class Simulator:
         default_price: int | None = None,
         behaviour: Behaviour | dict[str, str] | None = None,
         codes: str | None = None,
+        budget: Budget | str | None = None,
     ) -> None:
-        """`behaviour`: the broker behaviours the documentation leaves open (behaviour.py);
-        unset, the scenario's `broker:` section, else the defaults."""
+        """`budget`: the request budget enforced per app key (budget.py: a Budget, or a
+        profile name, mock or live; None: unlimited). `behaviour`: the broker behaviours
+        the documentation leaves open (behaviour.py); unset, the scenario's `broker:`
+        section, else the defaults."""
         self.clock: Clock = clock or default_clock()
         if scenario is None:
             scenario = Scenario()
@@ -85,6 +89,9 @@ class Simulator:
         self.broker.hub = self.hub
         self.ws_ping_interval = PING_INTERVAL
         self.log: list[LogEntry] = []
+        if isinstance(budget, str):
+            budget = PROFILES[budget]
+        self.budget = Enforcer(budget) if budget is not None else None
         self.page_size = page_size
         self.lock = threading.RLock()
 

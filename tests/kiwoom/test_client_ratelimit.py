@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
 from planrunner.clock import SEOUL, ManualClock
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.ratelimit import Rate, RateLimiter, RateLimits
+from planrunner.kiwoom.ratelimit import Rate, RateLimiter, RateLimits, deciding
 from planrunner.sim import Simulator
 from tests.support.fake_broker import APPKEY, SECRETKEY
 
@@ -71,27 +73,68 @@ def test_idle_time_refills_up_to_the_burst_only() -> None:
     assert [rl.acquire("kt10000") for _ in range(3)] == [0.0, 0.0, 1.0]
 
 
-def test_concurrent_callers_queue_behind_each_other() -> None:
+def _until(cond: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_orders_go_before_polls_waiting_in_line() -> None:
+    """Twelve price polls wait for an empty overall bucket; a watch on open orders, a
+    job's list and quote (inside `deciding()`) and an order come after them. Each token
+    then goes to the best in line: the order, the job's reads in their order, then the
+    rest in theirs. (The clock is the test's: it frees one token at a time.)"""
     t = FakeTime()
-    rl = RateLimiter(
-        RateLimits(default=Rate(per_second=10, burst=1)),
-        monotonic=t.monotonic,
-        sleep=lambda s: None,
-    )
-    waits: list[float] = []
-    lock = threading.Lock()
+    rl = RateLimiter(RateLimits(overall=Rate(per_second=20, burst=1)), monotonic=t.monotonic)
+    rl.acquire("ka10001")  # the bucket is empty: everybody after this waits
+    served: list[str] = []
 
-    def go() -> None:
-        w = rl.reserve("kt10000")
-        with lock:
-            waits.append(w)
+    def go(api_id: str, label: str) -> None:
+        rl.acquire(api_id)
+        served.append(label)
 
-    threads = [threading.Thread(target=go) for _ in range(5)]
-    for th in threads:
+    def job_quote() -> None:
+        with deciding():
+            go("ka10001", "job's quote")
+
+    def job_list() -> None:
+        with deciding():
+            go("ka10075", "job's list")
+
+    threads = [threading.Thread(target=go, args=("ka10001", "poll")) for _ in range(12)]
+    threads += [
+        threading.Thread(target=go, args=("ka10075", "watch")),
+        threading.Thread(target=job_list),
+        threading.Thread(target=job_quote),
+        threading.Thread(target=go, args=("kt10000", "order")),
+    ]
+    for n, th in enumerate(threads, 1):
         th.start()
+        _until(lambda n=n: len(rl._line) == n)  # type: ignore[misc]
+    assert served == []
+    for n in range(1, 17):
+        t.now += 0.05  # one token
+        _until(lambda n=n: len(served) == n)  # type: ignore[misc]
     for th in threads:
-        th.join()
-    assert sorted(waits) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+        th.join(timeout=60)
+    assert served == ["order", "job's list", "job's quote"] + ["poll"] * 12 + ["watch"]
+    assert rl.granted == {0: 1, 1: 2, 2: 14}
+
+
+def test_an_order_waiting_for_its_own_bucket_does_not_hold_back_reads() -> None:
+    t = FakeTime()
+    limits = RateLimits(default=Rate(per_second=1, burst=1), overall=Rate(per_second=5, burst=5))
+    rl = RateLimiter(limits, monotonic=t.monotonic)  # the test's clock: frozen until moved
+    rl.acquire("kt10000")
+    th = threading.Thread(target=rl.acquire, args=("kt10000",))  # waits for kt10000's bucket
+    th.start()
+    _until(lambda: len(rl._line) == 1)
+    assert rl.try_acquire("ka10001")  # a read takes the overall bucket meanwhile
+    assert not rl.try_acquire("kt10000")  # the waiting order is ahead of a new one
+    t.now += 1.0
+    th.join(timeout=60)
+    assert not th.is_alive() and rl.granted == {0: 2, 2: 1}
 
 
 def test_defaults_are_cautious_on_mock_and_open_on_the_simulator() -> None:
@@ -138,3 +181,12 @@ def test_issue14_free_tells_whether_a_call_could_go_now_and_takes_nothing() -> N
     assert not rl.free("ka10075")  # the burst is spent: a background poll waits its turn
     assert rl.free("ka10076")  # another api-id has its own bucket
     assert t.slept == []
+
+
+def test_free_says_whether_a_call_could_go_now_and_takes_nothing() -> None:
+    t = FakeTime()
+    rl = limiter(RateLimits(default=Rate(per_second=1, burst=1)), t)
+    assert rl.limited and not limiter(RateLimits(), t).limited
+    assert rl.free("ka10001") and rl.free("ka10001")  # asking twice takes nothing
+    rl.acquire("ka10001")
+    assert not rl.free("ka10001") and rl.free("kt10000")

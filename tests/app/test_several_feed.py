@@ -1,0 +1,38 @@
+"""Several plans share one live feed (app/several.py): one WebSocket session at the
+simulator, every plan's symbols registered on it, every event handed to each plan."""
+
+from __future__ import annotations
+
+from planrunner.app.several import Shared
+from planrunner.app.targets import Target
+from tests.support.feed import Recorder, live_sim
+
+TWO = """
+symbols:
+  "005930": {name: 삼성전자, base: 70000, walk: false}
+  "000660": {name: SK하이닉스, base: 200000, walk: false}
+"""
+
+
+def test_plans_share_one_socket_and_each_hears_every_event() -> None:
+    with live_sim(TWO) as live:
+        target = Target(mode="dry-run", env="local", client=live.client, clock=live.clock)
+        shared = Shared(target)
+        first, second = Recorder(), Recorder()
+        try:
+            shared.feed_for(first, ["005930"])
+            first.wait(lambda r: (True, "connected") in r.states)
+            shared.feed_for(second, ["000660"])  # joins a feed already up: told at once
+            assert second.states == [(True, "connected")]
+            first.wait(lambda r: live.sim.hub.sessions()[0].wants("0B", "000660"))
+            assert len(live.sim.hub.sessions()) == 1  # one connection for both plans
+            live.sim.set_price("005930", 70100)
+            live.sim.set_price("000660", 200500)
+            live.client.place("005930", "buy", 1, 69000, "limit")
+            for rec in (first, second):  # each keeps what is its own (engine/pushprices.py)
+                rec.wait(lambda r: r.prices("005930") == [70100])
+                rec.wait(lambda r: r.prices("000660") == [200500])
+                rec.wait(lambda r: "accepted" in r.kinds())
+        finally:
+            if shared.feed is not None:
+                shared.feed.close()  # the client is live_sim's to close
