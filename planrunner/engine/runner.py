@@ -14,6 +14,11 @@ a fact about the downtime; what the machine adds after `began` is judged by the 
 for any job. Such a job is reported (a warning, a `late` journal record before its
 intent, its final state) and, like any job, never sent twice: a job the journal has
 finished is not scheduled again.
+
+A rehearsal's clock is held at each scheduled job's instant (clock.py) until that job's
+request leaves or the job ends, so a job the machine runs late still sends at its instant
+on the scenario's prices. A job that must wait for an earlier one on its order lets go
+(that wait is the plan's, not the machine's), as do all at the end of the run.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from planrunner.engine.events import (
     Event,
     RunResult,
 )
-from planrunner.engine.execute import Executor, InDoubt
+from planrunner.engine.execute import Executor, InDoubt, wait_for_instant
 from planrunner.engine.journal import Journal, JournalWriteError, Record
 from planrunner.engine.outcome import Kind, SkipCode
 from planrunner.engine.reconcile import reconcile
@@ -199,6 +204,7 @@ class Runner:
             self._wait(todo)
             self._drain(scheduler)
         finally:
+            self.ex.release_all()  # a job that will not run must not stop the clock
             scheduler.shutdown(wait=True)
             self.watcher.join()
             sys.setswitchinterval(switch)
@@ -286,6 +292,7 @@ class Runner:
             else:
                 late_by[job.id] = now - job.at
         self.starts = starts  # on the plan's clock: when each job's early start fires
+        self._hold(todo, now)
         pool = self._pool_size(starts, todo)
         grace_real = max(1, math.ceil(self.grace.total_seconds()))
         scheduler = BackgroundScheduler(
@@ -319,6 +326,16 @@ class Runner:
             )
         return scheduler
 
+    def _hold(self, todo: list[Job], now: dt.datetime) -> None:
+        """Hold the clock at each scheduled job's instant that is still to come. Not a job
+        after a later one on its order (a hand-built plan): it would wait for an instant
+        that its own hold keeps from coming."""
+        latest: dict[str, dt.datetime] = {}
+        for job in todo:
+            if job.id in self.starts and job.at > now and job.at >= latest.get(job.order, job.at):
+                self.ex.hold(job.id, job.at)
+            latest[job.order] = max(job.at, latest.get(job.order, job.at))
+
     def _wait(self, todo: list[Job]) -> None:
         ids = {job.id for job in todo}
         with self._cv:
@@ -341,6 +358,8 @@ class Runner:
 
     def _fire(self, job: Job) -> None:
         try:
+            # APScheduler fires on real time: after the clock stood still it fires early.
+            wait_for_instant(self.clock, self.starts[job.id])
             self._await_turn(job)
             if self.stop.is_set():
                 return
@@ -438,6 +457,10 @@ class Runner:
         """Jobs on one order run in plan order, even when they share an instant."""
         order, position = self._position[job.id]
         with self._cv:
+            behind = self._in_order[order] < position
+        if behind:
+            self.ex.release(job.id)  # the earlier job may need time to pass (in flight)
+        with self._cv:
             while not self.stop.is_set() and self._in_order[order] < position:
                 self._cv.wait(0.05)
 
@@ -467,6 +490,7 @@ class Runner:
         self._finish(job.id, f"skipped ({reason})")
 
     def _finish(self, job_id: str, state: str) -> None:
+        self.ex.release(job_id)
         with self._cv:
             self._states[job_id] = state
             self._finished.add(job_id)
