@@ -156,6 +156,7 @@ class Runner:
             self._position[job.id] = (job.order, len(jobs))
             jobs.append(job.id)
         self._in_order: dict[str, int] = dict.fromkeys(self._order_jobs, 0)
+        self._setup: dt.datetime | None = None  # the clock's hold while the run sets up
         self.starts: dict[str, dt.datetime] = {}
         self.watcher = TriggerWatcher(
             plan=plan,
@@ -172,6 +173,20 @@ class Runner:
     def run(self) -> RunResult:
         if self.began is None:
             self.began = self.clock.now()
+        # A rehearsal's set-up (broker reads, scheduling) takes no time on its clock: its
+        # first jobs are due a few virtual seconds after the start, a few real milliseconds.
+        self._setup = self.clock.hold(self.clock.now())
+        try:
+            return self._run()
+        finally:
+            self._end_setup()
+
+    def _end_setup(self) -> None:
+        held, self._setup = self._setup, None
+        if held is not None:
+            self.clock.release(held)
+
+    def _run(self) -> RunResult:
         self._reconcile()
         for job_id, _req, rec in self.journal.state.in_doubt():
             # Still in doubt after a restart: later jobs on its order wait for it too.
@@ -201,6 +216,7 @@ class Runner:
         try:
             scheduler.start()
             self.watcher.start()
+            self._end_setup()  # the jobs hold their own instants from here
             self._wait(todo)
             self._drain(scheduler)
         finally:
@@ -292,7 +308,7 @@ class Runner:
             else:
                 late_by[job.id] = now - job.at
         self.starts = starts  # on the plan's clock: when each job's early start fires
-        self._hold(todo, now)
+        self._hold(todo)
         pool = self._pool_size(starts, todo)
         grace_real = max(1, math.ceil(self.grace.total_seconds()))
         scheduler = BackgroundScheduler(
@@ -326,13 +342,13 @@ class Runner:
             )
         return scheduler
 
-    def _hold(self, todo: list[Job], now: dt.datetime) -> None:
-        """Hold the clock at each scheduled job's instant that is still to come. Not a job
-        after a later one on its order (a hand-built plan): it would wait for an instant
-        that its own hold keeps from coming."""
+    def _hold(self, todo: list[Job]) -> None:
+        """Hold the clock at each scheduled job's instant (a job already due holds it
+        where it stands). Not a job after a later one on its order (a hand-built plan):
+        it would wait for an instant that its own hold keeps from coming."""
         latest: dict[str, dt.datetime] = {}
         for job in todo:
-            if job.id in self.starts and job.at > now and job.at >= latest.get(job.order, job.at):
+            if job.id in self.starts and job.at >= latest.get(job.order, job.at):
                 self.ex.hold(job.id, job.at)
             latest[job.order] = max(job.at, latest.get(job.order, job.at))
 
