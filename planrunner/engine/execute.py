@@ -151,7 +151,9 @@ class Executor(BrokerChecks):
 
     def release_all(self) -> None:
         """The run is ending: nothing may wait for a job that will not send."""
-        for job_id in list(self._held):
+        with self._held_guard:
+            jobs = list(self._held)
+        for job_id in jobs:
             self.release(job_id)
 
     def execute(
