@@ -70,6 +70,18 @@ def _sleep_until(target: float) -> None:
         time.sleep(0)
 
 
+def wait_for_instant(clock: Clock, when: dt.datetime) -> None:
+    """Return at `when` on `clock`. A rehearsal's clock held at an earlier instant stands
+    still meanwhile, so `when` comes later than first said: ask again until it stays."""
+    target = clock.real_of(when).timestamp()
+    while True:
+        _sleep_until(target)
+        later = clock.real_of(when).timestamp()
+        if later <= target:
+            return
+        target = later
+
+
 # Set only by the test entry point (tests/support/entry.py), never from the environment:
 # called with (job id, request number, "after-intent" | "after-post").
 CRASH_POINT: Callable[[str, int, str], None] | None = None
@@ -105,6 +117,8 @@ class Executor(BrokerChecks):
         self._locks_guard = threading.Lock()
         self._day_limits: dict[str, tuple[int, int]] = {}
         self._not_before: dict[str, dt.datetime] = {}
+        self._held: dict[str, dt.datetime] = {}  # job -> the instant it holds the clock at
+        self._held_guard = threading.Lock()
         # Jobs sharing an instant send as one salvo (salvo.py).
         self._sharing = Counter(job.at for job in plan.jobs)
         self._salvos: dict[dt.datetime, Salvo] = {}
@@ -166,6 +180,27 @@ class Executor(BrokerChecks):
         finally:
             lock.release()
         return None
+
+    def hold(self, job_id: str, at: dt.datetime) -> None:
+        """A rehearsal's clock does not pass `at` until this job's request leaves (or the
+        job ends without one: `release`). The real clock ignores it."""
+        with self._held_guard:
+            if job_id not in self._held:
+                self._held[job_id] = self.clock.hold(at)
+
+    def release(self, job_id: str) -> None:
+        """Let time pass the job's instant (once; later calls do nothing)."""
+        with self._held_guard:
+            held = self._held.pop(job_id, None)
+        if held is not None:
+            self.clock.release(held)
+
+    def release_all(self) -> None:
+        """The run is ending: nothing may wait for a job that will not send."""
+        with self._held_guard:
+            jobs = list(self._held)
+        for job_id in jobs:
+            self.release(job_id)
 
     def execute(
         self, job_id: str, action: Action, *, not_before: dt.datetime | None = None
@@ -691,14 +726,19 @@ class Executor(BrokerChecks):
         when = self._not_before.get(job_id)
         if when is None:
             return
-        target = self.clock.real_of(when).timestamp()
+        try:
+            self._at_instant(when, prepared)
+        finally:
+            self.release(job_id)  # the request leaves now: time may go on past its instant
+
+    def _at_instant(self, when: dt.datetime, prepared: Prepared | None) -> None:
         if prepared is None or self._sharing[when] < 2:
-            _sleep_until(target)
+            wait_for_instant(self.clock, when)
             return
         with self._salvos_guard:
             salvo = self._salvos.get(when)
             if salvo is None:
-                salvo = self._salvos[when] = Salvo(lambda: _sleep_until(target))
+                salvo = self._salvos[when] = Salvo(lambda: wait_for_instant(self.clock, when))
         salvo.join(prepared)
 
     def _crash_point(self, job_id: str, req: int, where: str) -> None:

@@ -20,6 +20,11 @@ jobs. Each of them, and the end of the run, reads the broker again: a place, mod
 cancel found then (reconcile.py says what proves it is ours) is adopted, its job is done
 and the order goes on from its number; a restart does the same for one an earlier run
 left unknown. A job that still owed a request ends failed, reported (never sent late).
+
+A rehearsal's clock is held at each scheduled job's instant (clock.py) until that job's
+request leaves or the job ends, so a job the machine runs late still sends at its instant
+on the scenario's prices. A job that must wait for an earlier one on its order lets go
+(that wait is the plan's, not the machine's), as do all at the end of the run.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from planrunner.engine.events import (
     Event,
     RunResult,
 )
-from planrunner.engine.execute import Executor, InDoubt
+from planrunner.engine.execute import Executor, InDoubt, wait_for_instant
 from planrunner.engine.journal import Journal, JournalWriteError, Record
 from planrunner.engine.orderwatch import OrderWatch
 from planrunner.engine.outcome import Kind, SkipCode
@@ -185,6 +190,7 @@ class Runner:
             jobs.append(job.id)
         self._in_order: dict[str, int] = dict.fromkeys(self._order_jobs, 0)
         self._jobs: dict[str, Job] = {job.id: job for job in plan.jobs}
+        self._setup: dt.datetime | None = None  # the clock's hold while the run sets up
         self.starts: dict[str, dt.datetime] = {}
         self.watcher = TriggerWatcher(
             plan=plan,
@@ -217,6 +223,20 @@ class Runner:
     def run(self) -> RunResult:
         if self.began is None:
             self.began = self.clock.now()
+        # A rehearsal's set-up (broker reads, scheduling) takes no time on its clock: its
+        # first jobs are due a few virtual seconds after the start, a few real milliseconds.
+        self._setup = self.clock.hold(self.clock.now())
+        try:
+            return self._run()
+        finally:
+            self._end_setup()
+
+    def _end_setup(self) -> None:
+        held, self._setup = self._setup, None
+        if held is not None:
+            self.clock.release(held)
+
+    def _run(self) -> RunResult:
         self._reconcile()
         for job_id, earlier in list(self.journal.state.jobs.items()):
             # Left unknown by an earlier run and settled just now: adopted, as mid-run.
@@ -255,9 +275,11 @@ class Runner:
             self.watcher.start()
             if self.orders is not None:
                 self.orders.start()
+            self._end_setup()  # the jobs hold their own instants from here
             self._wait(todo, scheduler)
             self._drain(scheduler)
         finally:
+            self.ex.release_all()  # a job that will not run must not stop the clock
             scheduler.shutdown(wait=True)
             self.watcher.join()
             if self.orders is not None:
@@ -355,6 +377,7 @@ class Runner:
             base + (self.clock.real_of(at) - self.clock.real_of(now)).total_seconds()
             for at in starts.values()
         )
+        self._hold(todo)
         pool = self._pool_size(starts, todo)
         grace_real = max(1, math.ceil(self.grace.total_seconds()))
         scheduler = BackgroundScheduler(
@@ -387,6 +410,16 @@ class Runner:
                 )
             )
         return scheduler
+
+    def _hold(self, todo: list[Job]) -> None:
+        """Hold the clock at each scheduled job's instant (a job already due holds it
+        where it stands). Not a job after a later one on its order (a hand-built plan):
+        it would wait for an instant that its own hold keeps from coming."""
+        latest: dict[str, dt.datetime] = {}
+        for job in todo:
+            if job.id in self.starts and job.at >= latest.get(job.order, job.at):
+                self.ex.hold(job.id, job.at)
+            latest[job.order] = max(job.at, latest.get(job.order, job.at))
 
     def _wait(self, todo: list[Job], scheduler: BackgroundScheduler) -> None:
         ids = {job.id for job in todo}
@@ -519,6 +552,8 @@ class Runner:
 
     def _fire(self, job: Job) -> None:
         try:
+            # APScheduler fires on real time: after the clock stood still it fires early.
+            wait_for_instant(self.clock, self.starts[job.id])
             self._await_turn(job)
             if self.stop.is_set():
                 return
@@ -665,6 +700,10 @@ class Runner:
         """Jobs on one order run in plan order, even when they share an instant."""
         order, position = self._position[job.id]
         with self._cv:
+            behind = self._in_order[order] < position
+        if behind:
+            self.ex.release(job.id)  # the earlier job may need time to pass (in flight)
+        with self._cv:
             while not self.stop.is_set() and self._in_order[order] < position:
                 self._cv.wait(0.05)
 
@@ -694,6 +733,7 @@ class Runner:
         self._finish(job.id, f"skipped ({reason})")
 
     def _finish(self, job_id: str, state: str) -> None:
+        self.ex.release(job_id)
         with self._cv:
             self._states[job_id] = state
             self._finished.add(job_id)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,14 @@ from planrunner.sim.behaviour import Behaviour
 
 DAY = dt.date(2026, 11, 26)  # a Thursday, a KRX trading day
 OPEN = dt.datetime(2026, 11, 26, 9, 0, tzinfo=SEOUL)
+
+
+def until(what: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for a condition (real time, generous: the machine may be loaded)."""
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.002)
 
 
 def at(minutes: float) -> dt.datetime:
