@@ -62,12 +62,13 @@ def worst(codes: Iterable[int]) -> int:
 
 def expand(args: Sequence[str]) -> list[Path]:
     """Plan arguments as files: a pattern (`plans/*.yaml`, quoted so the shell left it)
-    is expanded in sorted order; a name that is neither a file nor a matching pattern
-    is an error."""
+    is expanded in sorted order; a name that is neither an existing path nor a matching
+    pattern is an error (a path that is not a regular file is left to the plan loader,
+    which refuses it as such)."""
     out: list[Path] = []
     for arg in args:
         p = Path(arg)
-        if p.is_file():
+        if p.exists() or p.is_symlink():  # not a regular file: the plan loader says so
             out.append(p)
             continue
         if glob.has_magic(arg):

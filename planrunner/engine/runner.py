@@ -457,16 +457,15 @@ class Runner:
         if moves == self._end_tried:
             return  # nothing moved since the broker was last read for it
         pending = [j for j in todo if j.id not in self._finished]
-        if not pending and not self.watcher.armed:
+        armed = list(self.watcher.armed)  # one reading: the watcher retires triggers meanwhile
+        if not pending and not armed:
             return  # the run ends on its own
         why = self._idle(pending, self.orders.closed())
         if why is None:
             return
         self._end_tried = moves
         # The broker's word on each order concerned, read now with nothing in flight.
-        orders = {j.order for j in pending} | {
-            action_order(t.action) for t in list(self.watcher.armed)
-        }
+        orders = {j.order for j in pending} | {action_order(t.action) for t in armed}
         skips: dict[str, tuple[SkipCode, str]] = {}
         for order in sorted(orders):
             if order in self._doubtful or order in self._blocked:
@@ -478,7 +477,7 @@ class Runner:
             if found is None:
                 return
             skips[order] = found
-        last = max([j.at for j in pending] + [self._window_end(t) for t in self.watcher.armed])
+        last = max([j.at for j in pending] + [self._window_end(t) for t in armed])
         self.ended_early = f"nothing more can happen: {why}"
         self._info(
             f"{self.ended_early}; ending now, not at {last.astimezone(SEOUL):%H:%M:%S}",
@@ -492,7 +491,7 @@ class Runner:
             code, reason = skips[job.order]
             self._skip(job, code, reason)
         retire: dict[str, tuple[SkipCode, str]] = {}
-        for t in list(self.watcher.armed):
+        for t in armed:
             order = action_order(t.action)
             if isinstance(t.action, Place):
                 text = "the orders it watches are closed: its condition cannot hold again"

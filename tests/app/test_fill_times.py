@@ -4,8 +4,10 @@ HTML, JSON), `status` and the printed fill line carry the broker's time of each 
 A real rehearsal on the embedded simulator: `rest` (a limit buy) fills when the price
 dips at 10:00, and nothing reads it before the 11:00 modify; `dash` (a market buy) fills
 on arrival at 12:07, and nothing reads it before the 15:15 cancel. The simulator's own
-book says when each fill happened. Without the feed, Kiwoom's lists time an order, not
-its fills: the market order's fill is at its order's time (it fills on arrival), the
+book says when each fill happened. Without the feed the run's order watch reads the
+broker's lists at the poll rate (on this compressed clock, virtual minutes after the
+fill), and Kiwoom's lists time an order, not its fills: the market order's fill is at
+its order's time (it fills on arrival), the
 resting order's is the time the run saw it, marked so, with the earliest it can have
 filled. With the feed, the order events' time (908) dates both.
 """
@@ -125,8 +127,8 @@ def test_the_scenario_fills_long_before_the_steps_read(polled):
     # placed at 12:07 (on a loaded machine a little later: the clock runs ×4000)
     assert dt.time(12, 7) <= truth["dash"].time() < dt.time(13, 0)
     seen = {r["order"]: _t(r["at"]) for r in polled["records"]}
-    assert seen["rest"] >= truth["rest"] + dt.timedelta(minutes=59)  # read by the modify
-    assert seen["dash"] >= truth["dash"] + dt.timedelta(hours=2)  # read by the 15:15 cancel
+    assert seen["rest"] > truth["rest"]  # noticed by a later read (the order watch's poll)
+    assert seen["dash"] >= truth["dash"]
 
 
 def test_without_the_feed_a_market_fill_is_dated_by_the_broker(polled):
@@ -135,12 +137,14 @@ def test_without_the_feed_a_market_fill_is_dated_by_the_broker(polled):
     assert (rec["time"], _t(rec["filled_at"])) == ("broker", truth)
     [fill] = polled["fills"]["dash"]
     assert (fill["time"], _t(fill["at"])) == ("broker", truth)
-    assert _t(fill["seen"]) > truth + dt.timedelta(hours=2)
+    assert _t(fill["seen"]) >= truth
     assert f'<td class="l">{truth:%H:%M:%S}</td><td class="l">fill</td>' in polled["html"]
     status = polled["status"]["dash"]
     assert (status["time"], _t(status["at"])) == ("broker", truth)
     printed = polled["printed"]["dash"]
-    assert f" at {truth:%H:%M:%S} (seen {_t(rec['at']):%H:%M:%S})" in printed.message
+    seen = _t(rec["at"])
+    late = f" (seen {seen:%H:%M:%S})" if (seen - truth).total_seconds() >= 1 else ""
+    assert f" at {truth:%H:%M:%S}{late}" in printed.message
     assert printed.data["filled_at"] == rec["filled_at"]
 
 
@@ -155,7 +159,10 @@ def test_without_the_feed_a_resting_fill_says_time_seen_and_since_when(polled):
     assert f"{seen:%H:%M:%S} (time seen; filled after {after:%H:%M:%S})" in polled["html"]
     assert polled["status"]["rest"]["time"] == "seen"
     printed = polled["printed"]["rest"].message
-    assert f"some time between {after:%H:%M:%S} and {seen:%H:%M:%S}" in printed
+    if (seen - after).total_seconds() >= 1:
+        assert f"some time between {after:%H:%M:%S} and {seen:%H:%M:%S}" in printed
+    else:  # seen within the second it can have filled in
+        assert f" at {seen:%H:%M:%S}" in printed
 
 
 def test_with_the_feed_every_fill_is_at_the_simulators_time(pushed):

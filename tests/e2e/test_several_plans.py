@@ -59,7 +59,8 @@ def _refusals(sim: SimProcess) -> list[str]:
 
 def test_three_plans_in_one_process_keep_the_key_budget_and_their_schedules(sim, tmp_path):
     plans = _plans(tmp_path, "alpha", "beta", "gamma")
-    args = ["--dry-run", "--base-url", sim.url, "--rate-limit", "mock"]
+    # --no-feed: the triggers poll their prices, the heaviest use of the key's budget
+    args = ["--dry-run", "--base-url", sim.url, "--rate-limit", "mock", "--no-feed"]
     done = run_cli("run", *plans, *args, "--state-dir", str(tmp_path / "s"), "--format", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -90,8 +91,28 @@ def test_the_same_plans_without_the_budget_are_refused_by_the_simulator(sim, tmp
     """The control: the simulator does enforce the key's limit, so the test above can
     fail; without the client's budget the same three plans overrun it."""
     plans = _plans(tmp_path, "alpha", "beta", "gamma")
-    args = ["--dry-run", "--base-url", sim.url, "--rate-limit", "off"]
-    run_cli("run", *plans, *args, "--state-dir", str(tmp_path / "s"))
+    # --no-feed: the triggers poll. A run refused its reads may not learn that its orders
+    # closed, so it is stopped once the simulator has refused something (or after 90 s).
+    args = ["--dry-run", "--base-url", sim.url, "--rate-limit", "off", "--no-feed"]
+    proc = subprocess.Popen(
+        [*RUNNER, "run", *plans, *args, "--state-dir", str(tmp_path / "s")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=runner_env(),
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and time.monotonic() < deadline:
+            if any("[1700:" in r or "[1701:" in r for r in _refusals(sim)):
+                break
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     assert any("[1700:" in r or "[1701:" in r for r in _refusals(sim))
 
 
