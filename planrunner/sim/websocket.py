@@ -285,9 +285,14 @@ class Session:
         return True
 
     def _flush_locked(self) -> None:
-        data = b"".join(self.proto.data_to_send())
+        chunks = self.proto.data_to_send()
+        data = b"".join(chunks)
         if data:
             self.sock.sendall(data)
+        if b"" in chunks:  # the protocol's end of stream: the closing handshake is done
+            # Half-close at once: the client waits for it (its close_timeout) otherwise.
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
 
 
 def serve(
