@@ -6,10 +6,12 @@ as `planrunner run` wires it (app/launch.py) or polling only (`--no-feed`).
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -65,14 +67,12 @@ def start(plan_of: Callable[[dt.datetime], Any], *, feed: bool, limit: str, tmp:
     """A fresh simulator, client and runner for the plan `plan_of(now)` builds; the run
     goes on a thread. Every event is kept with the wall-clock time it was emitted (the
     moment its line would be printed)."""
+    from planrunner.app.launch import feed_prices, open_feed
     from planrunner.clock import RealClock
     from planrunner.engine.execute import Executor
     from planrunner.engine.journal import Journal
-    from planrunner.engine.pushprices import PushPrices
     from planrunner.engine.runner import Runner
-    from planrunner.engine.triggers import symbols_of
     from planrunner.kiwoom.client import KiwoomClient
-    from planrunner.kiwoom.feed import Feed
     from planrunner.sim import Simulator, parse_scenario
 
     clock = RealClock()
@@ -96,25 +96,9 @@ def start(plan_of: Callable[[dt.datetime], Any], *, feed: bool, limit: str, tmp:
     )
     push = live = None
     pokes: list[Callable[[Any], None]] = []
-
-    def on_order(event: Any) -> None:
-        ex.note_pushed(event)
-        for poke in pokes:
-            poke(event)
-
     if feed:
-        push = PushPrices(
-            poll=lambda s: ex.quote(s, source="poll").price,
-            emit=emit,
-            clock=clock,
-            on_order=on_order,
-            observe=lambda s, p: ex.prices.observe(s, p, source="feed"),
-            free=lambda: client.limiter.free("ka10001"),
-        )
-        live = Feed(server.ws_url, client.tokens, push.listener())
-        live.watch_prices(sorted({s for t in plan.triggers for s in symbols_of(t.when)}))
-        live.watch_orders()
-        live.start()
+        push, pokes = feed_prices(ex)
+        live = open_feed(server.ws_url, client, plan, push)
     runner = Runner(
         plan=plan,
         executor=ex,
@@ -161,3 +145,62 @@ def commit() -> str:
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     )
     return out.stdout.strip() or "unknown"
+
+
+# ---- what bench/trigger.py and bench/fills.py print and take alike -------------------------
+
+
+def parse(ap: argparse.ArgumentParser) -> tuple[argparse.Namespace, list[str]]:
+    """The options both benches take besides their own (`--limits`, `--seeds`,
+    `--no-write`, `--summary`), parsed; with the rate-limit shapes asked for."""
+    ap.add_argument("--limits", default="mock,live", help="rate-limit shapes: none,mock,live")
+    ap.add_argument("--seeds", type=int, default=3, help="runs (random seeds) per row")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    summary.add_option(ap)
+    args = ap.parse_args()
+    args.argv = summary.own_argv(sys.argv[1:])
+    return args, [x.strip() for x in args.limits.split(",") if x.strip()]
+
+
+def heading(bench: str, args: argparse.Namespace, load: tuple[float, float]) -> str:
+    """How the bench was run, on what, under which load: its report's first words."""
+    command = f"python bench/{bench}.py" + "".join(f" {a}" for a in args.argv)
+    return (
+        f"Command: `{command}` (from the repo root, in `.venv`). Machine: {machine()};"
+        f" commit {commit()}; load average {load[0]:.2f} before, {load[1]:.2f} after."
+    )
+
+
+def source(feed: bool) -> str:
+    return "feed" if feed else "polling"
+
+
+def figures(values: list[float], misses: list[str]) -> str:
+    """A report row's count (and how many were missed), p50, p99 and max (ms) cells."""
+    missed = f" (+{len(misses)} missed)" if misses else ""
+    return (
+        f"{len(values)}{missed} | {pct(values, 50):.1f} | {pct(values, 99):.1f}"
+        f" | {max(values, default=float('nan')):.1f}"
+    )
+
+
+def missed(row: str, misses: list[str]) -> list[str]:
+    """The report's notes on why the row `row` missed what it missed, each reason once."""
+    return [f"\nMissed ({row}): {why}." for why in sorted(set(misses))]
+
+
+def table(first: str, columns: list[str], rows: list[str], notes: list[str]) -> str:
+    """A bench's report: `first` (its heading), the table of `rows` under `columns`, then
+    the `notes`."""
+    head = "| " + " | ".join(columns) + " |"
+    return "\n".join([first, "", head, "|" + "---|" * len(columns), *rows, *notes, ""])
+
+
+def publish(section: str, text: str, args: argparse.Namespace, rows: list[Any]) -> None:
+    """Print the report, write it into docs/performance.md (unless `--no-write`) and the
+    goal rows into `--summary`."""
+    print(text)
+    if not args.no_write:
+        summary.write_doc_section(section, text)
+        print("written to docs/performance.md")
+    summary.write(args.summary, rows)

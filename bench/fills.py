@@ -51,39 +51,20 @@ class Series:
 
 
 def build_plan(codes: list[str], start: dt.datetime, poll: float) -> Any:
-    from planrunner.clock import SEOUL
-    from planrunner.model import Cancel, CompiledPlan, Job, OrderSpec, Place, Policy
+    from planrunner.model import Cancel, OrderSpec, Place, Policy
+    from tests.support.rehearsal import compiled, job_at
 
-    orders, jobs = {}, []
+    orders, jobs = [], []
+    later = start + dt.timedelta(minutes=10)
     for i, code in enumerate(codes):
         spec = OrderSpec(id=f"o{code}", symbol=code, side="sell", qty=1, price=ASK)
-        orders[spec.id] = spec
+        orders.append(spec)
         at = start + dt.timedelta(seconds=0.05 + 0.01 * i)
-        jobs.append(
-            Job(id=f"{spec.id}.place", at=at, at_text="+0s", order=spec.id, action=Place(spec=spec))
-        )
-        later = start + dt.timedelta(minutes=10)
-        jobs.append(
-            Job(
-                id=f"{spec.id}.cancel",
-                at=later,
-                at_text="+10m",
-                order=spec.id,
-                action=Cancel(order=spec.id),
-            )
-        )
-    return CompiledPlan(
-        name="bench-fills",
-        file="bench-fills.yaml",
-        day=start.astimezone(SEOUL).date(),
-        tz=SEOUL,
-        exchange="KRX",
-        orders=orders,
-        jobs=tuple(jobs),
-        triggers=(),
-        policy=Policy(price_poll=dt.timedelta(seconds=poll), misfire_grace=dt.timedelta(minutes=5)),
-        run_start=start,
-    )
+        jobs.append(job_at(f"{spec.id}.place", at, Place(spec=spec), "+0s"))
+        jobs.append(job_at(f"{spec.id}.cancel", later, Cancel(order=spec.id), "+10m"))
+    poll_every = dt.timedelta(seconds=poll)
+    policy = Policy(price_poll=poll_every, misfire_grace=dt.timedelta(minutes=5))
+    return compiled("bench-fills", start, orders, jobs, policy=policy)
 
 
 def one_run(s: Series, seed: int, n: int, poll: float, tmp: Path) -> None:
@@ -128,45 +109,31 @@ def printed_at(rig: Any, code: str) -> float | None:
 
 
 def report(series: list[Series], args: argparse.Namespace, load: tuple[float, float]) -> str:
-    command = "python bench/fills.py" + "".join(f" {a}" for a in args.argv)
-    lines = [
-        f"Command: `{command}` (from the repo root, in `.venv`). Machine: {feedrig.machine()};"
-        f" commit {feedrig.commit()}; load average {load[0]:.2f} before, {load[1]:.2f} after."
-        f" {args.seeds} run(s) (seeds) per row, {args.orders} fill(s) per run; price_poll "
-        f"{args.poll:g} s. Method: the docstring of `bench/fills.py`.",
-        "",
-        "| source | rate limits | fills | p50 ms | p99 ms | max ms | goal |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    first = (
+        feedrig.heading("fills", args, load)
+        + f" {args.seeds} run(s) (seeds) per row, {args.orders} fill(s) per run; price_poll "
+        f"{args.poll:g} s. Method: the docstring of `bench/fills.py`."
+    )
+    columns = ["source", "rate limits", "fills", "p50 ms", "p99 ms", "max ms", "goal"]
+    rows, notes = [], []
     for s in series:
         d = s.delays
         goal = SLACK_MS + (0 if s.feed else args.poll * 1000)
         met = d and feedrig.pct(d, 99) < goal and not s.misses
-        missed = f" (+{len(s.misses)} missed)" if s.misses else ""
-        lines.append(
-            f"| {'feed' if s.feed else 'polling'} | {s.limit} | {len(d)}{missed}"
-            f" | {feedrig.pct(d, 50):.1f} | {feedrig.pct(d, 99):.1f}"
-            f" | {max(d, default=float('nan')):.1f}"
+        src = feedrig.source(s.feed)
+        rows.append(
+            f"| {src} | {s.limit} | {feedrig.figures(d, s.misses)}"
             f" | < {goal:.0f} ms: {'met' if met else '**missed**'} |"
         )
-    for s in series:
-        for why in sorted(set(s.misses)):
-            lines.append(f"\nMissed ({'feed' if s.feed else 'polling'}, {s.limit}): {why}.")
-    lines.append("")
-    return "\n".join(lines)
+        notes += feedrig.missed(f"{src}, {s.limit}", s.misses)
+    return feedrig.table(first, columns, rows, notes)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=10, help="orders (fills) per run")
-    ap.add_argument("--limits", default="mock,live", help="rate-limit shapes: none,mock,live")
-    ap.add_argument("--seeds", type=int, default=3, help="runs (random seeds) per row")
     ap.add_argument("--poll", type=float, default=1.0, help="price_poll, seconds")
-    ap.add_argument("--no-write", action="store_true", help="print only")
-    summary.add_option(ap)
-    args = ap.parse_args()
-    args.argv = summary.own_argv(sys.argv[1:])
-    shapes = [x.strip() for x in args.limits.split(",") if x.strip()]
+    args, shapes = feedrig.parse(ap)
     if any(x not in feedrig.LIMITS for x in shapes) or min(args.seeds, args.orders) < 1:
         raise SystemExit("--limits from none,mock,live; --seeds and --orders >= 1")
     load_before = os.getloadavg()[0]
@@ -180,10 +147,6 @@ def main() -> None:
             print(f"  {'feed' if feed else 'polling'} {limit}: {len(s.delays)}", file=sys.stderr)
             series.append(s)
     text = report(series, args, (load_before, os.getloadavg()[0]))
-    print(text)
-    if not args.no_write:
-        summary.write_doc_section(SECTION, text)
-        print("written to docs/performance.md")
     rows = []
     for s in series:
         goal = SLACK_MS + (0 if s.feed else args.poll * 1000)
@@ -196,7 +159,7 @@ def main() -> None:
                 bool(s.delays) and p99 < goal and not s.misses,
             )
         )
-    summary.write(args.summary, rows)
+    feedrig.publish(SECTION, text, args, rows)
 
 
 if __name__ == "__main__":

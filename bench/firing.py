@@ -105,8 +105,8 @@ class Offset:
 
 
 def build_plan(args: argparse.Namespace, t0: dt.datetime) -> Any:
-    from planrunner.clock import SEOUL
-    from planrunner.model import CompiledPlan, Job, Modify, OrderSpec, Place, Policy
+    from planrunner.model import Modify, OrderSpec, Place, Policy
+    from tests.support.rehearsal import compiled, job_at
 
     grouped = args.groups * args.group_size
     alone = args.orders - grouped
@@ -120,47 +120,20 @@ def build_plan(args: argparse.Namespace, t0: dt.datetime) -> Any:
         for g in range(args.groups)
         for _ in range(args.group_size)
     ]
-    orders, jobs = {}, []
+    orders, jobs = [], []
     for i, off in enumerate(offsets):
         spec = OrderSpec(
             id=f"o{i:03d}", symbol=SYMBOLS[i % len(SYMBOLS)], side="buy", qty=1, price=PRICE
         )
-        orders[spec.id] = spec
+        orders.append(spec)
         first = t0 + dt.timedelta(seconds=off)
-        jobs.append(
-            Job(
-                id=f"{spec.id}.place",
-                at=first,
-                at_text="bench",
-                order=spec.id,
-                action=Place(spec=spec),
-            )
-        )
+        jobs.append(job_at(f"{spec.id}.place", first, Place(spec=spec)))
         for k in range(1, args.modifies + 1):
             at = first + dt.timedelta(seconds=k * args.every)
             price = PRICE + STEP * (k % 2)  # alternate: never "already at" the price
-            jobs.append(
-                Job(
-                    id=f"{spec.id}.m{k}",
-                    at=at,
-                    at_text="bench",
-                    order=spec.id,
-                    action=Modify(order=spec.id, price=price),
-                )
-            )
+            jobs.append(job_at(f"{spec.id}.m{k}", at, Modify(order=spec.id, price=price)))
     jobs.sort(key=lambda j: (j.at, j.id))
-    return CompiledPlan(
-        name="firing-bench",
-        file="<bench/firing.py>",
-        day=t0.date(),
-        tz=SEOUL,
-        exchange="KRX",
-        orders=orders,
-        jobs=tuple(jobs),
-        triggers=(),
-        policy=Policy(),
-        run_start=t0,
-    )
+    return compiled("firing-bench", t0, orders, jobs, policy=Policy())
 
 
 @dataclass

@@ -65,13 +65,13 @@ class Series:
 
 
 def build_plan(codes: list[str], start: dt.datetime) -> Any:
-    from planrunner.clock import SEOUL
-    from planrunner.model import CompiledPlan, OrderSpec, Place, Policy, PriceCond, Trigger
+    from planrunner.model import OrderSpec, Place, Policy, PriceCond, Trigger
+    from tests.support.rehearsal import compiled
 
-    orders, triggers = {}, []
+    orders, triggers = [], []
     for code in codes:
         spec = OrderSpec(id=f"o{code}", symbol=code, side="buy", qty=1, price=BID)
-        orders[spec.id] = spec
+        orders.append(spec)
         triggers.append(
             Trigger(
                 id=f"t{code}",
@@ -80,18 +80,8 @@ def build_plan(codes: list[str], start: dt.datetime) -> Any:
                 between=(dt.time(0, 0), dt.time(23, 59, 59)),  # any hour
             )
         )
-    return CompiledPlan(
-        name="bench-trigger",
-        file="bench-trigger.yaml",
-        day=start.astimezone(SEOUL).date(),
-        tz=SEOUL,
-        exchange="KRX",
-        orders=orders,
-        jobs=(),
-        triggers=tuple(triggers),
-        policy=Policy(price_poll=dt.timedelta(seconds=POLL)),
-        run_start=start,
-    )
+    policy = Policy(price_poll=dt.timedelta(seconds=POLL))
+    return compiled("bench-trigger", start, orders, triggers=triggers, policy=policy)
 
 
 def one_run(s: Series, seed: int, crossings: int, tmp: Path) -> None:
@@ -207,18 +197,15 @@ def jiggle(
 
 
 def report(series: list[Series], args: argparse.Namespace, load: tuple[float, float]) -> str:
-    command = "python bench/trigger.py" + "".join(f" {a}" for a in args.argv)
-    lines = [
-        f"Command: `{command}` (from the repo root, in `.venv`). Machine: {feedrig.machine()};"
-        f" commit {feedrig.commit()}; load average {load[0]:.2f} before, {load[1]:.2f} after."
-        f" Simulator on 127.0.0.1 (REST and WebSocket), RealClock; {args.seeds} seed(s) per "
+    first = (
+        feedrig.heading("trigger", args, load)
+        + f" Simulator on 127.0.0.1 (REST and WebSocket), RealClock; {args.seeds} seed(s) per "
         f"row, {args.crossings} crossing(s) per run; price_poll {POLL:g} s. Method: the "
-        "docstring of `bench/trigger.py`.",
-        "",
-        "| source | rate limits | symbols | reactions | p50 ms | p99 ms | max ms | goal "
-        "| ka10001 while the feed was up |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+        "docstring of `bench/trigger.py`."
+    )
+    columns = ["source", "rate limits", "symbols", "reactions", "p50 ms", "p99 ms", "max ms"]
+    columns += ["goal", "ka10001 while the feed was up"]
+    rows, notes = [], []
     for s in series:
         r = s.reactions
         goal = GOALS_MS.get(s.size) if s.feed else None
@@ -227,37 +214,25 @@ def report(series: list[Series], args: argparse.Namespace, load: tuple[float, fl
         else:
             met = r and feedrig.pct(r, 99) < goal and not s.misses and not s.ka10001_up
             told = f"< {goal:.0f} ms: " + ("met" if met else "**missed**")
-        missed = f" (+{len(s.misses)} missed)" if s.misses else ""
-        lines.append(
-            f"| {'feed' if s.feed else 'polling'} | {s.limit} | {s.size} | {len(r)}{missed}"
-            f" | {feedrig.pct(r, 50):.1f} | {feedrig.pct(r, 99):.1f}"
-            f" | {max(r, default=float('nan')):.1f} | {told}"
-            f" | {s.ka10001_up if s.feed else '(polling)'} |"
+        src = feedrig.source(s.feed)
+        rows.append(
+            f"| {src} | {s.limit} | {s.size} | {feedrig.figures(r, s.misses)}"
+            f" | {told} | {s.ka10001_up if s.feed else '(polling)'} |"
         )
-    for s in series:
-        for why in sorted(set(s.misses)):
-            src = "feed" if s.feed else "polling"
-            lines.append(f"\nMissed ({src}, {s.limit}, {s.size}): {why}.")
-    lines.append("")
-    return "\n".join(lines)
+        notes += feedrig.missed(f"{src}, {s.limit}, {s.size}", s.misses)
+    return feedrig.table(first, columns, rows, notes)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1,10,50,200", help="watched symbols, with the feed")
     ap.add_argument("--poll-sizes", default="1,10", help="watched symbols, polling")
-    ap.add_argument("--limits", default="mock,live", help="rate-limit shapes: none,mock,live")
-    ap.add_argument("--seeds", type=int, default=3, help="runs (random seeds) per row")
     ap.add_argument("--crossings", type=int, default=10, help="crossings per run")
-    ap.add_argument("--no-write", action="store_true", help="print only")
-    summary.add_option(ap)
-    args = ap.parse_args()
-    args.argv = summary.own_argv(sys.argv[1:])
+    args, shapes = feedrig.parse(ap)
 
     def ints(text: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
 
-    shapes = [x.strip() for x in args.limits.split(",") if x.strip()]
     if any(x not in feedrig.LIMITS for x in shapes) or args.seeds < 1 or args.crossings < 1:
         raise SystemExit("--limits from none,mock,live; --seeds and --crossings >= 1")
     load_before = os.getloadavg()[0]
@@ -275,10 +250,6 @@ def main() -> None:
                 print(f"  {src} {limit} {size}: {len(s.reactions)} reactions", file=sys.stderr)
                 series.append(s)
     text = report(series, args, (load_before, os.getloadavg()[0]))
-    print(text)
-    if not args.no_write:
-        summary.write_doc_section(SECTION, text)
-        print(f"written to {(feedrig.ROOT / 'docs' / 'performance.md').relative_to(feedrig.ROOT)}")
     rows = []
     for s in series:
         goal = GOALS_MS.get(s.size)
@@ -293,7 +264,7 @@ def main() -> None:
                 bool(s.reactions) and p99 < goal and not s.misses and not s.ka10001_up,
             )
         )
-    summary.write(args.summary, rows)
+    feedrig.publish(SECTION, text, args, rows)
 
 
 if __name__ == "__main__":

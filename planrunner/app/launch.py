@@ -49,6 +49,7 @@ from planrunner.redact import redact
 
 if TYPE_CHECKING:
     from planrunner.app.several import Shared
+    from planrunner.kiwoom.client import KiwoomClient
     from planrunner.kiwoom.feed import Feed
 
 
@@ -125,12 +126,46 @@ def _first_prices(plan: CompiledPlan) -> dict[str, int]:
     return prices
 
 
+def feed_prices(executor: Executor) -> tuple[PushPrices, list[Callable[[Any], None]]]:
+    """The prices the live feed pushes to a run (read through `executor` while the feed is
+    down; each logged in its price book), and where the feed's order events go: to
+    `executor`, then to each of the returned pokes (the run's order watch, once it is)."""
+    pokes: list[Callable[[Any], None]] = []
+
+    def on_order(event: Any) -> None:
+        executor.note_pushed(event)
+        for poke in pokes:
+            poke(event)
+
+    prices = PushPrices(
+        poll=lambda s: executor.quote(s, source="poll").price,
+        emit=executor.emit,
+        clock=executor.clock,
+        on_order=on_order,
+        observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
+        free=lambda: executor.client.limiter.free(QUOTE),
+    )
+    return prices, pokes
+
+
+def open_feed(url: str, client: KiwoomClient, plan: CompiledPlan, prices: PushPrices) -> Feed:
+    """The live feed at `url`, started: the prices of `plan`'s trigger symbols and every
+    order event, handed to `prices`."""
+    from planrunner.kiwoom.feed import Feed
+
+    feed = Feed(url, client.tokens, prices.listener())
+    feed.watch_prices(sorted({s for t in plan.triggers for s in symbols_of(t.when)}))
+    feed.watch_orders()
+    feed.start()
+    return feed
+
+
 def _start_feed(
     target: Target, plan: CompiledPlan, prices: PushPrices, closers: list[Callable[[], None]]
 ) -> Feed:
     """The live feed for this run: the broker's WebSocket (from the base URL), or for a
     rehearsal the embedded simulator's, served on 127.0.0.1 for the run's length."""
-    from planrunner.kiwoom.feed import Feed, ws_url_for
+    from planrunner.kiwoom.feed import ws_url_for
 
     url = ws_url_for(target.client.base_url)
     if target.simulator is not None:
@@ -140,11 +175,7 @@ def _start_feed(
         server = target.simulator.serve()
         url = server.ws_url
         closers.append(server.close)
-    feed = Feed(url, target.client.tokens, prices.listener())
-    symbols = {s for t in plan.triggers for s in symbols_of(t.when)}
-    feed.watch_prices(sorted(symbols))
-    feed.watch_orders()
-    feed.start()
+    feed = open_feed(url, target.client, plan, prices)
     closers.append(feed.close)
     return feed
 
@@ -379,21 +410,8 @@ def run_plan(
         )
         prices = None
         pokes: list[Callable[[Any], None]] = []  # the order watch, once there is one
-
-        def on_order(event: Any) -> None:
-            executor.note_pushed(event)
-            for poke in pokes:
-                poke(event)
-
         if opts.feed:
-            prices = PushPrices(
-                poll=lambda s: executor.quote(s, source="poll").price,
-                emit=emit,
-                clock=target.clock,
-                on_order=on_order,
-                observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
-                free=lambda: target.client.limiter.free(QUOTE),
-            )
+            prices, pokes = feed_prices(executor)
             if shared is not None:
                 symbols = {s for t in compiled.triggers for s in symbols_of(t.when)}
                 live_feed = shared.feed_for(prices.listener(), symbols)

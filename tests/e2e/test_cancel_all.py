@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.support.loopback import SimProcess, dry_run, run_cli, start_planrunner
@@ -38,10 +36,7 @@ def test_cancel_all_stops_the_runner_and_cancels_every_open_order(tmp_path, read
     sim = SimProcess("--codes", "open", *sim_args(reading))
     try:
         runner = start_planrunner(*dry_run(plan, sim.url, state))
-        deadline = time.monotonic() + 30
-        while len(sim.order_requests()) < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(sim.order_requests()) == 4  # two places, the modify and the trim
+        assert len(sim.wait_requests(4, timeout=30)) == 4  # two places, the modify and the trim
         done = run_cli(
             "cancel-all", str(plan), "--dry-run", "--base-url", sim.url, "--state-dir", str(state)
         )

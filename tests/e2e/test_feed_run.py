@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.e2e.test_stop_loss import PLAN, SCENARIO
-from tests.support.loopback import run_cli
+from tests.support.loopback import rehearse
 from tests.support.readings import readings, scenario_text
 
 
@@ -17,24 +17,9 @@ from tests.support.readings import readings, scenario_text
 # the market order must not be sized from, which number an event names), and all at once.
 @pytest.mark.parametrize("reading", readings("padding", "all_qty", "orig_ord_no"))
 def test_issue14_run_with_the_feed_fires_the_stop_once_and_prices_fills(tmp_path, reading):
-    plan = tmp_path / "stop.yaml"
-    plan.write_text(PLAN)
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(scenario_text(SCENARIO, reading))
-    done = run_cli(
-        "run",
-        str(plan),
-        "--feed",
-        "--scenario",
-        str(scenario),
-        "--speed",
-        # Under another reading, a faster clock: nothing moves after the 10:00 price event.
-        "400" if not reading.changed() else "2000",
-        "--format",
-        "json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    # Under another reading, a faster clock: nothing moves after the 10:00 price event.
+    speed = 400 if not reading.changed() else 2000
+    done = rehearse(tmp_path, PLAN, scenario_text(SCENARIO, reading), "--feed", speed=speed)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     infos = [e["message"] for e in lines if e.get("event") == "info"]

@@ -13,51 +13,20 @@ import json
 
 import pytest
 
-from tests.support.loopback import run_cli
+from tests.support.loopback import rehearse
+from tests.support.plan_text import falling, stop_loss
 
-PLAN = """\
-version: 1
-name: idle-end
-orders:
-  entry: {symbol: "005930", side: buy, qty: 10, price: 69500, at: "09:00:05"}
+STEPS = """\
 steps:
   - {at: "14:00", modify: {order: entry, price: 69400}}
   - {at: "15:10", cancel: {order: entry}}
-triggers:
-  - id: stop
-    when: {price: {symbol: "005930", below: 60000}}
-    market: {order: entry}
-    between: ["09:00", "15:00"]
 """
-
-SCENARIO = """\
-symbols:
-  "005930":
-    base: 70000
-    walk: false
-    path: [["09:00", 69800], ["10:00", 69400]]
-    fill: full
-"""
+PLAN = stop_loss("idle-end", below=60000, until="15:00", steps=STEPS)
+SCENARIO = falling('[["09:00", 69800], ["10:00", 69400]]', fill="full")
 
 
-def _events(tmp_path, *extra: str, scenario: str = SCENARIO, speed: str = "400") -> list[dict]:
-    plan = tmp_path / "idle.yaml"
-    plan.write_text(PLAN)
-    scenario_file = tmp_path / "scenario.yaml"
-    scenario_file.write_text(scenario)
-    done = run_cli(
-        "run",
-        str(plan),
-        "--scenario",
-        str(scenario_file),
-        "--speed",
-        speed,
-        "--format",
-        "json",
-        "--state-dir",
-        str(tmp_path / "state"),
-        *extra,
-    )
+def _events(tmp_path, *extra: str, scenario: str = SCENARIO, speed: float = 400) -> list[dict]:
+    done = rehearse(tmp_path, PLAN, scenario, *extra, speed=speed)
     assert done.returncode == 0, done.stdout + done.stderr
     return [json.loads(x) for x in done.stdout.splitlines()]
 
@@ -92,7 +61,7 @@ def test_issue14_a_filled_plan_ends_at_once_and_says_why(tmp_path, feed):
 def test_issue14_an_order_still_open_keeps_the_run_to_its_last_step(tmp_path):
     # Control: 3 of 10 fill at 10:00 and the rest stays open: every step still acts.
     partial = SCENARIO.replace("fill: full", "fill: {mode: partial, max_qty: 3}")
-    events = _events(tmp_path, "--no-feed", scenario=partial, speed="2000")
+    events = _events(tmp_path, "--no-feed", scenario=partial, speed=2000)
     assert not [e for e in events if str(e.get("message", "")).startswith("nothing more")]
     sent = [e["job"] for e in events if e.get("event") == "sent"]
     assert sent == ["entry.place", "entry.modify@14:00", "entry.cancel@15:10"], sent

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from tests.support.loopback import (
     PLANRUNNER,
     SimProcess,
     dry_run,
+    ending,
     run_cli,
     start_planrunner,
 )
@@ -172,20 +172,13 @@ def test_second_runner_refuses_and_ctrl_c_exits_130_with_a_consistent_journal(si
     plan = tmp_path / "slow.yaml"
     plan.write_text(SLOW)
     state = tmp_path / "state"
-    first = start_planrunner(*dry_run(plan, sim.url, state))
-    try:
-        deadline = time.monotonic() + 30
-        while len(sim.order_requests()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with ending(start_planrunner(*dry_run(plan, sim.url, state))) as first:
+        sim.wait_requests(3, timeout=30)
         second = _run(plan, sim, state)
         assert second.returncode == 2
         assert f"another runner (pid {first.pid})" in second.stderr
         first.send_signal(signal.SIGINT)
         out, err = first.communicate(timeout=30)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
     assert first.returncode == 130, out + err
     status = run_cli("status", str(plan), "--state-dir", str(state), "--format", "json")
     assert status.returncode == 0, status.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.loopback import RUNNER, SimProcess, run_cli, runner_env
+from tests.support.loopback import RUNNER, SimProcess, ending, run_cli, runner_env, start_planrunner
 
 
 def _plan(name: str, *, cancel_at: str = "+3s") -> str:
@@ -121,14 +121,7 @@ def test_a_second_process_on_the_same_key_is_refused_and_pointed_to_one_process(
     (second,) = _plans(tmp_path, "beta")
     state = str(tmp_path / "s")
     args = ["--dry-run", "--base-url", sim.url, "--rate-limit", "mock", "--state-dir", state]
-    proc = subprocess.Popen(
-        [*RUNNER, "run", first, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=runner_env(),
-    )
-    try:
+    with ending(start_planrunner("run", first, *args, seams=True)) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:  # the lock is taken before the run prints anything
             if "scheduled" in line:
@@ -140,10 +133,6 @@ def test_a_second_process_on_the_same_key_is_refused_and_pointed_to_one_process(
         assert "loopback-appkey" not in refused.stderr  # the key itself is never shown
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, out + err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     again = run_cli("run", second, *args)  # the first one ended: its lock went with it
     assert again.returncode == 0, again.stdout + again.stderr
     assert _refusals(sim) == []
@@ -206,27 +195,14 @@ def test_cancel_all_stops_one_plan_of_a_process_and_the_others_go_on(sim, tmp_pa
     (alpha,) = _plans(tmp_path, "alpha", cancel_at="+120s")
     (beta,) = _plans(tmp_path, "beta", cancel_at="+8s")
     args = ["--dry-run", "--base-url", sim.url, "--state-dir", str(tmp_path / "s")]
-    proc = subprocess.Popen(
-        [*RUNNER, "run", alpha, beta, *args, "--rate-limit", "mock"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=runner_env(),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while len(sim.order_requests()) < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)  # both placed and modified
-        assert len(sim.order_requests()) == 4
+    both = ["run", alpha, beta, *args, "--rate-limit", "mock"]
+    with ending(start_planrunner(*both, seams=True)) as proc:
+        assert len(sim.wait_requests(4, timeout=60)) == 4  # both placed and modified
         killed = run_cli("cancel-all", alpha, *args)
         assert killed.returncode == 0, killed.stdout + killed.stderr
         assert f"stopped runner pid {proc.pid}" in killed.stdout
         assert "entry: cancelled" in killed.stdout
         out, err = proc.communicate(timeout=120)  # beta goes on to its own cancel
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, out + err  # alpha was stopped: the worst of the two
     assert "alpha 130, beta 0" in out, out
     assert "[beta] " in out and "entry.cancel@+8s done" in " ".join(out.split())
@@ -239,23 +215,10 @@ def test_ctrl_c_stops_every_plan_of_the_process(sim, tmp_path):
     plans = _plans(tmp_path, "alpha", "beta", cancel_at="+120s")
     state = str(tmp_path / "s")
     args = ["--dry-run", "--base-url", sim.url, "--state-dir", state, "--rate-limit", "mock"]
-    proc = subprocess.Popen(
-        [*RUNNER, "run", *plans, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=runner_env(),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while len(sim.order_requests()) < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with ending(start_planrunner("run", *plans, *args, seams=True)) as proc:
+        sim.wait_requests(4, timeout=60)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, out + err
     assert "alpha 130, beta 130; exit 130" in out
     shown = run_cli("status", *plans, "--state-dir", state, "--format", "json")

@@ -8,49 +8,23 @@ import re
 
 import pytest
 
-from tests.support.loopback import run_cli
+from tests.support.loopback import rehearse
+from tests.support.plan_text import falling, stop_loss
 from tests.support.readings import readings, scenario_text
 
-PLAN = """\
-version: 1
-name: samsung-stop
-description: Bid 10 at 69,500; if the price falls below 69,000, go to market.
-orders:
-  entry: {symbol: "005930", side: buy, qty: 10, price: 69500, at: "09:00:05"}
-triggers:
-  - id: stop
-    when: {price: {symbol: "005930", below: 69000}}
-    market: {order: entry}
-    between: ["09:00", "11:00"]
-"""
-
-SCENARIO = """\
-symbols:
-  "005930":
-    base: 70000
-    walk: false
-    path: [["09:00", 69600], ["09:30", 69500], ["09:31", 69700], ["10:00", 68900]]
-    fill: {mode: partial, max_qty: 3}
-"""
+PLAN = stop_loss(
+    "samsung-stop", below=69000, until="11:00",
+    about="Bid 10 at 69,500; if the price falls below 69,000, go to market.",
+)  # fmt: skip
+SCENARIO = falling(
+    '[["09:00", 69600], ["09:30", 69500], ["09:31", 69700], ["10:00", 68900]]',
+    fill="{mode: partial, max_qty: 3}",
+)
 
 
 def _run(tmp_path, fmt: str, reading=None, speed: int = 400):
-    plan = tmp_path / "stop.yaml"
-    plan.write_text(PLAN)
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(SCENARIO if reading is None else scenario_text(SCENARIO, reading))
-    done = run_cli(
-        "run",
-        str(plan),
-        "--scenario",
-        str(scenario),
-        "--speed",
-        str(speed),
-        "--format",
-        fmt,
-        "--state-dir",
-        str(tmp_path / fmt),
-    )
+    scenario = SCENARIO if reading is None else scenario_text(SCENARIO, reading)
+    done = rehearse(tmp_path, PLAN, scenario, speed=speed, fmt=fmt)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

@@ -24,7 +24,7 @@ from planrunner.engine.journal import Journal, replay
 from planrunner.kiwoom import wire
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
-from planrunner.model import Cancel, CompiledPlan, Market, Modify, Place
+from planrunner.model import Cancel, CompiledPlan, Market, Modify, WireRequest
 from planrunner.sim import Simulator, parse_scenario
 from planrunner.sim.behaviour import Behaviour
 from tests.reliability.test_issue11_indoubt import (
@@ -36,7 +36,7 @@ from tests.reliability.test_issue11_indoubt import (
     short_settle,  # noqa: F401 (autouse: a short settle window)
     with_transport,
 )
-from tests.support.rehearsal import OPEN, Rehearsal, job, plan, spec
+from tests.support.rehearsal import OPEN, Rehearsal, entry_plan
 
 SWITCHES = [Behaviour(), *Behaviour.each_unusual()]
 
@@ -80,6 +80,44 @@ def ours(sim: Simulator) -> list[str]:
     return sorted(no for no, o in sim.orders().items() if o.remaining)
 
 
+def modify_then_cancel(place: float, modify: float, cancel: float) -> CompiledPlan:
+    """`entry` placed, moved to 69,100 (`steps[0]`), then cancelled (`steps[1]`), at these
+    minutes."""
+    moved = (modify, Modify(order="entry", price=69100))
+    return entry_plan(moved, (cancel, Cancel(order="entry")), place_at=place)
+
+
+def killed_after_intent(r: Rehearsal, tmp: Path, kind: str, **intent: object) -> WireRequest:
+    """What a run killed right after `steps[0]`'s intent leaves: `entry` (10 at 69,000)
+    placed at the broker and journaled done, then the intent of a `modify` to `price` or a
+    `cancel` of `asked` (0: all) of it, with `intent`'s fields (a cancel's also names its
+    target). Its request is returned, for the test to send as the killed process did."""
+    assert r.target is not None
+    client, clock = r.target.client, r.target.clock
+    placed = client.place("005930", "buy", 10, 69000, "limit").ord_no
+    if kind == "modify":
+        request = wire.modify_request(
+            orig_ord_no=placed, symbol="005930", price=int(intent["price"]), exchange="KRX"
+        )
+    else:
+        request = wire.cancel_request(
+            orig_ord_no=placed, symbol="005930", qty=int(intent["asked"]), exchange="KRX"
+        )
+        intent["target"] = placed
+    now = clock.now().isoformat(timespec="milliseconds")
+    base = {"job": "entry.place", "req": 0, "order": "entry", "kind": "place"}
+    with Journal(tmp / "journal.jsonl") as journal:
+        journal.open()
+        journal.append({"type": "ack", **base, "ord_no": placed, "qty": 10}, sync=True)
+        journal.append({"type": "done", "job": "entry.place"}, sync=True)
+        journal.append(
+            {"type": "intent", "job": "steps[0]", "order": "entry", "kind": kind,
+             "api_id": request.api_id, "body": request.body, "at": now, **intent},
+            sync=True,
+        )  # fmt: skip
+    return request
+
+
 def settled(result: RunResult, tmp: Path, *jobs: str) -> None:
     assert result.exit_code == 0, result.attention
     rep = replay(tmp / "journal.jsonl")
@@ -95,14 +133,7 @@ def test_issue11_slow_modify_is_adopted_later_and_the_plan_goes_on(served, tmp_p
     blocked, the order left open at the new price, exit 2)."""
     sim = served[0]
     sim.faults.add("latency:api=kt10002,ms=1200,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 0.5, Place(spec=spec())),
-            job("steps[0]", 1, Modify(order="entry", price=69100)),
-            job("steps[1]", 3, Cancel(order="entry")),
-        ],
-    )
+    compiled = modify_then_cancel(0.5, 1, 3)
     result = slow_run(served, compiled, tmp_path)
     assert len(committed(sim, "kt10002")) == 1  # never resent
     (cancel,) = committed(sim, "kt10003")
@@ -120,13 +151,10 @@ def test_issue11_slow_partial_cancel_is_adopted_later_and_the_plan_goes_on(serve
     there) and move the 6 left, not stay blocked."""
     sim = served[0]
     sim.faults.add("latency:api=kt10003,ms=1200,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 0.5, Place(spec=spec())),
-            job("steps[0]", 1, Cancel(order="entry", qty=4)),
-            job("steps[1]", 3, Modify(order="entry", price=69100)),
-        ],
+    compiled = entry_plan(
+        (1, Cancel(order="entry", qty=4)),
+        (3, Modify(order="entry", price=69100)),
+        place_at=0.5,
     )
     result = slow_run(served, compiled, tmp_path)
     (cancel,) = committed(sim, "kt10003")
@@ -142,14 +170,7 @@ def test_issue11_dropped_modify_found_at_once_goes_on(tmp_path):
     finds the new number, the step is done and the cancel acts on it."""
     r = Rehearsal(tmp_path, scenario=STILL)
     r.sim.faults.add("drop:api=kt10002,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 2, Modify(order="entry", price=69100)),
-            job("steps[1]", 3, Cancel(order="entry")),
-        ],
-    )
+    compiled = modify_then_cancel(1, 2, 3)
     result = r.run(compiled)
     assert len(r.sent("kt10002")) == 1 and len(r.sent("kt10003")) == 1
     assert ours(r.sim) == []
@@ -162,14 +183,7 @@ def test_issue11_modify_not_executed_stays_in_doubt_never_resent(tmp_path):
     waits (blocked), both are reported and the run exits 2."""
     r = Rehearsal(tmp_path, scenario=STILL)
     r.sim.faults.add("5xx:api=kt10002,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 2, Modify(order="entry", price=69100)),
-            job("steps[1]", 3, Cancel(order="entry")),
-        ],
-    )
+    compiled = modify_then_cancel(1, 2, 3)
     result = r.run(compiled)
     assert r.sent("kt10002") == [] and r.sent("kt10003") == []
     assert [e.api_id for e in r.sim.log_snapshot() if e.api_id == "kt10002"] == ["kt10002"]
@@ -196,14 +210,7 @@ def test_issue11_two_candidate_modify_results_stay_in_doubt(tmp_path, behaviour)
         return httpx.Response(500, text="Internal Server Error")
 
     with_transport(r, Answering(r.sim.transport(), "kt10002", lost))
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 2, Modify(order="entry", price=69100)),
-            job("steps[1]", 3, Cancel(order="entry")),
-        ],
-    )
+    compiled = modify_then_cancel(1, 2, 3)
     result = r.run(compiled)
     assert r.sent("kt10003") == []  # nothing cancelled: which number is ours is unknown
     assert len(r.sent("kt10002")) == 2
@@ -227,14 +234,7 @@ def test_issue11_hand_modified_identical_order_is_not_claimed(tmp_path, behaviou
         return httpx.Response(500, text="Internal Server Error")
 
     with_transport(r, Answering(r.sim.transport(), "kt10002", lost))
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 5, Place(spec=spec())),
-            job("steps[0]", 6, Modify(order="entry", price=69100)),
-            job("steps[1]", 7, Cancel(order="entry")),
-        ],
-    )
+    compiled = modify_then_cancel(5, 6, 7)
     result = r.run(compiled)
     assert r.sent("kt10003") == []
     moved = [o for o in r.sim.orders().values() if o.kind == "modify"]
@@ -259,14 +259,7 @@ def test_issue11_restart_adopts_a_modify_left_unknown_by_the_run_before(tmp_path
         raise httpx.ReadTimeout("timed out", request=request)
 
     with_transport(r, Answering(r.sim.transport(), "kt10002", late))
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 2, Modify(order="entry", price=69100)),
-            job("steps[1]", 30, Cancel(order="entry")),
-        ],
-    )
+    compiled = modify_then_cancel(1, 2, 30)
     first = r.run(compiled, stop=stop)
     assert first.exit_code != 0 and r.sent("kt10002") == [] and r.sent("kt10003") == []
     r.sim.transport().handle_request(held.pop()).read()  # the broker acts on it now
@@ -283,31 +276,10 @@ def test_issue11_restart_adopts_a_modify_sent_just_before_a_crash(tmp_path):
     """Killed after the modify's intent, its request already on its way: the restart
     finds its new number, the step is done without a resend and the cancel follows."""
     r = Rehearsal(tmp_path, scenario=STILL)
+    request = killed_after_intent(r, tmp_path, "modify", req=1, price=69100, remaining=10)
     assert r.target is not None
-    client, clock = r.target.client, r.target.clock
-    placed = client.place("005930", "buy", 10, 69000, "limit").ord_no
-    request = wire.modify_request(orig_ord_no=placed, symbol="005930", price=69100, exchange="KRX")
-    now = clock.now().isoformat(timespec="milliseconds")
-    base = {"job": "entry.place", "req": 0, "order": "entry", "kind": "place"}
-    with Journal(tmp_path / "journal.jsonl") as journal:
-        journal.open()
-        journal.append({"type": "ack", **base, "ord_no": placed, "qty": 10}, sync=True)
-        journal.append({"type": "done", "job": "entry.place"}, sync=True)
-        journal.append(
-            {"type": "intent", "job": "steps[0]", "req": 1, "order": "entry", "kind": "modify",
-             "api_id": request.api_id, "body": request.body, "at": now, "price": 69100,
-             "remaining": 10},
-            sync=True,
-        )  # fmt: skip
-    client.send(request)  # the killed process's request, which the broker executed
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 30, Modify(order="entry", price=69100)),
-            job("steps[1]", 31, Cancel(order="entry")),
-        ],
-    )
+    r.target.client.send(request)  # the killed process's request, which the broker executed
+    compiled = modify_then_cancel(1, 30, 31)
     result = r.run(compiled)
     assert len(r.sent("kt10002")) == 1
     (cancel,) = r.sent("kt10003")
@@ -328,13 +300,10 @@ def test_issue11_market_whose_cancel_is_found_late_sends_no_market_order(served,
     # 4 s: far past the client's 0.5 s and the settle window even on a loaded machine (found
     # at once, the market order would rightly go out)
     sim.faults.add("latency:api=kt10003,ms=4000,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 0.5, Place(spec=spec())),
-            job("steps[0]", 1, Market(order="entry")),
-            job("steps[1]", 5, Cancel(order="entry")),
-        ],
+    compiled = entry_plan(
+        (1, Market(order="entry")),
+        (5, Cancel(order="entry")),
+        place_at=0.5,
     )
     result = slow_run(served, compiled, tmp_path)
     assert len(committed(sim, "kt10003")) == 1
@@ -351,30 +320,16 @@ def test_issue11_restart_resumes_a_market_whose_cancel_shows_only_when_it_fires(
     the read shows the cancel took effect, and the step resumes with its market order,
     sent once (on main the step was skipped as blocked, the position cancelled, unbought)."""
     r = Rehearsal(tmp_path, scenario=STILL)
+    request = killed_after_intent(
+        r, tmp_path, "cancel", req=0, partial=False, asked=0, remaining=10, target_filled=0
+    )
     assert r.target is not None
-    client, clock = r.target.client, r.target.clock
-    placed = client.place("005930", "buy", 10, 69000, "limit").ord_no
-    request = wire.cancel_request(orig_ord_no=placed, symbol="005930", qty=0, exchange="KRX")
-    now = clock.now().isoformat(timespec="milliseconds")
-    base = {"job": "entry.place", "req": 0, "order": "entry", "kind": "place"}
-    with Journal(tmp_path / "journal.jsonl") as journal:
-        journal.open()
-        journal.append({"type": "ack", **base, "ord_no": placed, "qty": 10}, sync=True)
-        journal.append({"type": "done", "job": "entry.place"}, sync=True)
-        journal.append(
-            {"type": "intent", "job": "steps[0]", "req": 0, "order": "entry", "kind": "cancel",
-             "api_id": request.api_id, "body": request.body, "at": now, "partial": False,
-             "asked": 0, "target": placed, "remaining": 10, "target_filled": 0},
-            sync=True,
-        )  # fmt: skip
+    client = r.target.client
     travelling = threading.Timer(1.5, lambda: client.send(request))  # the killed one's
     travelling.start()
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 40, Market(order="entry")),  # 12 s of real time after 09:00
-        ],
+    compiled = entry_plan(
+        (40, Market(order="entry")),  # 12 s of real time after 09:00
+        place_at=1,
     )
     try:
         result = r.run(compiled)

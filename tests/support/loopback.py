@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,14 @@ class SimProcess:
             if e["api_id"] in ("kt10000", "kt10001", "kt10002", "kt10003") and e.get("committed")
         ]
 
+    def wait_requests(self, count: int, timeout: float) -> list[dict[str, Any]]:
+        """The order requests once there are `count` of them, or when `timeout` seconds
+        have passed (fewer, then: the caller asserts what it needs)."""
+        deadline = time.monotonic() + timeout
+        while len(self.order_requests()) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.order_requests()
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -90,12 +101,28 @@ def dry_run(plan: Path, url: str, state: Path, *more: str) -> list[str]:
     return ["run", str(plan), "--dry-run", "--base-url", url, "--state-dir", str(state), *more]
 
 
-def start_planrunner(*args: str) -> subprocess.Popen[str]:
-    """`planrunner ARGS` (PLANRUNNER) started with fake keys, its output piped as text."""
-    env = {**os.environ, **FAKE_KEYS}
+def start_planrunner(*args: str, seams: bool = False) -> subprocess.Popen[str]:
+    """`planrunner ARGS` started with fake keys, its output piped as text: the product
+    alone (PLANRUNNER), or with `seams` the test seams too (RUNNER, `runner_env`)."""
+    if seams:
+        command, env = [*RUNNER, *args], runner_env()
+    else:
+        command, env = [*PLANRUNNER, *args], {**os.environ, **FAKE_KEYS}
     return subprocess.Popen(
-        [*PLANRUNNER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
+
+
+@contextlib.contextmanager
+def ending(proc: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """`with ending(start_runner(...)) as proc:` the process is killed at the block's end
+    if it still runs then (a failed assertion must not leave it behind)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def run_cli(
@@ -108,4 +135,20 @@ def run_cli(
         env=runner_env(env),
         timeout=timeout,
         cwd=cwd,
+    )
+
+
+def rehearse(
+    tmp: Path, plan: str, scenario: str, *more: str, speed: float = 400, fmt: str = "json"
+) -> subprocess.CompletedProcess[str]:
+    """`planrunner run` (RUNNER) of the plan text `plan` on the embedded simulator playing
+    the market text `scenario` (both written under `tmp`) at `speed`, printing `fmt`, the
+    journal under `tmp/state`; `more`: other options."""
+    plan_file = tmp / "plan.yaml"
+    plan_file.write_text(plan)
+    scenario_file = tmp / "scenario.yaml"
+    scenario_file.write_text(scenario)
+    return run_cli(
+        *("run", str(plan_file), "--scenario", str(scenario_file), "--speed", f"{speed:g}"),
+        *("--format", fmt, "--state-dir", str(tmp / "state"), *more),
     )

@@ -47,3 +47,29 @@ def problems(tmp_path: Path, text: str, *, day: dt.date | None = DAY) -> list[st
     f = tmp_path / "p.yaml"
     f.write_text(text, encoding="utf-8")
     return [str(p).removeprefix(f"{f}:") for p in check_file(f, day=day, now=NOW)]
+
+
+def stop_loss(name: str, below: int, until: str, steps: str = "", about: str = "") -> str:
+    """`entry` bids 10 005930 at 69,500 from 09:00:05, then `steps` (a `steps:` block);
+    its trigger `stop` sends what is left of it to market once the price falls below
+    `below`, between 09:00 and `until`. `about`: the plan's description."""
+    description = f"description: {about}\n" if about else ""
+    return f"""\
+version: 1
+name: {name}
+{description}orders:
+  entry: {{symbol: "005930", side: buy, qty: 10, price: 69500, at: "09:00:05"}}
+{steps}triggers:
+  - {{id: stop, when: {{price: {{symbol: "005930", below: {below}}}}}, market: {{order: entry}},
+     between: ["09:00", "{until}"]}}
+"""
+
+
+def falling(path: str, fill: str) -> str:
+    """The market: 005930 alone, from 70,000 along `path` (a scenario `path`, no random
+    walk), its fills as `fill` says."""
+    return f"""\
+symbols:
+  "005930": {{base: 70000, walk: false, path: {path},
+              fill: {fill}}}
+"""

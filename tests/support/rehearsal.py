@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,9 +55,12 @@ def spec(order_id: str = "entry", **kw: object) -> OrderSpec:
 
 
 def job(job_id: str, minutes: float, action: Action) -> Job:
-    return Job(
-        id=job_id, at=at(minutes), at_text=f"+{minutes}m", order=action_order(action), action=action
-    )
+    return job_at(job_id, at(minutes), action, f"+{minutes}m")
+
+
+def job_at(job_id: str, when: dt.datetime, action: Action, text: str = "bench") -> Job:
+    """The job `job_id` doing `action` at `when` (`text`: its time as a plan would say it)."""
+    return Job(id=job_id, at=when, at_text=text, order=action_order(action), action=action)
 
 
 def plan(
@@ -66,19 +69,32 @@ def plan(
     triggers: tuple[Trigger, ...] = (),
     policy: Policy | None = None,
 ) -> CompiledPlan:
+    return compiled("t", OPEN, orders, jobs, triggers, policy)
+
+
+def compiled(
+    name: str,
+    start: dt.datetime,
+    orders: Iterable[OrderSpec],
+    jobs: Iterable[Job] = (),
+    triggers: Iterable[Trigger] = (),
+    policy: Policy | None = None,
+) -> CompiledPlan:
+    """A plan `name` of these orders, jobs and triggers on KRX, run from `start` (its day
+    is the plan's, in Seoul). Without a `policy`, the default with a generous grace: on a
+    loaded machine the first jobs (a fraction of a real second after the start) must not
+    be judged late; the lateness tests are far past it."""
     return CompiledPlan(
-        name="t",
-        file="t.yaml",
-        day=DAY,
+        name=name,
+        file=f"{name}.yaml",
+        day=start.astimezone(SEOUL).date(),
         tz=SEOUL,
         exchange="KRX",
         orders={o.id: o for o in orders},
         jobs=tuple(jobs),
-        triggers=triggers,
-        # A generous grace: on a loaded machine the rehearsal's first jobs (a fraction of a
-        # real second after its start) must not be judged late; lateness tests are far past it.
+        triggers=tuple(triggers),
         policy=policy or Policy(misfire_grace=dt.timedelta(minutes=5)),
-        run_start=OPEN,
+        run_start=start,
     )
 
 
