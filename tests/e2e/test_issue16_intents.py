@@ -15,11 +15,9 @@ import pytest
 from planrunner.app.text import status_data
 from planrunner.engine.events import ACKED, INFO, TRIGGERED
 from planrunner.engine.journal import replay
-from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import load_plan
 from planrunner.sim.behaviour import Behaviour
 from tests.support.readings import readings
-from tests.support.rehearsal import DAY, OPEN, Rehearsal
+from tests.support.rehearsal import OPEN, Rehearsal, compile_text
 
 
 class Script(list[Any]):
@@ -47,10 +45,21 @@ class Script(list[Any]):
             st[3]()
 
 
-def _compiled(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
-    f = tmp_path / "p.yaml"
-    f.write_text(text, encoding="utf-8")
-    return compile_plan(load_plan(f), day=DAY, run_start=OPEN)
+def _rehearsed(  # type: ignore[no-untyped-def]
+    tmp_path: Path, text: str, market: str, speed: float, reading: Behaviour | None = None
+):
+    """The plan text compiled for the rehearsal's day, and a rehearsal of `market`."""
+    r = Rehearsal(tmp_path, scenario=market, speed=speed, behaviour=reading)
+    return compile_text(tmp_path, text), r
+
+
+def _market(symbol: str, price: int) -> str:
+    """`symbol` alone, standing at `price` until the test moves it; at most 4 shares of an
+    order fill on each move."""
+    return (
+        f'symbols: {{"{symbol}": {{base: {price}, price: {price}, walk: false}}}}\n'
+        "default: {fill: {mode: partial, max_qty: 4}}\n"
+    )
 
 
 TRAIL_PLAN = """\
@@ -68,8 +77,7 @@ FLAT = "symbols: {'005930': {base: 70000, price: 70000, walk: false}}"
 
 
 def test_issue16_item2_trailing_level_resumes_after_a_restart(tmp_path: Path) -> None:
-    compiled = _compiled(tmp_path, TRAIL_PLAN)
-    first = Rehearsal(tmp_path, scenario=FLAT, speed=300)
+    compiled, first = _rehearsed(tmp_path, TRAIL_PLAN, FLAT, 300)
     stop = threading.Event()
     # First run: the price climbs 70,000 → 71,000 → 72,000, each move once the level
     # has followed the last; it stops the moment the level is 70,600 (2% below 72,000).
@@ -120,10 +128,7 @@ oco:
   - {id: exit, legs: [tp, sl]}
 """
 # The test moves the price itself (one move: at most 4 shares of tp fill).
-OCO_MARKET = """\
-symbols: {"000660": {base: 205000, price: 205000, walk: false}}
-default: {fill: {mode: partial, max_qty: 4}}
-"""
+OCO_MARKET = _market("000660", 205000)
 
 
 # Every reading: each resize is a partial cancel whose rest the next one must find.
@@ -131,8 +136,7 @@ default: {fill: {mode: partial, max_qty: 4}}
 def test_issue16_item3_oco_resizes_once_across_a_restart_and_cancels_on_a_whole_fill(
     tmp_path: Path, reading: Behaviour
 ) -> None:
-    compiled = _compiled(tmp_path, OCO_PLAN)
-    r = Rehearsal(tmp_path, scenario=OCO_MARKET, speed=600, behaviour=reading)
+    compiled, r = _rehearsed(tmp_path, OCO_PLAN, OCO_MARKET, 600, reading)
 
     def fill_more() -> None:  # one price move up to the offer: tp fills up to 4 more
         r.sim.set_price("000660", 209500)
@@ -205,10 +209,7 @@ oco:
   - {id: exit, legs: [tp, sl]}
 """
 # 70,000 on arrival: the buy fills 4 (at most 4 per move) and waits for more.
-BRACKET_MARKET = """\
-symbols: {"005930": {base: 70000, price: 70000, walk: false}}
-default: {fill: {mode: partial, max_qty: 4}}
-"""
+BRACKET_MARKET = _market("005930", 70000)
 
 
 # Every reading (the legs are sized from the entry's fills after its cancel; sl's cancel).
@@ -216,8 +217,7 @@ default: {fill: {mode: partial, max_qty: 4}}
 def test_issue16_item1_bracket_from_a_partial_fill_then_oco_cancel_on_a_whole_fill(
     tmp_path: Path, reading: Behaviour
 ) -> None:
-    compiled = _compiled(tmp_path, BRACKET_PLAN)
-    r = Rehearsal(tmp_path, scenario=BRACKET_MARKET, speed=600, behaviour=reading)
+    compiled, r = _rehearsed(tmp_path, BRACKET_PLAN, BRACKET_MARKET, 600, reading)
     placed: list[str] = []
 
     def leg_placed() -> None:  # both legs at the broker: the price reaches the take-profit
@@ -270,8 +270,7 @@ triggers:
 
 
 def test_issue16_item2_buy_trailing_stop_follows_the_low_and_rounds_down(tmp_path: Path) -> None:
-    compiled = _compiled(tmp_path, BUY_TRAIL_PLAN)
-    r = Rehearsal(tmp_path, scenario=FLAT, speed=300)
+    compiled, r = _rehearsed(tmp_path, BUY_TRAIL_PLAN, FLAT, 300)
     stop = threading.Event()
 
     def under_then_at_level() -> None:  # 68,900: under the level; then 69,000: at it

@@ -25,9 +25,7 @@ from planrunner.model import (
     Replace,
     Trigger,
 )
-from planrunner.plan.compile import compile_plan
-from planrunner.plan.rules import load_plan
-from tests.support.rehearsal import DAY, OPEN, Rehearsal, at, job, plan, spec
+from tests.support.rehearsal import Rehearsal, at, compile_text, job, plan, spec
 
 CAPPED = Policy(misfire_grace=dt.timedelta(minutes=5), max_order_value=800_000)
 
@@ -89,15 +87,19 @@ policy: {misfire_grace: 10m}  # a loaded machine must not make a rung late
 """
 
 
-def test_issue11_item6_adopted_ladder_never_passes_its_limit(tmp_path):
+def _hedge_by_hand(tmp_path: Path) -> Rehearsal:
+    """000660 at 190,000, and 0000139 placed by hand: sell 5 at 200,000, resting."""
     r = Rehearsal(tmp_path, scenario="symbols: {'000660': {price: 190000, walk: false}}")
-    # The adopted order rests at the broker at 200,000; the plan does not state its price.
     r.sim.set_next_ord_no(139)
     assert r.target is not None
     r.target.client.place(symbol="000660", side="sell", qty=5, price=200000, order_type="limit")
-    f = tmp_path / "p.yaml"
-    f.write_text(ADOPTED_LADDER)
-    compiled = compile_plan(load_plan(f), day=DAY, run_start=OPEN)
+    return r
+
+
+def test_issue11_item6_adopted_ladder_never_passes_its_limit(tmp_path):
+    # The adopted order rests at the broker at 200,000; the plan does not state its price.
+    r = _hedge_by_hand(tmp_path)
+    compiled = compile_text(tmp_path, ADOPTED_LADDER)
     assert compiled.orders["hedge"].price is None
     result = r.run(compiled)
     prices = [int(b["mdfy_uv"]) for b in r.sent("kt10002")]
@@ -126,13 +128,8 @@ policy: {misfire_grace: 10m}
 
 
 def test_issue11_item6_replace_without_price_keeps_the_brokers_and_the_ladder_limit(tmp_path):
-    r = Rehearsal(tmp_path, scenario="symbols: {'000660': {price: 190000, walk: false}}")
-    r.sim.set_next_ord_no(139)
-    assert r.target is not None
-    r.target.client.place(symbol="000660", side="sell", qty=5, price=200000, order_type="limit")
-    f = tmp_path / "p.yaml"
-    f.write_text(REPLACED_LADDER)
-    result = r.run(compile_plan(load_plan(f), day=DAY, run_start=OPEN))
+    r = _hedge_by_hand(tmp_path)
+    result = r.run(compile_text(tmp_path, REPLACED_LADDER))
     assert [(b["ord_qty"], b["ord_uv"]) for b in r.sent("kt10001")] == [
         ("5", "200000"),  # placed by hand
         ("5", "200000"),  # the replace: the broker's price of the order it replaced

@@ -24,14 +24,13 @@ from planrunner.engine import reconcile as reconcile_module
 from planrunner.engine.events import Event, RunResult
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal, journal_path, replay
-from planrunner.engine.runner import Runner
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
-from planrunner.model import Cancel, CompiledPlan, Modify, Place
+from planrunner.model import Cancel, CompiledPlan, Modify
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
 from planrunner.sim import Simulator, parse_scenario
-from tests.support.rehearsal import DAY, OPEN, Rehearsal, job, plan, spec
+from tests.support.rehearsal import DAY, OPEN, Rehearsal, entry_plan, run_with
 
 KEYS = {"appkey": "test-appkey-0001", "secretkey": "test-secret-0001"}
 STILL = "symbols: {'005930': {price: 70000, walk: false}}"
@@ -50,23 +49,7 @@ def committed(sim: Simulator, api_id: str) -> list[dict[str, str]]:
 
 
 def run(compiled: CompiledPlan, client: KiwoomClient, clock: VirtualClock, tmp: Path) -> RunResult:
-    events: list[Event] = []
-    journal = Journal(tmp / "journal.jsonl")
-    journal.open()
-    try:
-        ex = Executor(
-            plan=compiled,
-            client=client,
-            journal=journal,
-            clock=clock,
-            emit=events.append,
-        )
-        runner = Runner(
-            plan=compiled, executor=ex, journal=journal, clock=clock, emit=events.append
-        )
-        return runner.run()
-    finally:
-        journal.close()
+    return run_with(compiled, client, clock, Journal(tmp / "journal.jsonl"), [].append)
 
 
 class Answering(httpx.BaseTransport):
@@ -131,16 +114,10 @@ def test_issue11_item1_slow_place_is_adopted_when_it_appears_never_resent(loopba
     with KiwoomClient(env="mock", base_url=url, rate_limits=RateLimits.for_env("sim"), **KEYS) as c:
         hand = c.place("005930", "buy", 10, 69000, "limit").ord_no
     sim.faults.add("latency:api=kt10000,ms=1200,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            # 30 s after the hand-placed order (placed within ~1 s real = 20 s virtual of
-            # the restart even under load): well past the clock-skew margin that makes an
-            # identical order placed just before the request ambiguous.
-            job("entry.place", 30 / 60, Place(spec=spec())),
-            job("steps[0]", 90 / 60, Modify(order="entry", price=69100)),
-        ],
-    )
+    # 30 s after the hand-placed order (placed within ~1 s real = 20 s virtual of
+    # the restart even under load): well past the clock-skew margin that makes an
+    # identical order placed just before the request ambiguous.
+    compiled = entry_plan((90 / 60, Modify(order="entry", price=69100)), place_at=30 / 60)
     with client:
         result = run(compiled, client, clock, tmp_path)
     places = committed(sim, "kt10000")
@@ -161,13 +138,7 @@ def test_issue11_item1_place_never_found_stays_in_doubt_and_is_reported(tmp_path
     is no proof, so it is not resent; the summary says so and the run exits 2."""
     r = Rehearsal(tmp_path, scenario=STILL)
     r.sim.faults.add("5xx:api=kt10000,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 2, Cancel(order="entry")),
-        ],
-    )
+    compiled = entry_plan((2, Cancel(order="entry")), place_at=1)
     result = r.run(compiled)
     assert [e.api_id for e in r.sim.log_snapshot() if e.api_id == "kt10000"] == ["kt10000"]
     assert r.sent("kt10000", "kt10003") == []  # never resent, nothing cancelled
@@ -188,15 +159,9 @@ def test_issue11_item2_identical_hand_placed_order_is_not_claimed(tmp_path):
     assert r.target is not None
     hand = r.target.client.place("005930", "buy", 10, 69000, "limit").ord_no
     r.sim.faults.add("5xx:api=kt10000,count=1")
-    compiled = plan(
-        [spec()],
-        [
-            # Minutes after the hand-placed order on the virtual clock (which a rehearsal
-            # restarts at 09:00 after the hand-placed order went in).
-            job("entry.place", 5, Place(spec=spec())),
-            job("steps[0]", 6, Cancel(order="entry")),
-        ],
-    )
+    # Minutes after the hand-placed order on the virtual clock (which a rehearsal
+    # restarts at 09:00 after the hand-placed order went in).
+    compiled = entry_plan((6, Cancel(order="entry")), place_at=5)
     result = r.run(compiled)
     assert r.sent("kt10003") == []
     assert r.sim.order(hand).remaining == 10  # the hand-placed order is untouched
@@ -217,13 +182,7 @@ def test_issue11_item2_two_candidates_stay_in_doubt(tmp_path):
         return httpx.Response(500, text="Internal Server Error")
 
     with_transport(r, Answering(r.sim.transport(), "kt10000", lost))
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 2, Cancel(order="entry")),
-        ],
-    )
+    compiled = entry_plan((2, Cancel(order="entry")), place_at=1)
     result = r.run(compiled)
     assert len(r.sent("kt10000")) == 2 and r.sent("kt10003") == []
     assert all(o.remaining == 10 for o in r.sim.orders().values())
@@ -350,7 +309,7 @@ def test_issue11_item10_unrecognised_error_answer_is_reconciled_not_read_as_not_
         return httpx.Response(200, json={"return_code": 1, "return_msg": "처리 결과 확인 불가"})
 
     with_transport(r, Answering(r.sim.transport(), "kt10000", odd))
-    compiled = plan([spec()], [job("entry.place", 1, Place(spec=spec()))])
+    compiled = entry_plan(place_at=1)
     result = r.run(compiled)
     assert len(r.sent("kt10000")) == 1
     (placed,) = r.sim.orders()
@@ -403,7 +362,7 @@ def test_issue11_item1_after_a_crash_mid_send_the_window_counts_from_the_timeout
 
     sender = threading.Thread(target=in_flight)
     sender.start()
-    compiled = plan([spec()], [job("entry.place", 0, Place(spec=spec()))])
+    compiled = entry_plan(place_at=0)
     try:
         with client:
             result = run(compiled, client, clock, tmp_path)
@@ -428,7 +387,7 @@ def test_issue11_item1_a_place_not_found_after_a_crash_stays_in_doubt_not_resent
     client.token()
     clock.restart()
     crashed_journal(tmp_path, clock)
-    compiled = plan([spec()], [job("entry.place", 0, Place(spec=spec()))])
+    compiled = entry_plan(place_at=0)
     with client:
         result = run(compiled, client, clock, tmp_path)
     assert committed(sim, "kt10000") == []  # never (re)sent
@@ -457,13 +416,7 @@ def test_issue11_item1_an_unknown_partial_cancel_not_found_is_not_sent_again(tmp
         return inner.handle_request(request)
 
     with_transport(r, Answering(r.sim.transport(), "kt10003", late))
-    compiled = plan(
-        [spec()],
-        [
-            job("entry.place", 1, Place(spec=spec())),
-            job("steps[0]", 2, Cancel(order="entry", qty=4)),
-        ],
-    )
+    compiled = entry_plan((2, Cancel(order="entry", qty=4)), place_at=1)
     result = r.run(compiled)
     execute_late()  # after the run, if nothing was resent
     assert [c["cncl_qty"] for c in r.sent("kt10003")] == ["4"]  # once

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planrunner.app.targets import Target, build_sim, warm_up
-from planrunner.clock import SEOUL
-from planrunner.engine.events import Event, RunResult
+from planrunner.clock import SEOUL, Clock
+from planrunner.engine.events import Emit, Event, RunResult
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal
 from planrunner.engine.runner import Runner
+from planrunner.kiwoom.client import KiwoomClient
 from planrunner.model import (
     Action,
     CompiledPlan,
@@ -29,6 +30,8 @@ from planrunner.model import (
     Trigger,
     action_order,
 )
+from planrunner.plan.compile import compile_plan
+from planrunner.plan.rules import load_plan
 from planrunner.sim import parse_scenario
 from planrunner.sim.behaviour import Behaviour
 
@@ -98,6 +101,13 @@ def compiled(
     )
 
 
+def compile_text(tmp: Path, text: str) -> CompiledPlan:
+    """The plan text, written to `tmp/p.yaml`, compiled for the rehearsal's day."""
+    f = tmp / "p.yaml"
+    f.write_text(text, encoding="utf-8")
+    return compile_plan(load_plan(f), day=DAY, run_start=OPEN)
+
+
 def entry_plan(
     *steps: tuple[float, Action], place_at: float = 0.1, policy: Policy | None = None
 ) -> CompiledPlan:
@@ -107,6 +117,33 @@ def entry_plan(
     jobs = [job("entry.place", place_at, Place(spec=entry))]
     jobs += [job(f"steps[{i}]", m, action) for i, (m, action) in enumerate(steps)]
     return plan([entry], jobs, policy=policy)
+
+
+def run_with(
+    compiled: CompiledPlan,
+    client: KiwoomClient,
+    clock: Clock,
+    journal: Journal,
+    emit: Emit,
+    stop: threading.Event | None = None,
+    began: dt.datetime | None = None,
+) -> RunResult:
+    """Run `compiled` to its end through `client` on `clock`, as `planrunner run` wires the
+    executor and the runner (without the feed), writing `journal` (opened here)."""
+    journal.open()
+    try:
+        ex = Executor(plan=compiled, client=client, journal=journal, clock=clock, emit=emit)
+        return Runner(
+            plan=compiled,
+            executor=ex,
+            journal=journal,
+            clock=clock,
+            emit=emit,
+            stop=stop,
+            began=began,
+        ).run()
+    finally:
+        journal.close()
 
 
 @dataclass
@@ -150,27 +187,10 @@ class Rehearsal:
         `began`: when the runner is taken to have started (default: when it starts)."""
         assert self.target is not None
         warm_up(self.target, compiled.day)
-        journal = self.journal()
-        journal.open()
-        try:
-            ex = Executor(
-                plan=compiled,
-                client=self.target.client,
-                journal=journal,
-                clock=self.target.clock,
-                emit=self.events.append,
-            )
-            return Runner(
-                plan=compiled,
-                executor=ex,
-                journal=journal,
-                clock=self.target.clock,
-                emit=self.events.append,
-                stop=stop,
-                began=began,
-            ).run()
-        finally:
-            journal.close()
+        return run_with(
+            compiled, self.target.client, self.target.clock, self.journal(), self.events.append,
+            stop=stop, began=began,
+        )  # fmt: skip
 
     def sent(self, *api_ids: str) -> list[dict[str, str]]:
         """Bodies of the order requests the simulator accepted, oldest first."""
