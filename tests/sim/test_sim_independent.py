@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from tests.support.fresh import modules_after
 
 
 def test_the_simulator_imports_nothing_from_planrunner_kiwoom() -> None:
-    code = (
-        "import sys, json\n"
-        "import planrunner.sim, planrunner.sim.server, planrunner.sim.transport\n"
-        "from planrunner.sim import Simulator\n"
-        "Simulator().handle('POST', '/oauth2/token', {}, b'{}')\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('planrunner.kiwoom'))))\n"
+    loaded = modules_after(
+        "import planrunner.sim, planrunner.sim.server, planrunner.sim.transport",
+        "from planrunner.sim import Simulator",
+        "Simulator().handle('POST', '/oauth2/token', {}, b'{}')",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == []
+    assert sorted(m for m in loaded if m.startswith("planrunner.kiwoom")) == []
