@@ -189,11 +189,15 @@ def missed(row: str, misses: list[str]) -> list[str]:
     return [f"\nMissed ({row}): {why}." for why in sorted(set(misses))]
 
 
+def row(*cells: object) -> str:
+    """A line of a report's table."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
 def table(first: str, columns: list[str], rows: list[str], notes: list[str]) -> str:
     """A bench's report: `first` (its heading), the table of `rows` under `columns`, then
     the `notes`."""
-    head = "| " + " | ".join(columns) + " |"
-    return "\n".join([first, "", head, "|" + "---|" * len(columns), *rows, *notes, ""])
+    return "\n".join([first, "", row(*columns), "|" + "---|" * len(columns), *rows, *notes, ""])
 
 
 def publish(section: str, text: str, args: argparse.Namespace, rows: list[Any]) -> None:

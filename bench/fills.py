@@ -120,11 +120,8 @@ def report(series: list[Series], args: argparse.Namespace, load: tuple[float, fl
         d = s.delays
         goal = SLACK_MS + (0 if s.feed else args.poll * 1000)
         met = d and feedrig.pct(d, 99) < goal and not s.misses
-        src = feedrig.source(s.feed)
-        rows.append(
-            f"| {src} | {s.limit} | {feedrig.figures(d, s.misses)}"
-            f" | < {goal:.0f} ms: {'met' if met else '**missed**'} |"
-        )
+        src, told = feedrig.source(s.feed), f"< {goal:.0f} ms: {'met' if met else '**missed**'}"
+        rows.append(feedrig.row(src, s.limit, feedrig.figures(d, s.misses), told))
         notes += feedrig.missed(f"{src}, {s.limit}", s.misses)
     return feedrig.table(first, columns, rows, notes)
 

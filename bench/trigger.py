@@ -214,11 +214,8 @@ def report(series: list[Series], args: argparse.Namespace, load: tuple[float, fl
         else:
             met = r and feedrig.pct(r, 99) < goal and not s.misses and not s.ka10001_up
             told = f"< {goal:.0f} ms: " + ("met" if met else "**missed**")
-        src = feedrig.source(s.feed)
-        rows.append(
-            f"| {src} | {s.limit} | {s.size} | {feedrig.figures(r, s.misses)}"
-            f" | {told} | {s.ka10001_up if s.feed else '(polling)'} |"
-        )
+        src, ka10001 = feedrig.source(s.feed), s.ka10001_up if s.feed else "(polling)"
+        rows.append(feedrig.row(src, s.limit, s.size, feedrig.figures(r, s.misses), told, ka10001))
         notes += feedrig.missed(f"{src}, {s.limit}, {s.size}", s.misses)
     return feedrig.table(first, columns, rows, notes)
 
