@@ -49,8 +49,8 @@ def _rehearsed(  # type: ignore[no-untyped-def]
     tmp_path: Path, text: str, market: str, speed: float, reading: Behaviour | None = None
 ):
     """The plan text compiled for the rehearsal's day, and a rehearsal of `market`."""
-    r = Rehearsal(tmp_path, scenario=market, speed=speed, behaviour=reading)
-    return compile_text(tmp_path, text), r
+    compiled = compile_text(tmp_path, text)  # first, as the rehearsal's clock starts
+    return compiled, Rehearsal(tmp_path, scenario=market, speed=speed, behaviour=reading)
 
 
 def _market(symbol: str, price: int) -> str:
