@@ -313,6 +313,7 @@ def run_plan(
 
     emit = plain = steady(printer, output_failed)
     ended = False
+    setup: dt.datetime | None = None  # the rehearsal clock's hold while the run sets up
     closers: list[Callable[[], None]] = []  # the live feed and its server, last first
     try:
         if notifier is not None:
@@ -353,6 +354,10 @@ def run_plan(
             sync=True,
         )
         warm_up(target, day)
+        # A rehearsal's day starts here: what is left to set up (the live feed's
+        # connection, the runner) takes no time on its clock, or a loaded machine would
+        # make the first jobs late. The runner takes this hold over and releases it.
+        setup = target.clock.hold(target.clock.now())
         now = target.clock.now()
         emit(
             Event(
@@ -428,7 +433,9 @@ def run_plan(
             prices=prices,
             began=began,
             watch_orders=True,
+            setup=setup,
         )
+        setup = None  # the runner's now
         if runner.orders is not None:
             pokes.append(runner.orders.poke)
         result = runner.run()
@@ -459,6 +466,8 @@ def run_plan(
             notifier.send("end", redact(f"{plan.name} stopped: {type(e).__name__}: {e}"))
         raise
     finally:
+        if setup is not None:  # never handed to a runner: time goes on
+            target.clock.release(setup)
         for close in reversed(closers):
             close()
         if notifier is not None:

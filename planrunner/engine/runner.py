@@ -149,6 +149,7 @@ class Runner:
         prices: PriceSource | None = None,  # None: ka10001 polling; PushPrices: the feed
         began: dt.datetime | None = None,  # when the runner started (None: now, at run())
         watch_orders: bool = False,  # poll the orders between steps; end when nothing can act
+        setup: dt.datetime | None = None,  # a hold of the clock the caller hands over
     ):
         self.plan = plan
         self.ex = executor
@@ -190,7 +191,7 @@ class Runner:
             jobs.append(job.id)
         self._in_order: dict[str, int] = dict.fromkeys(self._order_jobs, 0)
         self._jobs: dict[str, Job] = {job.id: job for job in plan.jobs}
-        self._setup: dt.datetime | None = None  # the clock's hold while the run sets up
+        self._setup: dt.datetime | None = setup  # the clock's hold while the run sets up
         self.starts: dict[str, dt.datetime] = {}
         self.watcher = TriggerWatcher(
             plan=plan,
@@ -225,7 +226,10 @@ class Runner:
             self.began = self.clock.now()
         # A rehearsal's set-up (broker reads, scheduling) takes no time on its clock: its
         # first jobs are due a few virtual seconds after the start, a few real milliseconds.
-        self._setup = self.clock.hold(self.clock.now())
+        # The caller may have held it already (from before its own set-up: the feed's
+        # connection); the run releases that hold as its own.
+        if self._setup is None:
+            self._setup = self.clock.hold(self.clock.now())
         try:
             return self._run()
         finally:

@@ -340,7 +340,9 @@ def test_issue17_run_notify_option(tmp_path, receiver, refusing):
     assert len(failed) == 1 and f"notifications to {refusing} failed" in failed[0], failed
     assert done.stderr == ""
     texts = _messages(got)
-    assert texts[0].startswith("rejected: extra")
+    # The rejection is said (its place at 09:01 is answered while the rehearsal's clock
+    # runs on, so on a loaded machine the 09:05 trigger may be said first), and the end last.
+    assert [t for t in texts if t.startswith("rejected: extra")], texts
     assert texts[-1].startswith("notify-check ended, exit 2")
 
 
