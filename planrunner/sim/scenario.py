@@ -19,6 +19,11 @@
 
 Times are Asia/Seoul on the scenario's day, or "+30s"/"+5m" offsets from the clock's
 start. The format is documented in docs/simulator.md.
+
+A scenario is read as a plan is (`planrunner/yamlfile.py`): `09:00` and `005930` stay
+strings, duplicate keys and tags beyond plain data are refused, the file is bounded, and
+a mistake in the YAML is named with its line and column. An empty file is the default
+market.
 """
 
 from __future__ import annotations
@@ -29,28 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from planrunner.clock import parse_duration as _duration
 from planrunner.errors import UsageError
 from planrunner.sim.account import Account
+from planrunner.yamlfile import load_text, read_bounded
 
 
 class ScenarioError(UsageError):
     pass
-
-
-class _Loader(yaml.SafeLoader):
-    """Keeps `09:00` a string (YAML 1.1 reads 540) and `000660` a string (octal 432)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:int"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9_]*)$"), list("-+0123456789")
-)
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -184,10 +175,23 @@ def _symbol(symbol: str, raw: Any, default_fill: int | None) -> SymbolScenario:
         price=price,
         base=_int(raw.get("base", price), f"{where}.base"),
         path=path,
-        walk=bool(raw.get("walk", not path)),
+        walk=_flag(raw.get("walk", not path), f"{where}.walk"),
         max_fill=_max_fill(raw["fill"], f"{where}.fill") if "fill" in raw else default_fill,
         kind=_kind(raw.get("kind"), f"{where}.kind"),
     )
+
+
+# YAML 1.1's words for true and false: the reader keeps them as text (a plan's `on`
+# is not a boolean), and a scenario's `walk: no` means what it always meant.
+_WORDS = {w: v for v, ws in ((True, ("yes", "on")), (False, ("no", "off"))) for w in ws}
+
+
+def _flag(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _WORDS:
+        return _WORDS[value.lower()]
+    raise ScenarioError(f"{where}: expected true or false, got {value!r}")
 
 
 def _account(raw: object) -> Account | None:
@@ -246,10 +250,14 @@ def _start(value: object) -> dt.time | None:
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    try:
-        raw = yaml.load(text, Loader=_Loader) or {}
-    except yaml.YAMLError as e:
-        raise ScenarioError(f"{source}: {e}") from None
+    loaded = load_text(text, source, what="scenario", allow_empty=True)
+    if loaded.problems:
+        first = loaded.problems[0]
+        raise ScenarioError(f"{first.file}:{first.line}:{first.col}: {first.message}")
+    return _scenario(loaded.data or {}, source)  # empty: the default market
+
+
+def _scenario(raw: Any, source: str) -> Scenario:
     if not isinstance(raw, dict):
         raise ScenarioError(f"{source}: expected a mapping at the top")
     try:
@@ -281,7 +289,9 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bounded(p, what="scenario").decode("utf-8")
     except OSError as e:
         raise ScenarioError(f"cannot read scenario {p}: {e.strerror}") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ScenarioError(f"cannot read scenario {p}: {e}") from None
     return parse_scenario(text, str(p))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from planrunner.plan.load import MAX_BYTES, MAX_VALUES, _expanded_size
+from planrunner.yamlfile import MAX_BYTES, MAX_VALUES, _expanded_size
 from tests.support.bench import output
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from planrunner.plan.load import PlanLoader, load_file, load_text
+from planrunner.plan.load import load_file, load_text
+from planrunner.yamlfile import StrictLoader
 
 
 @pytest.mark.parametrize(
@@ -25,7 +26,7 @@ from planrunner.plan.load import PlanLoader, load_file, load_text
 def test_value_stays_as_written(text: str, stock_pyyaml: object, ours: object) -> None:
     assert yaml.safe_load(f"v: {text}")["v"] == stock_pyyaml
     assert load_text(f"v: {text}").data["v"] == ours
-    assert yaml.load(f"v: {text}", Loader=PlanLoader)["v"] == ours
+    assert yaml.load(f"v: {text}", Loader=StrictLoader)["v"] == ours
 
 
 def test_duplicate_key_is_a_problem_with_line_and_col() -> None:
@@ -38,7 +39,7 @@ def test_duplicate_key_is_a_problem_with_line_and_col() -> None:
 
 def test_plan_loader_itself_refuses_duplicates() -> None:
     with pytest.raises(yaml.constructor.ConstructorError, match="found duplicate key 'a'"):
-        yaml.load("a: 1\na: 2\n", Loader=PlanLoader)
+        yaml.load("a: 1\na: 2\n", Loader=StrictLoader)
 
 
 def test_syntax_error_is_a_value_with_line_and_col() -> None:
@@ -108,11 +109,11 @@ SCALARS = [
 ]
 
 
-@pytest.mark.parametrize("loader", ["PlanLoader", "_FastLoader"])
+@pytest.mark.parametrize("loader", ["StrictLoader", "_FastLoader"])
 def test_the_fast_resolver_gives_pyyamls_tags(loader: str) -> None:
     """`_FastResolve.resolve` replaces PyYAML's `BaseResolver.resolve` over the same
     table: every scalar, plain or quoted, and each collection gets the same tag."""
-    import planrunner.plan.load as load_module
+    import planrunner.yamlfile as load_module
 
     cls = getattr(load_module, loader)
     ours = cls("")
@@ -138,7 +139,7 @@ def test_the_fast_resolver_gives_pyyamls_tags(loader: str) -> None:
 def test_the_tree_count_is_the_expanded_size_without_aliases(text: str) -> None:
     """A document without `*` is counted as a tree; on every document the general count
     (which follows aliases) agrees with it once the aliases are written out."""
-    from planrunner.plan.load import _expanded_size, _Loader, _tree_size
+    from planrunner.yamlfile import _expanded_size, _Loader, _tree_size
 
     node = _Loader(text).get_single_node()
     expanded = yaml.safe_dump(yaml.safe_load(text), default_flow_style=True)
