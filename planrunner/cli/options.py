@@ -100,10 +100,10 @@ def fail(message: str, code: int, fmt: str = "text") -> NoReturn:
     sys.exit(code)
 
 
-def error_text(exc: BaseException) -> tuple[int, str]:
+def error_text(exc: BaseException, state_dir: Path | None = None) -> tuple[int, str]:
     """The exit code and message of a failure caught outside `error_handler` (one plan of
-    several): the same mapping; a bug's traceback goes to a crash log (call it in the
-    `except` block)."""
+    several): the same mapping; a bug's traceback goes to a crash log under `state_dir`'s
+    logs/ (the command's --state-dir; None: the default) (call it in the `except` block)."""
     if isinstance(exc, PlanError):
         return ExitCode.PLAN, "\n".join(str(p) for p in exc.problems)
     if isinstance(exc, UsageError):
@@ -116,13 +116,14 @@ def error_text(exc: BaseException) -> tuple[int, str]:
 
     from planrunner.app.crashlog import write_crash_log
 
-    log = write_crash_log(traceback.format_exc())
+    log = write_crash_log(traceback.format_exc(), state_dir)
     return ExitCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc} (traceback in {log})"
 
 
 @contextmanager
-def error_handler(fmt: str = "text") -> Iterator[None]:
-    """Map every failure to its exit code; bugs get a log file instead of a bare traceback."""
+def error_handler(fmt: str = "text", state_dir: Path | None = None) -> Iterator[None]:
+    """Map every failure to its exit code; bugs get a log file instead of a bare traceback,
+    under `state_dir`'s logs/ (the command's --state-dir; None: the default)."""
     try:
         yield
     except PlanError as e:
@@ -146,17 +147,18 @@ def error_handler(fmt: str = "text") -> Iterator[None]:
 
         from planrunner.app.crashlog import write_crash_log
 
-        log = write_crash_log(traceback.format_exc())
+        log = write_crash_log(traceback.format_exc(), state_dir)
         fail(
             f"internal error: {type(e).__name__}: {e} (traceback in {log})", ExitCode.INTERNAL, fmt
         )
 
 
 def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command body in the error handler, honouring its --format."""
+    """Wrap a command body in the error handler, honouring its --format and --state-dir
+    (where a crash log goes)."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with error_handler(kwargs.get("fmt", "text")):
+        with error_handler(kwargs.get("fmt", "text"), kwargs.get("state_dir")):
             return fn(*args, **kwargs)
 
     wrapper.__name__ = fn.__name__

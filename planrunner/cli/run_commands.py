@@ -343,7 +343,7 @@ def _run_several(
         return emit
 
     def on_error(member: Member, exc: BaseException) -> int:
-        code, text = error_text(exc)
+        code, text = error_text(exc, opts.state_dir)
         text = redact(text)
         if fmt == "json":
             say(json.dumps({"plan": member.name, "error": text, "exit_code": code}))
@@ -452,7 +452,7 @@ def status(
         try:
             data = {"file": str(plan), **one(plan)}
         except PlanrunnerError as e:
-            failed, text = error_text(e)
+            failed, text = error_text(e, state_dir)
             code = max(code, failed)
             shown.append({"file": str(plan), "error": redact(text), "exit_code": failed})
             if fmt != "json":
