@@ -169,9 +169,6 @@ def _start_feed(
 
     url = ws_url_for(target.client.base_url)
     if target.simulator is not None:
-        from planrunner.sim import Simulator
-
-        assert isinstance(target.simulator, Simulator)
         server = target.simulator.serve()
         url = server.ws_url
         closers.append(server.close)
@@ -203,9 +200,7 @@ def _codes(plan: CompiledPlan) -> set[str]:
 
 def _declare_kinds(target: Target, orders: Iterable[OrderSpec]) -> None:
     """The rehearsal's simulator grids each symbol as the plan declares it (`instrument`)."""
-    from planrunner.sim import Simulator
-
-    if isinstance(target.simulator, Simulator):
+    if target.simulator is not None:
         for spec in orders:
             if spec.instrument:
                 target.simulator.declare_kind(spec.symbol, spec.instrument)
@@ -446,7 +441,7 @@ def run_plan(
             found = reactions(
                 compiled,
                 journal.state,
-                sim.price_history,  # type: ignore[attr-defined]
+                sim.price_history,
                 target.clock.virtual_seconds(1.0),
             )
             for tid, figures in found.items():

@@ -48,7 +48,7 @@ class Target:
     client: KiwoomClient
     clock: Clock
     enforce_session: bool = True
-    simulator: object | None = None
+    simulator: Simulator | None = None  # the rehearsal's simulator (--sim only)
     notes: list[str] = field(default_factory=list)
 
 

@@ -71,10 +71,25 @@ symbols:
 SPEED = 600.0
 
 
+class _Hook(ThreadingHTTPServer):
+    """A webhook on 127.0.0.1: what arrived, and (for `_Held`) when to answer."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.got: list[Any] = []
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+
+def _hook(handler: BaseHTTPRequestHandler) -> _Hook:
+    assert isinstance(handler.server, _Hook)
+    return handler.server
+
+
 class _Receiver(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         size = int(self.headers.get("Content-Length", 0))
-        self.server.got.append(json.loads(self.rfile.read(size)))  # type: ignore[attr-defined]
+        _hook(self).got.append(json.loads(self.rfile.read(size)))
         self.send_response(200)
         self.end_headers()
 
@@ -84,12 +99,11 @@ class _Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    server.got = []  # type: ignore[attr-defined]
+    server = _Hook(_Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"json://127.0.0.1:{server.server_port}/hook", server.got  # type: ignore[attr-defined]
+        yield f"json://127.0.0.1:{server.server_port}/hook", server.got
     finally:
         server.shutdown()
         server.server_close()
@@ -273,11 +287,11 @@ class _Held(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         size = int(self.headers.get("Content-Length", 0))
-        got = self.server.got  # type: ignore[attr-defined]
-        got.append(json.loads(self.rfile.read(size))["message"])
-        if len(got) == 1:
-            self.server.arrived.set()  # type: ignore[attr-defined]
-            self.server.release.wait(30)  # type: ignore[attr-defined]
+        server = _hook(self)
+        server.got.append(json.loads(self.rfile.read(size))["message"])
+        if len(server.got) == 1:
+            server.arrived.set()
+            server.release.wait(30)
         self.send_response(200)
         self.end_headers()
 
@@ -288,8 +302,7 @@ class _Held(BaseHTTPRequestHandler):
 def test_issue17_notify_full_queue_drops_the_oldest_and_says_how_many():
     from planrunner.app.notify import QUEUE_SIZE, Notifier
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Held)
-    server.got, server.arrived, server.release = [], threading.Event(), threading.Event()  # type: ignore[attr-defined]
+    server = _Hook(_Held)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     warned: list[str] = []
     n = Notifier(
@@ -306,7 +319,7 @@ def test_issue17_notify_full_queue_drops_the_oldest_and_says_how_many():
         server.release.set()
         server.shutdown()
         server.server_close()
-    got = server.got  # type: ignore[attr-defined]
+    got = server.got
     assert got[0] == "first"
     assert got[1] == "m50\n(50 earlier message(s) dropped: queue full)"
     assert got[2:] == [f"m{i}" for i in range(51, QUEUE_SIZE + 50)]

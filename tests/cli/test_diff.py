@@ -238,8 +238,8 @@ def test_issue16_item2_git_diff_driver(repo: Path) -> None:
         "~ 09:30 modify entry price 70,100 → 70,200",
     ]
     _git(repo, "commit", "-qam", "second")
-    out = _git(repo, "log", "-p", "--ext-diff", "-1", "--format=%s").stdout
-    assert "~ 09:30 modify entry price 70,100 → 70,200" in out
+    log = _git(repo, "log", "-p", "--ext-diff", "-1", "--format=%s").stdout
+    assert "~ 09:30 modify entry price 70,100 → 70,200" in log
 
 
 @needs_git
@@ -258,8 +258,8 @@ def test_issue16_item2_git_diff_driver_added_and_invalid_plans(repo: Path) -> No
         "+ 09:30 modify entry price 70,100",
     ]
     plan.write_text(plan.read_text().replace("version: 1", "version: 2"))
-    out = _git(repo, "diff", "plans/a.yaml").stdout
-    assert "$.version: 2 must be 1" in out and "-version: 1\n+version: 2" in out
+    text = _git(repo, "diff", "plans/a.yaml").stdout
+    assert "$.version: 2 must be 1" in text and "-version: 1\n+version: 2" in text
     assert "+++ plans/a.yaml" in _git(repo, "diff", "--no-ext-diff").stdout.replace("b/", "")
 
 

@@ -17,7 +17,7 @@ GOLDEN = ROOT / "tests" / "golden"
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)
 
     def invoke(*args: str) -> tuple[int, str]:
@@ -27,7 +27,7 @@ def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     return invoke
 
 
-def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-untyped-def]
+def test_every_example_validates_and_shows(run) -> None:
     assert len(EXAMPLES) >= 6
     assert run("validate", *EXAMPLES) == (0, "")
     for plan in EXAMPLES:
@@ -49,13 +49,13 @@ def test_every_example_validates_and_shows(run) -> None:  # type: ignore[no-unty
         ("late-start", []),
     ],
 )
-def test_show_matches_golden(run, plan: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_show_matches_golden(run, plan: str, args: list[str]) -> None:
     code, out = run("show", f"plans/{plan}.yaml", "--date", "2026-11-26", *args)
     assert code == 0
     assert out == (GOLDEN / f"{plan}.txt").read_text(encoding="utf-8")
 
 
-def test_validate_reports_every_file_sorted_and_exits_1(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_every_file_sorted_and_exits_1(run, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE.replace("price: 70000", "price: 70030") + "steps: [\n")
     good = tmp_path / "good.yaml"
@@ -70,7 +70,7 @@ def test_validate_reports_every_file_sorted_and_exits_1(run, tmp_path: Path) -> 
     ]
 
 
-def test_validate_json(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_json(run, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE.replace("price: 70000", "prcie: 70000"))
     code, out = run("validate", "--format", "json", str(bad))
@@ -87,7 +87,7 @@ def test_validate_json(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     assert run("validate", "--format", "json", "plans/open-ladder.yaml") == (0, "[]\n")
 
 
-def test_show_json_has_the_documented_fields(run) -> None:  # type: ignore[no-untyped-def]
+def test_show_json_has_the_documented_fields(run) -> None:
     code, out = run(
         "show", "plans/emergency-close.yaml", "--date", "2026-11-26", "--format", "json"
     )
@@ -129,7 +129,7 @@ def _orig_numbers(out: str) -> list[str]:
     ]
 
 
-def test_issue12_item3_show_names_the_number_each_broker_reading_acts_on(run) -> None:  # type: ignore[no-untyped-def]
+def test_issue12_item3_show_names_the_number_each_broker_reading_acts_on(run) -> None:
     # place, modify price, modify qty 6 (a partial cancel of 4), modify price, cancel.
     args = ("plans/quick-relative.yaml", "--date", "2026-11-26", "--start", "09:00")
     code, out = run("show", *args, "--format", "json")
@@ -150,7 +150,7 @@ def test_issue12_item3_show_names_the_number_each_broker_reading_acts_on(run) ->
     assert run("show", *args, "--broker", "remainder=elsewhere")[0] == 1
 
 
-def test_issue12_show_predicts_under_the_scenarios_broker_and_start(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_issue12_show_predicts_under_the_scenarios_broker_and_start(run, tmp_path) -> None:
     """`show --scenario S` predicts what `run --scenario S` sends: the scenario's broker
     readings and its clock start; a --broker on the command line wins."""
     scenario = tmp_path / "s.yaml"
@@ -181,7 +181,7 @@ def test_issue12_show_predicts_under_the_scenarios_broker_and_start(run, tmp_pat
     assert run("show", *args, "--scenario", str(bad))[0] == 1
 
 
-def test_show_refuses_a_holiday_date(run) -> None:  # type: ignore[no-untyped-def]
+def test_show_refuses_a_holiday_date(run) -> None:
     code, out = run("show", "plans/open-ladder.yaml", "--date", "2026-12-25")
     assert (code, out) == (
         1,
@@ -189,7 +189,7 @@ def test_show_refuses_a_holiday_date(run) -> None:  # type: ignore[no-untyped-de
     )
 
 
-def test_schema_command_prints_the_schema(run) -> None:  # type: ignore[no-untyped-def]
+def test_schema_command_prints_the_schema(run) -> None:
     code, out = run("schema")
     assert code == 0
     assert out == (ROOT / "schemas" / "plan.schema.json").read_text()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from planrunner.app.launch import RunOptions, run_plan
+from planrunner.app.targets import Target
 from planrunner.engine.journal import replay
 from planrunner.krx import instruments, ticks
 from planrunner.plan.compile import compile_plan
@@ -43,7 +44,12 @@ class Rehearsal:
     ):
         self.events: list[Any] = []
         self.behaviour = behaviour or Behaviour()
-        keep: dict[str, Any] = {}
+        keep: dict[str, Target] = {}
+
+        def on_target(target: Target) -> None:
+            keep["target"] = target
+            _switch(target, behaviour)
+
         opts = RunOptions(
             state_dir=tmp,
             scenario=scenario or ROOT / "plans" / "scenarios" / plan.name,
@@ -54,9 +60,11 @@ class Rehearsal:
             opts,
             emit=self.events.append,
             stop=threading.Event(),
-            on_target=lambda t: (keep.update(target=t), _switch(t, behaviour)),
+            on_target=on_target,
         )
-        self.sim = keep["target"].simulator
+        sim = keep["target"].simulator
+        assert sim is not None
+        self.sim = sim
         self.plan = plan
         [self.journal] = sorted(tmp.rglob("*.jsonl"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -25,13 +26,15 @@ PLAN = stop_loss("idle-end", below=60000, until="15:00", steps=STEPS)
 SCENARIO = falling('[["09:00", 69800], ["10:00", 69400]]', fill="full")
 
 
-def _events(tmp_path, *extra: str, scenario: str = SCENARIO, speed: float = 400) -> list[dict]:
+def _events(
+    tmp_path, *extra: str, scenario: str = SCENARIO, speed: float = 400
+) -> list[dict[str, Any]]:
     done = rehearse(tmp_path, PLAN, scenario, *extra, speed=speed)
     assert done.returncode == 0, done.stdout + done.stderr
     return [json.loads(x) for x in done.stdout.splitlines()]
 
 
-def _clock(event: dict) -> dt.time:
+def _clock(event: dict[str, Any]) -> dt.time:
     return dt.datetime.fromisoformat(event["at"]).time()
 
 

@@ -45,7 +45,7 @@ class Script(list[Any]):
             st[3]()
 
 
-def _rehearsed(  # type: ignore[no-untyped-def]
+def _rehearsed(
     tmp_path: Path, text: str, market: str, speed: float, reading: Behaviour | None = None
 ):
     """The plan text compiled for the rehearsal's day, and a rehearsal of `market`."""

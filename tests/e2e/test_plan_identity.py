@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -81,7 +82,7 @@ def sim():
     s.close()
 
 
-def _run(plan: Path, sim: SimProcess, state: Path, **kw: bool):
+def _run(plan: Path, sim: SimProcess, state: Path, **kw: Any):
     opts = RunOptions(mode="dry-run", base_url=sim.url, state_dir=state, **kw)
     events: list[str] = []
     result = run_plan(plan, opts, emit=lambda e: events.append(e.message), stop=threading.Event())

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from planrunner.engine.events import Event, RunResult
 from planrunner.engine.journal import replay
@@ -223,10 +224,10 @@ class Driven:
     """A run on a long trigger window whose market the test moves with `set_price` once
     the run has reacted to the previous move: nothing depends on how fast this machine is."""
 
-    def __init__(self, tmp_path: Path, compiled: CompiledPlan, **kw: object):
+    def __init__(self, tmp_path: Path, compiled: CompiledPlan, **kw: Any):
         self.r = Rehearsal(
             tmp_path, scenario="symbols: {'005930': {price: 69500, walk: false}}", **kw
-        )  # type: ignore[arg-type]
+        )
         self.stop = threading.Event()
         self.result: RunResult | None = None
         self.thread = threading.Thread(target=self._run, args=(compiled,), daemon=True)

@@ -7,7 +7,8 @@ skipped action says why.
 
 from __future__ import annotations
 
-from planrunner.model import Cancel, Market, Modify, Place, Policy
+from planrunner.engine.events import RunResult
+from planrunner.model import Cancel, Market, Modify, OrderSpec, Place, Policy
 from tests.support.rehearsal import Rehearsal, at, entry_plan, job, plan, spec
 
 HYNIX = """
@@ -20,28 +21,28 @@ symbols:
 """
 
 
-def _sell() -> object:
+def _sell() -> OrderSpec:
     return spec("exit", symbol="000660", side="sell", qty=20, price=205000)
 
 
-def _market_with_slow_cancel(tmp_path, fill: str) -> Rehearsal:
+def _market_with_slow_cancel(tmp_path, fill: str) -> tuple[Rehearsal, RunResult]:
     r = Rehearsal(tmp_path, scenario=HYNIX.replace("FILL", fill))
     # The cancel spends 20 s on the rehearsal clock in flight: the 09:02:10 price point
     # arrives while it travels, so the broker fills before it cancels.
     r.sim.faults.add("latency:api=kt10003,ms=100")
     exit_ = _sell()
-    r.result = r.run(
+    result = r.run(
         plan(
             [exit_],
             [job("exit.place", 0.1, Place(spec=exit_)), job("steps[0]", 2, Market(order="exit"))],
         )
     )
-    return r
+    return r, result
 
 
 def test_fill_while_the_cancel_is_in_flight_sends_only_the_confirmed_remainder(tmp_path):
-    r = _market_with_slow_cancel(tmp_path, "{mode: partial, max_qty: 6}")
-    assert r.result.exit_code == 0, r.result.attention
+    r, result = _market_with_slow_cancel(tmp_path, "{mode: partial, max_qty: 6}")
+    assert result.exit_code == 0, result.attention
     [cancel] = [o for o in r.sim.orders().values() if o.kind == "cancel"]
     market = [b for b in r.sent("kt10001") if b["trde_tp"] == "3"]
     assert cancel.qty == 14  # 6 of 20 filled in flight: the broker cancelled 14
@@ -50,14 +51,14 @@ def test_fill_while_the_cancel_is_in_flight_sends_only_the_confirmed_remainder(t
 
 
 def test_a_cancel_refused_because_the_order_filled_places_nothing_at_market(tmp_path):
-    r = _market_with_slow_cancel(tmp_path, "full")
+    r, result = _market_with_slow_cancel(tmp_path, "full")
     assert [b["trde_tp"] for b in r.sent("kt10001")] == ["0"]  # only the original order
     refused = [e for e in r.sim.log_snapshot() if e.api_id == "kt10003"]
     assert len(refused) == 1 and refused[0].return_code != 0 and not refused[0].committed
-    assert r.result.jobs["steps[0]"] == (
+    assert result.jobs["steps[0]"] == (
         "skipped (filled before the cancel: nothing left to send at market)"
     )
-    assert r.result.exit_code == 0
+    assert result.exit_code == 0
 
 
 def test_market_after_the_close_cancels_nothing(tmp_path):

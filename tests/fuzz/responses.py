@@ -211,7 +211,7 @@ class Answer:
     status: int = 200
     content: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
-    raises: type[Exception] | None = None
+    raises: type[httpx.TransportError] | None = None
 
     def __repr__(self) -> str:
         if self.raises is not None:
@@ -434,7 +434,7 @@ def _typed(call: str, outcome: object) -> list[str]:
     if not isinstance(outcome, want):
         return [f"{call} returned {type(outcome).__name__}, not {want.__name__}"]
     item = {"open_orders": types.OpenOrder, "fills": types.Fill}.get(call)
-    if item and not all(isinstance(x, item) for x in outcome):  # type: ignore[attr-defined]
+    if item and not all(isinstance(x, item) for x in outcome):
         return [f"{call} returned items that are not {item.__name__}"]
     acks = types.PlaceAck | types.ModifyAck | types.CancelAck
     if isinstance(outcome, acks) and (not isinstance(outcome.ord_no, str) or not outcome.ord_no):

@@ -27,8 +27,12 @@ def _push_until_seen(live: Live, rec: Recorder) -> None:
     (Kiwoom does not replay either)."""
     for price in range(70200, 71000, 100):
         live.sim.set_price("005930", price)
+
+        def pushed(r: Recorder, p: int = price) -> bool:
+            return p in r.prices()
+
         with contextlib.suppress(AssertionError):
-            rec.wait(lambda r, p=price: p in r.prices(), timeout=3)
+            rec.wait(pushed, timeout=3)
             return
     raise AssertionError(f"no price pushed after the reconnect: {rec.states}")
 

@@ -58,7 +58,7 @@ def test_empty_file_and_unsafe_tag_are_problems() -> None:
     assert bad[0].message == f"the YAML tag {tag} is not part of the plan language"
 
 
-def test_unreadable_file_is_a_problem(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_file_is_a_problem(tmp_path) -> None:
     missing = tmp_path / "nope.yaml"
     (problem,) = load_file(missing).problems
     assert str(problem) == f"{missing}:1:1: $: cannot read: No such file or directory"

@@ -13,6 +13,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -32,7 +33,15 @@ from planrunner.plan.rules import load_plan
 from planrunner.sim import Simulator, parse_scenario
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, entry_plan, run_with
 
-KEYS = {"appkey": "test-appkey-0001", "secretkey": "test-secret-0001"}
+
+class Keys(TypedDict):
+    """KiwoomClient's key arguments, typed so `**KEYS` type-checks."""
+
+    appkey: str
+    secretkey: str
+
+
+KEYS: Keys = {"appkey": "test-appkey-0001", "secretkey": "test-secret-0001"}
 STILL = "symbols: {'005930': {price: 70000, walk: false}}"
 
 
@@ -321,7 +330,7 @@ def test_issue11_item10_unrecognised_error_answer_is_reconciled_not_read_as_not_
 # ---- item 1 after a crash, and unknown modify/cancel ----------------------------------
 
 
-def crashed_journal(tmp: Path, clock: VirtualClock) -> dict[str, object]:
+def crashed_journal(tmp: Path, clock: VirtualClock) -> dict[str, str]:
     """The journal a run leaves when it is killed after the place's intent was written
     and fsynced: the intent, and no outcome. Returns the intent's body."""
     body = {"dmst_stex_tp": "KRX", "stk_cd": "005930", "ord_qty": "10", "ord_uv": "69000"}

@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from planrunner.app import launch
-from planrunner.app.targets import Target
+from planrunner.app.targets import Target, build_sim
 from planrunner.cli import cli
 from planrunner.clock import SEOUL, VirtualClock
 from planrunner.kiwoom import exceptions as e
@@ -116,7 +116,7 @@ def test_sim_run_shows_no_key_and_no_token(
     tmp_path: Path, plan: Path, records: Records, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     targets: list[Target] = []
-    real_build_sim = launch.build_sim
+    real_build_sim = build_sim  # what launch calls
 
     def keep(*args: Any, **kwargs: Any) -> Target:
         target = real_build_sim(*args, **kwargs)

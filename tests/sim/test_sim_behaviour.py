@@ -15,7 +15,8 @@ FILLS = {"qry_tp": "0", "sell_tp": "0", "stex_tp": "0"}
 
 
 def _open(raw: Raw) -> list[dict[str, str]]:
-    return raw.call("ka10075", LIST)["oso"]
+    orders: list[dict[str, str]] = raw.call("ka10075", LIST)["oso"]
+    return orders
 
 
 def test_defaults_are_unchanged(sim: Simulator, raw: Raw) -> None:

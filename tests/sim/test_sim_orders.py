@@ -187,7 +187,8 @@ def test_open_orders_and_fills_page_with_cont_yn_and_next_key(clock: ManualClock
         raw.login()
         numbers = [raw.buy(qty=1, price=69_000)["ord_no"] for _ in range(5)]
         body = {"all_stk_tp": "0", "trde_tp": "2", "stex_tp": "0"}
-        seen, headers = [], {}
+        seen: list[str] = []
+        headers: dict[str, str] = {}
         for _ in range(5):
             resp = raw.post("ka10075", body, headers=headers)
             seen += [o["ord_no"] for o in resp.json()["oso"]]

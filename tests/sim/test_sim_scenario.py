@@ -53,7 +53,7 @@ def test_a_missing_scenario_file_is_a_usage_error(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
 
 
-def _buy(qty: int, price: int):  # type: ignore[no-untyped-def]
+def _buy(qty: int, price: int):
     from planrunner.sim.broker import NewOrder
 
     return NewOrder(symbol="005930", side="buy", trde_tp="0", exchange="KRX", qty=qty, price=price)

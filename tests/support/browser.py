@@ -131,7 +131,8 @@ class Browser:
                     )
                 self._buf += chunk
         msg, self._buf = self._buf.split(b"\0", 1)
-        return json.loads(msg)
+        message: dict[str, Any] = json.loads(msg)
+        return message
 
     def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
         self._next += 1

@@ -55,8 +55,8 @@ def install(record_file: str) -> None:
             raise ConnectionRefusedError(f"netguard: {address[0]} refused")
         real_connect(self, address)
 
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
-    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    socket.socket.connect = connect  # type: ignore[method-assign, assignment]
     record("installed", "-", "-")
 
 

@@ -32,7 +32,7 @@ from planrunner.model import (
 )
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
-from planrunner.sim import parse_scenario
+from planrunner.sim import Simulator, parse_scenario
 from planrunner.sim.behaviour import Behaviour
 
 DAY = dt.date(2026, 11, 26)  # a Thursday, a KRX trading day
@@ -167,11 +167,11 @@ class Rehearsal:
             prices={},
         )
         if self.behaviour is not None:
-            self.target.simulator.set_behaviour(self.behaviour)
+            self.sim.set_behaviour(self.behaviour)
 
     @property
-    def sim(self):  # the simulator, for its request log and book
-        assert self.target is not None
+    def sim(self) -> Simulator:  # the simulator, for its request log and book
+        assert self.target is not None and self.target.simulator is not None
         return self.target.simulator
 
     def journal(self) -> Journal:
