@@ -51,12 +51,6 @@ class Token:
         return self.expires.astimezone(SEOUL).strftime(EXPIRES_FORMAT)
 
 
-def default_cache_dir() -> Path:
-    """`$XDG_STATE_HOME/planrunner/tokens` (or ~/.local/state/planrunner/tokens)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "planrunner" / "tokens"
-
-
 def cache_file(directory: Path, *, env: str, base_url: str, appkey: str) -> Path:
     digest = hashlib.sha256(f"{base_url}\0{appkey}".encode()).hexdigest()[:16]
     return directory / f"{env}-{digest}.json"

@@ -78,19 +78,12 @@ def _calendar(year: int) -> dict[dt.date, str]:
     return {day: str(cal.get(day)) for day in sorted(cal)}
 
 
-@lru_cache(maxsize=32)
-def _holidays(year: int) -> frozenset[dt.date]:
-    return frozenset(_calendar(year))
-
-
 def holiday_name(day: dt.date) -> str | None:
-    if day not in _holidays(day.year):
-        return None
-    return _calendar(day.year)[day]
+    return _calendar(day.year).get(day)
 
 
 def is_trading_day(day: dt.date) -> bool:
-    return day.weekday() < 5 and day not in _holidays(day.year)
+    return day.weekday() < 5 and day not in _calendar(day.year)
 
 
 def next_trading_day(day: dt.date, *, include: bool = True) -> dt.date:
@@ -228,6 +221,27 @@ def _read_yaml(text: str, where: str) -> dict[str, Any]:
     return data
 
 
+def _read_user_yaml(path: str) -> dict[str, Any]:
+    """The user's calendar file, read as a plan is (planrunner/yamlfile.py: times and
+    dates stay strings, duplicate keys and tags beyond plain data refused, bounded); a
+    mistake in the YAML is a UsageError naming file:line:col."""
+    from planrunner.errors import UsageError
+    from planrunner.yamlfile import load_text, read_bounded
+
+    try:
+        text = read_bounded(path, what="calendar").decode("utf-8")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise UsageError(f"cannot read calendar file {path}: {e}") from None
+    loaded = load_text(text, path, what="calendar", allow_empty=True)
+    if loaded.problems:
+        first = loaded.problems[0]
+        raise UsageError(f"{first.file}:{first.line}:{first.col}: {first.message}")
+    data = loaded.data or {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping")
+    return data
+
+
 @lru_cache(maxsize=4)
 def _calendar_for(user_file: str | None) -> Calendar:
     text = package_text("data/sessions.yaml")
@@ -238,14 +252,13 @@ def _calendar_for(user_file: str | None) -> Calendar:
         from planrunner.errors import UsageError
 
         try:
-            from pathlib import Path
-
-            utext = Path(user_file).read_text(encoding="utf-8")
             u_regimes, u_kinds, u_special, u_applied = _parse_calendar(
-                _read_yaml(utext, user_file), user_file
+                _read_user_yaml(user_file), user_file
             )
         except OSError as e:
             raise UsageError(f"cannot read calendar file {user_file}: {e.strerror}") from None
+        except UsageError:
+            raise
         except (ValueError, KeyError, TypeError, IndexError) as e:
             raise UsageError(f"calendar file {user_file}: {e}") from None
         regimes += u_regimes

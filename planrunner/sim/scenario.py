@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planrunner.clock import parse_duration as _duration
+from planrunner.clock import parse_duration
 from planrunner.errors import UsageError
 from planrunner.sim.account import Account
 from planrunner.yamlfile import load_text, read_bounded
@@ -42,13 +42,6 @@ from planrunner.yamlfile import load_text, read_bounded
 
 class ScenarioError(UsageError):
     pass
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    try:
-        return _duration(text)
-    except ValueError as e:
-        raise ScenarioError(str(e)) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

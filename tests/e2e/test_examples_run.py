@@ -18,6 +18,7 @@ from planrunner.app.launch import RunOptions, run_plan
 from planrunner.app.targets import Target
 from planrunner.engine.journal import replay
 from planrunner.krx import instruments, ticks
+from planrunner.model import trigger_job
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan, parse_offset
 from planrunner.sim.behaviour import Behaviour
@@ -296,7 +297,7 @@ def _show_matches_run(r: Rehearsal) -> int:
         padding=r.behaviour.padding,
     )
     predicted = {j.id: j.requests for j in compiled.jobs}
-    predicted |= {f"trigger:{t.id}": t.requests for t in compiled.triggers}
+    predicted |= {trigger_job(t.id): t.requests for t in compiled.triggers}
     # An oco resize is `oco:GROUP:LEG@FILLED`: one prediction per leg.
     resizes = {f"oco:{g.id}:{leg}": reqs for g in compiled.oco for leg, reqs in g.requests.items()}
     intents = [x for x in state.records if x.get("type") == "intent"]

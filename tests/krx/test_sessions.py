@@ -262,3 +262,33 @@ def test_issue15_item3_show_and_run_follow_the_calendar_file(
     opts = RunOptions(state_dir=tmp_path / "state", date=dt.date(2026, 11, 26), speed=4000)
     with pytest.raises(PlanError, match="09:00:05 is outside the hours"):
         run_plan(plan, opts, emit=lambda e: None, stop=threading.Event())
+
+
+# Issue 13: the user's calendar file is read by the plan's YAML reader (planrunner/yamlfile.py).
+
+
+def test_issue13_a_duplicate_key_in_the_calendar_file_is_refused_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the second `apply_announced` silently won over the first."""
+    from planrunner.errors import UsageError
+
+    f = tmp_path / "calendar.yaml"
+    f.write_text("apply_announced: [krx-extended-hours]\napply_announced: []\n")
+    monkeypatch.setenv(days.CALENDAR_ENV, str(f))
+    with pytest.raises(UsageError, match=rf"^{f}:2:1: duplicate key 'apply_announced'"):
+        days.calendar()
+
+
+def test_issue13_unquoted_times_in_the_calendar_file_stay_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """YAML 1.1 read an unquoted `08:30` as the number 510; the plan's reader keeps it."""
+    f = tmp_path / "calendar.yaml"
+    f.write_text(
+        "regimes:\n  KRX:\n    - id: krx-2031\n      from: 2031-01-02\n      source: test\n"
+        "      windows: {pre_open: [08:40, 09:10], regular: [09:10, 15:30]}\n"
+    )
+    monkeypatch.setenv(days.CALENDAR_ENV, str(f))
+    assert days.calendar().regime("KRX", dt.date(2031, 3, 4)).id == "krx-2031"
+    assert days.session(dt.date(2031, 3, 4)).regular.start == hm("09:10")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import pytest
 
 from planrunner.sim import Simulator
 from planrunner.sim.server import SimServer
+from tests.support.loopback import SimProcess
 from tests.support.sim import Raw, msg_code
 
 
@@ -74,31 +74,18 @@ def test_commit_then_drop_closes_the_socket_without_an_answer(sim: Simulator, re
 
 
 def test_planrunner_sim_prints_its_url_first_and_stops_on_sigterm() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "planrunner",
-            "sim",
-            "--port",
-            "0",
-            "--start",
-            "2026-11-26T09:30",
-            "--first-ord-no",
-            "139",
-            "--fault",
-            "rate_limit:api=ka10001,count=1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # SimProcess reads the first line and refuses anything but the URL.
+    sim = SimProcess(
+        "--start", "2026-11-26T09:30", "--first-ord-no", "139",
+        "--fault", "rate_limit:api=ka10001,count=1",
+    )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:") and url.rsplit(":", 1)[1].isdigit()
-        assert proc.stdout.readline().startswith("clock: virtual from 2026-11-26T09:30:00+09:00")
-        with httpx.Client(base_url=url) as http:
+        assert sim.url.startswith("http://127.0.0.1:") and sim.url.rsplit(":", 1)[1].isdigit()
+        assert sim.proc.stdout is not None
+        assert sim.proc.stdout.readline().startswith(
+            "clock: virtual from 2026-11-26T09:30:00+09:00"
+        )
+        with httpx.Client(base_url=sim.url) as http:
             raw = Raw(http)
             raw.login()
             assert raw.buy(qty=1, price=69_000)["ord_no"] == "0000139"
@@ -110,9 +97,8 @@ def test_planrunner_sim_prints_its_url_first_and_stops_on_sigterm() -> None:
             ("ka10001", None),
         ]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
+        sim.close()  # SIGTERM
+    assert sim.proc.returncode == 0
 
 
 def test_planrunner_sim_refuses_a_bad_fault_spec() -> None:
