@@ -34,5 +34,6 @@ def test_issue13_no_mypy_override_silences_the_tests() -> None:
     assert isinstance(overrides, list)
     for override in overrides:
         assert not override.get("ignore_errors"), override
-        if any(str(m).startswith("tests") for m in override.get("module", [])):
-            assert override.get("check_untyped_defs") is True, override
+        assert override.get("check_untyped_defs", True) is True, override
+    [tests] = [o for o in overrides if o.get("module") == ["tests.*"]]
+    assert tests["check_untyped_defs"] is True

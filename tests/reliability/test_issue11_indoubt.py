@@ -58,7 +58,8 @@ def committed(sim: Simulator, api_id: str) -> list[dict[str, str]]:
 
 
 def run(compiled: CompiledPlan, client: KiwoomClient, clock: VirtualClock, tmp: Path) -> RunResult:
-    return run_with(compiled, client, clock, Journal(tmp / "journal.jsonl"), [].append)
+    events: list[Event] = []
+    return run_with(compiled, client, clock, Journal(tmp / "journal.jsonl"), events.append)
 
 
 class Answering(httpx.BaseTransport):
