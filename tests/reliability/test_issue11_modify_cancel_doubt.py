@@ -14,6 +14,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,7 +88,7 @@ def modify_then_cancel(place: float, modify: float, cancel: float) -> CompiledPl
     return entry_plan(moved, (cancel, Cancel(order="entry")), place_at=place)
 
 
-def killed_after_intent(r: Rehearsal, tmp: Path, kind: str, **intent: object) -> WireRequest:
+def killed_after_intent(r: Rehearsal, tmp: Path, kind: str, **intent: Any) -> WireRequest:
     """What a run killed right after `steps[0]`'s intent leaves: `entry` (10 at 69,000)
     placed at the broker and journaled done, then the intent of a `modify` to `price` or a
     `cancel` of `asked` (0: all) of it, with `intent`'s fields (a cancel's also names its
