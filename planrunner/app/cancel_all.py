@@ -23,9 +23,9 @@ from planrunner.app.identity import real_clock_day
 from planrunner.app.several import ACK_SECONDS, stop_request
 from planrunner.app.targets import build_remote, keys_from_env
 from planrunner.clock import SEOUL
+from planrunner.engine.attention import doubts
 from planrunner.engine.events import INFO, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
-from planrunner.engine.attention import doubts
 from planrunner.engine.journal import Journal, holder_pid, journal_path
 from planrunner.engine.outcome import Kind
 from planrunner.engine.reconcile import foreign_numbers, reconcile

@@ -118,8 +118,7 @@ class OnlyTwins(Exception):
         super().__init__(
             f"an identical order {listed} was already open before our request; ours not seen"
             if len(numbers) == 1
-            else f"identical orders {listed} were already open before our request; "
-            "ours not seen"
+            else f"identical orders {listed} were already open before our request; ours not seen"
         )
 
 
