@@ -1,6 +1,6 @@
 """Inject broker and network faults into whole runs: intent met, or precisely reported.
 
-    python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10]
+    python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10] [--only N,...]
                            [--orders 4] [--no-timeouts] [--kinds K,...] [--keep] [--json]
                            [--summary FILE]
 
@@ -728,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary.add_option(ap)
     args = ap.parse_args(argv)
+    if args.only:
+        args.runs = len(args.only)
     unknown = set(filter(None, args.kinds.split(","))) - set(KINDS + LOCAL_KINDS + SLOW_KINDS)
     if unknown:
         ap.error(f"unknown fault kinds: {sorted(unknown)}")
