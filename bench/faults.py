@@ -296,6 +296,7 @@ class Outcome:
     report: str = ""
     claimed: int = 0  # requests naming a hand-placed order's number, or changes to it
     unannounced: int = 0  # requests the simulator committed without a complete intent
+    seconds: float = 0.0  # the scenario's wall time, set-up and checks included
 
     @property
     def bad(self) -> bool:
@@ -585,6 +586,7 @@ def complete_lines(f: Faulted) -> Path:
 def one_scenario(
     run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int, kinds: tuple[str, ...]
 ) -> Outcome:
+    began = time.monotonic()
     f = run_with_faults("faults", run, seed, sim, proxy, work, n, kinds)
     gen, rc, summary = f.gen, f.rc, f.summary
     res = Outcome(
@@ -595,6 +597,7 @@ def one_scenario(
         claimed=f.claimed,
         unannounced=f.unannounced,
     )
+    res.seconds = time.monotonic() - began
     # The journal's last line is cut where the file size limit fell (the fault itself):
     # its complete lines are checked, as the next run reads them.
     res.check = c = check_run(gen, f.log, f.orders, complete_lines(f), all_done=rc == 0)
@@ -740,12 +743,20 @@ def main(argv: list[str] | None = None) -> int:
     done: list[Outcome] = []
     elapsed = run_workers(worker, done, args, work)
     by_kind: dict[str, int] = {}
+    seconds_by_kind: dict[str, list[float]] = {}
     for r in done:
         for f in r.faults:
             k = f.split(":", 1)[0]
             if k == "latency" and int(f.split("ms=", 1)[1].split(",", 1)[0]) >= 10_000:
                 k = "latency_past_timeout"
             by_kind[k] = by_kind.get(k, 0) + 1
+            seconds_by_kind.setdefault(k, []).append(r.seconds)
+    # Where the time goes: scenario seconds (each worker runs one at a time) against CPU
+    # seconds (runner and simulator processes, and this one) on the machine's CPUs.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime
+    busy = sum(r.seconds for r in done)
     totals = {
         "scenarios": len(done),
         "faults_armed": sum(len(r.faults) for r in done),
@@ -763,6 +774,11 @@ def main(argv: list[str] | None = None) -> int:
         "sent_without_intent": sum(r.unannounced for r in done),
         "armed_by_kind": by_kind,
         "elapsed_s": round(elapsed, 1),
+        "scenario_s_total": round(busy, 1),
+        "scenario_s_mean_by_kind": {
+            k: round(sum(v) / len(v), 1) for k, v in sorted(seconds_by_kind.items())
+        },
+        "cpu_s": round(cpu, 1),
     }
     print(f"scenarios {totals['scenarios']} ({args.orders} orders each)")
     print(f"faults injected {totals['faults_injected']} (armed {totals['faults_armed']}: ", end="")
@@ -776,6 +792,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unexpected requests {totals['unexpected']} (allowed only on orders named)")
     print(f"journal errors {totals['journal_errors']}")
     print(f"requests sent without a complete intent {totals['sent_without_intent']}")
+    if done:
+        slow = ", ".join(f"{k} {v}" for k, v in totals["scenario_s_mean_by_kind"].items())
+        print(
+            f"time: scenarios {busy:.0f} s in all ({busy / len(done):.1f} s each; by fault "
+            f"kind: {slow}), CPU {cpu:.0f} s ({cpu / len(done):.2f} s each) on "
+            f"{os.cpu_count()} CPUs"
+        )
     finish(args, totals, elapsed, work, clean=totals["neither"] == 0)
     bad = totals["neither"] + totals["duplicates"] + totals["claimed_not_ours"]
     t = totals
