@@ -553,16 +553,19 @@ class BrokerChecks:
         orders already at the broker with the request's very fields (`{"twins": [...]}`,
         journaled with the intent; reconcile.py never claims them). Open orders (ka10075),
         and today's fills (ka10076) for a type that fills on arrival, whose twin would no
-        longer be open. A read that fails costs the evidence, not the order: `{}`, and a
-        reconcile then keeps a candidate stamped in the intent's own second in doubt."""
+        longer be open (`twins_read` says which were read). A read that fails costs the
+        evidence, not the order: `{}`, and a reconcile then keeps a candidate stamped in
+        the intent's own second in doubt (as it does one no longer open when only the
+        open orders were read)."""
+        fills = spec.order_type in FILLS_ON_ARRIVAL
         try:
             rows: list[OpenOrder | Fill] = list(self.client.open_orders(symbol=spec.symbol))
-            if spec.order_type in FILLS_ON_ARRIVAL:
+            if fills:
                 rows += self.client.fills(symbol=spec.symbol)
         except KiwoomError:
             return {}
         same = {o.ord_no for o in rows if identical(o, request.api_id, request.body)}
-        return {"twins": sorted(same)}
+        return {"twins": sorted(same), "twins_read": "open+fills" if fills else "open"}
 
     def _check_session(self, order_type: str, exchange: str, job_id: str) -> None:
         """Whether the session takes this order type when the request will be sent."""

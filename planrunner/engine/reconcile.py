@@ -11,9 +11,10 @@ open orders (ka10075) and today's orders with fills (ka10076).
   the broker listed before the POST (execute.py reads them: an order stamped in the
   intent's own whole second cannot be told from ours by time). One candidate → adopted
   (`ack`, reconciled). Two or more, one whose time the broker does not tell or that is
-  within CLOCK_SKEW_SECONDS before the intent, or, when the intent has no `twins` (an
-  older journal, or the read before the POST failed), one stamped in the intent's own
-  second → in doubt, reported, nothing claimed nor resent. Only twins at the broker:
+  within CLOCK_SKEW_SECONDS before the intent, or one stamped in the intent's own second
+  that the read before the POST could not have shown (the intent has no `twins`: an
+  older journal, or the read failed; or it is no longer open and only the open orders
+  were read) → in doubt, reported, nothing claimed nor resent. Only twins at the broker:
   in doubt, reported as such ("an identical order N was already open before our
   request; ours not seen"). None:
   the place stays in doubt, after an `unknown` outcome (the request left and no answer
@@ -412,10 +413,15 @@ def _settle_place(
     qty = _int(body, "ord_qty")
     since = _broker_seconds(intent, offset)
     twins = _twins(intent)
-    # Without a list read before the POST, an order stamped in the intent's own second
-    # may have been there before it: the broker's HHmmss has no fraction and its clock
-    # is known to half a second.
-    latest = None if twins is not None else _broker_seconds(intent, offset, latest=True)
+    # An order that is not open now was listed before the POST only if the fills were
+    # read too (a type that fills on arrival): a limit twin that filled before the read
+    # is in no list.
+    closed_read = intent.get("twins_read") == "open+fills"
+    open_now = {ord_key(o.ord_no) for o in view.open}
+    # Without a list read before the POST that would show it, an order stamped in the
+    # intent's own second may have been there before it: the broker's HHmmss has no
+    # fraction and its clock is known to half a second.
+    latest = _broker_seconds(intent, offset, latest=True)
     ours: list[str] = []
     maybe: list[str] = []
     listed: list[str] = []
@@ -428,9 +434,10 @@ def _settle_place(
         if ord_key(o.ord_no) in known:
             continue
         stamped = _row_seconds(o.time)
+        covered = twins is not None and (closed_read or ord_key(o.ord_no) in open_now)
         if stamped is None or since is None:
             maybe.append(f"{o.ord_no} (time not told)")
-        elif latest is not None and since <= stamped <= latest:
+        elif not covered and latest is not None and since <= stamped <= latest:
             maybe.append(
                 f"{o.ord_no} (placed {o.time}, in the same second as our request, and "
                 "nothing read before it says whether it was already there)"

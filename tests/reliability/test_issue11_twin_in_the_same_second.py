@@ -50,27 +50,27 @@ class Died(BaseException):
     """The runner's process ending right after its intent (as SIGKILL would)."""
 
 
-def twin_plan(at: dt.datetime) -> CompiledPlan:
+def twin_plan(at: dt.datetime, price: int = 69000) -> CompiledPlan:
     """`entry` placed at `at`, switched to market 30 s later (as in scenario 233)."""
     minutes = (at - OPEN).total_seconds() / 60
     return plan(
-        [spec()],
+        [spec(price=price)],
         [
-            job("entry.place", minutes, Place(spec=spec())),
+            job("entry.place", minutes, Place(spec=spec(price=price))),
             job("steps[0]", minutes + 0.5, Market(order="entry")),
         ],
     )
 
 
 @contextlib.contextmanager
-def one_second(r: Rehearsal) -> Iterator[tuple[dt.datetime, str]]:
+def one_second(r: Rehearsal, price: int = 69000) -> Iterator[tuple[dt.datetime, str]]:
     """The simulator's clock (the plan's too) stands still at one instant while an order
     identical to `entry` is placed by hand; yields (the instant, the hand's number). The
     caller releases it (`release`) once the plan's request has left."""
     assert r.target is not None
     clock = r.target.clock
     held = clock.hold(clock.now())
-    hand = r.target.client.place("005930", "buy", 10, 69000, "limit").ord_no
+    hand = r.target.client.place("005930", "buy", 10, price, "limit").ord_no
     yield held, hand
 
 
@@ -122,6 +122,30 @@ def test_issue11_hand_twin_stamped_in_the_places_second_is_not_claimed_mid_run(t
     assert intent["twins"] == [hand]  # read before the POST, journaled with the intent
     why = [m for m in r.messages("warning") if "entry.place" in m]
     assert any(f"identical order {hand} was already open before" in m for m in why), why
+
+
+def test_issue11_twin_filled_before_the_read_in_the_intents_second_stays_in_doubt(tmp_path):
+    """The twin is a buy above the market: it filled at once, before the place read the
+    open orders, so no list read before the POST shows it. Stamped in the intent's
+    second, it cannot be told from the plan's own order (which would have filled the
+    same way): in doubt, reported, never claimed."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    with one_second(r, price=71000) as (held, hand):
+        assert r.target is not None
+        assert r.sim.order(hand).remaining == 0  # filled on arrival
+        release = release_once(r.target.clock, held)
+
+        def dropped(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+            release()
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+        with_transport(r, Answering(r.sim.transport(), "kt10000", dropped))
+        result = r.run(twin_plan(held, price=71000))
+    assert len(r.sent("kt10000")) == 1 and r.sent("kt10003") == []
+    assert result.exit_code == 2, result.attention
+    (entry,) = result.orders
+    assert hand not in entry.lineage and entry.filled == 0, entry
+    assert any(a.startswith("entry.place") and hand in a for a in result.attention), result
 
 
 @pytest.mark.parametrize("journal", ["twins-journaled", "old-journal"])
