@@ -1,6 +1,7 @@
 """Inject broker and network faults into whole runs: intent met, or precisely reported.
 
-    python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10] [--only N,...]
+    python bench/faults.py [--runs 500] [--seed 0] [--workers 4 per CPU, at most 16]
+                           [--runs-per-sim 10] [--only N,...]
                            [--orders 4] [--no-timeouts] [--kinds K,...] [--keep] [--json]
                            [--summary FILE]
 
@@ -501,6 +502,29 @@ class Faulted:
         ]
 
 
+def seeded(
+    bench: str, run: int, seed: int, n: int, kinds: tuple[str, ...]
+) -> tuple[random.Random, GenPlan, tuple[list[str], Any, bool, Any]]:
+    """Run `run`'s plan and faults, drawn from its own seed; the generator goes on to
+    pick the hand-placed twin."""
+    rng = random.Random(f"{bench}:{seed}:{run}")
+    gen = make_plan(rng, f"{bench}-{run}", symbols_for(run, n), steps_per_order=(1, 3))
+    return rng, gen, pick_faults(rng, kinds)
+
+
+def past_timeout(spec: str) -> bool:
+    """A latency fault past the client's 10 s timeout."""
+    return spec.startswith("latency:") and int(spec.split("ms=", 1)[1].split(",", 1)[0]) >= 10_000
+
+
+def slow_first(bench: str, runs: list[int], seed: int, n: int, kinds: tuple[str, ...]) -> list[int]:
+    """The runs in the order workers take them: those with latency past the client's
+    timeout first (15-30 s each, three to five times the others), so that none of them
+    starts near the end and holds the whole bench up after the others are done."""
+    slow = {r for r in runs if any(past_timeout(x) for x in seeded(bench, r, seed, n, kinds)[2][0])}
+    return sorted(runs, key=lambda r: r not in slow)
+
+
 def run_with_faults(
     bench: str,
     run: int,
@@ -514,10 +538,8 @@ def run_with_faults(
     """Run `run` of `bench`: a plan of `n` orders seeded from both, faults of `kinds`
     (and maybe a hand-placed twin of one of the plan's orders), the plan run once through
     the proxy, then the simulator's truth read back."""
-    rng = random.Random(f"{bench}:{seed}:{run}")
-    gen = make_plan(rng, f"{bench}-{run}", symbols_for(run, n), steps_per_order=(1, 3))
+    rng, gen, (specs, refused, by_hand, local) = seeded(bench, run, seed, n, kinds)
     d = work / f"run{run}"
-    specs, refused, by_hand, local = pick_faults(rng, kinds)
     d.mkdir(parents=True)
     plan, state, out = d / "plan.yaml", d / "state", d / "out.txt"
     plan.write_text(gen.text)
@@ -702,10 +724,14 @@ def serve(
             sim.close()
 
 
-def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
-    kinds = KINDS + LOCAL_KINDS + (() if args.no_timeouts else SLOW_KINDS)
+def chosen_kinds(args: argparse.Namespace) -> tuple[str, ...]:
     if args.kinds:
-        kinds = tuple(args.kinds.split(","))
+        return tuple(args.kinds.split(","))
+    return KINDS + LOCAL_KINDS + (() if args.no_timeouts else SLOW_KINDS)
+
+
+def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
+    kinds = chosen_kinds(args)
     serve(
         todo,
         done,
@@ -718,7 +744,9 @@ def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_run_options(ap, runs=500, workers=6, unit="scenarios")
+    # A scenario mostly waits (its plan's instants, settle windows, latency faults): about
+    # 1.5 CPU seconds of 6-30 s (runner start-up above all), so several per CPU.
+    add_run_options(ap, runs=500, workers=min(16, 4 * (os.cpu_count() or 1)), unit="scenarios")
     ap.add_argument(
         "--no-timeouts", action="store_true", help="no latency past the client's timeout"
     )
@@ -731,11 +759,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary.add_option(ap)
     args = ap.parse_args(argv)
-    if args.only:
-        args.runs = len(args.only)
     unknown = set(filter(None, args.kinds.split(","))) - set(KINDS + LOCAL_KINDS + SLOW_KINDS)
     if unknown:
         ap.error(f"unknown fault kinds: {sorted(unknown)}")
+    runs = args.only or list(range(args.runs))
+    args.runs = len(runs)
+    args.only = slow_first("faults", runs, args.seed, args.orders, chosen_kinds(args))
 
     work = new_workdir("faults-")
     print(f"faults: {args.runs} scenarios, seed {args.seed}, {args.workers} workers; {work}")
@@ -746,9 +775,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds_by_kind: dict[str, list[float]] = {}
     for r in done:
         for f in r.faults:
-            k = f.split(":", 1)[0]
-            if k == "latency" and int(f.split("ms=", 1)[1].split(",", 1)[0]) >= 10_000:
-                k = "latency_past_timeout"
+            k = "latency_past_timeout" if past_timeout(f) else f.split(":", 1)[0]
             by_kind[k] = by_kind.get(k, 0) + 1
             seconds_by_kind.setdefault(k, []).append(r.seconds)
     # Where the time goes: scenario seconds (each worker runs one at a time) against CPU
