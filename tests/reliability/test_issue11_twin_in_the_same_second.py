@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -62,16 +62,14 @@ def twin_plan(at: dt.datetime, price: int = 69000) -> CompiledPlan:
     )
 
 
-@contextlib.contextmanager
-def one_second(r: Rehearsal, price: int = 69000) -> Iterator[tuple[dt.datetime, str]]:
-    """The simulator's clock (the plan's too) stands still at one instant while an order
-    identical to `entry` is placed by hand; yields (the instant, the hand's number). The
-    caller releases it (`release`) once the plan's request has left."""
+def one_second(r: Rehearsal, price: int = 69000) -> tuple[dt.datetime, str]:
+    """Hold the simulator's clock (the plan's too) at one instant and place an order
+    identical to `entry` by hand in it; (the instant, the hand's number). The caller
+    releases the hold once the plan's request has left (`release_once`)."""
     assert r.target is not None
     clock = r.target.clock
     held = clock.hold(clock.now())
-    hand = r.target.client.place("005930", "buy", 10, price, "limit").ord_no
-    yield held, hand
+    return held, r.target.client.place("005930", "buy", 10, price, "limit").ord_no
 
 
 def release_once(clock: VirtualClock, held: dt.datetime) -> Callable[[], None]:
@@ -107,16 +105,16 @@ def test_issue11_hand_twin_stamped_in_the_places_second_is_not_claimed_mid_run(t
     answer (the request never reached the broker). On main the reconcile found the twin
     "after the intent", claimed it, and the market step cancelled it."""
     r = Rehearsal(tmp_path, scenario=STILL)
-    with one_second(r) as (held, hand):
-        assert r.target is not None
-        release = release_once(r.target.clock, held)
+    held, hand = one_second(r)
+    assert r.target is not None
+    release = release_once(r.target.clock, held)
 
-        def dropped(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-            release()  # the request has left: time goes on
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    def dropped(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        release()  # the request has left: time goes on
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
-        with_transport(r, Answering(r.sim.transport(), "kt10000", dropped))
-        result = r.run(twin_plan(held))
+    with_transport(r, Answering(r.sim.transport(), "kt10000", dropped))
+    result = r.run(twin_plan(held))
     assert_untouched(r, hand, result)
     (intent,) = [x for x in replay(tmp_path / "journal.jsonl").records if x["type"] == "intent"]
     assert intent["twins"] == [hand]  # read before the POST, journaled with the intent
@@ -130,17 +128,17 @@ def test_issue11_twin_filled_before_the_read_in_the_intents_second_stays_in_doub
     second, it cannot be told from the plan's own order (which would have filled the
     same way): in doubt, reported, never claimed."""
     r = Rehearsal(tmp_path, scenario=STILL)
-    with one_second(r, price=71000) as (held, hand):
-        assert r.target is not None
-        assert r.sim.order(hand).remaining == 0  # filled on arrival
-        release = release_once(r.target.clock, held)
+    held, hand = one_second(r, price=71000)
+    assert r.target is not None
+    assert r.sim.order(hand).remaining == 0  # filled on arrival
+    release = release_once(r.target.clock, held)
 
-        def dropped(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-            release()
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    def dropped(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        release()
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
-        with_transport(r, Answering(r.sim.transport(), "kt10000", dropped))
-        result = r.run(twin_plan(held, price=71000))
+    with_transport(r, Answering(r.sim.transport(), "kt10000", dropped))
+    result = r.run(twin_plan(held, price=71000))
     assert len(r.sent("kt10000")) == 1 and r.sent("kt10003") == []
     assert result.exit_code == 2, result.attention
     (entry,) = result.orders
@@ -157,27 +155,28 @@ def test_issue11_hand_twin_in_the_intents_second_is_not_claimed_on_restart(tmp_p
     this evidence existed) a candidate in the intent's second stays in doubt."""
     r = Rehearsal(tmp_path, scenario=STILL)
     assert r.target is not None
-    with one_second(r) as (held, hand):
+    held, hand = one_second(r)
 
-        def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-            raise Died
+    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        raise Died
 
-        first = with_transport(r, Answering(r.sim.transport(), "kt10000", died))
-        first.token()
-        compiled = twin_plan(held)
-        with r.journal() as jr:
-            jr.open()
-            ex = Executor(
-                plan=compiled, client=first, journal=jr, clock=r.target.clock, emit=r.events.append
-            )
-            with contextlib.suppress(Died):
-                ex.execute("entry.place", compiled.jobs[0].action)
-        r.target.clock.release(held)
+    first = with_transport(r, Answering(r.sim.transport(), "kt10000", died))
+    first.token()
+    compiled = twin_plan(held)
+    with r.journal() as jr:
+        jr.open()
+        ex = Executor(
+            plan=compiled, client=first, journal=jr, clock=r.target.clock, emit=r.events.append
+        )
+        with contextlib.suppress(Died):
+            ex.execute("entry.place", compiled.jobs[0].action)
+    r.target.clock.release(held)
     path = tmp_path / "journal.jsonl"
     if journal == "old-journal":
         lines = [json.loads(x) for x in path.read_text().splitlines()]
         for x in lines:
             x.pop("twins", None)  # a journal from before the evidence was read
+            x.pop("twins_read", None)
         path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     with_transport(r, r.sim.transport())  # the broker answers again
     result = r.run(compiled)
