@@ -24,7 +24,7 @@ import pytest
 
 from planrunner.app.cancel_all import cancel_all
 from planrunner.app.targets import env_label
-from planrunner.clock import SEOUL, RealClock, VirtualClock
+from planrunner.clock import SEOUL, Clock, RealClock, VirtualClock
 from planrunner.engine.events import RunResult
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal, journal_path, replay
@@ -72,7 +72,7 @@ def one_second(r: Rehearsal, price: int = 69000) -> tuple[dt.datetime, str]:
     return held, r.target.client.place("005930", "buy", 10, price, "limit").ord_no
 
 
-def release_once(clock: VirtualClock, held: dt.datetime) -> Callable[[], None]:
+def release_once(clock: Clock, held: dt.datetime) -> Callable[[], None]:
     done: list[bool] = []
 
     def release() -> None:
