@@ -1,6 +1,7 @@
 """Inject broker and network faults into whole runs: intent met, or precisely reported.
 
-    python bench/faults.py [--runs 500] [--seed 0] [--workers 6] [--runs-per-sim 10]
+    python bench/faults.py [--runs 500] [--seed 0] [--workers 4 per CPU, at most 16]
+                           [--runs-per-sim 10] [--only N,...]
                            [--orders 4] [--no-timeouts] [--kinds K,...] [--keep] [--json]
                            [--summary FILE]
 
@@ -296,6 +297,7 @@ class Outcome:
     report: str = ""
     claimed: int = 0  # requests naming a hand-placed order's number, or changes to it
     unannounced: int = 0  # requests the simulator committed without a complete intent
+    seconds: float = 0.0  # the scenario's wall time, set-up and checks included
 
     @property
     def bad(self) -> bool:
@@ -500,6 +502,29 @@ class Faulted:
         ]
 
 
+def seeded(
+    bench: str, run: int, seed: int, n: int, kinds: tuple[str, ...]
+) -> tuple[random.Random, GenPlan, tuple[list[str], Any, bool, Any]]:
+    """Run `run`'s plan and faults, drawn from its own seed; the generator goes on to
+    pick the hand-placed twin."""
+    rng = random.Random(f"{bench}:{seed}:{run}")
+    gen = make_plan(rng, f"{bench}-{run}", symbols_for(run, n), steps_per_order=(1, 3))
+    return rng, gen, pick_faults(rng, kinds)
+
+
+def past_timeout(spec: str) -> bool:
+    """A latency fault past the client's 10 s timeout."""
+    return spec.startswith("latency:") and int(spec.split("ms=", 1)[1].split(",", 1)[0]) >= 10_000
+
+
+def slow_first(bench: str, runs: list[int], seed: int, n: int, kinds: tuple[str, ...]) -> list[int]:
+    """The runs in the order workers take them: those with latency past the client's
+    timeout first (15-30 s each, three to five times the others), so that none of them
+    starts near the end and holds the whole bench up after the others are done."""
+    slow = {r for r in runs if any(past_timeout(x) for x in seeded(bench, r, seed, n, kinds)[2][0])}
+    return sorted(runs, key=lambda r: r not in slow)
+
+
 def run_with_faults(
     bench: str,
     run: int,
@@ -513,10 +538,8 @@ def run_with_faults(
     """Run `run` of `bench`: a plan of `n` orders seeded from both, faults of `kinds`
     (and maybe a hand-placed twin of one of the plan's orders), the plan run once through
     the proxy, then the simulator's truth read back."""
-    rng = random.Random(f"{bench}:{seed}:{run}")
-    gen = make_plan(rng, f"{bench}-{run}", symbols_for(run, n), steps_per_order=(1, 3))
+    rng, gen, (specs, refused, by_hand, local) = seeded(bench, run, seed, n, kinds)
     d = work / f"run{run}"
-    specs, refused, by_hand, local = pick_faults(rng, kinds)
     d.mkdir(parents=True)
     plan, state, out = d / "plan.yaml", d / "state", d / "out.txt"
     plan.write_text(gen.text)
@@ -585,6 +608,7 @@ def complete_lines(f: Faulted) -> Path:
 def one_scenario(
     run: int, seed: int, sim: Sim, proxy: Proxy, work: Path, n: int, kinds: tuple[str, ...]
 ) -> Outcome:
+    began = time.monotonic()
     f = run_with_faults("faults", run, seed, sim, proxy, work, n, kinds)
     gen, rc, summary = f.gen, f.rc, f.summary
     res = Outcome(
@@ -595,6 +619,7 @@ def one_scenario(
         claimed=f.claimed,
         unannounced=f.unannounced,
     )
+    res.seconds = time.monotonic() - began
     # The journal's last line is cut where the file size limit fell (the fault itself):
     # its complete lines are checked, as the next run reads them.
     res.check = c = check_run(gen, f.log, f.orders, complete_lines(f), all_done=rc == 0)
@@ -699,10 +724,14 @@ def serve(
             sim.close()
 
 
-def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
-    kinds = KINDS + LOCAL_KINDS + (() if args.no_timeouts else SLOW_KINDS)
+def chosen_kinds(args: argparse.Namespace) -> tuple[str, ...]:
     if args.kinds:
-        kinds = tuple(args.kinds.split(","))
+        return tuple(args.kinds.split(","))
+    return KINDS + LOCAL_KINDS + (() if args.no_timeouts else SLOW_KINDS)
+
+
+def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace, work: Path):
+    kinds = chosen_kinds(args)
     serve(
         todo,
         done,
@@ -715,7 +744,9 @@ def worker(todo: queue.Queue[int], done: list[Outcome], args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_run_options(ap, runs=500, workers=6, unit="scenarios")
+    # A scenario mostly waits (its plan's instants, settle windows, latency faults): about
+    # 1.5 CPU seconds of 6-30 s (runner start-up above all), so several per CPU.
+    add_run_options(ap, runs=500, workers=min(16, 4 * (os.cpu_count() or 1)), unit="scenarios")
     ap.add_argument(
         "--no-timeouts", action="store_true", help="no latency past the client's timeout"
     )
@@ -731,6 +762,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(filter(None, args.kinds.split(","))) - set(KINDS + LOCAL_KINDS + SLOW_KINDS)
     if unknown:
         ap.error(f"unknown fault kinds: {sorted(unknown)}")
+    runs = args.only or list(range(args.runs))
+    args.runs = len(runs)
+    args.only = slow_first("faults", runs, args.seed, args.orders, chosen_kinds(args))
 
     work = new_workdir("faults-")
     print(f"faults: {args.runs} scenarios, seed {args.seed}, {args.workers} workers; {work}")
@@ -738,12 +772,18 @@ def main(argv: list[str] | None = None) -> int:
     done: list[Outcome] = []
     elapsed = run_workers(worker, done, args, work)
     by_kind: dict[str, int] = {}
+    seconds_by_kind: dict[str, list[float]] = {}
     for r in done:
         for f in r.faults:
-            k = f.split(":", 1)[0]
-            if k == "latency" and int(f.split("ms=", 1)[1].split(",", 1)[0]) >= 10_000:
-                k = "latency_past_timeout"
+            k = "latency_past_timeout" if past_timeout(f) else f.split(":", 1)[0]
             by_kind[k] = by_kind.get(k, 0) + 1
+            seconds_by_kind.setdefault(k, []).append(r.seconds)
+    # Where the time goes: scenario seconds (each worker runs one at a time) against CPU
+    # seconds (runner and simulator processes, and this one) on the machine's CPUs.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime
+    busy = sum(r.seconds for r in done)
     totals = {
         "scenarios": len(done),
         "faults_armed": sum(len(r.faults) for r in done),
@@ -761,6 +801,11 @@ def main(argv: list[str] | None = None) -> int:
         "sent_without_intent": sum(r.unannounced for r in done),
         "armed_by_kind": by_kind,
         "elapsed_s": round(elapsed, 1),
+        "scenario_s_total": round(busy, 1),
+        "scenario_s_mean_by_kind": {
+            k: round(sum(v) / len(v), 1) for k, v in sorted(seconds_by_kind.items())
+        },
+        "cpu_s": round(cpu, 1),
     }
     print(f"scenarios {totals['scenarios']} ({args.orders} orders each)")
     print(f"faults injected {totals['faults_injected']} (armed {totals['faults_armed']}: ", end="")
@@ -774,6 +819,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unexpected requests {totals['unexpected']} (allowed only on orders named)")
     print(f"journal errors {totals['journal_errors']}")
     print(f"requests sent without a complete intent {totals['sent_without_intent']}")
+    if done:
+        slow = ", ".join(f"{k} {v}" for k, v in totals["scenario_s_mean_by_kind"].items())
+        print(
+            f"time: scenarios {busy:.0f} s in all ({busy / len(done):.1f} s each; by fault "
+            f"kind: {slow}), CPU {cpu:.0f} s ({cpu / len(done):.2f} s each) on "
+            f"{os.cpu_count()} CPUs"
+        )
     finish(args, totals, elapsed, work, clean=totals["neither"] == 0)
     bad = totals["neither"] + totals["duplicates"] + totals["claimed_not_ours"]
     t = totals

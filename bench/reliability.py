@@ -470,6 +470,12 @@ def add_run_options(ap: Any, *, runs: int, workers: int, unit: str = "runs") -> 
     ap.add_argument("--orders", type=int, default=4, help="orders per plan (symbols)")
     ap.add_argument("--keep", action="store_true", help=f"keep every one of the {unit}' folders")
     ap.add_argument("--json", action="store_true", help="end with one line of JSON totals")
+    ap.add_argument(
+        "--only",
+        type=lambda v: [int(x) for x in v.split(",")],
+        metavar="N,...",
+        help=f"only these {unit} (by number, to repeat one exactly); sets --runs",
+    )
 
 
 def now() -> float:

@@ -194,12 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--timeouts", action="store_true", help="also latency past the client's timeout"
     )
-    ap.add_argument(
-        "--only",
-        type=lambda v: [int(x) for x in v.split(",")],
-        metavar="N,...",
-        help="only these run numbers (to repeat one run exactly)",
-    )
     summary.add_option(ap)
     args = ap.parse_args(argv)
     if args.only:

@@ -23,6 +23,7 @@ from planrunner.app.identity import real_clock_day
 from planrunner.app.several import ACK_SECONDS, stop_request
 from planrunner.app.targets import build_remote, keys_from_env
 from planrunner.clock import SEOUL
+from planrunner.engine.attention import doubts
 from planrunner.engine.events import INFO, Emit, Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, holder_pid, journal_path
@@ -118,12 +119,14 @@ def cancel_all(
             stamp = f"{target.clock.now():%H%M%S.%f}-{os.getpid()}"
             outcomes: dict[str, str] = {}
             attention: set[str] = set()  # orders whose outcome makes the exit 2
-            for _job, _req, rec in state.in_doubt():
+            why = doubts(state.records)
+            for job_id, req, rec in state.in_doubt():
                 order = str(rec.get("order"))
                 attention.add(order)
+                said = why.get((job_id, req), "its order was not found at the broker")
                 outcomes[order] = (
-                    "in doubt: a request on it has an unknown outcome and its order was not "
-                    "found at the broker; nothing cancelled (check the broker's order list)"
+                    f"in doubt: a request on it has an unknown outcome ({said}); nothing "
+                    "cancelled (check the broker's order list)"
                 )
             foreign = foreign_numbers(journal)
             for order in sorted(state.lineage):

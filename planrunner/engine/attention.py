@@ -99,8 +99,14 @@ def items(state: Replay) -> list[Item]:
                     job=job_id,
                 )
             )
-    for job_id, _req, _rec in state.in_doubt():
-        text = f"{job_id}: outcome unknown; `planrunner run` reconciles it first"
+    why = doubts(state.records)
+    for job_id, req, _rec in state.in_doubt():
+        said = why.get((job_id, req))
+        text = (
+            f"{job_id}: outcome unknown: {said}"
+            if said
+            else f"{job_id}: outcome unknown; `planrunner run` reconciles it first"
+        )
         out.append(Item(reason="unknown", text=text, job=job_id))
     for rec in latest_run(state.records):
         if rec.get("type") == "attention":
@@ -115,6 +121,16 @@ def items(state: Replay) -> list[Item]:
     # A stopped run first, then by job or order: the same order whichever thread wrote
     # its record first (run and status must print the same list).
     out.sort(key=lambda i: (i.reason != "stopped", i.text))
+    return out
+
+
+def doubts(records: list[Record]) -> dict[tuple[str, int], str]:
+    """Why each request a reconcile left in doubt is still in doubt, as it last said
+    (`doubt` records), by (job, request)."""
+    out: dict[tuple[str, int], str] = {}
+    for rec in records:
+        if rec.get("type") == "doubt" and rec.get("why"):
+            out[(str(rec.get("job")), int(rec.get("req", 0)))] = str(rec["why"])
     return out
 
 

@@ -4,7 +4,9 @@ Before a modify or cancel: the order is still open with something left (ka10075;
 from ka10076 when they matter), the new price is on the tick grid and inside the day's
 limits (ka10001, read once per symbol and run), the session takes the order type at the
 instant of sending, and the order's value stays under `policy.max_order_value`. Newly
-seen fills are journaled (the position is updated after it).
+seen fills are journaled (the position is updated after it). Before a place: the
+identical orders already at the broker (`twins`, journaled with the intent, never
+claimed by a reconcile).
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from planrunner.engine.events import FILL, Emit, Event
 from planrunner.engine.journal import Journal, Record
 from planrunner.engine.outcome import Kind, SkipCode
 from planrunner.engine.prices import PriceLog
+from planrunner.engine.reconcile import identical
 from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.exceptions import KiwoomError
 from planrunner.kiwoom.types import Fill, OpenOrder, Quote, ord_key, same_ord_no
 from planrunner.krx import days, instruments, ticks
-from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
+from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec, WireRequest
 
 
 class Skip(Exception):
@@ -543,6 +547,25 @@ class BrokerChecks:
                 raise Skip(SkipCode.NOT_OPEN, f"not open: {st.filled} filled, the rest cancelled")
             raise Skip(SkipCode.NOT_OPEN, "not open at the broker (cancelled)")
         return st
+
+    def twins(self, spec: OrderSpec, request: WireRequest) -> dict[str, Any]:
+        """Evidence for a reconcile, read right before a place's POST: the numbers of the
+        orders already at the broker with the request's very fields (`{"twins": [...]}`,
+        journaled with the intent; reconcile.py never claims them). Open orders (ka10075),
+        and today's fills (ka10076) for a type that fills on arrival, whose twin would no
+        longer be open (`twins_read` says which were read). A read that fails costs the
+        evidence, not the order: `{}`, and a reconcile then keeps a candidate stamped in
+        the intent's own second in doubt (as it does one no longer open when only the
+        open orders were read)."""
+        fills = spec.order_type in FILLS_ON_ARRIVAL
+        try:
+            rows: list[OpenOrder | Fill] = list(self.client.open_orders(symbol=spec.symbol))
+            if fills:
+                rows += self.client.fills(symbol=spec.symbol)
+        except KiwoomError:
+            return {}
+        same = {o.ord_no for o in rows if identical(o, request.api_id, request.body)}
+        return {"twins": sorted(same), "twins_read": "open+fills" if fills else "open"}
 
     def _check_session(self, order_type: str, exchange: str, job_id: str) -> None:
         """Whether the session takes this order type when the request will be sent."""

@@ -323,6 +323,7 @@ class Executor(BrokerChecks):
             spec.id,
             kind,
             request,
+            evidence=lambda: self.twins(spec, request),
             qty=n,
             **(extra or {}),
         )
@@ -628,10 +629,12 @@ class Executor(BrokerChecks):
         order: str,
         kind: str,
         request: WireRequest,
+        evidence: Callable[[], dict[str, Any]] | None = None,
         **extra: Any,
     ) -> Record:
         """Journal `request`, then send that same object (`client.send`): the body on
-        disk is the body on the wire, built once."""
+        disk is the body on the wire, built once. `evidence`: read from the broker once
+        the request is sure to be sent, journaled with its intent (a place's twins)."""
         js = self.journal.state.job(job_id)
         if req in js.acked_reqs:
             return js.acked_reqs[req]
@@ -643,6 +646,8 @@ class Executor(BrokerChecks):
             wire.check_order(request)
         except ValueError as e:
             raise Refused(f"the {kind} request cannot be sent: {e}") from None
+        if evidence is not None:
+            extra = {**extra, **evidence()}
         # Journal first: the intent is on disk before the request leaves. When the job
         # started early, the intent is written now and only the POST waits for the instant.
         when = self._not_before.get(job_id)

@@ -9,11 +9,15 @@ Record types (every line has `type` first, then `job`/`req` when it has them, an
 the wall-clock time; a torn line then still tells what it was):
     start      format, pid, mode, env, file, sha256, git_commit, run_start, timeline
     adopt      order, ord_no
-    intent     job, req (index of the request within the job), order, kind, api_id, body
+    intent     job, req (index of the request within the job), order, kind, api_id, body,
+               twins? (a place: the numbers of identical orders the broker listed before
+               its POST; absent: not read, e.g. the read failed), twins_read? ("open" |
+               "open+fills": the lists read)
     ack        job, req, order, kind, ord_no, base_orig_ord_no, qty
     rejected   job, req, order, code, message
     unknown    job, req, order, error
     reconciled job, req, order, found (bool), ord_no?
+    doubt      job, req, order, why (a reconcile left the request in doubt: why; no state)
     fill       order, ord_no, filled, remaining, at? (when seen), value? (filled × fill
                price, cumulative), numbers? (filled per number), time? ("broker": then
                filled_at is the broker's time of the fill; "seen": not told, after? is the
@@ -67,9 +71,10 @@ Record = dict[str, Any]
 # Version of the record layout, written in every start record. 1: journals before it had
 # one. 2: the lock is the journal itself; a torn intent is kept in doubt; start records
 # carry the plan's timeline. 3: `price` records (observed market prices). 4: `trail`
-# records (a trailing stop's level) and fills pushed by the live feed. A reader refuses a
-# journal of a newer format than its own.
-FORMAT = 4
+# records (a trailing stop's level) and fills pushed by the live feed. 5: a place's intent
+# lists its `twins` (an older reader would ignore them and could claim one). A reader
+# refuses a journal of a newer format than its own.
+FORMAT = 5
 
 
 def default_state_dir() -> Path:
@@ -242,7 +247,7 @@ class Replay:
             self.late = {**self.late, rec["job"]: rec}
             return
         # no job's state: said, kept, not replayed ("output": a stream closed under a run)
-        if kind in ("stop", "attention", "price", "output"):
+        if kind in ("stop", "attention", "price", "output", "doubt"):
             return
         self.check(rec)
         js = self._job_for_update(rec["job"])

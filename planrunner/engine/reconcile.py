@@ -5,11 +5,18 @@ between `intent` and `ack`, or after an `unknown` outcome, the broker's own list
 open orders (ka10075) and today's orders with fills (ka10076).
 
 - place: an order is claimed only with evidence it is ours: same symbol, side, qty,
-  price and order type; the broker's order time not before the intent's; and a number
-  that no journal in the state directory (this plan's or another's, same day and
-  environment) already owns. One candidate → adopted (`ack`, reconciled). Two or more,
-  or one whose time the broker does not tell or that is within CLOCK_SKEW_SECONDS
-  before the intent → in doubt, reported, nothing claimed nor resent. None:
+  price and order type; the broker's order time not before the intent's; a number that
+  no journal in the state directory (this plan's or another's, same day and
+  environment) already owns; and not one of the intent's `twins`, the identical orders
+  the broker listed before the POST (execute.py reads them: an order stamped in the
+  intent's own whole second cannot be told from ours by time). One candidate → adopted
+  (`ack`, reconciled). Two or more, one whose time the broker does not tell or that is
+  within CLOCK_SKEW_SECONDS before the intent, or one stamped in the intent's own second
+  that the read before the POST could not have shown (the intent has no `twins`: an
+  older journal, or the read failed; or it is no longer open and only the open orders
+  were read) → in doubt, reported, nothing claimed nor resent. Only twins at the broker:
+  in doubt, reported as such ("an identical order N was already open before our
+  request; ours not seen"). None:
   the place stays in doubt, after an `unknown` outcome (the request left and no answer
   came: timeout, dropped connection, an answer not known to mean "not executed") as
   after a crash between `intent` and outcome (the POST may have left, or be on its way):
@@ -103,6 +110,32 @@ class StillMissing(Exception):
     """A place whose request left without an answer is not (yet) at the broker."""
 
 
+class OnlyTwins(Exception):
+    """The only orders at the broker that fit a place are ones listed before its POST."""
+
+    def __init__(self, numbers: list[str]):
+        self.numbers = numbers
+        listed = ", ".join(numbers)
+        super().__init__(
+            f"an identical order {listed} was already open before our request; ours not seen"
+            if len(numbers) == 1
+            else f"identical orders {listed} were already open before our request; ours not seen"
+        )
+
+
+def identical(row: OpenOrder | Fill, api_id: str, body: dict[str, str]) -> bool:
+    """Whether a row of the broker's lists has a place request's fields: an original
+    order (not a modify's or cancel's number) of the same symbol, side, qty, price and
+    type. What a place's reconcile can take for its own (`_settle_place`), and what
+    the place journals, before its POST, as already at the broker (execute.py)."""
+    side = "buy" if api_id == codes.BUY else "sell"
+    if row.orig_ord_no or row.side != side or row.qty != _int(body, "ord_qty"):
+        return False
+    if row.price != _int(body, "ord_uv") or not _same_symbol(row.symbol, body.get("stk_cd", "")):
+        return False
+    return _same_type(row.order_type, str(body.get("trde_tp", "")).strip())
+
+
 def foreign_numbers(journal: Journal) -> dict[str, Path]:
     """Order numbers the other journals of this state directory own for the same day and
     environment (the broker numbers orders per account and day), each with its journal:
@@ -185,6 +218,8 @@ def reconcile(
         known = {ord_key(link.ord_no) for links in journal.state.lineage.values() for link in links}
         known |= {ord_key(n) for n in (claimed | set(foreign))}
         ours = {ord_key(link.ord_no) for link in journal.state.lineage.get(intent["order"], [])}
+        # What was at the broker before this order's places were sent is no child of it.
+        known |= _order_twins(journal, intent["order"])
         base = {"job": job_id, "req": req, "order": intent["order"]}
         try:
             outcome = _settle(intent, view, known, client.broker_offset, frozenset(ours))
@@ -194,7 +229,14 @@ def reconcile(
                     f"not seen at the broker, but its request {how}: it is not resent; "
                     "a later read adopts it if it appears (check the broker's order list)"
                 )
-        except (Ambiguous, StillMissing) as e:
+        except (Ambiguous, StillMissing, OnlyTwins) as e:
+            if isinstance(e, OnlyTwins):
+                how = "left without an answer" if unknown else "may have left before a crash"
+                e = StillMissing(
+                    f"{e}; its request {how}: it is not resent, nothing is claimed; a later "
+                    "read adopts it if it appears (check the broker's order list)"
+                )
+            _note_doubt(journal, base, str(e))
             emit(
                 Event(
                     kind=WARNING,
@@ -230,6 +272,27 @@ def reconcile(
             Event(kind=RECONCILED, at=clock.now(), message=text, job=job_id, order=intent["order"])
         )
     return settled
+
+
+def _note_doubt(journal: Journal, base: Record, why: str) -> None:
+    """Journal why the request stays in doubt (the attention list says it), once per
+    change: a run reads the broker again at every later step of the order."""
+    for r in reversed(journal.state.records):
+        if r.get("type") == "doubt" and r.get("job") == base["job"] and r.get("req") == base["req"]:
+            if r.get("why") == why:
+                return
+            break
+    journal.append({"type": "doubt", **base, "why": why})
+
+
+def _order_twins(journal: Journal, order: str) -> set[str]:
+    """Every number an intent of `order` listed as an identical order already at the
+    broker before its POST."""
+    out: set[str] = set()
+    for r in journal.state.records:
+        if r.get("type") == "intent" and r.get("order") == order:
+            out |= _twins(r) or frozenset()
+    return out
 
 
 def _wait_until_settled(rec: Record, settle: float) -> None:
@@ -344,25 +407,41 @@ def _settle_place(
     intent: Record, view: BrokerView, known: set[str], offset: float | None
 ) -> tuple[str, int] | None:
     """The one order at the broker that can only be this place's; None if there is none.
-    `offset`: how far the broker's clock is ahead of ours (its `Date` header), if known."""
+    `offset`: how far the broker's clock is ahead of ours (its `Date` header), if known.
+    Raises OnlyTwins when the only orders that fit were listed before the POST."""
     body = intent["body"]
-    side = "buy" if intent["api_id"] == codes.BUY else "sell"
     qty = _int(body, "ord_qty")
-    price = _int(body, "ord_uv")
-    trde_tp = str(body.get("trde_tp", "")).strip()
     since = _broker_seconds(intent, offset)
+    twins = _twins(intent)
+    # An order that is not open now was listed before the POST only if the fills were
+    # read too (a type that fills on arrival): a limit twin that filled before the read
+    # is in no list.
+    closed_read = intent.get("twins_read") == "open+fills"
+    open_now = {ord_key(o.ord_no) for o in view.open}
+    # Without a list read before the POST that would show it, an order stamped in the
+    # intent's own second may have been there before it: the broker's HHmmss has no
+    # fraction and its clock is known to half a second.
+    latest = _broker_seconds(intent, offset, latest=True)
     ours: list[str] = []
     maybe: list[str] = []
+    listed: list[str] = []
     for o in sorted(view.all, key=lambda o: o.ord_no):
-        if ord_key(o.ord_no) in known or o.orig_ord_no or o.side != side or o.qty != qty:
+        if not identical(o, intent["api_id"], body):
             continue
-        if o.price != price or not _same_symbol(o.symbol, body.get("stk_cd", "")):
+        if twins is not None and ord_key(o.ord_no) in twins:
+            listed.append(o.ord_no)  # at the broker before we asked: never ours
             continue
-        if not _same_type(o.order_type, trde_tp):
+        if ord_key(o.ord_no) in known:
             continue
         stamped = _row_seconds(o.time)
+        covered = twins is not None and (closed_read or ord_key(o.ord_no) in open_now)
         if stamped is None or since is None:
             maybe.append(f"{o.ord_no} (time not told)")
+        elif not covered and latest is not None and since <= stamped <= latest:
+            maybe.append(
+                f"{o.ord_no} (placed {o.time}, in the same second as our request, and "
+                "nothing read before it says whether it was already there)"
+            )
         elif stamped >= since:
             ours.append(o.ord_no)
         elif stamped >= since - CLOCK_SKEW_SECONDS:
@@ -375,18 +454,31 @@ def _settle_place(
         raise Ambiguous(f"{len(found)} orders at the broker could be it ({', '.join(found)})")
     if found:
         raise Ambiguous(f"{found[0]} could be it, but nothing proves it is ours")
+    if listed:
+        raise OnlyTwins(listed)
     return None
 
 
-def _broker_seconds(intent: Record, offset: float | None) -> int | None:
+def _twins(intent: Record) -> frozenset[str] | None:
+    """The numbers (without padding) of the identical orders the broker listed before
+    the place's POST; None when the intent does not say (an older journal, or the read
+    failed)."""
+    listed = intent.get("twins")
+    if not isinstance(listed, list):
+        return None
+    return frozenset(ord_key(str(n)) for n in listed)
+
+
+def _broker_seconds(intent: Record, offset: float | None, *, latest: bool = False) -> int | None:
     """The intent's time as a second of the day on the broker's clock, as its lists are
     (None if unknown). The offset read from a whole-second `Date` is known to half a
     second, so the earliest the broker's clock can have read when the intent was written
     is half a second before the estimate (else our own order, stamped in the same
-    second, looks older than its request)."""
+    second, looks older than its request); `latest`: the latest it can have read."""
     sent = _intent_time(intent)
     if sent is not None and offset is not None:
-        sent += dt.timedelta(seconds=offset - DATE_UNCERTAINTY_SECONDS)
+        sign = 1 if latest else -1
+        sent += dt.timedelta(seconds=offset + sign * DATE_UNCERTAINTY_SECONDS)
     return _seconds_of_day(sent)
 
 

@@ -333,7 +333,8 @@ def test_issue11_item10_unrecognised_error_answer_is_reconciled_not_read_as_not_
 
 def crashed_journal(tmp: Path, clock: VirtualClock) -> dict[str, str]:
     """The journal a run leaves when it is killed after the place's intent was written
-    and fsynced: the intent, and no outcome. Returns the intent's body."""
+    and fsynced: the intent (no identical order at the broker before it: `twins`
+    empty), and no outcome. Returns the intent's body."""
     body = {"dmst_stex_tp": "KRX", "stk_cd": "005930", "ord_qty": "10", "ord_uv": "69000"}
     body |= {"trde_tp": "0", "cond_uv": ""}
     with Journal(tmp / "journal.jsonl") as journal:
@@ -341,7 +342,7 @@ def crashed_journal(tmp: Path, clock: VirtualClock) -> dict[str, str]:
         journal.append(
             {"type": "intent", "job": "entry.place", "req": 0, "order": "entry",
              "kind": "place", "api_id": "kt10000", "body": body,
-             "at": clock.now().isoformat(timespec="milliseconds"), "qty": 10},
+             "at": clock.now().isoformat(timespec="milliseconds"), "twins": [], "qty": 10},
             sync=True,
         )  # fmt: skip
     return body
