@@ -41,6 +41,7 @@ from planrunner.engine.runner import Runner
 from planrunner.engine.triggers import symbols_of
 from planrunner.errors import RunError, UsageError
 from planrunner.kiwoom.codes import QUOTE
+from planrunner.kiwoom.types import ord_key
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
@@ -110,6 +111,16 @@ def _with_adoptions(plan: CompiledPlan, adopt: tuple[tuple[str, str], ...]) -> C
         if order_id not in orders:
             raise UsageError(f"--adopt {order_id}={ord_no}: the plan has no order {order_id!r}")
         orders[order_id] = replace(orders[order_id], adopt=ord_no)
+    owners: dict[str, str] = {}
+    for spec in orders.values():
+        if spec.adopt is None:
+            continue
+        if ord_key(spec.adopt) in owners:
+            raise UsageError(
+                f"order {spec.adopt} would be adopted twice ('{owners[ord_key(spec.adopt)]}' "
+                f"and '{spec.id}'): one order at the broker is managed by one order of the plan"
+            )
+        owners[ord_key(spec.adopt)] = spec.id
     placed = {f"{order_id}.place" for order_id, _ in adopt}
     return replace(plan, orders=orders, jobs=tuple(j for j in plan.jobs if j.id not in placed))
 

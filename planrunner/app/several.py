@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from planrunner.app.targets import Target
 from planrunner.engine.events import RunResult
 from planrunner.errors import ExitCode, RunError, UsageError
+from planrunner.kiwoom.types import ord_key
 from planrunner.plan.rules import load_plan
 
 if TYPE_CHECKING:
@@ -171,12 +172,13 @@ def members(
         mine += [(oid, s.adopt) for oid, s in plan.orders.items() if s.adopt]
         for order_id, ord_no in mine:
             who = f"{plan.name}:{order_id}"
-            if ord_no in taken and taken[ord_no] != who:
+            key = ord_key(ord_no)  # 0000001 and 00000001 are one order
+            if key in taken and taken[key] != who:
                 raise UsageError(
-                    f"order {ord_no} would be adopted twice ({taken[ord_no]} and {who}): "
+                    f"order {ord_no} would be adopted twice ({taken[key]} and {who}): "
                     "one order is managed by one plan"
                 )
-            taken[ord_no] = who
+            taken[key] = who
     return [
         Member(path=p, name=plan.name, journal_name=plan.journal_name, adopt=tuple(adopted[str(p)]))
         for p, plan in plans  # the --adopt of a member is its own

@@ -1,0 +1,75 @@
+"""Attacks on the safety rules through the real command line against `planrunner sim` on
+127.0.0.1: several plans in one process, adoption spelled differently, and the like.
+Each test names what it proves; each failed on the code before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.loopback import FAKE_KEYS, SimProcess, dry_run, run_cli
+from tests.support.sim import Raw
+
+
+@pytest.fixture
+def sim():
+    s = SimProcess()
+    yield s
+    s.close()
+
+
+def _hand_order(sim: SimProcess) -> str:
+    """A buy of 10 at 60,000 placed by hand (not by any plan); its order number."""
+    with httpx.Client(base_url=sim.url) as http:
+        raw = Raw(http)
+        raw.login(FAKE_KEYS["KIWOOM_APPKEY"], FAKE_KEYS["KIWOOM_SECRETKEY"])
+        return str(raw.buy(10, 60000)["ord_no"])
+
+
+def _adopting(name: str, adopt: str | None, *, more: str = "") -> str:
+    spelled = f', adopt: "{adopt}"' if adopt else ""
+    return f"""\
+version: 1
+name: {name}
+orders:
+  held: {{symbol: "005930", side: buy, qty: 10, price: 60000{spelled}}}
+{more}steps:
+  - at: "+2s"
+    cancel: {{order: held}}
+"""
+
+
+def _orders_sent(sim: SimProcess) -> list[str]:
+    return [e["api_id"] for e in sim.order_requests()]
+
+
+def test_issue11_two_plans_cannot_adopt_one_order_spelled_with_more_zeros(sim, tmp_path):
+    """`0000001` in one plan and `--adopt beta:held=00000001` for the other are the same
+    broker order: one process managing it from two plans is refused before any send
+    (it ran both: one plan cancelled it and the other reported it open, exit 0)."""
+    no = _hand_order(sim)
+    a = tmp_path / "a.yaml"
+    b = tmp_path / "b.yaml"
+    a.write_text(_adopting("alpha", no), encoding="utf-8")
+    b.write_text(_adopting("beta", None), encoding="utf-8")
+    state = tmp_path / "s"
+    args = dry_run(a, sim.url, state)
+    done = run_cli(*args[:2], str(b), *args[2:], "--adopt", f"beta:held=0{no}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "adopted twice" in done.stderr
+    assert _orders_sent(sim) == ["kt10000"]  # the hand order alone
+
+
+def test_issue11_one_plan_cannot_adopt_one_order_for_two_of_its_orders(sim, tmp_path):
+    """Two orders of one plan adopting the same number would each be reported (twice the
+    quantity cancelled in the summary); the plan is refused."""
+    no = _hand_order(sim)
+    more = f'  twin: {{symbol: "005930", side: buy, qty: 10, price: 60000, adopt: "{no}"}}\n'
+    plan = tmp_path / "p.yaml"
+    plan.write_text(_adopting("alpha", no, more=more), encoding="utf-8")
+    done = run_cli(*dry_run(plan, sim.url, tmp_path / "s"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "adopted twice" in done.stdout + done.stderr
+    assert _orders_sent(sim) == ["kt10000"]
