@@ -4,6 +4,7 @@ Each test names what it proves; each failed on the code before its fix."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -41,6 +42,18 @@ orders:
 """
 
 
+# A buy far above the market: it fills as it arrives (the simulator's walk starts near
+# 70,000); a cancel later that the fill makes needless.
+FILLS_AT_ONCE = """\
+version: 1
+name: fills
+orders:
+  e: {symbol: "005930", side: buy, qty: 10, price: 90000, at: "+1s"}
+steps:
+  - {at: "+4s", cancel: {order: e}}
+"""
+
+
 def _orders_sent(sim: SimProcess) -> list[str]:
     return [e["api_id"] for e in sim.order_requests()]
 
@@ -73,3 +86,26 @@ def test_issue11_one_plan_cannot_adopt_one_order_for_two_of_its_orders(sim, tmp_
     assert done.returncode == 1, done.stdout + done.stderr
     assert "adopted twice" in done.stdout + done.stderr
     assert _orders_sent(sim) == ["kt10000"]
+
+
+def _journal_records(state: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for f in state.glob("*/*.jsonl") for line in f.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("fault", ["ws_repeat:api=00,after=1"])
+def test_issue11_a_fill_pushed_twice_is_one_fill(fault, tmp_path):
+    """The broker pushes one `00` fill event twice: the run printed and journaled
+    "filled 10 … (20/10 filled)", a fill that never happened."""
+    s = SimProcess("--fault", fault)
+    try:
+        plan = tmp_path / "p.yaml"
+        plan.write_text(FILLS_AT_ONCE, encoding="utf-8")
+        state = tmp_path / "s"
+        done = run_cli(*dry_run(plan, s.url, state))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "20/10" not in done.stdout and "filled 10 at" in done.stdout, done.stdout
+        fills = [r for r in _journal_records(state) if r.get("type") == "fill"]
+        assert fills and max(int(str(r["filled"])) for r in fills) == 10, fills
+        assert [e["api_id"] for e in s.order_requests()] == ["kt10000"]
+    finally:
+        s.close()
