@@ -431,10 +431,10 @@ class BrokerChecks:
             # Each fill leaves its number less open than the one before (a cancel too): an
             # event naming the same number, open quantity, fill quantity and price is that
             # fill pushed again (a broker's resend), not another fill.
-            seen = (key, event.open_qty, event.fill_qty, event.fill_price)
-            if seen in self._fill_events:
+            fill_id = (key, event.open_qty, event.fill_qty, event.fill_price)
+            if fill_id in self._fill_events:
                 return
-            self._fill_events.add(seen)
+            self._fill_events.add(fill_id)
             per = self._pushed.setdefault(order, {})
             qty, value = per.get(key, (0, 0))
             per[key] = (qty + event.fill_qty, value + event.fill_qty * event.fill_price)

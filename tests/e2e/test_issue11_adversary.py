@@ -5,12 +5,13 @@ Each test names what it proves; each failed on the code before its fix."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.loopback import FAKE_KEYS, SimProcess, dry_run, run_cli
+from tests.support.loopback import FAKE_KEYS, RUNNER, SimProcess, dry_run, run_cli, runner_env
 from tests.support.sim import Raw
 
 
@@ -89,7 +90,8 @@ def test_issue11_one_plan_cannot_adopt_one_order_for_two_of_its_orders(sim, tmp_
 
 
 def _journal_records(state: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for f in state.glob("*/*.jsonl") for line in f.read_text().splitlines()]
+    lines = [line for f in state.glob("*/*.jsonl") for line in f.read_text().splitlines()]
+    return [json.loads(line) for line in lines]
 
 
 @pytest.mark.parametrize("fault", ["ws_repeat:api=00,after=1"])
@@ -109,3 +111,40 @@ def test_issue11_a_fill_pushed_twice_is_one_fill(fault, tmp_path):
         assert [e["api_id"] for e in s.order_requests()] == ["kt10000"]
     finally:
         s.close()
+
+
+def test_issue11_an_order_another_running_plan_adopted_is_not_adopted_again(sim, tmp_path):
+    """Plan ax (its own process, another app key of the account) adopted the hand order
+    and will cancel it; plan ay adopts the same number from the same state directory.
+    It was taken: ay modified the order (ax then cancelled ay's new number as its own)
+    and reported it open, exit 0. Two runners never manage one order: ay is refused
+    before it sends anything, naming the runner that manages it."""
+    no = _hand_order(sim)
+    ax = tmp_path / "ax.yaml"
+    ay = tmp_path / "ay.yaml"
+    ax.write_text(_adopting("ax", no).replace('"+2s"', '"+8s"'), encoding="utf-8")
+    ay.write_text(
+        _adopting("ay", no).replace("cancel: {order: held}", "modify: {order: held, price: 60100}"),
+        encoding="utf-8",
+    )
+    state = tmp_path / "s"
+    first = subprocess.Popen(
+        [*RUNNER, *dry_run(ax, sim.url, state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=runner_env({"KIWOOM_APPKEY": "loopback-appkey-0002"}),
+    )
+    try:
+        assert first.stdout is not None
+        for line in first.stdout:
+            if "scheduled" in line:  # it has adopted the order
+                break
+        second = run_cli(*dry_run(ay, sim.url, state))
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"pid {first.pid}" in second.stdout + second.stderr
+        assert _orders_sent(sim) == ["kt10000"]  # ay sent nothing
+    finally:
+        rest = first.communicate(timeout=120)[0]
+    assert first.returncode == 0, rest
+    assert _orders_sent(sim) == ["kt10000", "kt10003"]  # ax's cancel of its order
