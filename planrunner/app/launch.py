@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planrunner.app.crashlog import write_crash_log
-from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
+from planrunner.app.identity import (
+    compare,
+    real_clock_day,
+    refusal,
+    relative_time,
+    renamed_from,
+    renamed_refusal,
+    timeline_of,
+)
 from planrunner.app.kinds import broker_kinds
 from planrunner.app.notify import TIMEOUT, Notifier, summary_line
 from planrunner.app.targets import (
@@ -335,6 +343,9 @@ def run_plan(
                 compile_plan(plan, day=day, run_start=run_start, closed_ok=not strict),
                 opts.adopt,
             )
+            old = None if state.starts or opts.fresh else renamed_from(jpath, path)
+            if old is not None:
+                raise renamed_refusal(path, name=plan.name, old=old)
             change = compare(state, path=path, sha256=sha, timeline=timeline_of(compiled))
             if change and not opts.resume_changed:
                 raise refusal(change, path=path, name=plan.name, journal=jpath)

@@ -5,6 +5,7 @@ Each test names what it proves; each failed on the code before its fix."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -148,3 +149,33 @@ def test_issue11_an_order_another_running_plan_adopted_is_not_adopted_again(sim,
         rest = first.communicate(timeout=120)[0]
     assert first.returncode == 0, rest
     assert _orders_sent(sim) == ["kt10000", "kt10003"]  # ax's cancel of its order
+
+
+def test_issue11_a_plan_file_renamed_the_same_day_does_not_start_over(sim, tmp_path):
+    """The plan's `name:` is edited after its order went in: the run started a new
+    journal under the new name and placed the order a second time (the first left open
+    and unmanaged), exit 0. The file has a journal for the day under its old name: the
+    run is refused before it sends anything, saying which name and how to go on."""
+    plan = tmp_path / "p.yaml"
+    text = _adopting("before", None).replace("held: {", 'held: {at: "+1s", ')
+    plan.write_text(text.replace('"+2s"', '"+60s"'), encoding="utf-8")
+    state = tmp_path / "s"
+    first = subprocess.Popen(
+        [*RUNNER, *dry_run(plan, sim.url, state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=runner_env(),
+    )
+    assert first.stdout is not None
+    for line in first.stdout:
+        if "acked place" in line:
+            break
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=60)
+    assert _orders_sent(sim) == ["kt10000"]
+    plan.write_text(plan.read_text().replace("name: before", "name: after"), encoding="utf-8")
+    again = run_cli(*dry_run(plan, sim.url, state))
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "name: before" in again.stderr and "--fresh" in again.stderr, again.stderr
+    assert _orders_sent(sim) == ["kt10000"]  # not placed a second time
