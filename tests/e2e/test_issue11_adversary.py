@@ -179,3 +179,52 @@ def test_issue11_a_plan_file_renamed_the_same_day_does_not_start_over(sim, tmp_p
     assert again.returncode == 2, again.stdout + again.stderr
     assert "name: before" in again.stderr and "--fresh" in again.stderr, again.stderr
     assert _orders_sent(sim) == ["kt10000"]  # not placed a second time
+
+
+STOP_LOSS = """\
+version: 1
+name: stop
+orders:
+  entry: {symbol: "005930", side: sell, qty: 10, price: 75000, at: "+1s"}
+steps:
+  - {at: "+60s", cancel: {order: entry}}
+triggers:
+  - id: stop
+    when: {price: {symbol: "005930", below: 69000}}
+    between: ["00:00", "23:59"]
+    market: {order: entry}
+"""
+
+
+def test_issue11_a_stop_whose_cancel_answers_late_still_sells_at_market(tmp_path):
+    """A stop-loss trigger's `market`: its cancel is answered after the client's timeout
+    (the broker did cancel). A step settles that from the broker and sends the market
+    order; the trigger did not: the run saw the order cancelled, ended at once ("nothing
+    more can happen"), and the position was cancelled and never sold (exit 2, outcome
+    unknown). The firing is settled like a step: the market sell goes out once."""
+    s = SimProcess("--fault", "latency:api=kt10003,ms=11000,count=1")
+    try:
+        s.post("price", {"symbol": "005930", "price": 70000})
+        plan = tmp_path / "stop.yaml"
+        plan.write_text(STOP_LOSS, encoding="utf-8")
+        proc = subprocess.Popen(
+            [*RUNNER, *dry_run(plan, s.url, tmp_path / "s")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=runner_env(),
+        )
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "acked place" in line:
+                break
+        s.post("price", {"symbol": "005930", "price": 68000})  # the stop's crossing
+        out = "".join(seen) + proc.communicate(timeout=180)[0]
+        sent = [e["api_id"] for e in s.order_requests()]
+        assert sent == ["kt10001", "kt10003", "kt10001"], out  # place, cancel, market once
+        assert proc.returncode == 0, out
+        assert "trigger stop: done" in out, out
+    finally:
+        s.close()
