@@ -526,6 +526,15 @@ class TriggerWatcher:
             state = self._in_doubt(job_id, leg, action, e)
         self.states[job_id] = state
 
+    def settled(self, job_id: str, state: str) -> None:
+        """A firing left in doubt was settled later in the run (the runner read the
+        broker again): its state, and its trigger's line in the summary, say how."""
+        if job_id in self.states:
+            self.states[job_id] = state
+        for t in self.plan.triggers:
+            if job_id == self.job_id(t, self.fired.get(t.id, 1)) and t.id in self.reaction:
+                self.reaction[t.id]["state"] = state
+
     def _in_doubt(self, job_id: str, order: str, action: Action, e: InDoubt) -> str:
         """A firing's request left without an answer: settled now, as a step's is (its
         cancel found done, a `market` still sends its order once), or left unknown."""

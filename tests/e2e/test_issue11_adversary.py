@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -226,5 +227,56 @@ def test_issue11_a_stop_whose_cancel_answers_late_still_sells_at_market(tmp_path
         assert sent == ["kt10001", "kt10003", "kt10001"], out  # place, cancel, market once
         assert proc.returncode == 0, out
         assert "trigger stop: done" in out, out
+    finally:
+        s.close()
+
+
+REPEAT_UP = """\
+version: 1
+name: rep
+orders:
+  e: {symbol: "005930", side: buy, qty: 10, price: 60000, at: "+1s"}
+steps:
+  - {at: "+35s", cancel: {order: e}}
+triggers:
+  - id: up
+    when: {price: {symbol: "005930", above: 71000}}
+    between: ["00:00", "23:59"]
+    repeat: true
+    modify: {order: e, price: "+1 tick"}
+"""
+
+
+def test_issue11_a_repeat_firing_in_doubt_fires_no_more_and_is_adopted_later(tmp_path):
+    """A repeat trigger's modify reaches the broker 20 s late (after the client gave up
+    and the first look found nothing). Later crossings while it is in doubt send nothing
+    more; the cancel step's look finds it and the summary says so (it said "unknown",
+    exit 2, although the run had found the modify)."""
+    s = SimProcess("--fault", "latency:api=kt10002,ms=20000,count=1")
+    try:
+        s.post("price", {"symbol": "005930", "price": 70000})
+        plan = tmp_path / "rep.yaml"
+        plan.write_text(REPEAT_UP, encoding="utf-8")
+        proc = subprocess.Popen(
+            [*RUNNER, *dry_run(plan, s.url, tmp_path / "s")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=runner_env(),
+        )
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "acked place" in line:
+                break
+        for price in (71500, 70500, 71600, 70000, 71700):  # three crossings
+            s.post("price", {"symbol": "005930", "price": price})
+            time.sleep(1)  # each its own push (the test's pace, not a wait for a result)
+        out = "".join(seen) + proc.communicate(timeout=180)[0]
+        sent = [e["api_id"] for e in s.order_requests()]
+        assert sent == ["kt10000", "kt10002", "kt10003"], out  # one modify while in doubt
+        assert "trigger up: done (found at the broker later)" in out, out
+        assert proc.returncode == 0, out
     finally:
         s.close()
