@@ -436,7 +436,9 @@ def run_plan(
             prices, pokes = feed_prices(executor)
             if shared is not None:
                 symbols = {s for t in compiled.triggers for s in symbols_of(t.when)}
-                live_feed = shared.feed_for(prices.listener(), symbols)
+                listener = prices.listener()
+                live_feed = shared.feed_for(listener, symbols)
+                closers.append(lambda: shared.leave(listener))  # before its journal closes
             else:
                 live_feed = _start_feed(target, compiled, prices, closers)
             emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))

@@ -280,3 +280,58 @@ def test_issue11_a_repeat_firing_in_doubt_fires_no_more_and_is_adopted_later(tmp
         assert proc.returncode == 0, out
     finally:
         s.close()
+
+
+ENDS_EARLY = """\
+version: 1
+name: fa
+orders:
+  e: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
+"""
+
+STOP_WATCH = STOP_LOSS.replace("name: stop", "name: fb").replace("below: 69000", "below: 68500")
+
+
+def test_issue11_a_plan_that_ends_first_leaves_the_others_their_feed(tmp_path):
+    """Two plans in one process on one feed. fa places a bid and ends, the bid left
+    resting; fb's stop watches the price. The bid then filled: its pushed `00` event
+    went to fa's listener too, which wrote the fill to fa's closed journal; the error
+    ended the feed's thread, silently, and fb's stop never fired (its order cancelled at
+    its step, exit 0). A plan that ends leaves the feed; the others keep it."""
+    s = SimProcess()
+    try:
+        s.post("price", {"symbol": "005930", "price": 70000})
+        fa = tmp_path / "fa.yaml"
+        fb = tmp_path / "fb.yaml"
+        fa.write_text(ENDS_EARLY, encoding="utf-8")
+        fb.write_text(STOP_WATCH, encoding="utf-8")
+        state = tmp_path / "s"
+        args = dry_run(fa, s.url, state)
+        proc = subprocess.Popen(
+            [*RUNNER, *args[:2], str(fb), *args[2:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=runner_env(),
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # until fa's journal says it stopped
+                found = list((state / "fa").glob("*.jsonl"))
+                lines = found[0].read_text().splitlines() if found else []
+                if any('"type":"stop"' in line.replace(" ", "") for line in lines):
+                    break
+                time.sleep(0.2)
+            s.post("price", {"symbol": "005930", "price": 68900})  # fa's bid fills
+            time.sleep(1)  # its 00 event pushed before the next price (the test's pace)
+            s.post("price", {"symbol": "005930", "price": 68000})  # fb's stop: below 68,500
+            out = proc.communicate(timeout=180)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert "[fb]" in out and "trigger stop fired" in out, out
+        sent = [e["api_id"] for e in s.order_requests()]
+        assert sent.count("kt10001") == 2, out  # fb's sell, and its market sell once
+    finally:
+        s.close()
