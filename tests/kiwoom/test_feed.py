@@ -214,7 +214,7 @@ def test_issue11_a_listener_failing_on_one_event_does_not_end_the_feed() -> None
         assert feed.wait_up(WAIT)
         rec.wait(lambda r: live.sim.hub.wants_prices())
         live.sim.set_price("005930", 70100)  # the listener fails on this one
-        rec.wait(lambda r: r.failed)
+        rec.wait(lambda _r: rec.failed)
         live.sim.set_price("005930", 69900)
         rec.wait(lambda r: r.prices() == [69900])
         assert feed.listener_errors == 1 and rec.states == [(True, "connected")]
