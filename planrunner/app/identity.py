@@ -91,9 +91,11 @@ def _same_file(a: str, b: Path) -> bool:
         return a == str(b)
 
 
-def renamed_from(journal: Path, path: Path) -> Path | None:
+def renamed_from(journal: Path, path: Path, params: object) -> Path | None:
     """Another journal of the same day and environment (another plan folder of the
-    state directory) whose last run was this plan file: the file's `name:` changed."""
+    state directory) whose last run was this plan file with these parameter values: the
+    file's `name:` changed. (The same file with other `--set` values is another plan:
+    its journal's name carries their digest.)"""
     for other in sorted(journal.parent.parent.glob(f"*/{journal.name}")):
         if other.parent == journal.parent:
             continue
@@ -111,7 +113,11 @@ def renamed_from(journal: Path, path: Path) -> Path | None:
                 continue
             if isinstance(rec, dict) and rec.get("type") == "start":
                 last = rec
-        if isinstance(last, dict) and _same_file(str(last.get("file", "")), path):
+        if (
+            isinstance(last, dict)
+            and _same_file(str(last.get("file", "")), path)
+            and last.get("params", {}) == params
+        ):
             return other
     return None
 

@@ -343,7 +343,8 @@ def run_plan(
                 compile_plan(plan, day=day, run_start=run_start, closed_ok=not strict),
                 opts.adopt,
             )
-            old = None if state.starts or opts.fresh else renamed_from(jpath, path)
+            known = state.starts or opts.fresh  # its own journal, or a new one asked for
+            old = None if known else renamed_from(jpath, path, plan.params)
             if old is not None:
                 raise renamed_refusal(path, name=plan.name, old=old)
             change = compare(state, path=path, sha256=sha, timeline=timeline_of(compiled))

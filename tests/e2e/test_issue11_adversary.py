@@ -335,3 +335,27 @@ def test_issue11_a_plan_that_ends_first_leaves_the_others_their_feed(tmp_path):
         assert sent.count("kt10001") == 2, out  # fb's sell, and its market sell once
     finally:
         s.close()
+
+
+def test_issue11_one_plan_file_with_other_values_is_another_plan_not_a_rename(sim, tmp_path):
+    """The control of the renamed-plan refusal: one file run twice the same day with
+    other `--set` values is two plans (each value set its own journal), both run."""
+    plan = tmp_path / "p.yaml"
+    plan.write_text(
+        """\
+version: 1
+name: tpl
+params:
+  price: {type: integer}
+orders:
+  e: {symbol: "005930", side: buy, qty: 10, price: "${price}", at: "+1s"}
+steps:
+  - {at: "+2s", cancel: {order: e}}
+""",
+        encoding="utf-8",
+    )
+    state = tmp_path / "s"
+    for price in ("60000", "60100"):
+        done = run_cli(*dry_run(plan, sim.url, state, "--set", f"price={price}"))
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert _orders_sent(sim) == ["kt10000", "kt10003"] * 2
