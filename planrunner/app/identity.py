@@ -5,12 +5,16 @@ file's absolute path, its sha256 and the day's timeline (job id -> what the job 
 A run whose file or content differs from the journal's last start is refused, with
 what changed in the timeline, unless the user chose `--resume-changed` (jobs keep their
 ids, so what already acted stays done) or `--fresh` (a new journal beside the old one).
+A plan file whose `name:` changed the same day finds no journal under its new name, but
+one of the day's journals names the file: the run is refused (`renamed_from`), as its
+orders are managed there, unless `--fresh` says to start a new journal.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +89,47 @@ def _same_file(a: str, b: Path) -> bool:
         return Path(a).resolve() == b.resolve()
     except OSError:
         return a == str(b)
+
+
+def renamed_from(journal: Path, path: Path, params: object) -> Path | None:
+    """Another journal of the same day and environment (another plan folder of the
+    state directory) whose last run was this plan file with these parameter values: the
+    file's `name:` changed. (The same file with other `--set` values is another plan:
+    its journal's name carries their digest.)"""
+    for other in sorted(journal.parent.parent.glob(f"*/{journal.name}")):
+        if other.parent == journal.parent:
+            continue
+        try:
+            lines = other.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        last: Any = None
+        for line in lines:
+            if '"start"' not in line:
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("type") == "start":
+                last = rec
+        if (
+            isinstance(last, dict)
+            and _same_file(str(last.get("file", "")), path)
+            and last.get("params", {}) == params
+        ):
+            return other
+    return None
+
+
+def renamed_refusal(path: Path, *, name: str, old: Path) -> PlanChanged:
+    return PlanChanged(
+        f"{path} has a journal for this day under name: {old.parent.name} ({old}), and "
+        f"now says name: {name}: its orders are managed by that journal. Put back "
+        f"name: {old.parent.name} to resume it, or run with --fresh to start a new "
+        "journal under the new name (the old journal's orders are then no longer "
+        "managed by this run)"
+    )
 
 
 def compare(state: Replay, *, path: Path, sha256: str, timeline: dict[str, str]) -> Change | None:

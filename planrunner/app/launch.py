@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planrunner.app.crashlog import write_crash_log
-from planrunner.app.identity import compare, real_clock_day, refusal, relative_time, timeline_of
+from planrunner.app.identity import (
+    compare,
+    real_clock_day,
+    refusal,
+    relative_time,
+    renamed_from,
+    renamed_refusal,
+    timeline_of,
+)
 from planrunner.app.kinds import broker_kinds
 from planrunner.app.notify import TIMEOUT, Notifier, summary_line
 from planrunner.app.targets import (
@@ -41,6 +49,7 @@ from planrunner.engine.runner import Runner
 from planrunner.engine.triggers import symbols_of
 from planrunner.errors import RunError, UsageError
 from planrunner.kiwoom.codes import QUOTE
+from planrunner.kiwoom.types import ord_key
 from planrunner.krx import days, instruments, ticks
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 from planrunner.plan.compile import compile_plan
@@ -110,6 +119,16 @@ def _with_adoptions(plan: CompiledPlan, adopt: tuple[tuple[str, str], ...]) -> C
         if order_id not in orders:
             raise UsageError(f"--adopt {order_id}={ord_no}: the plan has no order {order_id!r}")
         orders[order_id] = replace(orders[order_id], adopt=ord_no)
+    owners: dict[str, str] = {}
+    for spec in orders.values():
+        if spec.adopt is None:
+            continue
+        if ord_key(spec.adopt) in owners:
+            raise UsageError(
+                f"order {spec.adopt} would be adopted twice ('{owners[ord_key(spec.adopt)]}' "
+                f"and '{spec.id}'): one order at the broker is managed by one order of the plan"
+            )
+        owners[ord_key(spec.adopt)] = spec.id
     placed = {f"{order_id}.place" for order_id, _ in adopt}
     return replace(plan, orders=orders, jobs=tuple(j for j in plan.jobs if j.id not in placed))
 
@@ -324,6 +343,10 @@ def run_plan(
                 compile_plan(plan, day=day, run_start=run_start, closed_ok=not strict),
                 opts.adopt,
             )
+            known = state.starts or opts.fresh  # its own journal, or a new one asked for
+            old = None if known else renamed_from(jpath, path, plan.params)
+            if old is not None:
+                raise renamed_refusal(path, name=plan.name, old=old)
             change = compare(state, path=path, sha256=sha, timeline=timeline_of(compiled))
             if change and not opts.resume_changed:
                 raise refusal(change, path=path, name=plan.name, journal=jpath)
@@ -414,7 +437,9 @@ def run_plan(
             prices, pokes = feed_prices(executor)
             if shared is not None:
                 symbols = {s for t in compiled.triggers for s in symbols_of(t.when)}
-                live_feed = shared.feed_for(prices.listener(), symbols)
+                listener = prices.listener()
+                live_feed = shared.feed_for(listener, symbols)
+                closers.append(lambda: shared.leave(listener))  # before its journal closes
             else:
                 live_feed = _start_feed(target, compiled, prices, closers)
             emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))

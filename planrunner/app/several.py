@@ -27,6 +27,7 @@ import fcntl
 import glob
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,11 +38,14 @@ from typing import TYPE_CHECKING, Any
 from planrunner.app.targets import Target
 from planrunner.engine.events import RunResult
 from planrunner.errors import ExitCode, RunError, UsageError
+from planrunner.kiwoom.types import ord_key
 from planrunner.plan.rules import load_plan
 
 if TYPE_CHECKING:
     from planrunner.app.launch import RunOptions
     from planrunner.kiwoom.feed import Feed
+
+_log = logging.getLogger(__name__)
 
 # Worst first: a bug, an interruption, attention, a plan problem, success.
 _SEVERITY = (ExitCode.INTERNAL, ExitCode.INTERRUPTED, ExitCode.ATTENTION, ExitCode.PLAN, 0)
@@ -171,12 +175,13 @@ def members(
         mine += [(oid, s.adopt) for oid, s in plan.orders.items() if s.adopt]
         for order_id, ord_no in mine:
             who = f"{plan.name}:{order_id}"
-            if ord_no in taken and taken[ord_no] != who:
+            key = ord_key(ord_no)  # 0000001 and 00000001 are one order
+            if key in taken and taken[key] != who:
                 raise UsageError(
-                    f"order {ord_no} would be adopted twice ({taken[ord_no]} and {who}): "
+                    f"order {ord_no} would be adopted twice ({taken[key]} and {who}): "
                     "one order is managed by one plan"
                 )
-            taken[ord_no] = who
+            taken[key] = who
     return [
         Member(path=p, name=plan.name, journal_name=plan.journal_name, adopt=tuple(adopted[str(p)]))
         for p, plan in plans  # the --adopt of a member is its own
@@ -185,7 +190,10 @@ def members(
 
 class Fanout:
     """A feed listener handing every event to each plan's listener (each keeps what is
-    its own: its symbols' prices, its order numbers' events)."""
+    its own: its symbols' prices, its order numbers' events). A plan that ends leaves
+    (`remove`); one plan's listener failing never keeps an event from the others nor
+    ends the feed's thread (a plan whose journal is closed or failed cannot take a
+    fill, and the other plans' stops still need their prices)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -199,23 +207,30 @@ class Fanout:
         if state is not None:
             listener.state(*state)  # it came after the feed said so
 
-    def _all(self) -> list[Any]:
+    def remove(self, listener: Any) -> None:
         with self._lock:
-            return list(self._listeners)
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _each(self, call: Callable[[Any], None]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                call(listener)
+            except Exception:  # that plan's own failure; the others go on
+                _log.warning("a plan's feed listener failed", exc_info=True)
 
     def price(self, tick: Any) -> None:
-        for listener in self._all():
-            listener.price(tick)
+        self._each(lambda listener: listener.price(tick))
 
     def order(self, event: Any) -> None:
-        for listener in self._all():
-            listener.order(event)
+        self._each(lambda listener: listener.order(event))
 
     def state(self, up: bool, why: str) -> None:
         with self._lock:
             self._up = (up, why)
-        for listener in self._all():
-            listener.state(up, why)
+        self._each(lambda listener: listener.state(up, why))
 
 
 @dataclass(slots=True)
@@ -241,6 +256,10 @@ class Shared:
         self.fanout.add(listener)
         feed.watch_prices(sorted(set(symbols)))
         return feed
+
+    def leave(self, listener: Any) -> None:
+        """A plan ended: its listener gets no more events (its journal is closing)."""
+        self.fanout.remove(listener)
 
     def close(self) -> None:
         if self.feed is not None:

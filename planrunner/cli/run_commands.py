@@ -274,12 +274,14 @@ def _adoptions(adopt: tuple[str, ...]) -> list[tuple[str, str, str | None]]:
     for item in adopt:
         head, sep, ord_no = item.partition("=")
         where, colon, order_id = head.rpartition(":")
-        if not sep or not ord_no.isdigit() or not order_id or (colon and not where):
+        digits = ord_no.isascii() and ord_no.isdigit() and len(ord_no.lstrip("0")) <= 7
+        if not sep or not digits or not order_id or (colon and not where):
             raise UsageError(
                 f"--adopt {item!r}: write it as ID=ORD_NO, e.g. hedge=0000139 "
                 "(with several plans, NAME:ID=ORD_NO names the plan)"
             )
-        out.append((order_id, ord_no.zfill(7), where or None))
+        # the broker's 7 digits: 1, 0000001 and 00000001 are one order
+        out.append((order_id, ord_no.lstrip("0").zfill(7), where or None))
     return out
 
 

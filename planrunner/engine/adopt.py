@@ -7,11 +7,17 @@ open quantity, and the price when the plan states one. A number that is not open
 any difference, refuses the run before it sends anything: acting on the wrong order (a
 cancel reported for an order that stays open, a buy's step moving a sell) is worse than
 not acting. A resumed run has already adopted its orders and is not asked again.
+
+A number that another journal of the state directory owns (another plan's order, or one
+it adopted) is refused while that journal's runner is running: two runners managing one
+order would each act on it and report it their own way. Once that runner has ended, the
+order may be taken over (a hand-over).
 """
 
 from __future__ import annotations
 
-from planrunner.engine.journal import Journal
+from planrunner.engine.journal import Journal, holder_pid
+from planrunner.engine.reconcile import foreign_numbers
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.types import OpenOrder
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
@@ -65,9 +71,20 @@ def check_adoptions(plan: CompiledPlan, client: KiwoomClient, journal: Journal) 
     if not todo:
         return {}
     rows = {_number(o.ord_no): o for o in client.open_orders()}
+    owners = {_number(no): path for no, path in foreign_numbers(journal).items()}
     problems: dict[str, str] = {}
     for spec in todo:
         assert spec.adopt is not None
+        owner = owners.get(_number(spec.adopt))
+        running = holder_pid(owner) if owner is not None else None
+        if owner is not None and running is not None:
+            who = f"pid {running}" if running > 0 else "another runner"
+            problems[spec.id] = (
+                f"{spec.id}: adopt {spec.adopt} refused: the runner of {owner} ({who}) "
+                "manages that order now; one order is managed by one runner (stop it, or "
+                "let it finish, then adopt it)"
+            )
+            continue
         row = rows.get(_number(spec.adopt))
         if row is None:
             problems[spec.id] = (

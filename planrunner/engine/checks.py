@@ -195,6 +195,7 @@ class BrokerChecks:
     _number_filled: dict[str, dict[str, int]]  # order -> number -> filled, as last noted
     _looked: dict[str, dt.datetime]  # order -> the start of its last read of the fills
     _pushed: dict[str, dict[str, tuple[int, int]]]  # order -> ord_no -> (qty, value) pushed
+    _fill_events: set[tuple[str, int, int, int]]  # (ord_no, left open, qty, price) counted
     _early: dict[str, list[Any]]
     _day_limits: dict[str, tuple[int, int]]
     _not_before: dict[str, dt.datetime]
@@ -431,6 +432,13 @@ class BrokerChecks:
                 self.replay_early(key)
             return
         with self._locks_guard:
+            # Each fill leaves its number less open than the one before (a cancel too): an
+            # event naming the same number, open quantity, fill quantity and price is that
+            # fill pushed again (a broker's resend), not another fill.
+            fill_id = (key, event.open_qty, event.fill_qty, event.fill_price)
+            if fill_id in self._fill_events:
+                return
+            self._fill_events.add(fill_id)
             per = self._pushed.setdefault(order, {})
             qty, value = per.get(key, (0, 0))
             per[key] = (qty + event.fill_qty, value + event.fill_qty * event.fill_price)

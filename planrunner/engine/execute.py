@@ -142,6 +142,7 @@ class Executor(BrokerChecks):
         # Every market price the run reads goes through here into the journal (bounded).
         self.prices = PriceLog(journal, clock)
         self._pushed: dict[str, dict[str, tuple[int, int]]] = {}
+        self._fill_events: set[tuple[str, int, int, int]] = set()  # each pushed fill once
         self._early: dict[str, list[Any]] = {}  # ord_no -> pushed fills before its ack
 
     # ---- entry point ------------------------------------------------------------------

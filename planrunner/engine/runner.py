@@ -215,6 +215,7 @@ class Runner:
                 busy=self._step_soon,
             )
             self.watcher.closed_orders = self.orders.closed
+        self.watcher.settle = self._settle_firing
         self._starts_real: list[float] = []  # when the jobs start (monotonic), sorted
         self._end_tried: tuple[int, ...] = ()  # what had moved when the end was last tried
         self.ended_early: str | None = None  # why the run ended before its last instant
@@ -596,28 +597,47 @@ class Runner:
                 self._blocked[job.order] = f"{job.order} is in doubt: nothing more is sent for it"
             return str(outcome)
         except InDoubt:
-            # Settle it now from the broker's lists, then finish what the job still owes.
-            self._reconcile(job.id)
-            try:
-                js = self.journal.state.job(job.id)
-                if js.open_intents or js.unknown_reqs:
-                    # Still unsettled: the step's checks must not run on a broker view
-                    # that may hold its own unclaimed request (it would act on it).
-                    raise InDoubt("still in doubt after reading the broker: not resent")
-                return str(self.ex.execute(job.id, job.action))
-            except InDoubt as e:
-                self._blocked[job.order] = f"an earlier request on {job.order} is in doubt"
-                self._doubtful[job.order] = job.id
+            return self._settle(job.id, job.order, job.action)
+
+    def _settle_firing(self, job_id: str, order: str, action: Action) -> str:
+        """A trigger's firing in doubt, settled as a step's; one still unsettled keeps
+        its job unfinished (not `failed`), so a repeat trigger does not fire anew on an
+        order whose last request is in doubt: a later crossing finishes that firing."""
+        return self._settle(job_id, order, action, final=False)
+
+    def _settle(self, job_id: str, order: str, action: Action, *, final: bool = True) -> str:
+        """A request of `job_id` (a step, or a trigger's firing) left without an answer:
+        settle it now from the broker's lists, then finish what the job still owes. While
+        it settles the order counts as blocked: the run does not end on it as closed (a
+        `market` whose cancel went through still owes its order)."""
+        before = self._blocked.get(order)
+        self._blocked[order] = f"an earlier request on {order} is in doubt"
+        try:
+            self._reconcile(job_id)
+            js = self.journal.state.job(job_id)
+            if js.open_intents or js.unknown_reqs:
+                # Still unsettled: the step's checks must not run on a broker view
+                # that may hold its own unclaimed request (it would act on it).
+                raise InDoubt("still in doubt after reading the broker: not resent")
+            outcome = self.ex.execute(job_id, action)
+        except InDoubt as e:
+            self._doubtful[order] = job_id
+            if final:
                 self._record(
                     {
                         "type": "failed",
-                        "job": job.id,
+                        "job": job_id,
                         "state": "unknown",
                         "attention": "unknown",
                         "reason": str(e),
                     }
                 )
-                return f"unknown ({e})"
+            return f"unknown ({e})"
+        if outcome.kind is Kind.IN_DOUBT:
+            self._blocked[order] = f"{order} is in doubt: nothing more is sent for it"
+        elif before is None:
+            self._blocked.pop(order, None)
+        return str(outcome)
 
     def _reconcile(self, job: str | None = None) -> None:
         reconcile(
@@ -678,6 +698,7 @@ class Runner:
             self._info(f"{job_id}: its request was found at the broker and adopted", order=order)
             with self._cv:
                 self._states[job_id] = "done (found at the broker later)"
+            self.watcher.settled(job_id, "done (found at the broker later)")
             return True
         reason = (
             f"its request {last} was found at the broker later; the rest of the "
@@ -687,6 +708,7 @@ class Runner:
         self.warn(f"{job_id}: {reason}")
         with self._cv:
             self._states[job_id] = f"failed ({reason})"
+        self.watcher.settled(job_id, f"failed ({reason})")
         return True
 
     def _action_of(self, job_id: str) -> Action | None:

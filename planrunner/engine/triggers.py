@@ -33,6 +33,7 @@ from planrunner.errors import BrokerError
 from planrunner.krx import instruments, ticks
 from planrunner.krx.days import session
 from planrunner.model import (
+    Action,
     AllCond,
     AnyCond,
     Cancel,
@@ -172,6 +173,9 @@ class TriggerWatcher:
         self.states: dict[str, str] = {}  # firing job id -> its final state, this run
         # Orders the broker showed closed (the runner's order watch, if it has one).
         self.closed_orders: Callable[[], dict[str, str]] = dict
+        # A firing whose request got no answer: settled from the broker and finished as a
+        # step's is (the runner's; None: left unknown, settled by the next run).
+        self.settle: Callable[[str, str, Action], str] | None = None
         # Set by the runner when nothing more can happen: trigger id -> why it retires.
         self._ending: dict[str, tuple[SkipCode, str]] | None = None
         speed = clock.virtual_seconds(1.0)
@@ -519,8 +523,24 @@ class TriggerWatcher:
         try:
             state = str(self.ex.execute(job_id, action))
         except InDoubt as e:
-            state = f"unknown ({e})"
+            state = self._in_doubt(job_id, leg, action, e)
         self.states[job_id] = state
+
+    def settled(self, job_id: str, state: str) -> None:
+        """A firing left in doubt was settled later in the run (the runner read the
+        broker again): its state, and its trigger's line in the summary, say how."""
+        if job_id in self.states:
+            self.states[job_id] = state
+        for t in self.plan.triggers:
+            if job_id == self.job_id(t, self.fired.get(t.id, 1)) and t.id in self.reaction:
+                self.reaction[t.id]["state"] = state
+
+    def _in_doubt(self, job_id: str, order: str, action: Action, e: InDoubt) -> str:
+        """A firing's request left without an answer: settled now, as a step's is (its
+        cancel found done, a `market` still sends its order once), or left unknown."""
+        if self.settle is None:
+            return f"unknown ({e})"
+        return self.settle(job_id, order, action)
 
     def _end_group(self, g: OcoGroup, why: str) -> None:
         self.groups = [x for x in self.groups if x.id != g.id]
@@ -572,7 +592,7 @@ class TriggerWatcher:
         try:
             state = str(self.ex.execute(job_id, t.action))
         except InDoubt as e:
-            state = f"unknown ({e})"
+            state = self._in_doubt(job_id, action_order(t.action), t.action, e)
         self.reaction[t.id]["state"] = state
         self.states[job_id] = state
         if not t.repeat:

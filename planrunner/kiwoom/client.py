@@ -253,7 +253,8 @@ class KiwoomClient:
     ) -> list[OpenOrder]:
         req = wire.open_orders_request(symbol=symbol, side=side, exchange=exchange)
         rows = self._pages(req, "oso")
-        return self._parse(req, lambda: [OpenOrder.from_wire(row) for row in rows])
+        # A row listed twice alike (pages that shifted while they were read) is one order.
+        return self._parse(req, lambda: list(dict.fromkeys(map(OpenOrder.from_wire, rows))))
 
     def fills(
         self, symbol: str | None = None, side: Side | None = None, exchange: str | None = None

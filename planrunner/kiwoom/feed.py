@@ -197,6 +197,7 @@ class Feed:
         self.malformed = 0  # frames skipped
         self.token_refreshes = 0
         self.attempts = 0  # connections tried
+        self.listener_errors = 0  # events whose listener raised (each logged)
         self._logged_in = False
         self._told = False  # the listener heard the feed's state at least once
 
@@ -397,7 +398,7 @@ class Feed:
                         time=str(values.get("20", "")),
                         received=received,
                     )
-                    self._listener.price(tick)
+                    self._hand(self._listener.price, tick)
                 else:
                     self.malformed += 1
             elif kind == "00":
@@ -405,7 +406,16 @@ class Feed:
                 if event is None:
                     self.malformed += 1
                 else:
-                    self._listener.order(event)
+                    self._hand(self._listener.order, event)
+
+    def _hand(self, deliver: Any, what: Any) -> None:
+        """Give the listener one event; its failure is its own: the connection and the
+        events after it go on (a dead reader would leave the feed "up" and silent)."""
+        try:
+            deliver(what)
+        except Exception:
+            self.listener_errors += 1
+            log.warning("feed: the listener failed on an event", exc_info=True)
 
     def _send(self, ws: ClientConnection, msg: dict[str, Any]) -> None:
         # A failed send means the connection is going: the reader reconnects and

@@ -224,6 +224,14 @@ class _Builder:
         if oid in self.placed_at:
             self.add(f"{path}.id", f"order id '{oid}' is already used at {self.placed_at[oid]}")
             return
+        if spec.adopt is not None:
+            other = next((o.id for o in self.orders.values() if o.adopt == spec.adopt), None)
+            if other is not None:
+                self.add(
+                    f"{path}.adopt",
+                    f"order {spec.adopt} would be adopted twice ('{other}' and '{oid}'): one "
+                    "order at the broker is managed by one order of the plan",
+                )
         self.placed_at[oid] = path
         self.orders[oid] = spec
         # A relative price without from_fill is reported once, as that (not as missing).

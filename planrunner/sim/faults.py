@@ -16,6 +16,7 @@ Spec syntax (CLI `--fault`, `POST /_sim/faults`, `Faults.add`): `KIND[:key=value
                     a WebSocket frame at all, which breaks the connection)
     ws_late         hold a 00 event until after the next 00 (out of order), or ms=N
                     (default 300) at most
+    ws_repeat       send a 00 event twice (a broker that repeats an event, e.g. on resend)
 
     keys: api=kt10000 (default: every api-id) · count=N (default 1; latency: unlimited;
           with p<1: unlimited) · after=N (let N matching calls through first) ·
@@ -23,7 +24,7 @@ Spec syntax (CLI `--fault`, `POST /_sim/faults`, `Faults.add`): `KIND[:key=value
 
 Examples: `rate_limit:api=kt10000,count=3`, `token_expiry:after=10`, `5xx:commit=yes`,
 `1999:p=0.1`, `latency:ms=50`, `drop:api=kt10000`, `ws_drop:api=0B,after=3`,
-`ws_stall`, `ws_malformed:count=2`, `ws_late:api=00`.
+`ws_stall`, `ws_malformed:count=2`, `ws_late:api=00`, `ws_repeat:api=00`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ Kind = Literal[
     "ws_stall",
     "ws_malformed",
     "ws_late",
+    "ws_repeat",
 ]
 _ALIASES: dict[str, Kind] = {
     "rate_limit": "rate_limit",
@@ -59,6 +61,7 @@ _ALIASES: dict[str, Kind] = {
     "ws_stall": "ws_stall",
     "ws_malformed": "ws_malformed",
     "ws_late": "ws_late",
+    "ws_repeat": "ws_repeat",
 }
 
 
@@ -110,7 +113,7 @@ def parse_fault(spec: str) -> Rule:
     if kind is None:
         known = (
             "rate_limit, token_expiry, 5xx, 1999, latency, drop, ws_drop, ws_stall, "
-            "ws_malformed, ws_late"
+            "ws_malformed, ws_late, ws_repeat"
         )
         raise FaultSpecError(f"unknown fault {name!r} in {spec!r}: use one of {known}")
     opts: dict[str, str] = {}

@@ -4,7 +4,7 @@ them (sim/websocket.py).
 
 The broker calls `price` and `order` under the simulator's lock; fan-out only appends to
 each session's outbox, so a stalled or slow client never holds the simulator up. The
-WebSocket faults (faults.py: ws_drop, ws_stall, ws_malformed, ws_late) fire here, one
+WebSocket faults (faults.py: ws_drop, ws_stall, ws_malformed, ws_late, ws_repeat) fire here, one
 check per push and session.
 
 `00` events (field `913`, the state, and `905`, the kind):
@@ -129,7 +129,13 @@ def rejected_values(
     }
 
 
-_WS_FAULTS: tuple[FaultKind, ...] = ("ws_drop", "ws_stall", "ws_malformed", "ws_late")
+_WS_FAULTS: tuple[FaultKind, ...] = (
+    "ws_drop",
+    "ws_stall",
+    "ws_malformed",
+    "ws_late",
+    "ws_repeat",
+)
 
 
 class Hub:

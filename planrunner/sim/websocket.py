@@ -104,6 +104,8 @@ class Session:
                 )
             elif rule.kind == "ws_late" and kind == "00":
                 late_ms = rule.ms or 300
+            elif rule.kind == "ws_repeat" and kind == "00":
+                self._enqueue("00", text)  # the same event, once more
         if late_ms:
             with self._cond:
                 self._held.append((time.monotonic() + late_ms / 1000, text))

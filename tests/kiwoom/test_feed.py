@@ -10,9 +10,9 @@ import logging
 import pytest
 
 from planrunner.kiwoom import exceptions as e
-from planrunner.kiwoom.feed import ws_url_for
+from planrunner.kiwoom.feed import PriceTick, ws_url_for
 from planrunner.sim.behaviour import Behaviour
-from tests.support.feed import Live, Recorder, feed_up, live_sim
+from tests.support.feed import WAIT, Live, Recorder, feed_up, live_sim
 from tests.support.readings import readings, scenario_text
 
 PARTIAL = """
@@ -186,3 +186,35 @@ def test_issue14_late_order_event_arrives_out_of_order() -> None:
         rec.wait(lambda r: len(r.events) == 2)
         assert rec.kinds() == ["filled", "accepted"]
         assert rec.events[0].filled_qty == 10
+
+
+class _FailsOnce(Recorder):
+    """A listener whose first price event raises (a plan whose journal was closed, say)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def price(self, tick: PriceTick) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("journal is not open")
+        super().price(tick)
+
+
+def test_issue11_a_listener_failing_on_one_event_does_not_end_the_feed() -> None:
+    """The listener raised on a pushed price: the feed's reading thread died with it,
+    the feed still said "up", and no later price or order event came (a stop-loss
+    watching it was blind for the rest of the day). The failure is the listener's own;
+    the next events arrive."""
+    rec = _FailsOnce()
+    with live_sim() as live, live.feed(rec) as feed:
+        feed.watch_prices(["005930"])
+        feed.start()
+        assert feed.wait_up(WAIT)
+        rec.wait(lambda r: live.sim.hub.wants_prices())
+        live.sim.set_price("005930", 70100)  # the listener fails on this one
+        rec.wait(lambda _r: rec.failed)
+        live.sim.set_price("005930", 69900)
+        rec.wait(lambda r: r.prices() == [69900])
+        assert feed.listener_errors == 1 and rec.states == [(True, "connected")]
