@@ -46,7 +46,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from planrunner.clock import SEOUL, Clock
 from planrunner.engine.adopt import check_adoptions
-from planrunner.engine.attention import late_state, sent_late
+from planrunner.engine.attention import late_state, late_text, sent_late
 from planrunner.engine.events import (
     DONE,
     FAILED,
@@ -121,18 +121,6 @@ def _last_request(action: Action) -> int:
     if isinstance(action, Market | Replace):
         return 1
     return 0
-
-
-def _late_text(late: dt.timedelta) -> str:
-    """`42s`, `4m12s`, `350ms`: how late, for people."""
-    seconds = late.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, rest = divmod(whole, 60)
-    return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
 
 
 class Runner:
@@ -585,7 +573,7 @@ class Runner:
             self._finish(job.id, state)
             if missed is not None and state == "done":
                 with self._cv:
-                    self._states[job.id] = f"done ({sent_late(_late_text(missed))})"
+                    self._states[job.id] = f"done ({sent_late(late_text(missed))})"
         except Exception as e:  # any failure ends this job, loudly
             self._fail_run(job, e)
 
@@ -713,15 +701,24 @@ class Runner:
     def _send_late(self, job: Job, missed: dt.timedelta) -> None:
         """Say, before its intent, that a job goes out late because on_late says place."""
         assert self.window is not None
-        late, window = _late_text(missed), _late_text(self.window)
-        self._record({"type": "late", "job": job.id, "late": late, "window": window}, sync=True)
+        late, window = late_text(missed), late_text(self.window)
+        self._record(
+            {
+                "type": "late",
+                "job": job.id,
+                "late": late,
+                "window": window,
+                "late_seconds": round(missed.total_seconds(), 3),
+            },
+            sync=True,
+        )
         self._say(WARNING, job, f"sending {late} late (on_late: place, window {window})")
 
     def _late(self, job: Job, late: dt.timedelta) -> None:
         seconds = late.total_seconds()
         text = f"late by {seconds:.0f}s" if seconds >= 1 else f"late by {seconds * 1000:.0f}ms"
         if self.window is not None:
-            text += f", past the on_late window of {_late_text(self.window)}"
+            text += f", past the on_late window of {late_text(self.window)}"
         if self.plan.policy.on_late == "fail":
             self._record({"type": "failed", "job": job.id, "attention": "late", "reason": text})
             self._fatal = f"{job.id} was {text} and the plan says on_late: fail"
