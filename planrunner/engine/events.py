@@ -25,6 +25,7 @@ TRIGGERED = "triggered"
 FILL = "fill"
 INFO = "info"
 WARNING = "warning"
+WAITING = "waiting"  # an idle run: what it waits for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -53,6 +53,7 @@ from planrunner.engine.events import (
     INFO,
     SCHEDULED,
     SKIPPED,
+    WAITING,
     WARNING,
     Emit,
     Event,
@@ -89,6 +90,9 @@ GIL_SWITCH_SECONDS = 0.0005
 QUIET_BEFORE = 0.02
 QUIET_AFTER = 0.005
 STEP_QUIET = 2.0  # real seconds before a step starts: no background order poll
+# An idle run says what it waits for when its next step is at least this far (plan's clock).
+IDLE_GAP = dt.timedelta(minutes=1)
+WAITING_NAMES = 3  # steps and triggers named in that line (then "and N more")
 
 
 def quiet_starts(
@@ -121,6 +125,37 @@ def _last_request(action: Action) -> int:
     if isinstance(action, Market | Replace):
         return 1
     return 0
+
+
+def _clock_text(at: dt.datetime) -> str:
+    local = at.astimezone(SEOUL)
+    return f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
+
+
+def waiting_text(
+    at: dt.datetime | None,
+    jobs: list[Job],
+    triggers: list[tuple[str, dt.datetime, dt.datetime]],
+    now: dt.datetime,
+) -> str:
+    """`waiting for entry.modify@14:00 at 14:00; trigger stop until 15:00`: what an idle
+    run waits for (at most WAITING_NAMES names of each, then how many more)."""
+    parts: list[str] = []
+    if at is None:
+        parts.append("no step left")
+    else:
+        names = [j.id for j in jobs[:WAITING_NAMES]]
+        more = len(jobs) - len(names)
+        named = ", ".join(names) + (f" and {more} more" if more else "")
+        parts.append(f"next step{'s' if len(jobs) > 1 else ''} {named} at {_clock_text(at)}")
+    for name, start, end in triggers[:WAITING_NAMES]:
+        span = f"from {_clock_text(start)} " if start > now else ""
+        parts.append(f"trigger {name} {span}until {_clock_text(end)}")
+    more = len(triggers) - WAITING_NAMES
+    if more > 0:
+        last = max(end for _n, _s, end in triggers)
+        parts.append(f"{more} more trigger(s), the last until {_clock_text(last)}")
+    return "waiting: " + "; ".join(parts)
 
 
 class Runner:
@@ -206,6 +241,9 @@ class Runner:
         self._starts_real: list[float] = []  # when the jobs start (monotonic), sorted
         self._end_tried: tuple[int, ...] = ()  # what had moved when the end was last tried
         self.ended_early: str | None = None  # why the run ended before its last instant
+        self._waiting_key: tuple[Any, ...] | None = None  # what the last `waiting` line said
+        self._waiting_moved: tuple[Any, ...] = ()  # what had moved when it was last judged
+        self._waiting_until = dt.datetime.min.replace(tzinfo=SEOUL)  # the next step's start
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -424,6 +462,8 @@ class Runner:
                 self._cv.wait(0.05)
             if self.orders is not None and self.ended_early is None:
                 self._end_if_idle(todo, scheduler)
+            if self.ended_early is None:
+                self._say_waiting(todo)
         self.stop.set()
 
     def _step_soon(self) -> bool:
@@ -432,6 +472,66 @@ class Runner:
         now = time.monotonic()
         i = bisect.bisect_left(self._starts_real, now - 1.0)
         return i < len(self._starts_real) and self._starts_real[i] <= now + STEP_QUIET
+
+    # ---- saying what an idle run waits for ------------------------------------------------
+
+    def _say_waiting(self, todo: list[Job]) -> None:
+        """While no step is at work and the next one is at least IDLE_GAP away (or none is
+        left but triggers are armed), say once what the run waits for: the next step(s)
+        with their time, and each armed trigger with its window. Said again only when
+        that changes (a step done, a trigger fired or retired), never per poll."""
+        now = self.clock.now()
+        armed = list(self.watcher.armed)
+        moved = (len(self._finished), tuple(t.id for t in armed))
+        if moved == self._waiting_moved and now < self._waiting_until:
+            return  # nothing finished, fired or retired, and no step started since
+        self._waiting_moved = moved
+        with self._cv:
+            pending = [j for j in todo if j.id not in self._finished]
+        far = dt.datetime.max.replace(tzinfo=SEOUL)
+        self._waiting_until = min((self.starts.get(j.id, now) for j in pending), default=far)
+        if self._waiting_until <= now:
+            self._waiting_key = None  # a step is at work (or due): not idle
+            return
+        if not pending and not armed:
+            return  # the run ends on its own
+        at = min((j.at for j in pending), default=None)
+        if at is not None and at - now < IDLE_GAP:
+            return  # the next step is close: not worth a line
+        nxt = [j for j in pending if j.at == at]
+        spans = [(t, *window(t, self.plan.day)) for t in armed]
+        key = (tuple(j.id for j in nxt), tuple((t.id, b) for t, _a, b in spans))
+        if key == self._waiting_key:
+            return
+        self._waiting_key = key
+        self.emit(
+            Event(
+                kind=WAITING,
+                at=now,
+                message=waiting_text(at, nxt, [(t.id, a, b) for t, a, b in spans], now),
+                data={
+                    "next": None
+                    if at is None
+                    else {
+                        "at": at.astimezone(SEOUL).isoformat(),
+                        "jobs": [
+                            {"job": j.id, "order": j.order, "action": action_name(j.action)}
+                            for j in nxt
+                        ],
+                    },
+                    "triggers": [
+                        {
+                            "trigger": t.id,
+                            "action": action_name(t.action),
+                            "order": action_order(t.action),
+                            "from": a.isoformat(),
+                            "until": b.isoformat(),
+                        }
+                        for t, a, b in spans
+                    ],
+                },
+            )
+        )
 
     # ---- ending when nothing more can happen ----------------------------------------------
 
