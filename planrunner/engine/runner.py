@@ -834,6 +834,8 @@ class Runner:
 
     def _finish(self, job_id: str, state: str) -> None:
         self.ex.release(job_id)
+        if state == "done":  # said before the run can move on (and say what it waits for)
+            self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))
         with self._cv:
             self._states[job_id] = state
             self._finished.add(job_id)
@@ -845,8 +847,6 @@ class Runner:
                     n += 1
                 self._in_order[order] = n
             self._cv.notify_all()
-        if state == "done":
-            self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))
 
     def _record(self, rec: Record, *, sync: bool = False) -> None:
         """A record of the runner's own (skip, failure, adoption). If the journal cannot
