@@ -92,6 +92,7 @@ QUIET_AFTER = 0.005
 STEP_QUIET = 2.0  # real seconds before a step starts: no background order poll
 # An idle run says what it waits for when its next step is at least this far (plan's clock).
 IDLE_GAP = dt.timedelta(minutes=1)
+WAIT_SETTLE = 3.0  # real seconds of standing still before the run says it is idle
 WAITING_NAMES = 3  # steps and triggers named in that line (then "and N more")
 
 
@@ -242,8 +243,9 @@ class Runner:
         self._end_tried: tuple[int, ...] = ()  # what had moved when the end was last tried
         self.ended_early: str | None = None  # why the run ended before its last instant
         self._waiting_key: tuple[Any, ...] | None = None  # what the last `waiting` line said
-        self._waiting_moved: tuple[Any, ...] = ()  # what had moved when it was last judged
-        self._waiting_until = dt.datetime.min.replace(tzinfo=SEOUL)  # the next step's start
+        self._waiting_moved: tuple[Any, ...] = ()  # what had moved when last looked at
+        self._waiting_since = 0.0  # since when (monotonic)
+        self._waiting_judged = False  # whether that state was judged already
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -478,21 +480,24 @@ class Runner:
     def _say_waiting(self, todo: list[Job]) -> None:
         """While no step is at work and the next one is at least IDLE_GAP away (or none is
         left but triggers are armed), say once what the run waits for: the next step(s)
-        with their time, and each armed trigger with its window. Said again only when
-        that changes (a step done, a trigger fired or retired), never per poll."""
-        now = self.clock.now()
+        with their time, and each armed trigger with its window. Judged once things have
+        stood still for WAIT_SETTLE real seconds (a step done, a trigger fired or retired,
+        an order seen closed: what follows from them first, as a trigger retired because
+        its order closed, or the run's end), and said again only when it changes."""
         armed = list(self.watcher.armed)
-        moved = (len(self._finished), tuple(t.id for t in armed))
-        if moved == self._waiting_moved and now < self._waiting_until:
-            return  # nothing finished, fired or retired, and no step started since
-        self._waiting_moved = moved
+        version = self.orders.version if self.orders is not None else 0
+        moved = (len(self._finished), tuple(t.id for t in armed), version)
+        mono = time.monotonic()
+        if moved != self._waiting_moved:
+            self._waiting_moved, self._waiting_since, self._waiting_judged = moved, mono, False
+        if self._waiting_judged or mono - self._waiting_since < WAIT_SETTLE:
+            return
+        self._waiting_judged = True  # until something moves again
+        now = self.clock.now()
         with self._cv:
             pending = [j for j in todo if j.id not in self._finished]
-        far = dt.datetime.max.replace(tzinfo=SEOUL)
-        self._waiting_until = min((self.starts.get(j.id, now) for j in pending), default=far)
-        if self._waiting_until <= now:
-            self._waiting_key = None  # a step is at work (or due): not idle
-            return
+        if any(self.starts.get(j.id, now) <= now for j in pending):
+            return  # a step is at work (or due): not idle
         if not pending and not armed:
             return  # the run ends on its own
         at = min((j.at for j in pending), default=None)

@@ -1,0 +1,108 @@
+"""While idle the run says what it waits for (issue 14): the next step with its time and
+each armed trigger with its window, printed once and again only when that changes, never
+per poll. A trigger whose order closed is retired at once, with its line, not kept until
+its window ends; the next `waiting` line leaves it out.
+
+`entry` buys 10 at 69,500 and fills whole at 10:00; `rest` buys 5 at 60,000 and never
+fills, until its cancel at 11:00. `stop` (a market on entry, until 15:00) has nothing to
+act on from 10:00; `flip` (a cancel of rest, 09:30-15:30) from 11:00."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from tests.support.loopback import run_cli
+
+PLAN = """\
+version: 1
+name: waiting
+orders:
+  entry: {symbol: "005930", side: buy, qty: 10, price: 69500, at: "09:00:05"}
+  rest: {symbol: "005930", side: buy, qty: 5, price: 60000, at: "09:00:05"}
+steps:
+  - {at: "11:00", cancel: {order: rest}}
+triggers:
+  - id: stop
+    when: {price: {symbol: "005930", below: 50000}}
+    market: {order: entry}
+    between: ["09:00", "15:00"]
+  - id: flip
+    when: {price: {symbol: "005930", above: 90000}}
+    cancel: {order: rest}
+    between: ["09:30", "15:30"]
+"""
+
+SCENARIO = """\
+symbols:
+  "005930":
+    base: 70000
+    walk: false
+    path: [["09:00", 69800], ["10:00", 69400]]
+    fill: full
+"""
+
+
+def _clock(text: str) -> dt.time:
+    return dt.datetime.fromisoformat(text).time()
+
+
+@pytest.mark.parametrize("feed", ["--feed", "--no-feed"])
+def test_issue14_an_idle_run_says_what_it_waits_for_once_per_change(tmp_path, feed):
+    plan = tmp_path / "waiting.yaml"
+    plan.write_text(PLAN)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SCENARIO)
+    done = run_cli(
+        "run",
+        str(plan),
+        feed,
+        "--scenario",
+        str(scenario),
+        "--speed",
+        "400",
+        "--format",
+        "json",
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = [json.loads(x) for x in done.stdout.splitlines()]
+    waits = [e for e in events if e.get("event") == "waiting"]
+    said = [
+        (
+            None if w["data"]["next"] is None else _clock(w["data"]["next"]["at"]),
+            [j["job"] for j in (w["data"]["next"] or {"jobs": []})["jobs"]],
+            {t["trigger"]: (_clock(t["from"]), _clock(t["until"])) for t in w["data"]["triggers"]},
+        )
+        for w in waits
+    ]
+    both = {"stop": (dt.time(9), dt.time(15)), "flip": (dt.time(9, 30), dt.time(15, 30))}
+    # Once idle after the placements, once after stop retired: two lines in two hours of
+    # polling, each a change from the one before; none after the 11:00 cancel, which
+    # leaves nothing to wait for (flip's order is closed: it retires, the run ends).
+    assert said == [
+        (dt.time(11), ["rest.cancel@11:00"], both),
+        (dt.time(11), ["rest.cancel@11:00"], {"flip": both["flip"]}),
+    ], [w["message"] for w in waits]
+    first, second = (w["message"] for w in waits)
+    assert first == (
+        "waiting: next step rest.cancel@11:00 at 11:00; trigger stop until 15:00; "
+        "trigger flip from 09:30 until 15:30"
+    )
+    assert second == "waiting: next step rest.cancel@11:00 at 11:00; trigger flip until 15:30"
+
+    # stop retired at once when entry filled (10:00), with its line, before the change.
+    skipped = {e["job"]: e for e in events if e.get("event") == "skipped"}
+    stop = skipped["trigger:stop"]
+    assert "its order entry is filled" in stop["message"], stop
+    assert _clock(stop["at"]) < dt.time(10, 30), stop
+    assert events.index(stop) < events.index(waits[1])
+    assert _clock(waits[1]["at"]) < dt.time(11)
+    # flip retired once rest is cancelled at 11:00, and the run ends there, not at 15:30.
+    flip = skipped["trigger:flip"]
+    assert "its order rest is " in flip["message"], flip  # cancelled, or not open
+    assert all(_clock(e["at"]) < dt.time(11, 30) for e in events if "at" in e)
+    assert any(str(e.get("message", "")).startswith("nothing more can happen") for e in events)
