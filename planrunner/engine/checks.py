@@ -152,6 +152,8 @@ def increment_price(
     grown_on_filled = any(
         q > numbers_before.get(k, 0) and numbers_before.get(k, 0) > 0 for k, q, _t in st.numbers
     )
+    # Fills noted without their numbers (the feed's): which number grew is unknown.
+    grown_on_filled |= st.filled - qty > sum(numbers_before.values())
     whole = value % qty == 0
     price: int | float = value // qty if whole else round(value / qty, 2)
     return IncrementPrice(value=price, average=qty > 1, approximate=grown_on_filled or not whole)
