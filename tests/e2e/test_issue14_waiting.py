@@ -14,7 +14,8 @@ import json
 
 import pytest
 
-from tests.support.loopback import run_cli
+from tests.support.loopback import rehearse
+from tests.support.plan_text import falling
 
 PLAN = """\
 version: 1
@@ -35,14 +36,7 @@ triggers:
     between: ["09:30", "15:30"]
 """
 
-SCENARIO = """\
-symbols:
-  "005930":
-    base: 70000
-    walk: false
-    path: [["09:00", 69800], ["10:00", 69400]]
-    fill: full
-"""
+SCENARIO = falling('[["09:00", 69800], ["10:00", 69400]]', fill="full")
 
 
 def _clock(text: str) -> dt.time:
@@ -51,23 +45,7 @@ def _clock(text: str) -> dt.time:
 
 @pytest.mark.parametrize("feed", ["--feed", "--no-feed"])
 def test_issue14_an_idle_run_says_what_it_waits_for_once_per_change(tmp_path, feed):
-    plan = tmp_path / "waiting.yaml"
-    plan.write_text(PLAN)
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(SCENARIO)
-    done = run_cli(
-        "run",
-        str(plan),
-        feed,
-        "--scenario",
-        str(scenario),
-        "--speed",
-        "400",
-        "--format",
-        "json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+    done = rehearse(tmp_path, PLAN, SCENARIO, feed)
     assert done.returncode == 0, done.stdout + done.stderr
     events = [json.loads(x) for x in done.stdout.splitlines()]
     waits = [e for e in events if e.get("event") == "waiting"]
