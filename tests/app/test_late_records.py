@@ -53,6 +53,7 @@ def test_status_names_a_late_send_as_run_does(tmp_path: Path) -> None:
         ("place", "7m"),
         ("cancel", None),
     ]
+    assert entry["lineage"][0]["late_seconds"] == late["entry.place"]  # status' number
     page = render_html(fig)
     assert '<td class="l">place (sent 7m late: on_late place)</td>' in page.replace("'", '"')
 
