@@ -4,8 +4,9 @@ per poll. A trigger whose order closed is retired at once, with its line, not ke
 its window ends; the next `waiting` line leaves it out.
 
 `entry` buys 10 at 69,500 and fills whole at 10:00; `rest` buys 5 at 60,000 and never
-fills, until its cancel at 11:00. `stop` (a market on entry, until 15:00) has nothing to
-act on from 10:00; `flip` (a cancel of rest, 09:30-15:30) from 11:00."""
+fills, until its cancel at 11:00. `stop` (a market on entry, until 15:00) and `later`
+(the same, 12:00-15:00: its window not even open) have nothing to act on from 10:00;
+`flip` (a cancel of rest, 09:30-15:30) from 11:00."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ triggers:
     when: {price: {symbol: "005930", above: 90000}}
     cancel: {order: rest}
     between: ["09:30", "15:30"]
+  - id: later
+    when: {price: {symbol: "005930", below: 50000}}
+    market: {order: entry}
+    between: ["12:00", "15:00"]
 """
 
 SCENARIO = falling('[["09:00", 69800], ["10:00", 69400]]', fill="full")
@@ -57,7 +62,11 @@ def test_issue14_an_idle_run_says_what_it_waits_for_once_per_change(tmp_path, fe
         )
         for w in waits
     ]
-    both = {"stop": (dt.time(9), dt.time(15)), "flip": (dt.time(9, 30), dt.time(15, 30))}
+    both = {
+        "stop": (dt.time(9), dt.time(15)),
+        "flip": (dt.time(9, 30), dt.time(15, 30)),
+        "later": (dt.time(12), dt.time(15)),
+    }
     # Once idle after the placements, once after stop retired: two lines in two hours of
     # polling, each a change from the one before; none after the 11:00 cancel, which
     # leaves nothing to wait for (flip's order is closed: it retires, the run ends).
@@ -68,16 +77,18 @@ def test_issue14_an_idle_run_says_what_it_waits_for_once_per_change(tmp_path, fe
     first, second = (w["message"] for w in waits)
     assert first == (
         "waiting: next step rest.cancel@11:00 at 11:00; trigger stop until 15:00; "
-        "trigger flip from 09:30 until 15:30"
+        "trigger flip from 09:30 until 15:30; trigger later from 12:00 until 15:00"
     )
     assert second == "waiting: next step rest.cancel@11:00 at 11:00; trigger flip until 15:30"
 
-    # stop retired at once when entry filled (10:00), with its line, before the change.
+    # stop and later (whose window opens only at 12:00) retired at once when entry filled
+    # (10:00), each with its line, before the change.
     skipped = {e["job"]: e for e in events if e.get("event") == "skipped"}
-    stop = skipped["trigger:stop"]
-    assert "its order entry is filled" in stop["message"], stop
-    assert _clock(stop["at"]) < dt.time(10, 30), stop
-    assert events.index(stop) < events.index(waits[1])
+    for name in ("stop", "later"):
+        gone = skipped[f"trigger:{name}"]
+        assert "its order entry is filled" in gone["message"], gone
+        assert _clock(gone["at"]) < dt.time(10, 30), gone
+        assert events.index(gone) < events.index(waits[1])
     assert _clock(waits[1]["at"]) < dt.time(11)
     # flip retired once rest is cancelled at 11:00, and the run ends there, not at 15:30.
     flip = skipped["trigger:flip"]
