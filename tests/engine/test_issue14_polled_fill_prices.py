@@ -22,12 +22,12 @@ symbols:
 
 
 def _polled(
-    tmp: Path, moves: list[tuple[int, object]], scenario: str = PARTIAL
+    tmp: Path, moves: list[tuple[int, object]], scenario: str = PARTIAL, limit: int = 69000
 ) -> tuple[list[Event], list[list]]:
     """Place `entry`, then for each (price, action) set the simulator's price, let 5 s
     pass, carry out the action (if any), and read the order. The events, and after each read the
     simulator's fills (qty, price) over every number, oldest first."""
-    entry = spec("entry", price=69000, qty=10)
+    entry = spec("entry", price=limit, qty=10)
     events: list[Event] = []
     seen: list[list] = []
     with live_sim(scenario) as live:
@@ -68,7 +68,7 @@ def _check_against_the_simulator(events: list[Event], seen: list[list]) -> list[
             assert fill.data["price"] * qty == value, (fill.message, new)
             assert isinstance(fill.data["price"], int)
             shown = f"{fill.data['price']:,}"
-            word = "avg " if qty > 1 else ""
+            word = ("avg " if qty > 1 else "") + ("" if fill.data["price_exact"] else "~")
             assert f"filled {qty} more at {word}{shown} (" in fill.message, fill.message
             total = sum(q for q, _ in after)
             assert fill.data["avg_price"] == sum(q * p for q, p in after) // total
@@ -98,3 +98,13 @@ symbols:
     events, seen = _polled(tmp_path, [(69000, None)], one)
     [fill] = _check_against_the_simulator(events, seen)
     assert fill.message.startswith("filled 1 more at 69,000 (1/10 filled)"), fill.message
+
+
+def test_issue14_a_number_that_filled_before_grows_its_price_is_approximate(tmp_path):
+    """A resting 69,500 bid fills 3, then 3 more on the same number: the broker's average
+    for that number (rounded to the won) is all there is, so the new fills' price comes
+    from subtracting one rounded average from another and says `~`."""
+    events, seen = _polled(tmp_path, [(69400, None), (69300, None)], limit=69500)
+    one, two = _check_against_the_simulator(events, seen)
+    assert one.data["price_exact"] and not two.data["price_exact"]
+    assert "at avg ~" in two.message and "~" not in one.message
