@@ -11,7 +11,7 @@ from pathlib import Path
 from planrunner.engine.events import Event
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal
-from planrunner.model import Modify, Place
+from planrunner.model import Action, Modify, Place
 from tests.support.feed import live_sim
 from tests.support.rehearsal import plan, spec
 
@@ -21,15 +21,18 @@ symbols:
 """
 
 
+Fills = list[tuple[int, int]]  # the simulator's fills so far: (qty, price), oldest first
+
+
 def _polled(
-    tmp: Path, moves: list[tuple[int, object]], scenario: str = PARTIAL, limit: int = 69000
-) -> tuple[list[Event], list[list]]:
+    tmp: Path, moves: list[tuple[int, Action | None]], scenario: str = PARTIAL, limit: int = 69000
+) -> tuple[list[Event], list[Fills]]:
     """Place `entry`, then for each (price, action) set the simulator's price, let 5 s
     pass, carry out the action (if any), and read the order. The events, and after each read the
     simulator's fills (qty, price) over every number, oldest first."""
     entry = spec("entry", price=limit, qty=10)
     events: list[Event] = []
-    seen: list[list] = []
+    seen: list[Fills] = []
     with live_sim(scenario) as live:
         journal = Journal(tmp / "journal.jsonl")
         journal.open()
@@ -46,7 +49,7 @@ def _polled(
                 live.sim.set_price("005930", price)
                 live.clock.advance(5)
                 if action is not None:
-                    ex.execute(f"step{n}", action)  # type: ignore[arg-type]
+                    ex.execute(f"step{n}", action)
                 ex.status("entry")
                 views = sorted(live.sim.orders().values(), key=lambda v: v.ord_no)
                 seen.append([(f.qty, f.price) for v in views for f in v.fills])
@@ -55,9 +58,9 @@ def _polled(
     return events, seen
 
 
-def _check_against_the_simulator(events: list[Event], seen: list[list]) -> list[Event]:
+def _check_against_the_simulator(events: list[Event], seen: list[Fills]) -> list[Event]:
     fills = [e for e in events if e.kind == "fill"]
-    before: list = []
+    before: Fills = []
     for after in seen:
         new = after[len(before) :]
         if new:
