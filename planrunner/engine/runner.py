@@ -139,16 +139,15 @@ def waiting_text(
     triggers: list[tuple[str, dt.datetime, dt.datetime]],
     now: dt.datetime,
 ) -> str:
-    """`waiting for entry.modify@14:00 at 14:00; trigger stop until 15:00`: what an idle
-    run waits for (at most WAITING_NAMES names of each, then how many more)."""
+    """`for step entry.modify@14:00 at 14:00; trigger stop until 15:00`: what an idle run
+    waits for (its line reads `waiting  for step …`; at most WAITING_NAMES names of each,
+    then how many more)."""
     parts: list[str] = []
-    if at is None:
-        parts.append("no step left")
-    else:
+    if at is not None:
         names = [j.id for j in jobs[:WAITING_NAMES]]
         more = len(jobs) - len(names)
         named = ", ".join(names) + (f" and {more} more" if more else "")
-        parts.append(f"next step{'s' if len(jobs) > 1 else ''} {named} at {_clock_text(at)}")
+        parts.append(f"step{'s' if len(jobs) > 1 else ''} {named} at {_clock_text(at)}")
     for name, start, end in triggers[:WAITING_NAMES]:
         span = f"from {_clock_text(start)} " if start > now else ""
         parts.append(f"trigger {name} {span}until {_clock_text(end)}")
@@ -156,7 +155,7 @@ def waiting_text(
     if more > 0:
         last = max(end for _n, _s, end in triggers)
         parts.append(f"{more} more trigger(s), the last until {_clock_text(last)}")
-    return "waiting: " + "; ".join(parts)
+    return "for " + "; ".join(parts) + (" (no step left)" if at is None else "")
 
 
 class Runner:

@@ -76,10 +76,10 @@ def test_issue14_an_idle_run_says_what_it_waits_for_once_per_change(tmp_path, fe
     ], [w["message"] for w in waits]
     first, second = (w["message"] for w in waits)
     assert first == (
-        "waiting: next step rest.cancel@11:00 at 11:00; trigger stop until 15:00; "
+        "for step rest.cancel@11:00 at 11:00; trigger stop until 15:00; "
         "trigger flip from 09:30 until 15:30; trigger later from 12:00 until 15:00"
     )
-    assert second == "waiting: next step rest.cancel@11:00 at 11:00; trigger flip until 15:30"
+    assert second == "for step rest.cancel@11:00 at 11:00; trigger flip until 15:30"
 
     # stop and later (whose window opens only at 12:00) retired at once when entry filled
     # (10:00), each with its line, before the change.
