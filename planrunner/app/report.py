@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from planrunner.clock import SEOUL
-from planrunner.engine.attention import late_state, sent_late
+from planrunner.engine.attention import late_seconds, late_state, sent_late
 from planrunner.engine.journal import Record, Replay, fill_time
 from planrunner.errors import UsageError
 from planrunner.krx import days
@@ -209,6 +209,7 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
                 "partial": bool(rec.get("partial", False)),  # a partial cancel: still working
                 # on_late place: how late its job went out (None: on time)
                 "late": (state.late.get(str(rec["job"])) or {}).get("late"),
+                "late_seconds": _late_seconds(state.late.get(str(rec["job"]))),
             }
             steps.setdefault(rec["order"], []).append(point)
         elif kind == "adopt":
@@ -223,6 +224,7 @@ def _limit_steps(state: Replay) -> dict[str, list[dict[str, Any]]]:
                     "trigger": False,
                     "partial": False,
                     "late": None,
+                    "late_seconds": None,
                 }
             )
     return steps
@@ -317,6 +319,10 @@ def _windows(day: dt.date) -> list[dict[str, str]]:
     ]
 
 
+def _late_seconds(late: dict[str, Any] | None) -> float | None:
+    return None if late is None else late_seconds(late)
+
+
 def figures(
     state: Replay,
     *,
@@ -345,7 +351,8 @@ def figures(
                 "kind": s["kind"],
                 "at": s["at"],
                 "price": s["price"],
-                "late": s["late"],
+                "late": s["late"],  # as said (`7m`); late_seconds: the number
+                "late_seconds": s["late_seconds"],
             }
             for s in o["steps"]
         ]

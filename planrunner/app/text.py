@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 from planrunner.clock import SEOUL
-from planrunner.engine.attention import items, late_state
+from planrunner.engine.attention import items, late_seconds, late_state, late_text
 from planrunner.engine.events import Event, OrderSummary, RunResult
 from planrunner.engine.journal import Replay, fill_time
-from planrunner.engine.summary import link_text
+from planrunner.engine.summary import link_data, link_text_of
 from planrunner.model import CompiledPlan, action_name, trigger_job
 
 
@@ -104,12 +104,12 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         jobs.append(
             {
                 "job": job.id,
-                "at": job.at.astimezone(SEOUL).strftime("%H:%M:%S"),
+                "at": job.at.astimezone(SEOUL).isoformat(),
                 "order": job.order,
                 "action": action_name(job.action),
                 "state": st,
                 "reason": reason,
-                "sent_late": None if late is None else late.get("late"),
+                "sent_late": None if late is None else late_seconds(late),  # seconds
             }
         )
     for t in plan.triggers:
@@ -120,8 +120,8 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
             jobs.append(
                 {
                     "job": tjob,
-                    "at": "",
-                    "order": "",
+                    "at": None,
+                    "order": None,
                     "action": action_name(t.action),
                     "state": "armed" if js is None else js.label,
                     "reason": "" if js is None else js.reason,
@@ -139,7 +139,7 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
                 jobs.append(
                     {
                         "job": job_id,
-                        "at": "",
+                        "at": None,
                         "order": leg,
                         "action": "oco resize",
                         "state": js.label,
@@ -152,11 +152,12 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
             for row in jobs:
                 if row["job"] == trigger_job(t.id) and row["state"] == "armed":
                     row["reason"] = f"level {trail['level']:,} (best {trail['best']:,})"
+                    row["level"], row["best"] = trail["level"], trail["best"]
     found = items(state)  # the same rule and list as the run's summary (attention.py)
     attention = [i.text for i in found]
     planned = {job.id: job.at for job in plan.jobs}
     lineage = {
-        order: [link_text(link, planned) for link in links]
+        order: [link_data(link, planned) for link in links]
         for order, links in state.lineage.items()
     }
     fills = {
@@ -194,14 +195,19 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     rows = [["job", "at", "order", "action", "state"]]
     for j in data["jobs"]:
         state = j["state"] + (f" ({j['reason']})" if j["reason"] else "")
-        rows.append([j["job"], j["at"], j["order"], j["action"], state])
+        at = _hms(j["at"]) if j["at"] else ""
+        rows.append([j["job"], at, j["order"] or "", j["action"], state])
     lines = _table(rows)
-    late = [f"{j['job']} ({j['sent_late']})" for j in data["jobs"] if j.get("sent_late")]
+    late = [
+        f"{j['job']} ({late_text(dt.timedelta(seconds=j['sent_late']))})"
+        for j in data["jobs"]
+        if j.get("sent_late") is not None
+    ]
     if late:
         lines.append("sent late (on_late: place): " + ", ".join(late))
     lines.append("")
     for order, links in data["lineage"].items():
-        lines.append(f"{order}: {' → '.join(links)}")
+        lines.append(f"{order}: {' → '.join(link_text_of(x) for x in links)}")
     for order, f in data.get("fills", {}).items():
         avg = f" at an average {f['avg_price']:,}" if f.get("avg_price") else ""
         last = ""

@@ -19,6 +19,8 @@ A run with any item exits 2 (130 when interrupted, 3 on an internal error first)
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 
 from planrunner.engine.journal import JobState, Record, Replay
@@ -48,6 +50,35 @@ def state_text(js: JobState, late: Record | None = None) -> str:
     `done (sent 7m late: on_late place)` (`late`: its `late` record, if any)."""
     label, reason = late_state(js.label, js.reason, late)
     return label + (f" ({reason})" if reason else "")
+
+
+def late_text(late: dt.timedelta) -> str:
+    """`42s`, `4m12s`, `350ms`: how late, for people."""
+    seconds = late.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+
+
+_LATE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|m|s)")
+
+
+def late_seconds(late: Record) -> float | None:
+    """How late, in seconds, from a `late` record: its `late_seconds`, else its text
+    (`350ms`, `42s`, `4m12s`: older journals); None if neither reads."""
+    value = late.get("late_seconds")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(late.get("late", ""))
+    parts = _LATE_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    return sum(float(n) * scale[u] for n, u in parts)
 
 
 def sent_late(late: str) -> str:

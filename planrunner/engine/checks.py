@@ -126,6 +126,43 @@ def broker_clock_time(near: dt.datetime, text: str) -> dt.datetime | None:
     return dt.datetime.combine(near.astimezone(SEOUL).date(), t, SEOUL)
 
 
+@dataclass(frozen=True, slots=True)
+class IncrementPrice:
+    """The price of what a read found newly filled, from the broker's cumulative figures.
+
+    Kiwoom's lists (ka10075, ka10076) give each order number its filled quantity and its
+    average fill price, not each fill's: the new fills' value is what the numbers' value
+    grew by (filled x average now, less filled x average before), over their quantity.
+    `average`: more than one share, so possibly several fills at several prices;
+    `approximate`: a number that had filled before grew (its average, rounded to the won
+    by the broker, is subtracted), or the quotient is not a whole won."""
+
+    value: int | float
+    average: bool
+    approximate: bool
+
+    @property
+    def text(self) -> str:
+        shown = f"{self.value:,.0f}" if isinstance(self.value, float) else f"{self.value:,}"
+        return ("avg " if self.average else "") + ("~" if self.approximate else "") + shown
+
+
+def increment_price(
+    st: OrderStatus, qty: int, value: int, numbers_before: dict[str, int]
+) -> IncrementPrice | None:
+    """The price of `qty` newly filled worth `value` (None: the broker gave no price)."""
+    if qty <= 0 or value <= 0 or not st.fill_value:
+        return None
+    grown_on_filled = any(
+        q > numbers_before.get(k, 0) and numbers_before.get(k, 0) > 0 for k, q, _t in st.numbers
+    )
+    # Fills noted without their numbers (the feed's): which number grew is unknown.
+    grown_on_filled |= st.filled - qty > sum(numbers_before.values())
+    whole = value % qty == 0
+    price: int | float = value // qty if whole else round(value / qty, 2)
+    return IncrementPrice(value=price, average=qty > 1, approximate=grown_on_filled or not whole)
+
+
 def when_filled_text(timing: Record, seen: dt.datetime) -> str:
     """` at 12:07:03 (seen 15:15:00)`: when a fill happened, as the run knows it."""
     now = seen.astimezone(SEOUL)
@@ -192,6 +229,7 @@ class BrokerChecks:
     targets: dict[str, int]
     _locks_guard: threading.Lock
     _filled: dict[str, int]
+    _filled_value: dict[str, int]  # order -> the value filled when `_filled` was noted
     _number_filled: dict[str, dict[str, int]]  # order -> number -> filled, as last noted
     _looked: dict[str, dt.datetime]  # order -> the start of its last read of the fills
     _pushed: dict[str, dict[str, tuple[int, int]]]  # order -> ord_no -> (qty, value) pushed
@@ -325,6 +363,8 @@ class BrokerChecks:
             if st.filled <= before:
                 return
             self._filled[order] = st.filled
+            value_before = self._filled_value.get(order, 0)
+            self._filled_value[order] = st.fill_value
             numbers_before = self._number_filled.get(order, {})
             self._number_filled[order] = {k: q for k, q, _t in st.numbers}
         seen = self.clock.now()
@@ -355,11 +395,19 @@ class BrokerChecks:
             "seen": seen.isoformat(timespec="seconds"),
             **timing,
         }
-        text = f"filled {st.filled - before} more ({st.filled}{of})"
+        qty = st.filled - before
+        price = increment_price(st, qty, st.fill_value - value_before, numbers_before)
+        text = f"filled {qty} more"
+        if price is not None:
+            text += f" at {price.text}"
+            figures |= {"price": price.value, "price_avg": price.average}
+            figures["price_exact"] = not price.approximate
+        text += f" ({st.filled}{of} filled"
         if st.fill_value and st.filled:
-            text += f" at an average {st.fill_value // st.filled:,}"
             figures["avg_price"] = st.fill_value // st.filled
-        text += when_filled_text(timing, seen)
+            if before:
+                text += f", average {st.fill_value // st.filled:,}"
+        text += ")" + when_filled_text(timing, seen)
         self.emit(self._event(FILL, text, None, order, figures))
 
     def _fill_time(
@@ -447,6 +495,7 @@ class BrokerChecks:
             before = self._filled.get(order, 0)
             if total > before:
                 self._filled[order] = total
+                self._filled_value[order] = total_value
         if total <= before:
             last = self.journal.state.fills.get(order) or {}
             if total == before == last.get("filled") and last.get("time") == "seen":

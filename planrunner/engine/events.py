@@ -25,6 +25,7 @@ TRIGGERED = "triggered"
 FILL = "fill"
 INFO = "info"
 WARNING = "warning"
+WAITING = "waiting"  # an idle run: what it waits for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,13 +88,15 @@ class OrderSummary:
     remaining: int
     state: str  # open | filled | cancelled | partially filled … | not placed
     avg_fill_price: int | None = None  # filled value / filled; None: nothing filled or unsaid
+    # The lineage as data, one object per number (summary.link_data): JSON's `lineage`.
+    links: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "order": self.order,
             "symbol": self.symbol,
             "side": self.side,
-            "lineage": list(self.lineage),
+            "lineage": [dict(x) for x in self.links],
             "ordered": self.ordered,
             "filled": self.filled,
             "remaining": self.remaining,

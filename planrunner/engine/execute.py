@@ -126,6 +126,11 @@ class Executor(BrokerChecks):
         self._filled: dict[str, int] = {
             o: int(r.get("filled") or 0) for o, r in journal.state.fills.items()
         }
+        # The value filled (quantity x the broker's fill price) when `_filled` was noted:
+        # a read's new fills are priced by the difference (checks._note_fills).
+        self._filled_value: dict[str, int] = {
+            o: int(r.get("value") or 0) for o, r in journal.state.fills.items()
+        }
         # For when a fill happened (checks._fill_time): each number's filled quantity as
         # last noted, and when the order's fills were last read (a resumed run: its last
         # journaled fill; a fill not shown then happened after it).

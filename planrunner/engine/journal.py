@@ -102,6 +102,32 @@ class ImpossibleTransition(RunError):
     """A record that no correct run can write in the job's state (a bug: refused)."""
 
 
+def _count(value: object) -> int | None:
+    """A whole number from a record's field (an int, or the wire's digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return abs(int(value))
+    return None
+
+
+def _sent_price(ack: Record, intent: Record | None) -> int | None:
+    """The limit price a place, modify or replace was sent with: its ack's `price` (a
+    modify's), else its intent's body (`ord_uv`, `mdfy_uv`); None for a market order
+    (no price on the wire), a cancel, or a request whose intent this replay lacks."""
+    if ack.get("kind") in ("cancel", "adopt", "market"):
+        return None
+    price = _count(ack.get("price"))
+    if price:
+        return price
+    body = (intent or {}).get("body") or {}
+    if isinstance(body, dict):
+        price = _count(body.get("ord_uv") or body.get("mdfy_uv"))
+    return price or None
+
+
 @dataclass(slots=True, kw_only=True)
 class Link:
     """One order number in an order's lineage."""
@@ -113,6 +139,8 @@ class Link:
     base: str | None = None
     at: str | None = None  # on the plan's clock (virtual under --sim)
     working: bool = True  # False for a partial cancel: the rest stays under the old number
+    qty: int | None = None  # what the number was for (a cancel: what it cancelled), if said
+    price: int | None = None  # its limit price as sent (None: a market order, a cancel)
 
 
 FINAL = frozenset({"done", "skipped", "failed"})
@@ -257,6 +285,7 @@ class Replay:
             js.label = js.state
             js.open_intents = {**js.open_intents, req: rec}
         elif kind == "ack":
+            intent = js.open_intents.get(req)
             js.open_intents = _without(js.open_intents, req)
             js.unknown_reqs = _without(js.unknown_reqs, req)
             js.acked_reqs = {**js.acked_reqs, req: rec}
@@ -271,6 +300,8 @@ class Replay:
                         base=rec.get("base_orig_ord_no"),
                         at=rec.get("at"),
                         working=not rec.get("partial", False),
+                        qty=_count(rec.get("qty")),
+                        price=_sent_price(rec, intent),
                     ),
                 )
         elif kind == "rejected":

@@ -46,13 +46,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from planrunner.clock import SEOUL, Clock
 from planrunner.engine.adopt import check_adoptions
-from planrunner.engine.attention import late_state, sent_late
+from planrunner.engine.attention import late_state, late_text, sent_late
 from planrunner.engine.events import (
     DONE,
     FAILED,
     INFO,
     SCHEDULED,
     SKIPPED,
+    WAITING,
     WARNING,
     Emit,
     Event,
@@ -89,6 +90,10 @@ GIL_SWITCH_SECONDS = 0.0005
 QUIET_BEFORE = 0.02
 QUIET_AFTER = 0.005
 STEP_QUIET = 2.0  # real seconds before a step starts: no background order poll
+# An idle run says what it waits for when its next step is at least this far (plan's clock).
+IDLE_GAP = dt.timedelta(minutes=1)
+WAIT_SETTLE = 3.0  # real seconds of standing still before the run says it is idle
+WAITING_NAMES = 3  # steps and triggers named in that line (then "and N more")
 
 
 def quiet_starts(
@@ -123,16 +128,34 @@ def _last_request(action: Action) -> int:
     return 0
 
 
-def _late_text(late: dt.timedelta) -> str:
-    """`42s`, `4m12s`, `350ms`: how late, for people."""
-    seconds = late.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, rest = divmod(whole, 60)
-    return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+def _clock_text(at: dt.datetime) -> str:
+    local = at.astimezone(SEOUL)
+    return f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
+
+
+def waiting_text(
+    at: dt.datetime | None,
+    jobs: list[Job],
+    triggers: list[tuple[str, dt.datetime, dt.datetime]],
+    now: dt.datetime,
+) -> str:
+    """`for step entry.modify@14:00 at 14:00; trigger stop until 15:00`: what an idle run
+    waits for (its line reads `waiting  for step …`; at most WAITING_NAMES names of each,
+    then how many more)."""
+    parts: list[str] = []
+    if at is not None:
+        names = [j.id for j in jobs[:WAITING_NAMES]]
+        more = len(jobs) - len(names)
+        named = ", ".join(names) + (f" and {more} more" if more else "")
+        parts.append(f"step{'s' if len(jobs) > 1 else ''} {named} at {_clock_text(at)}")
+    for name, start, end in triggers[:WAITING_NAMES]:
+        span = f"from {_clock_text(start)} " if start > now else ""
+        parts.append(f"trigger {name} {span}until {_clock_text(end)}")
+    more = len(triggers) - WAITING_NAMES
+    if more > 0:
+        last = max(end for _n, _s, end in triggers)
+        parts.append(f"{more} more trigger(s), the last until {_clock_text(last)}")
+    return "for " + "; ".join(parts) + (" (no step left)" if at is None else "")
 
 
 class Runner:
@@ -219,6 +242,10 @@ class Runner:
         self._starts_real: list[float] = []  # when the jobs start (monotonic), sorted
         self._end_tried: tuple[int, ...] = ()  # what had moved when the end was last tried
         self.ended_early: str | None = None  # why the run ended before its last instant
+        self._waiting_key: tuple[Any, ...] | None = None  # what the last `waiting` line said
+        self._waiting_moved: tuple[Any, ...] = ()  # what had moved when last looked at
+        self._waiting_since = 0.0  # since when (monotonic)
+        self._waiting_judged = False  # whether that state was judged already
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -437,6 +464,8 @@ class Runner:
                 self._cv.wait(0.05)
             if self.orders is not None and self.ended_early is None:
                 self._end_if_idle(todo, scheduler)
+            if self.ended_early is None:
+                self._say_waiting(todo)
         self.stop.set()
 
     def _step_soon(self) -> bool:
@@ -445,6 +474,69 @@ class Runner:
         now = time.monotonic()
         i = bisect.bisect_left(self._starts_real, now - 1.0)
         return i < len(self._starts_real) and self._starts_real[i] <= now + STEP_QUIET
+
+    # ---- saying what an idle run waits for ------------------------------------------------
+
+    def _say_waiting(self, todo: list[Job]) -> None:
+        """While no step is at work and the next one is at least IDLE_GAP away (or none is
+        left but triggers are armed), say once what the run waits for: the next step(s)
+        with their time, and each armed trigger with its window. Judged once things have
+        stood still for WAIT_SETTLE real seconds (a step done, a trigger fired or retired,
+        an order seen closed: what follows from them first, as a trigger retired because
+        its order closed, or the run's end), and said again only when it changes."""
+        armed = list(self.watcher.armed)
+        version = self.orders.version if self.orders is not None else 0
+        moved = (len(self._finished), tuple(t.id for t in armed), version)
+        mono = time.monotonic()
+        if moved != self._waiting_moved:
+            self._waiting_moved, self._waiting_since, self._waiting_judged = moved, mono, False
+        if self._waiting_judged or mono - self._waiting_since < WAIT_SETTLE:
+            return
+        self._waiting_judged = True  # until something moves again
+        now = self.clock.now()
+        with self._cv:
+            pending = [j for j in todo if j.id not in self._finished]
+        if any(self.starts.get(j.id, now) <= now for j in pending):
+            return  # a step is at work (or due): not idle
+        if not pending and not armed:
+            return  # the run ends on its own
+        at = min((j.at for j in pending), default=None)
+        if at is not None and at - now < IDLE_GAP:
+            return  # the next step is close: not worth a line
+        nxt = [j for j in pending if j.at == at]
+        spans = [(t, *window(t, self.plan.day)) for t in armed]
+        key = (tuple(j.id for j in nxt), tuple((t.id, b) for t, _a, b in spans))
+        if key == self._waiting_key:
+            return
+        self._waiting_key = key
+        self.emit(
+            Event(
+                kind=WAITING,
+                at=now,
+                message=waiting_text(at, nxt, [(t.id, a, b) for t, a, b in spans], now),
+                data={
+                    "next": None
+                    if at is None
+                    else {
+                        "at": at.astimezone(SEOUL).isoformat(),
+                        "jobs": [
+                            {"job": j.id, "order": j.order, "action": action_name(j.action)}
+                            for j in nxt
+                        ],
+                    },
+                    "triggers": [
+                        {
+                            "trigger": t.id,
+                            "action": action_name(t.action),
+                            "order": action_order(t.action),
+                            "from": a.isoformat(),
+                            "until": b.isoformat(),
+                        }
+                        for t, a, b in spans
+                    ],
+                },
+            )
+        )
 
     # ---- ending when nothing more can happen ----------------------------------------------
 
@@ -586,7 +678,7 @@ class Runner:
             self._finish(job.id, state)
             if missed is not None and state == "done":
                 with self._cv:
-                    self._states[job.id] = f"done ({sent_late(_late_text(missed))})"
+                    self._states[job.id] = f"done ({sent_late(late_text(missed))})"
         except Exception as e:  # any failure ends this job, loudly
             self._fail_run(job, e)
 
@@ -735,15 +827,24 @@ class Runner:
     def _send_late(self, job: Job, missed: dt.timedelta) -> None:
         """Say, before its intent, that a job goes out late because on_late says place."""
         assert self.window is not None
-        late, window = _late_text(missed), _late_text(self.window)
-        self._record({"type": "late", "job": job.id, "late": late, "window": window}, sync=True)
+        late, window = late_text(missed), late_text(self.window)
+        self._record(
+            {
+                "type": "late",
+                "job": job.id,
+                "late": late,
+                "window": window,
+                "late_seconds": round(missed.total_seconds(), 3),
+            },
+            sync=True,
+        )
         self._say(WARNING, job, f"sending {late} late (on_late: place, window {window})")
 
     def _late(self, job: Job, late: dt.timedelta) -> None:
         seconds = late.total_seconds()
         text = f"late by {seconds:.0f}s" if seconds >= 1 else f"late by {seconds * 1000:.0f}ms"
         if self.window is not None:
-            text += f", past the on_late window of {_late_text(self.window)}"
+            text += f", past the on_late window of {late_text(self.window)}"
         if self.plan.policy.on_late == "fail":
             self._record({"type": "failed", "job": job.id, "attention": "late", "reason": text})
             self._fatal = f"{job.id} was {text} and the plan says on_late: fail"
@@ -759,6 +860,8 @@ class Runner:
 
     def _finish(self, job_id: str, state: str) -> None:
         self.ex.release(job_id)
+        if state == "done":  # said before the run can move on (and say what it waits for)
+            self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))
         with self._cv:
             self._states[job_id] = state
             self._finished.add(job_id)
@@ -770,8 +873,6 @@ class Runner:
                     n += 1
                 self._in_order[order] = n
             self._cv.notify_all()
-        if state == "done":
-            self.emit(Event(kind=DONE, at=self.clock.now(), job=job_id, message="done"))
 
     def _record(self, rec: Record, *, sync: bool = False) -> None:
         """A record of the runner's own (skip, failure, adoption). If the journal cannot

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from planrunner.clock import SEOUL
 from planrunner.engine.attention import Item, items
@@ -17,22 +17,54 @@ if TYPE_CHECKING:
     from planrunner.engine.triggers import TriggerWatcher
 
 
-def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
-    """`0000140 (modify 09:30)`: the time is the step's planned time, else when it acked."""
-    if link.kind in ("place", "adopt"):
-        return link.ord_no
-    # A partial cancel's own number is a side record: the rest stays under the number
-    # before it, so it is not a step of the chain.
+def _iso(text: str | None) -> str | None:
+    """A journal time as ISO-8601 with its offset, in Seoul (None if unreadable)."""
+    try:
+        when = dt.datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return when.astimezone(SEOUL).isoformat(timespec="milliseconds")
+
+
+def link_data(link: Link, planned: dict[str, dt.datetime] | None = None) -> dict[str, Any]:
+    """One number of a lineage for machines: `ord_no` (a string: an identifier, its zeros
+    kept), `kind` (place, adopt, modify, cancel, partial cancel, market, replace), `job`,
+    `at` (when the broker took it, on the plan's clock), `step_at` (the step's planned
+    time, when a step sent it), `qty` and `price` (as sent; null where not known or not
+    priced: a market order, a cancel)."""
     kind = "partial cancel" if link.kind == "cancel" and not link.working else link.kind
-    when = (planned or {}).get(link.job or "")
-    if when is None:
-        try:
-            when = dt.datetime.fromisoformat(link.at or link.t)
-        except ValueError:
-            return f"{link.ord_no or '?'} ({kind})"
-    local = when.astimezone(SEOUL)
+    step = (planned or {}).get(link.job or "")
+    return {
+        "ord_no": link.ord_no or None,
+        "kind": kind,
+        "job": link.job,
+        "at": _iso(link.at or link.t),
+        "step_at": None if step is None else step.astimezone(SEOUL).isoformat(),
+        "qty": link.qty,
+        "price": link.price,
+    }
+
+
+def link_text_of(data: dict[str, Any]) -> str:
+    """`0000140 (modify 09:30)` from `link_data`: the time is the step's planned time,
+    else when it acked."""
+    kind = data["kind"]
+    if kind in ("place", "adopt"):
+        return str(data["ord_no"] or "")
+    number = data["ord_no"] or "?"
+    when = data["step_at"] or data["at"]
+    if not when:
+        return f"{number} ({kind})"
+    local = dt.datetime.fromisoformat(when).astimezone(SEOUL)
     clock = f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
-    return f"{link.ord_no or '?'} ({kind} {clock})"
+    return f"{number} ({kind} {clock})"
+
+
+def link_text(link: Link, planned: dict[str, dt.datetime] | None = None) -> str:
+    """`0000140 (modify 09:30)`: one number of a lineage for people."""
+    return link_text_of(link_data(link, planned))
 
 
 def state_name(filled: int, remaining: int, ordered: int) -> str:
@@ -110,6 +142,7 @@ def summarize(
                 symbol=spec.symbol,
                 side=spec.side,
                 lineage=tuple(link_text(x, planned) for x in links),
+                links=tuple(link_data(x, planned) for x in links),
                 ordered=ordered,
                 filled=filled,
                 remaining=remaining,

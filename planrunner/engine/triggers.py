@@ -337,24 +337,23 @@ class TriggerWatcher:
     def _tick(self) -> None:
         now = self.clock.now()
         live: list[Trigger] = []
+        closed = self.closed_orders()
         for t in self.armed:
             start, end = window(t, self.plan.day)
+            target = self._target(t)
             if now >= end:
                 self._retire(
                     t, SkipCode.WINDOW_ENDED, f"window ended at {end:%H:%M}, condition never held"
                 )
-            elif now >= start:
-                live.append(t)
-        closed = self.closed_orders()
-        for t in list(live):
-            target = self._target(t)
-            if target in closed:  # retired at once, not at its next read or window's end
-                live.remove(t)
+            elif target in closed:
+                # Retired at once, not at its next read, nor when its window opens or ends.
                 self._retire(
                     t,
                     SkipCode.ORDER_GONE,
                     f"its order {target} is {closed[target]}: the action is impossible",
                 )
+            elif now >= start:
+                live.append(t)
         self.armed = [t for t in self.armed if t.id not in self._retired]
         if self.groups:
             self._oco(now)

@@ -98,6 +98,7 @@ def test_issue16_item2_trailing_level_resumes_after_a_restart(tmp_path: Path) ->
     rows = status_data(compiled, replay(tmp_path / "journal.jsonl"))["jobs"]
     [row] = [x for x in rows if x["job"] == "trigger:trail"]
     assert (row["state"], row["reason"]) == ("armed", "level 70,600 (best 72,000)")
+    assert (row["level"], row["best"]) == (trails[-1]["level"], trails[-1]["best"])  # numbers
     # The restart, at 09:15 with the price at 70,000. Resumed, the level is 70,600 and
     # 70,000 is below it: the stop fires at once. (Armed afresh, the level would start
     # at 68,600 and the price, standing still, would never reach it.)

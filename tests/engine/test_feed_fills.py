@@ -122,7 +122,7 @@ def test_issue14_polled_fill_shows_its_average_price(tmp_path: Path) -> None:
             ex.status("entry")
         finally:
             journal.close()
-    assert _fill_lines(events) == ["filled 3 more (3/10) at an average 69,000 at 10:00:00"]
+    assert _fill_lines(events) == ["filled 3 more at avg 69,000 (3/10 filled) at 10:00:00"]
     fill = next(e for e in events if e.kind == "fill")
     assert fill.data["avg_price"] == 69000 and fill.data["qty"] == 3
 
