@@ -2,7 +2,9 @@
 
 Prices come from a `PriceSource`: ka10001 polling at `policy.price_poll` (through the
 client's rate limiter), or `PushPrices` (the live feed's 0B pushes, polling while it is
-down): then each pushed price is evaluated as it arrives, between full ticks.
+down): then each pushed price is evaluated as it arrives, between full ticks. A polling
+sweep decides a price-only trigger as soon as its symbols are read (it fires before the
+rest of the sweep is polled: under the rate limits a sweep takes seconds).
 A crossing is the condition becoming true after it was false (or true
 at the first look). A trigger fires once; with `repeat: true` it fires on every crossing.
 Each firing is its own journal job: `trigger:<id>`, then `trigger:<id>#2`, `#3`… so a
