@@ -124,6 +124,22 @@ def holds(cond: Condition, prices: dict[str, int], fills: dict[str, OrderStatus]
             assert_never(cond)
 
 
+def may_hold(cond: Condition, filled: Callable[[str], int]) -> bool:
+    """Whether `cond` could still hold at some price, its named orders being final with
+    `filled(order)` filled (0: cancelled unfilled, or never placed)."""
+    match cond:
+        case PriceCond() | TrailingCond():
+            return True
+        case FilledCond() | PartiallyFilledCond():
+            return filled(cond.order) > 0
+        case AllCond():
+            return all(may_hold(c, filled) for c in cond.items)
+        case AnyCond():
+            return any(may_hold(c, filled) for c in cond.items)
+        case _:
+            assert_never(cond)
+
+
 def window_end(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, session(day).regular.end, tzinfo=SEOUL)
 
