@@ -19,7 +19,8 @@ steps:
   - {at: "09:30", cancel: {order: entry}}
 triggers:
   - id: flip
-    when: {all: [{partially_filled: {order: entry}}, {price: {symbol: "005930", at_or_above: 70500}}]}
+    when:
+      all: [{partially_filled: {order: entry}}, {price: {symbol: "005930", at_or_above: 70500}}]
     place: {id: flip, symbol: "005930", side: sell, qty: 1, price: 70500}
 """
 
