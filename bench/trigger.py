@@ -22,11 +22,11 @@ counted as a miss, or as a 20 s reaction when it walked down again), each a rand
 0-0.3 s more than the limits let place requests go (1.05 s mock, 0.35 s live; the
 limiter's wait is not the trigger's), or for polling up to one poll sweep, after the
 previous trigger's request. A row with fewer symbols than crossings gets more runs (up
-to 10 per seed) so that each row has about seeds x crossings reactions. Both ends on the simulator's clock: the crossing is the first
-`price_history` entry below 69,000 (the `set_price` instant); the reaction ends at the
-receipt of the kt10000 for that symbol in the simulator's request log. ka10001 counted
-from the moment the feed was up and every symbol priced to the end of the run (the goal:
-none).
+to 10 per seed) so that each row has about seeds x crossings reactions. Both ends on
+the simulator's clock: the crossing is the first `price_history` entry below 69,000 (the
+`set_price` instant); the reaction ends at the receipt of the kt10000 for that symbol in
+the simulator's request log. ka10001 counted from the moment the feed was up and every
+symbol priced to the end of the run (the goal: none).
 
 Prints the figures and rewrites the "Trigger" section of docs/performance.md.
 """
