@@ -375,9 +375,13 @@ class TriggerWatcher:
         if not live:
             return
         held: set[str] = set()  # decided on prices alone and holding, this tick
+        watching: dict[str, list[Trigger]] = {}  # symbol -> the triggers it moves
+        for t in live:
+            for symbol in symbols_of(t.when):
+                watching.setdefault(symbol, []).append(t)
         prices = self._prices(
-            {s for t in live for s in symbols_of(t.when)},
-            lambda symbol, known: self._arrived(live, symbol, known, held),
+            set(watching),
+            lambda symbol, known: self._arrived(watching[symbol], symbol, known, held),
         )
         # Orders a condition names are read every poll; an action's own target only every
         # few polls (to notice an action that became impossible): the executor checks it
@@ -438,20 +442,21 @@ class TriggerWatcher:
         return out
 
     def _arrived(
-        self, live: list[Trigger], symbol: str, prices: dict[str, int], held: set[str]
+        self, watching: list[Trigger], symbol: str, prices: dict[str, int], held: set[str]
     ) -> None:
-        """A poll's price for `symbol` came in: the triggers decided on prices alone whose
-        symbols are all read now are decided, and one that holds fires at once, before
-        any order read (the executor reads the order first and reports a filled or
-        cancelled one as skipped). A trailing trigger's level follows the price first."""
-        for t in live:
-            if isinstance(t.when, TrailingCond) and t.when.symbol == symbol:
+        """A poll's price for `symbol` came in (`watching`: the triggers on it): those
+        decided on prices alone whose symbols are all read now are decided, and one that
+        holds fires at once, before any order read (the executor reads the order first
+        and reports a filled or cancelled one as skipped). A trailing trigger's level
+        follows the price first."""
+        for t in watching:
+            if isinstance(t.when, TrailingCond):
                 self._hit[t.id] = self._trail(t, t.when, prices[symbol])
-        for t in live:
+        for t in watching:
             symbols = symbols_of(t.when)
             if t.id in held or t.id in self._retired or orders_of(t.when):
                 continue
-            if symbol not in symbols or not symbols <= prices.keys():
+            if not symbols <= prices.keys():
                 continue
             mine = {s: prices[s] for s in sorted(symbols)}
             if self._holds(t, mine, {}):
