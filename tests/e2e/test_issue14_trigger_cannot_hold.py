@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from tests.support.loopback import run_cli
 
@@ -36,7 +37,7 @@ symbols:
 """
 
 
-def _events(tmp_path, scenario: str, speed: str) -> list[dict]:
+def _events(tmp_path, scenario: str, speed: str) -> list[dict[str, Any]]:
     plan = tmp_path / "cannot-hold.yaml"
     plan.write_text(PLAN)
     scenario_file = tmp_path / "scenario.yaml"
@@ -58,7 +59,7 @@ def _events(tmp_path, scenario: str, speed: str) -> list[dict]:
     return [json.loads(x) for x in done.stdout.splitlines()]
 
 
-def _ends(events: list[dict]) -> list[dict]:
+def _ends(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if str(e.get("message", "")).startswith("nothing more can")]
 
 

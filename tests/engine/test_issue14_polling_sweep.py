@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from planrunner.model import Place, PriceCond, Trigger
+from planrunner.model import OrderSpec, Place, PriceCond, Trigger
 from tests.support.rehearsal import Rehearsal, plan, spec
 
 # Three symbols polled in code order; the first is below its level from the start.
@@ -20,7 +20,7 @@ symbols:
 WINDOW = (dt.time(9, 0), dt.time(9, 1))
 
 
-def _trigger(tid: str, symbol: str, level: int, bid: int) -> tuple[Trigger, object]:
+def _trigger(tid: str, symbol: str, level: int, bid: int) -> tuple[Trigger, OrderSpec]:
     order = spec(f"o{tid}", symbol=symbol, qty=1, price=bid)
     cond = PriceCond(symbol=symbol, op="below", value=level)
     return Trigger(id=tid, when=cond, action=Place(spec=order), between=WINDOW), order
