@@ -1,5 +1,6 @@
 """The rig bench/trigger.py and bench/fills.py share: a simulator on 127.0.0.1 (REST and
-WebSocket on one port, RealClock), the real client with a rate-limit shape, and the real
+WebSocket on one port, RealClock, prices moved by the bench alone: no random walk), the
+real client with a rate-limit shape, and the real
 Runner + Executor + TriggerWatcher + OrderWatch + Journal, wired to the live feed exactly
 as `planrunner run` wires it (app/launch.py) or polling only (`--no-feed`).
 """
@@ -22,7 +23,12 @@ from typing import Any
 import summary
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = "codes: open\ndefault: {price: 70000, fill: full}\n"
+# No random walk (a step every 24 h): a price the bench sets holds until it sets another.
+# With the simulator's default walk (a tick up or down every 10 s, each 25 %), a crossing
+# one tick below a trigger's level walked back above it before a slow poll read it: the
+# trigger bench counted that as a missed reaction, or as a 20 s one when the price
+# walked back down later.
+SCENARIO = "walk_every: 24h\ncodes: open\ndefault: {price: 70000, fill: full}\n"
 MARKET = 70_000
 LIMITS = ("none", "mock", "live")
 

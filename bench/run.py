@@ -73,7 +73,7 @@ BENCHES = (
         ("--sizes", "1,50,200", "--poll-sizes", "1", "--seeds", "1", "--crossings", "5"),
         True,
         "trigger 1 seed, 5 crossings per run, 1/50/200 symbols, polling at 1 (default "
-        "3 seeds, 10 crossings, 1/10/50/200, polling at 1/10)",
+        "3 seeds, 10 crossings, 1/10/50/200, polling at 1/10/50)",
     ),
     Bench(
         "fills",

@@ -65,7 +65,14 @@ from planrunner.engine.orderwatch import OrderWatch
 from planrunner.engine.outcome import Kind, SkipCode
 from planrunner.engine.reconcile import reconcile
 from planrunner.engine.summary import summarize
-from planrunner.engine.triggers import PriceSource, TriggerWatcher, orders_of, symbols_of, window
+from planrunner.engine.triggers import (
+    PriceSource,
+    TriggerWatcher,
+    may_hold,
+    orders_of,
+    symbols_of,
+    window,
+)
 from planrunner.errors import BrokerError
 from planrunner.kiwoom.exceptions import AuthError, KiwoomError, ServerBug
 from planrunner.model import (
@@ -609,13 +616,18 @@ class Runner:
         def over(order: str) -> bool:
             return order in closed or (not lineage.get(order) and order not in placing)
 
+        def filled(order: str) -> int:  # of an order that is over
+            return 0 if closed.get(order, "cancelled") == "cancelled" else 1
+
         for t in armed:
             if isinstance(t.action, Place):
-                if symbols_of(t.when):
-                    return None  # prices can still move
                 named = orders_of(t.when)
                 if not all(over(o) for o in named):
                     return None
+                if symbols_of(t.when):
+                    if may_hold(t.when, filled):
+                        return None  # prices can still move
+                    continue  # an order it needs filled ended unfilled: it cannot hold
                 if any(lineage.get(o) for o in named) and not self.watcher.spent(t):
                     return None  # its condition on closed orders may still fire it once
             elif not over(action_order(t.action)):

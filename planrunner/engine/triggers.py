@@ -2,7 +2,9 @@
 
 Prices come from a `PriceSource`: ka10001 polling at `policy.price_poll` (through the
 client's rate limiter), or `PushPrices` (the live feed's 0B pushes, polling while it is
-down): then each pushed price is evaluated as it arrives, between full ticks.
+down): then each pushed price is evaluated as it arrives, between full ticks. A polling
+sweep decides a price-only trigger as soon as its symbols are read (it fires before the
+rest of the sweep is polled: under the rate limits a sweep takes seconds).
 A crossing is the condition becoming true after it was false (or true
 at the first look). A trigger fires once; with `repeat: true` it fires on every crossing.
 Each firing is its own journal job: `trigger:<id>`, then `trigger:<id>#2`, `#3`… so a
@@ -119,6 +121,22 @@ def holds(cond: Condition, prices: dict[str, int], fills: dict[str, OrderStatus]
             return all(holds(c, prices, fills) for c in cond.items)
         case AnyCond():
             return any(holds(c, prices, fills) for c in cond.items)
+        case _:
+            assert_never(cond)
+
+
+def may_hold(cond: Condition, filled: Callable[[str], int]) -> bool:
+    """Whether `cond` could still hold at some price, its named orders being final with
+    `filled(order)` filled (0: cancelled unfilled, or never placed)."""
+    match cond:
+        case PriceCond() | TrailingCond():
+            return True
+        case FilledCond() | PartiallyFilledCond():
+            return filled(cond.order) > 0
+        case AllCond():
+            return all(may_hold(c, filled) for c in cond.items)
+        case AnyCond():
+            return any(may_hold(c, filled) for c in cond.items)
         case _:
             assert_never(cond)
 
@@ -359,26 +377,21 @@ class TriggerWatcher:
             self._oco(now)
         if not live:
             return
-        prices = self._prices({s for t in live for s in symbols_of(t.when)})
+        held: set[str] = set()  # decided on prices alone and holding, this tick
+        watching: dict[str, list[Trigger]] = {}  # symbol -> the triggers it moves
         for t in live:
-            if isinstance(t.when, TrailingCond) and t.when.symbol in prices:
-                self._hit[t.id] = self._trail(t, t.when, prices[t.when.symbol])
+            for symbol in symbols_of(t.when):
+                watching.setdefault(symbol, []).append(t)
+        prices = self._prices(
+            set(watching),
+            lambda symbol, known: self._arrived(watching[symbol], symbol, known, held),
+        )
         # Orders a condition names are read every poll; an action's own target only every
         # few polls (to notice an action that became impossible): the executor checks it
         # again anyway before sending, and every read costs the broker's rate limit.
         self._ticks += 1
         watch_targets = self._ticks % TARGET_CHECK_EVERY == 1
-        rest: list[Trigger] = []
-        for t in live:
-            if not orders_of(t.when) and self._holds(t, prices, {}):
-                # Decided on prices alone: fire now, before any order read (the executor
-                # reads the order first and reports a filled or cancelled one as skipped).
-                if t.id not in self._was_true:
-                    self._was_true.add(t.id)
-                    self._fire(t, prices)
-            else:
-                rest.append(t)
-        live = rest
+        live = [t for t in live if t.id not in held]
         fills: dict[str, OrderStatus] = {}
         for t in live:
             needed = orders_of(t.when) | ({self._target(t)} - {""} if watch_targets else set())
@@ -406,13 +419,54 @@ class TriggerWatcher:
                 self._was_true.discard(t.id)
         self.armed = [t for t in self.armed if t.id not in self._retired]
 
-    def _prices(self, symbols: set[str]) -> dict[str, int]:
+    def _prices(
+        self,
+        symbols: set[str],
+        arrived: Callable[[str, dict[str, int]], None] | None = None,
+    ) -> dict[str, int]:
         """The symbols' prices: polled, or with the feed up the pushed ones (a symbol not
         pushed yet is polled only while the rate limiter has a slot free at once, so a
-        plan watching 200 symbols never stalls its pushed triggers behind 200 reads)."""
-        if isinstance(self.prices, PushPrices):
-            return self.prices.known(sorted(symbols))
-        return {s: self.prices.price(s) for s in sorted(symbols)}
+        plan watching 200 symbols never stalls its pushed triggers behind 200 reads).
+        `arrived(symbol, prices so far)` is called as each price comes in: a sweep of
+        polls under the rate limits takes seconds, and a crossing its first read saw is
+        acted on then, not after the rest of the sweep. A stop ends the sweep early."""
+        out: dict[str, int] = {}
+        for symbol in sorted(symbols):
+            if self.stop.is_set():
+                break
+            if isinstance(self.prices, PushPrices):
+                got = self.prices.known([symbol])
+            else:
+                got = {symbol: self.prices.price(symbol)}
+            if symbol in got:
+                out[symbol] = got[symbol]
+                if arrived is not None:
+                    arrived(symbol, out)
+        return out
+
+    def _arrived(
+        self, watching: list[Trigger], symbol: str, prices: dict[str, int], held: set[str]
+    ) -> None:
+        """A poll's price for `symbol` came in (`watching`: the triggers on it): those
+        decided on prices alone whose symbols are all read now are decided, and one that
+        holds fires at once, before any order read (the executor reads the order first
+        and reports a filled or cancelled one as skipped). A trailing trigger's level
+        follows the price first."""
+        for t in watching:
+            if isinstance(t.when, TrailingCond):
+                self._hit[t.id] = self._trail(t, t.when, prices[symbol])
+        for t in watching:
+            symbols = symbols_of(t.when)
+            if t.id in held or t.id in self._retired or orders_of(t.when):
+                continue
+            if not symbols <= prices.keys():
+                continue
+            mine = {s: prices[s] for s in sorted(symbols)}
+            if self._holds(t, mine, {}):
+                held.add(t.id)
+                if t.id not in self._was_true:
+                    self._was_true.add(t.id)
+                    self._fire(t, mine)
 
     def _holds(self, t: Trigger, prices: dict[str, int], fills: dict[str, OrderStatus]) -> bool:
         if isinstance(t.when, TrailingCond):

@@ -107,6 +107,32 @@ symbols:
     assert [e.job for e in events if e.kind == "triggered"] == ["trigger:dip"]
 
 
+def test_issue14_back_to_the_pushed_prices_when_the_feed_returns(tmp_path: Path) -> None:
+    """A drop is said once, its end once, and then the trigger is decided on pushes again
+    (no ka10001 from the push that returns to the crossing that fires)."""
+    with live_sim() as live, watching(live, tmp_path) as (watcher, push, events):
+        rec = Recorder()
+        rec.wait(lambda r: push.polls >= 1 and live.sim.hub.wants_prices())
+        live.sim.faults.add("ws_drop:api=0B")
+        live.sim.set_price("005930", 69500)  # no crossing: this push drops the socket
+
+        def said(prefix: str) -> list[str]:
+            return [e.message for e in events if e.message.startswith(prefix)]
+
+        rec.wait(lambda r: said("live feed back") and live.sim.hub.wants_prices())
+        evaluated = watcher.evaluations
+        live.sim.set_price("005930", 69400)
+        rec.wait(lambda r: watcher.evaluations > evaluated)  # only pushes are evaluated
+        quotes = _quotes(live)
+        live.sim.set_price("005930", 68900)
+        rec.wait(lambda r: _placed(live) == 1 and watcher.finished())
+        assert _quotes(live) == quotes
+        assert len(said("live feed down")) == 1 and len(said("live feed back")) == 1, [
+            e.message for e in events
+        ]
+    assert [e.job for e in events if e.kind == "triggered"] == ["trigger:dip"]
+
+
 def test_issue14_feed_that_never_connects_is_said_once_and_prices_are_polled(
     tmp_path: Path,
 ) -> None:

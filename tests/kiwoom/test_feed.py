@@ -218,3 +218,20 @@ def test_issue11_a_listener_failing_on_one_event_does_not_end_the_feed() -> None
         live.sim.set_price("005930", 69900)
         rec.wait(lambda r: r.prices() == [69900])
         assert feed.listener_errors == 1 and rec.states == [(True, "connected")]
+
+
+def test_issue14_late_order_event_with_no_next_one_arrives_after_its_delay() -> None:
+    with feed_up(prices=False, orders=True) as (live, rec, feed):
+        live.sim.faults.add("ws_late:api=00")  # held 300 ms, or until the next 00
+        live.client.place("005930", "buy", 10, 69000, "limit")  # rests: one 00 alone
+        rec.wait(lambda r: r.kinds() == ["accepted"])
+        assert feed.connects == 1 and rec.states == [(True, "connected")]
+
+
+def test_issue14_short_stall_delays_the_pushes_and_keeps_the_connection() -> None:
+    with feed_up() as (live, rec, feed):  # idle_timeout 60 s: a 300 ms stall is no outage
+        live.sim.faults.add("ws_stall:ms=300")
+        live.sim.set_price("005930", 70100)  # held by the stall, then sent
+        live.sim.set_price("005930", 70200)
+        rec.wait(lambda r: r.prices() == [70100, 70200])
+        assert feed.connects == 1 and rec.states == [(True, "connected")]
