@@ -125,7 +125,9 @@ def test_issue11_an_order_another_running_plan_adopted_is_not_adopted_again(sim,
     no = _hand_order(sim)
     ax = tmp_path / "ax.yaml"
     ay = tmp_path / "ay.yaml"
-    ax.write_text(_adopting("ax", no).replace('"+2s"', '"+8s"'), encoding="utf-8")
+    # ax cancels at +30s: ay's whole run (its start under a loaded machine included) must
+    # fall while ax still manages the order (at +8s a slow start found it cancelled)
+    ax.write_text(_adopting("ax", no).replace('"+2s"', '"+30s"'), encoding="utf-8")
     ay.write_text(
         _adopting("ay", no).replace("cancel: {order: held}", "modify: {order: held, price: 60100}"),
         encoding="utf-8",
