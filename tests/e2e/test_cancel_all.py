@@ -5,23 +5,20 @@ from __future__ import annotations
 import pytest
 
 from tests.support.loopback import SimProcess, dry_run, run_cli, start_planrunner
+from tests.support.plan_text import plan_of
 from tests.support.readings import readings, sim_args
 
-PLAN = """\
-version: 1
-name: kill-switch
-description: Two resting bids, one raised then trimmed to 6, and a late step that must never run.
-orders:
-  a: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
-  b: {symbol: "000660", side: buy, qty: 3, price: 68000, at: "+1s"}
-steps:
-  - at: "+2s"
-    modify: {order: a, price: 69100}
-  - at: "+3s"
-    modify: {order: a, qty: 6}
-  - at: "+120s"
-    modify: {order: b, price: 68100}
-"""
+PLAN = plan_of(
+    "kill-switch",
+    'a: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}',
+    'b: {symbol: "000660", side: buy, qty: 3, price: 68000, at: "+1s"}',
+    steps=(
+        '{at: "+2s", modify: {order: a, price: 69100}}',
+        '{at: "+3s", modify: {order: a, qty: 6}}',
+        '{at: "+120s", modify: {order: b, price: 68100}}',
+    ),
+    about="Two resting bids, one raised then trimmed to 6, and a late step that must never run.",
+)
 
 
 # Today's broker, the readings that change how the kill switch finds and cancels what is

@@ -13,7 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.loopback import FAKE_KEYS, RUNNER, SimProcess, dry_run, run_cli, runner_env
+from tests.support.loopback import (
+    FAKE_KEYS,
+    SimProcess,
+    dry_run,
+    ending,
+    read_until,
+    run_cli,
+    start_planrunner,
+)
+from tests.support.plan_text import plan_of
 from tests.support.sim import Raw
 
 
@@ -32,29 +41,21 @@ def _hand_order(sim: SimProcess) -> str:
         return str(raw.buy(10, 60000)["ord_no"])
 
 
-def _adopting(name: str, adopt: str | None, *, more: str = "") -> str:
+def _adopting(name: str, adopt: str | None, *more: str) -> str:
+    """`held`, adopting the order number `adopt` (none: placed), cancelled at +2s; `more`:
+    other orders of the plan."""
     spelled = f', adopt: "{adopt}"' if adopt else ""
-    return f"""\
-version: 1
-name: {name}
-orders:
-  held: {{symbol: "005930", side: buy, qty: 10, price: 60000{spelled}}}
-{more}steps:
-  - at: "+2s"
-    cancel: {{order: held}}
-"""
+    held = f'held: {{symbol: "005930", side: buy, qty: 10, price: 60000{spelled}}}'
+    return plan_of(name, held, *more, steps=('{at: "+2s", cancel: {order: held}}',))
 
 
 # A buy far above the market: it fills as it arrives (the simulator's walk starts near
 # 70,000); a cancel later that the fill makes needless.
-FILLS_AT_ONCE = """\
-version: 1
-name: fills
-orders:
-  e: {symbol: "005930", side: buy, qty: 10, price: 90000, at: "+1s"}
-steps:
-  - {at: "+4s", cancel: {order: e}}
-"""
+FILLS_AT_ONCE = plan_of(
+    "fills",
+    'e: {symbol: "005930", side: buy, qty: 10, price: 90000, at: "+1s"}',
+    steps=('{at: "+4s", cancel: {order: e}}',),
+)
 
 
 def _orders_sent(sim: SimProcess) -> list[str]:
@@ -82,9 +83,9 @@ def test_issue11_one_plan_cannot_adopt_one_order_for_two_of_its_orders(sim, tmp_
     """Two orders of one plan adopting the same number would each be reported (twice the
     quantity cancelled in the summary); the plan is refused."""
     no = _hand_order(sim)
-    more = f'  twin: {{symbol: "005930", side: buy, qty: 10, price: 60000, adopt: "{no}"}}\n'
+    twin = f'twin: {{symbol: "005930", side: buy, qty: 10, price: 60000, adopt: "{no}"}}'
     plan = tmp_path / "p.yaml"
-    plan.write_text(_adopting("alpha", no, more=more), encoding="utf-8")
+    plan.write_text(_adopting("alpha", no, twin), encoding="utf-8")
     done = run_cli(*dry_run(plan, sim.url, tmp_path / "s"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "adopted twice" in done.stdout + done.stderr
@@ -124,24 +125,22 @@ def test_issue11_an_order_another_running_plan_adopted_is_not_adopted_again(sim,
     no = _hand_order(sim)
     ax = tmp_path / "ax.yaml"
     ay = tmp_path / "ay.yaml"
-    ax.write_text(_adopting("ax", no).replace('"+2s"', '"+8s"'), encoding="utf-8")
+    # ax cancels at +30s: ay's whole run (its start under a loaded machine included) must
+    # fall while ax still manages the order (at +8s a slow start found it cancelled)
+    ax.write_text(_adopting("ax", no).replace('"+2s"', '"+30s"'), encoding="utf-8")
     ay.write_text(
         _adopting("ay", no).replace("cancel: {order: held}", "modify: {order: held, price: 60100}"),
         encoding="utf-8",
     )
     state = tmp_path / "s"
-    first = subprocess.Popen(
-        [*RUNNER, *dry_run(ax, sim.url, state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=runner_env({"KIWOOM_APPKEY": "loopback-appkey-0002"}),
+    first = start_planrunner(
+        *dry_run(ax, sim.url, state),
+        seams=True,
+        env={"KIWOOM_APPKEY": "loopback-appkey-0002"},
+        merged=True,
     )
     try:
-        assert first.stdout is not None
-        for line in first.stdout:
-            if "scheduled" in line:  # it has adopted the order
-                break
+        read_until(first, "scheduled")  # it has adopted the order
         second = run_cli(*dry_run(ay, sim.url, state))
         assert second.returncode == 2, second.stdout + second.stderr
         assert f"pid {first.pid}" in second.stdout + second.stderr
@@ -161,17 +160,8 @@ def test_issue11_a_plan_file_renamed_the_same_day_does_not_start_over(sim, tmp_p
     text = _adopting("before", None).replace("held: {", 'held: {at: "+1s", ')
     plan.write_text(text.replace('"+2s"', '"+60s"'), encoding="utf-8")
     state = tmp_path / "s"
-    first = subprocess.Popen(
-        [*RUNNER, *dry_run(plan, sim.url, state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=runner_env(),
-    )
-    assert first.stdout is not None
-    for line in first.stdout:
-        if "acked place" in line:
-            break
+    first = start_planrunner(*dry_run(plan, sim.url, state), seams=True, merged=True)
+    read_until(first, "acked place")
     first.send_signal(signal.SIGINT)
     first.communicate(timeout=60)
     assert _orders_sent(sim) == ["kt10000"]
@@ -182,19 +172,28 @@ def test_issue11_a_plan_file_renamed_the_same_day_does_not_start_over(sim, tmp_p
     assert _orders_sent(sim) == ["kt10000"]  # not placed a second time
 
 
-STOP_LOSS = """\
-version: 1
-name: stop
-orders:
-  entry: {symbol: "005930", side: sell, qty: 10, price: 75000, at: "+1s"}
-steps:
-  - {at: "+60s", cancel: {order: entry}}
+STOP_LOSS = plan_of(
+    "stop",
+    'entry: {symbol: "005930", side: sell, qty: 10, price: 75000, at: "+1s"}',
+    steps=('{at: "+60s", cancel: {order: entry}}',),
+    more="""\
 triggers:
   - id: stop
     when: {price: {symbol: "005930", below: 69000}}
     between: ["00:00", "23:59"]
     market: {order: entry}
-"""
+""",
+)
+
+
+def _placed(s: SimProcess, tmp_path: Path, text: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """The plan `text` run (--dry-run) against `s`, its price at 70,000 first; its output,
+    stderr merged, read until its order is placed."""
+    s.post("price", {"symbol": "005930", "price": 70000})
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text, encoding="utf-8")
+    proc = start_planrunner(*dry_run(plan, s.url, tmp_path / "s"), seams=True, merged=True)
+    return proc, read_until(proc, "acked place")
 
 
 def test_issue11_a_stop_whose_cancel_answers_late_still_sells_at_market(tmp_path):
@@ -203,48 +202,26 @@ def test_issue11_a_stop_whose_cancel_answers_late_still_sells_at_market(tmp_path
     order; the trigger did not: the run saw the order cancelled, ended at once ("nothing
     more can happen"), and the position was cancelled and never sold (exit 2, outcome
     unknown). The firing is settled like a step: the market sell goes out once."""
-    s = SimProcess("--fault", "latency:api=kt10003,ms=11000,count=1")
-    try:
-        s.post("price", {"symbol": "005930", "price": 70000})
-        plan = tmp_path / "stop.yaml"
-        plan.write_text(STOP_LOSS, encoding="utf-8")
-        proc = subprocess.Popen(
-            [*RUNNER, *dry_run(plan, s.url, tmp_path / "s")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=runner_env(),
-        )
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if "acked place" in line:
-                break
-        s.post("price", {"symbol": "005930", "price": 68000})  # the stop's crossing
-        out = "".join(seen) + proc.communicate(timeout=180)[0]
-        sent = [e["api_id"] for e in s.order_requests()]
-        assert sent == ["kt10001", "kt10003", "kt10001"], out  # place, cancel, market once
+    with SimProcess("--fault", "latency:api=kt10003,ms=11000,count=1") as s:
+        proc, seen = _placed(s, tmp_path, STOP_LOSS)
+        with ending(proc):
+            s.post("price", {"symbol": "005930", "price": 68000})  # the stop's crossing
+            out = "".join(seen) + proc.communicate(timeout=180)[0]
+        assert _orders_sent(s) == ["kt10001", "kt10003", "kt10001"], out  # market once
         assert proc.returncode == 0, out
         assert "trigger stop: done" in out, out
-    finally:
-        s.close()
 
 
-REPEAT_UP = """\
-version: 1
-name: rep
-orders:
-  e: {symbol: "005930", side: buy, qty: 10, price: 60000, at: "+1s"}
-steps:
-  - {at: "+35s", cancel: {order: e}}
+REPEAT_UP = plan_of(
+    "rep",
+    'e: {symbol: "005930", side: buy, qty: 10, price: 60000, at: "+1s"}',
+    steps=('{at: "+35s", cancel: {order: e}}',),
+    more="""\
 triggers:
-  - id: up
-    when: {price: {symbol: "005930", above: 71000}}
-    between: ["00:00", "23:59"]
-    repeat: true
-    modify: {order: e, price: "+1 tick"}
-"""
+  - {id: up, when: {price: {symbol: "005930", above: 71000}}, between: ["00:00", "23:59"],
+     repeat: true, modify: {order: e, price: "+1 tick"}}
+""",
+)
 
 
 def test_issue11_a_repeat_firing_in_doubt_fires_no_more_and_is_adopted_later(tmp_path):
@@ -252,42 +229,19 @@ def test_issue11_a_repeat_firing_in_doubt_fires_no_more_and_is_adopted_later(tmp
     and the first look found nothing). Later crossings while it is in doubt send nothing
     more; the cancel step's look finds it and the summary says so (it said "unknown",
     exit 2, although the run had found the modify)."""
-    s = SimProcess("--fault", "latency:api=kt10002,ms=20000,count=1")
-    try:
-        s.post("price", {"symbol": "005930", "price": 70000})
-        plan = tmp_path / "rep.yaml"
-        plan.write_text(REPEAT_UP, encoding="utf-8")
-        proc = subprocess.Popen(
-            [*RUNNER, *dry_run(plan, s.url, tmp_path / "s")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=runner_env(),
-        )
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if "acked place" in line:
-                break
-        for price in (71500, 70500, 71600, 70000, 71700):  # three crossings
-            s.post("price", {"symbol": "005930", "price": price})
-            time.sleep(1)  # each its own push (the test's pace, not a wait for a result)
-        out = "".join(seen) + proc.communicate(timeout=180)[0]
-        sent = [e["api_id"] for e in s.order_requests()]
-        assert sent == ["kt10000", "kt10002", "kt10003"], out  # one modify while in doubt
+    with SimProcess("--fault", "latency:api=kt10002,ms=20000,count=1") as s:
+        proc, seen = _placed(s, tmp_path, REPEAT_UP)
+        with ending(proc):
+            for price in (71500, 70500, 71600, 70000, 71700):  # three crossings
+                s.post("price", {"symbol": "005930", "price": price})
+                time.sleep(1)  # each its own push (the test's pace, not a wait for a result)
+            out = "".join(seen) + proc.communicate(timeout=180)[0]
+        assert _orders_sent(s) == ["kt10000", "kt10002", "kt10003"], out  # one modify in doubt
         assert "trigger up: done (found at the broker later)" in out, out
         assert proc.returncode == 0, out
-    finally:
-        s.close()
 
 
-ENDS_EARLY = """\
-version: 1
-name: fa
-orders:
-  e: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
-"""
+ENDS_EARLY = plan_of("fa", 'e: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}')
 
 STOP_WATCH = STOP_LOSS.replace("name: stop", "name: fb").replace("below: 69000", "below: 68500")
 
@@ -298,8 +252,7 @@ def test_issue11_a_plan_that_ends_first_leaves_the_others_their_feed(tmp_path):
     went to fa's listener too, which wrote the fill to fa's closed journal; the error
     ended the feed's thread, silently, and fb's stop never fired (its order cancelled at
     its step, exit 0). A plan that ends leaves the feed; the others keep it."""
-    s = SimProcess()
-    try:
+    with SimProcess() as s:
         s.post("price", {"symbol": "005930", "price": 70000})
         fa = tmp_path / "fa.yaml"
         fb = tmp_path / "fb.yaml"
@@ -307,14 +260,8 @@ def test_issue11_a_plan_that_ends_first_leaves_the_others_their_feed(tmp_path):
         fb.write_text(STOP_WATCH, encoding="utf-8")
         state = tmp_path / "s"
         args = dry_run(fa, s.url, state)
-        proc = subprocess.Popen(
-            [*RUNNER, *args[:2], str(fb), *args[2:]],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=runner_env(),
-        )
-        try:
+        both = [*args[:2], str(fb), *args[2:]]
+        with ending(start_planrunner(*both, seams=True, merged=True)) as proc:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # until fa's journal says it stopped
                 found = list((state / "fa").glob("*.jsonl"))
@@ -326,15 +273,8 @@ def test_issue11_a_plan_that_ends_first_leaves_the_others_their_feed(tmp_path):
             time.sleep(1)  # its 00 event pushed before the next price (the test's pace)
             s.post("price", {"symbol": "005930", "price": 68000})  # fb's stop: below 68,500
             out = proc.communicate(timeout=180)[0]
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
         assert "[fb]" in out and "trigger stop fired" in out, out
-        sent = [e["api_id"] for e in s.order_requests()]
-        assert sent.count("kt10001") == 2, out  # fb's sell, and its market sell once
-    finally:
-        s.close()
+        assert _orders_sent(s).count("kt10001") == 2, out  # fb's sell, and its market sell once
 
 
 def test_issue11_one_plan_file_with_other_values_is_another_plan_not_a_rename(sim, tmp_path):

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.loopback import FAKE_KEYS
+from tests.support.loopback import FAKE_KEYS, read_until, start_planrunner
+from tests.support.plan_text import plan_of
 
 # A process started with stdout closed gets libfaketime's shared-memory file as its fd 1
 # and prints into it, breaking the moved clock of every later process: CI's shifted-date
@@ -29,36 +30,22 @@ from tests.support.loopback import FAKE_KEYS
 pytestmark = pytest.mark.real_clock
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAN = """\
-version: 1
-name: closed
-orders:
-  entry: {symbol: "005930", side: buy, qty: 10, price: 60000, at: "+2s"}
-steps:
-  - at: "+4s"
-    modify: {order: entry, price: 60100}
-  - at: "+6s"
-    cancel: {order: entry}
-"""
+PLAN = plan_of(
+    "closed",
+    'entry: {symbol: "005930", side: buy, qty: 10, price: 60000, at: "+2s"}',
+    steps=(
+        '{at: "+4s", modify: {order: entry, price: 60100}}',
+        '{at: "+6s", cancel: {order: entry}}',
+    ),
+)
 
 
 def _start(tmp_path: Path, plan_text: str, *args: str) -> subprocess.Popen[str]:
     plan = tmp_path / "closed.yaml"
     plan.write_text(plan_text)
-    env = {
-        **os.environ,
-        **FAKE_KEYS,
-        "XDG_STATE_HOME": str(tmp_path / "xdg"),
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "planrunner", "run", str(plan), "--sim",
-         "--state-dir", str(tmp_path / "s"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )  # fmt: skip
+    state = ("--state-dir", str(tmp_path / "s"))
+    env = {"XDG_STATE_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(ROOT)}
+    return start_planrunner("run", str(plan), "--sim", *state, *args, env=env)
 
 
 def _end(proc: subprocess.Popen[str]) -> None:
@@ -77,22 +64,12 @@ def _journal(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in files[-1].read_text().splitlines() if x.strip()]
 
 
-def _read_until(proc: subprocess.Popen[str], needle: str) -> list[str]:
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if needle in line:
-            return lines
-    raise AssertionError(f"{needle!r} never printed: {lines}")
-
-
 def test_issue11_item7_a_closed_stdout_leaves_every_job_to_run(tmp_path: Path) -> None:
     proc = _start(tmp_path, PLAN, "--speed", "4")
     try:
         # like `| head`: read up to the last "scheduled" line, then close the pipe, so
         # the first line that fails is "sent", printed just after the place's POST
-        _read_until(proc, "scheduled cancel")
+        read_until(proc, "scheduled cancel")
         assert proc.stdout is not None
         proc.stdout.close()
         code = proc.wait(timeout=30)
@@ -115,7 +92,7 @@ def test_issue11_item7_sigterm_stops_a_run_whose_stdout_and_stderr_are_closed(
     slow = PLAN.replace('at: "+6s"', 'at: "+1h"')
     proc = _start(tmp_path, slow, "--speed", "2")
     try:
-        _read_until(proc, "scheduled cancel")
+        read_until(proc, "scheduled cancel")
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
         proc.stderr.close()

@@ -13,18 +13,16 @@ from typing import Any
 import pytest
 
 from tests.support.loopback import SimProcess, dry_run, run_cli
+from tests.support.plan_text import plan_of
 
-PLAN = """\
-version: 1
-name: json-values
-orders:
-  entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}
-steps:
-  - at: "+3s"
-    modify: {order: entry, price: 69100}
-  - at: "+5s"
-    cancel: {order: entry}
-"""
+PLAN = plan_of(
+    "json-values",
+    'entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}',
+    steps=(
+        '{at: "+3s", modify: {order: entry, price: 69100}}',
+        '{at: "+5s", cancel: {order: entry}}',
+    ),
+)
 
 # At the limit: 3 fill on arrival; the reprice fills 3 more on arrival; the rest is cancelled.
 SCENARIO = """\

@@ -9,21 +9,21 @@ import datetime as dt
 import json
 from typing import Any
 
-from tests.support.loopback import run_cli
+from tests.support.loopback import rehearse
+from tests.support.plan_text import plan_of
 
-PLAN = """\
-version: 1
-name: cannot-hold
-orders:
-  entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "09:00:05"}
-steps:
-  - {at: "09:30", cancel: {order: entry}}
+PLAN = plan_of(
+    "cannot-hold",
+    'entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "09:00:05"}',
+    steps=('{at: "09:30", cancel: {order: entry}}',),
+    more="""\
 triggers:
   - id: flip
     when:
       all: [{partially_filled: {order: entry}}, {price: {symbol: "005930", at_or_above: 70500}}]
     place: {id: flip, symbol: "005930", side: sell, qty: 1, price: 70500}
-"""
+""",
+)
 
 # The entry rests (70,000 > 69,000) and is cancelled unfilled; the control fills 3 of it.
 RESTS = 'symbols:\n  "005930": {base: 70000, walk: false}\n'
@@ -37,24 +37,8 @@ symbols:
 """
 
 
-def _events(tmp_path, scenario: str, speed: str) -> list[dict[str, Any]]:
-    plan = tmp_path / "cannot-hold.yaml"
-    plan.write_text(PLAN)
-    scenario_file = tmp_path / "scenario.yaml"
-    scenario_file.write_text(scenario)
-    done = run_cli(
-        "run",
-        str(plan),
-        "--scenario",
-        str(scenario_file),
-        "--speed",
-        speed,
-        "--no-feed",
-        "--format",
-        "json",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
+def _events(tmp_path, scenario: str, speed: float) -> list[dict[str, Any]]:
+    done = rehearse(tmp_path, PLAN, scenario, "--no-feed", speed=speed)
     assert done.returncode == 0, done.stdout + done.stderr
     return [json.loads(x) for x in done.stdout.splitlines()]
 
@@ -64,7 +48,7 @@ def _ends(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_issue14_a_trigger_whose_order_ended_unfilled_ends_the_run(tmp_path):
-    events = _events(tmp_path, RESTS, "400")
+    events = _events(tmp_path, RESTS, 400)
     [end] = _ends(events)
     assert "every order is closed (entry cancelled)" in end["message"], end
     assert dt.datetime.fromisoformat(end["at"]).time() < dt.time(10, 0), end
@@ -78,7 +62,7 @@ def test_issue14_a_trigger_whose_order_ended_unfilled_ends_the_run(tmp_path):
 
 def test_issue14_a_trigger_whose_order_filled_in_part_keeps_watching(tmp_path):
     # Control: 3 filled before the cancel, so a price may still fire it: no early end.
-    events = _events(tmp_path, PARTIAL, "2000")
+    events = _events(tmp_path, PARTIAL, 2000)
     assert sum(e["data"]["qty"] for e in events if e.get("event") == "fill") == 3
     assert not _ends(events)
     skipped = {e["job"]: e["message"] for e in events if e.get("event") == "skipped"}

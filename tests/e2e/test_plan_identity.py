@@ -17,6 +17,7 @@ from planrunner.cli.group import cli
 from planrunner.krx import days
 from planrunner.plan.compile import compile_file
 from tests.support.loopback import FAKE_KEYS, SimProcess
+from tests.support.plan_text import plan_of
 from tests.support.readings import readings, sim_args
 from tests.support.rehearsal import DAY, OPEN, Rehearsal
 
@@ -53,23 +54,20 @@ def test_issue11_item3_a_trigger_inserted_above_does_not_make_the_old_one_fire_a
     assert sorted(b["ord_uv"] for b in r.sent("kt10000")) == ["60000", "68000", "69000"]
 
 
-STEPS = """\
-version: 1
-name: {name}
-orders:
-  entry: {{symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}}
-steps:
-{extra}  - at: "+2s"
-    cancel: {{order: entry}}
-"""
-INSERTED = '  - at: "+1500ms"\n    modify: {order: entry, price: 69100}\n'
+def _steps(name: str, *extra: str) -> str:
+    """`entry` placed at +1s and cancelled at +2s, after the steps `extra`."""
+    entry = 'entry: {symbol: "005930", side: buy, qty: 10, price: 69000, at: "+1s"}'
+    return plan_of(name, entry, steps=(*extra, '{at: "+2s", cancel: {order: entry}}'))
+
+
+INSERTED = '{at: "+1500ms", modify: {order: entry, price: 69100}}'
 
 
 def test_issue11_item3_step_ids_do_not_shift_when_a_step_is_inserted(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text(STEPS.format(name="p", extra=""))
+    path.write_text(_steps("p"))
     before = [j.id for j in compile_file(path, day=DAY, run_start=OPEN).jobs]
-    path.write_text(STEPS.format(name="p", extra=INSERTED + INSERTED))
+    path.write_text(_steps("p", INSERTED, INSERTED))
     after = [j.id for j in compile_file(path, day=DAY, run_start=OPEN).jobs]
     assert before == ["entry.place", "entry.cancel@+2s"]
     assert after == ["entry.place", "entry.modify@+1.5s", "entry.modify@+1.5s~2", before[1]]
@@ -110,11 +108,11 @@ def test_issue12_a_changed_plan_is_refused_with_what_changed_and_resumed_on_requ
 ) -> None:
     sim = own_sim
     plan = tmp_path / "p.yaml"
-    plan.write_text(STEPS.format(name="ident-changed", extra=""))
+    plan.write_text(_steps("ident-changed"))
     first, _ = _run(plan, sim, tmp_path)
     assert first.exit_code == 0
     sent = len(sim.order_requests())
-    plan.write_text(STEPS.format(name="ident-changed", extra=INSERTED))
+    plan.write_text(_steps("ident-changed", INSERTED))
     with pytest.raises(PlanChanged) as refused:
         _run(plan, sim, tmp_path)
     text = str(refused.value)
@@ -132,9 +130,9 @@ def test_issue12_fresh_starts_a_new_journal_and_keeps_the_old_beside_it(
     tmp_path: Path, sim: SimProcess, keys: None
 ) -> None:
     plan = tmp_path / "p.yaml"
-    plan.write_text(STEPS.format(name="ident-fresh", extra=""))
+    plan.write_text(_steps("ident-fresh"))
     _run(plan, sim, tmp_path)
-    plan.write_text(STEPS.format(name="ident-fresh", extra=INSERTED))
+    plan.write_text(_steps("ident-fresh", INSERTED))
     result, events = _run(plan, sim, tmp_path, fresh=True)
     assert result.jobs["entry.place"] == "done"  # a new journal: placed anew
     journals = sorted(p.name for p in (tmp_path / "ident-fresh").iterdir())
@@ -145,8 +143,8 @@ def test_issue11_item3_another_file_with_the_same_name_is_refused_naming_both(
     tmp_path: Path, sim: SimProcess, keys: None
 ) -> None:
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    a.write_text(STEPS.format(name="ident-shared", extra=""))
-    b.write_text(STEPS.format(name="ident-shared", extra="").replace("005930", "000660"))
+    a.write_text(_steps("ident-shared"))
+    b.write_text(_steps("ident-shared").replace("005930", "000660"))
     assert _run(a, sim, tmp_path)[0].exit_code == 0
     sent = len(sim.order_requests())
     with pytest.raises(PlanChanged, match=rf"{b} and {a} both have name: ident-shared"):
@@ -156,7 +154,7 @@ def test_issue11_item3_another_file_with_the_same_name_is_refused_naming_both(
 
 def test_issue11_item9_date_is_refused_for_a_plan_with_relative_times(tmp_path: Path) -> None:
     plan = tmp_path / "p.yaml"
-    plan.write_text(STEPS.format(name="ident-date", extra=""))
+    plan.write_text(_steps("ident-date"))
     today = dt.datetime.now(days.SEOUL).date()
     other = days.next_trading_day(today + dt.timedelta(days=1))
     out = CliRunner().invoke(

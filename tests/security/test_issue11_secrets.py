@@ -30,19 +30,16 @@ from planrunner.errors import ExitCode
 from planrunner.kiwoom.token import Token, TokenFile
 from planrunner.redact import RedactingFilter, redact, register
 from tests.support.loopback import run_cli
+from tests.support.plan_text import plan_of
 
 APPKEY = "APPKEY-issue11-item12-5d1c"
 SECRETKEY = "SECRET-issue11-item12-9a7e"
 TOKEN = "TOKEN-issue11-item12-trailing-space-3b8f"
-PLAN = """\
-version: 1
-name: leak
-orders:
-  entry: {symbol: "005930", side: buy, qty: 1, price: 69000, at: "+1s"}
-steps:
-  - at: "+2s"
-    cancel: {order: entry}
-"""
+PLAN = plan_of(
+    "leak",
+    'entry: {symbol: "005930", side: buy, qty: 1, price: 69000, at: "+1s"}',
+    steps=('{at: "+2s", cancel: {order: entry}}',),
+)
 
 
 class _Broker(BaseHTTPRequestHandler):

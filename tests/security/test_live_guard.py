@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.loopback import SimProcess
+from tests.support.plan_text import plan_of
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE_HOST = "api.kiwoom.com"
@@ -28,15 +29,11 @@ GIT = {
     "GIT_COMMITTER_NAME": "t",
     "GIT_COMMITTER_EMAIL": "t@example.invalid",
 }
-PLAN = """\
-version: 1
-name: guard
-orders:
-  entry: {symbol: "005930", side: buy, qty: 1, price: 69000, at: "+1s"}
-steps:
-  - at: "+2s"
-    cancel: {order: entry}
-"""
+PLAN = plan_of(
+    "guard",
+    'entry: {symbol: "005930", side: buy, qty: 1, price: 69000, at: "+1s"}',
+    steps=('{at: "+2s", cancel: {order: entry}}',),
+)
 # For runs dated another day (--date): times relative to the run start happen today only.
 CLOCK_PLAN = PLAN.replace('"+1s"', '"09:00:01"').replace('"+2s"', '"09:00:02"')
 

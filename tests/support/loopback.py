@@ -85,6 +85,12 @@ class SimProcess:
             time.sleep(0.1)
         return self.order_requests()
 
+    def __enter__(self) -> SimProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -101,16 +107,30 @@ def dry_run(plan: Path, url: str, state: Path, *more: str) -> list[str]:
     return ["run", str(plan), "--dry-run", "--base-url", url, "--state-dir", str(state), *more]
 
 
-def start_planrunner(*args: str, seams: bool = False) -> subprocess.Popen[str]:
-    """`planrunner ARGS` started with fake keys, its output piped as text: the product
-    alone (PLANRUNNER), or with `seams` the test seams too (RUNNER, `runner_env`)."""
+def start_planrunner(
+    *args: str, seams: bool = False, env: dict[str, str] | None = None, merged: bool = False
+) -> subprocess.Popen[str]:
+    """`planrunner ARGS` started with fake keys (and `env`), its output piped as text: the
+    product alone (PLANRUNNER), or with `seams` the test seams too (RUNNER, `runner_env`).
+    `merged`: its stderr in its stdout, in the order written (read it with `read_until`)."""
     if seams:
-        command, env = [*RUNNER, *args], runner_env()
+        command, environ = [*RUNNER, *args], runner_env(env)
     else:
-        command, env = [*PLANRUNNER, *args], {**os.environ, **FAKE_KEYS}
-    return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+        command, environ = [*PLANRUNNER, *args], {**os.environ, **FAKE_KEYS, **(env or {})}
+    stderr = subprocess.STDOUT if merged else subprocess.PIPE
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=environ)
+
+
+def read_until(proc: subprocess.Popen[str], needle: str) -> list[str]:
+    """The lines `proc` prints up to the first with `needle` in it, that one included; an
+    AssertionError naming what it did print if it ends first."""
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} never printed: {lines}")
 
 
 @contextlib.contextmanager

@@ -73,3 +73,17 @@ symbols:
   "005930": {{base: 70000, walk: false, path: {path},
               fill: {fill}}}
 """
+
+
+def plan_of(
+    name: str, *orders: str, steps: tuple[str, ...] = (), more: str = "", about: str = ""
+) -> str:
+    """The plan text `name` with its `orders` (each `id: {fields}`, one line), its `steps`
+    (each one step's flow mapping, `{at: "+4s", cancel: {order: e}}`) and `more` (further
+    blocks as written: triggers, params); `about`: its description. The tests' small
+    plans, spelled out but for the lines every plan has."""
+    lines = ["version: 1", f"name: {name}", *([f"description: {about}"] if about else [])]
+    lines += ["orders:", *(f"  {o}" for o in orders)]
+    if steps:
+        lines += ["steps:", *(f"  - {s}" for s in steps)]
+    return "\n".join(lines) + "\n" + more
