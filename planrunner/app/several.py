@@ -4,7 +4,8 @@
 with its own journal, lock, identity check, summary and attention list, over what they
 share: one client (one token, one rate limiter whose line puts every plan's orders before
 every plan's reads) and one live feed (one WebSocket, each plan's price symbols
-registered on it, every event handed to each plan, which keeps its own). What cannot be
+registered on it, every event handed to each plan, which keeps its own; its URL, drops
+and returns said once for the process, not once per plan). What cannot be
 combined is refused before anything is sent: the same plan twice, two plans with one
 journal name, two plans adopting the same order, a rehearsal (each --sim run has its own
 market).
@@ -272,8 +273,8 @@ class Shared:
                 url = ws_url_for(self.target.client.base_url)
                 self.feed = Feed(url, self.target.client.tokens, self.fanout)
                 self.feed.watch_orders()
+                self.fanout.say(INFO, f"live feed: {self.feed.url}")  # before its state
                 self.feed.start()
-                self.fanout.say(INFO, f"live feed: {self.feed.url}")
             feed = self.feed
         self.fanout.add(listener)
         feed.watch_prices(sorted(set(symbols)))

@@ -168,7 +168,9 @@ def run(
     Several plans (`run a.yaml b.yaml`, or a quoted pattern 'plans/*.yaml') run in one
     process on one token, one rate limiter (orders before reads, whatever the plan) and
     one feed; each keeps its own journal, lock and summary, its output lines start with
-    [its name], and the exit code is the worst of theirs. One process per app key: a
+    [its name], the run ends on one board (a row per plan: orders, filled/ordered,
+    average fill price, open, state, exit code), and the exit code is the worst of
+    theirs. One process per app key: a
     second `run` on the same key (on Kiwoom or --base-url) is refused; run the plans
     together instead.
 
