@@ -143,7 +143,7 @@ def test_issue14_a_feed_drop_is_said_once_per_process(sim, tmp_path):
     """Both plans hear the shared feed; its drop (the simulator drops the socket on the
     first order event) and its return are said once, for all plans."""
     sim.post("faults", {"spec": "ws_drop:api=00"})
-    plans = _plans(tmp_path, place=4)
+    plans = _plans(tmp_path, place=6)  # the feed is up long before the first order
     args = ["--dry-run", "--base-url", sim.url, "--state-dir", str(tmp_path / "s")]
     done = run_cli("run", *plans, *args)
     assert done.returncode == 0, done.stdout + done.stderr
