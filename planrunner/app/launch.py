@@ -145,7 +145,9 @@ def _first_prices(plan: CompiledPlan) -> dict[str, int]:
     return prices
 
 
-def feed_prices(executor: Executor) -> tuple[PushPrices, list[Callable[[Any], None]]]:
+def feed_prices(
+    executor: Executor, *, say_state: bool = True
+) -> tuple[PushPrices, list[Callable[[Any], None]]]:
     """The prices the live feed pushes to a run (read through `executor` while the feed is
     down; each logged in its price book), and where the feed's order events go: to
     `executor`, then to each of the returned pokes (the run's order watch, once it is)."""
@@ -163,6 +165,7 @@ def feed_prices(executor: Executor) -> tuple[PushPrices, list[Callable[[Any], No
         on_order=on_order,
         observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
         free=lambda: executor.client.limiter.free(QUOTE),
+        say_state=say_state,
     )
     return prices, pokes
 
@@ -434,7 +437,9 @@ def run_plan(
         prices = None
         pokes: list[Callable[[Any], None]] = []  # the order watch, once there is one
         if opts.feed:
-            prices, pokes = feed_prices(executor)
+            # Plans sharing a feed leave its state to the process, which says it once.
+            alone = shared is None or shared.fanout.announce is None
+            prices, pokes = feed_prices(executor, say_state=alone)
             if shared is not None:
                 symbols = {s for t in compiled.triggers for s in symbols_of(t.when)}
                 listener = prices.listener()
@@ -442,7 +447,8 @@ def run_plan(
                 closers.append(lambda: shared.leave(listener))  # before its journal closes
             else:
                 live_feed = _start_feed(target, compiled, prices, closers)
-            emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
+            if alone:
+                emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
         runner = Runner(
             plan=compiled,
             executor=executor,

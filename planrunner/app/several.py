@@ -4,7 +4,8 @@
 with its own journal, lock, identity check, summary and attention list, over what they
 share: one client (one token, one rate limiter whose line puts every plan's orders before
 every plan's reads) and one live feed (one WebSocket, each plan's price symbols
-registered on it, every event handed to each plan, which keeps its own). What cannot be
+registered on it, every event handed to each plan, which keeps its own; its URL, drops
+and returns said once for the process, not once per plan). What cannot be
 combined is refused before anything is sent: the same plan twice, two plans with one
 journal name, two plans adopting the same order, a rehearsal (each --sim run has its own
 market).
@@ -23,6 +24,7 @@ second; the other plans go on.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import glob
 import hashlib
@@ -36,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planrunner.app.targets import Target
-from planrunner.engine.events import RunResult
+from planrunner.engine.events import INFO, Event, RunResult
+from planrunner.engine.pushprices import FeedNotice
 from planrunner.errors import ExitCode, RunError, UsageError
 from planrunner.kiwoom.types import ord_key
 from planrunner.plan.rules import load_plan
@@ -195,10 +198,18 @@ class Fanout:
     ends the feed's thread (a plan whose journal is closed or failed cannot take a
     fill, and the other plans' stops still need their prices)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        announce: Callable[[Event], None] | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._listeners: list[Any] = []
         self._up: tuple[bool, str] | None = None
+        # The feed's state said once for the process (not once per plan), when given.
+        self.announce = announce
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._notice = FeedNotice()
 
     def add(self, listener: Any) -> None:
         with self._lock:
@@ -230,7 +241,18 @@ class Fanout:
     def state(self, up: bool, why: str) -> None:
         with self._lock:
             self._up = (up, why)
+            _changed, said = self._notice.change(up, why)
         self._each(lambda listener: listener.state(up, why))
+        if said is not None:
+            self.say(said[0], said[1])
+
+    def say(self, kind: str, text: str) -> None:
+        if self.announce is None:
+            return
+        try:
+            self.announce(Event(kind=kind, at=self._now(), message=text))
+        except Exception:  # output is never what stops the feed
+            _log.warning("the feed's state could not be said", exc_info=True)
 
 
 @dataclass(slots=True)
@@ -251,6 +273,7 @@ class Shared:
                 url = ws_url_for(self.target.client.base_url)
                 self.feed = Feed(url, self.target.client.tokens, self.fanout)
                 self.feed.watch_orders()
+                self.fanout.say(INFO, f"live feed: {self.feed.url}")  # before its state
                 self.feed.start()
             feed = self.feed
         self.fanout.add(listener)
@@ -319,9 +342,12 @@ def run_several(
     on_error: Callable[[Member, BaseException], int],
     stop: threading.Event,
     on_target: Callable[[Target], None] | None = None,
+    announce: Callable[[Event], None] | None = None,
 ) -> dict[str, RunResult | int]:
     """Run the plans of `group` side by side on one shared target (not --sim); each
-    result, or the exit code of the error that ended the plan, by plan name."""
+    result, or the exit code of the error that ended the plan, by plan name. `announce`:
+    where what concerns every plan is said once (the shared feed's URL and its state);
+    without it each plan says it in its own output."""
     from dataclasses import replace
 
     from planrunner.app.launch import remote_target, run_plan
@@ -332,7 +358,7 @@ def run_several(
             "and run them with --dry-run --base-url URL (each --sim run has its own market)"
         )
     target = remote_target(opts, opts.mode == "live")
-    shared = Shared(target)
+    shared = Shared(target, fanout=Fanout(announce, target.clock.now))
     if on_target is not None:
         on_target(target)
     out: dict[str, RunResult | int] = {}

@@ -9,7 +9,8 @@ from planrunner.clock import SEOUL
 from planrunner.engine.attention import items, late_seconds, late_state, late_text
 from planrunner.engine.events import Event, OrderSummary, RunResult
 from planrunner.engine.journal import Replay, fill_time
-from planrunner.engine.summary import link_data, link_text_of
+from planrunner.engine.summary import link_data, link_text_of, state_name
+from planrunner.errors import ExitCode
 from planrunner.model import CompiledPlan, action_name, trigger_job
 
 
@@ -43,7 +44,7 @@ def order_rows(orders: tuple[OrderSummary, ...]) -> list[str]:
     return _table(rows)
 
 
-def summary_lines(result: RunResult) -> list[str]:
+def summary_lines(result: RunResult, *, exit_line: bool = True) -> list[str]:
     lines = ["", "summary"]
     lines += ["  " + r for r in order_rows(result.orders)]
     counts: dict[str, int] = {}
@@ -76,7 +77,8 @@ def summary_lines(result: RunResult) -> list[str]:
     if result.attention:
         lines.append("needs attention")
         lines += [f"  - {a}" for a in result.attention]
-    lines.append(f"exit {result.exit_code}")
+    if exit_line:  # several plans: the board says each plan's code, once
+        lines.append(f"exit {result.exit_code}")
     return lines
 
 
@@ -163,7 +165,8 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
     fills = {
         o: {
             "filled": r.get("filled"),
-            "remaining": r.get("remaining"),
+            # a cancelled order has nothing open, whatever its last fill left open then
+            "remaining": 0 if cancelled(state, o) else r.get("remaining"),
             "avg_price": (
                 int(r["value"]) // int(r["filled"]) if r.get("value") and r.get("filled") else None
             ),
@@ -178,10 +181,49 @@ def status_data(plan: CompiledPlan, state: Replay) -> dict[str, Any]:
         "jobs": jobs,
         "lineage": lineage,
         "fills": fills,
+        "orders": order_figures(plan, state),
         "attention": attention,
         "attention_items": [i.as_dict() for i in found],
         "runs": len(state.starts),
     }
+
+
+def cancelled(state: Replay, order: str) -> bool:
+    """The journal says the order's rest was cancelled: its newest working number is a
+    (whole) cancel the broker acknowledged."""
+    working = [x for x in state.lineage.get(order, []) if x.working]
+    return bool(working) and working[-1].kind == "cancel"
+
+
+def order_figures(plan: CompiledPlan, state: Replay) -> list[dict[str, Any]]:
+    """Each order as the journal last knew it, in the run summary's terms (`orders` of
+    `summary_json`): ordered, filled, remaining (0 once cancelled), average fill price,
+    state. An order the journal never placed is `not placed`."""
+    out = []
+    for order, spec in plan.orders.items():
+        links = state.lineage.get(order, [])
+        fill = state.fills.get(order) or {}
+        filled = int(fill.get("filled") or 0)
+        ordered = spec.qty or next((x.qty for x in links if x.qty), None) or filled
+        if not links:
+            remaining, name = 0, "not placed"
+        else:
+            remaining = 0 if cancelled(state, order) else int(fill.get("remaining", ordered))
+            name = state_name(filled, remaining, ordered)
+        value = int(fill.get("value") or 0)
+        out.append(
+            {
+                "order": order,
+                "symbol": spec.symbol,
+                "side": spec.side,
+                "ordered": ordered,
+                "filled": filled,
+                "remaining": remaining,
+                "state": name,
+                "avg_fill_price": value // filled if value and filled else None,
+            }
+        )
+    return out
 
 
 def _hms(at: str) -> str:
@@ -218,4 +260,101 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     if data["attention"]:
         lines.append("needs attention")
         lines += [f"  - {a}" for a in data["attention"]]
+    return lines
+
+
+# ---- several plans: one board ---------------------------------------------------------
+
+_EXIT_WORDS = {
+    0: "every plan did its work",
+    1: "a plan could not run (a plan problem)",
+    2: "something needs attention",
+    3: "an internal error (a crash log was written)",
+    130: "interrupted",
+}
+
+
+def board_row(
+    plan: str,
+    orders: list[dict[str, Any]],
+    *,
+    attention: int,
+    exit_code: int,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """One plan's row of the combined board, from its orders in the summary's terms
+    (`OrderSummary.as_dict`, or `order_figures` for `status`): how many orders, shares
+    filled of those ordered, the average fill price per symbol and side, what is left
+    open, its state, and its exit code."""
+    prices: dict[tuple[str, str], list[int]] = {}
+    for o in orders:
+        if o["filled"] and o.get("avg_fill_price"):
+            got = prices.setdefault((o["symbol"], o["side"]), [0, 0])
+            got[0] += o["filled"]
+            got[1] += o["filled"] * o["avg_fill_price"]
+    remaining = sum(o["remaining"] for o in orders)
+    if error is not None:
+        state = f"error: {error}"
+    elif attention:
+        state = f"{attention} need(s) attention"
+    elif exit_code == ExitCode.INTERRUPTED:
+        state = "interrupted"
+    elif remaining:
+        state = "orders open"
+    else:
+        state = "done"
+    return {
+        "plan": plan,
+        "orders": len(orders),
+        "ordered": sum(o["ordered"] for o in orders),
+        "filled": sum(o["filled"] for o in orders),
+        "remaining": remaining,
+        "avg_fill_price": [
+            {"symbol": s, "side": side, "filled": q, "avg_fill_price": v // q}
+            for (s, side), (q, v) in prices.items()
+        ],
+        "state": state,
+        "attention": attention,
+        "exit_code": exit_code,
+    }
+
+
+def exit_reason(code: int, rows: list[dict[str, Any]]) -> str:
+    """Why several plans end with `code`: the worst of theirs, and whose it is."""
+    words = _EXIT_WORDS.get(code, f"exit {code}")
+    if code == 0:
+        return words
+    whose = [r["plan"] for r in rows if r["exit_code"] == code or (r["attention"] and code == 2)]
+    return f"{words}: {', '.join(dict.fromkeys(whose))} (the worst code of the plans)"
+
+
+def _avg_text(row: dict[str, Any]) -> str:
+    groups = row["avg_fill_price"]
+    if not groups:
+        return "-"
+    symbols = {g["symbol"] for g in groups}
+    if len(groups) == 1:
+        return f"{groups[0]['avg_fill_price']:,}"
+    return ", ".join(
+        (f"{g['symbol']} " if len(symbols) > 1 else "") + f"{g['side']} {g['avg_fill_price']:,}"
+        for g in groups
+    )
+
+
+def board_lines(rows: list[dict[str, Any]], code: int) -> list[str]:
+    """The combined board: a row per plan; `code`: the process's exit code, explained."""
+    table = [["plan", "orders", "filled/ordered", "avg price", "open", "state", "exit"]]
+    for r in rows:
+        cells = [
+            r["plan"],
+            str(r["orders"]),
+            f"{r['filled']}/{r['ordered']}",
+            _avg_text(r),
+            str(r["remaining"]),
+            r["state"],
+            str(r["exit_code"]),
+        ]
+        table.append(cells)
+    lines = ["", f"{len(rows)} plans"] + ["  " + x for x in _table(table)]
+    lines.append(f"exit {code}: {exit_reason(code, rows)}")
     return lines

@@ -168,7 +168,9 @@ def run(
     Several plans (`run a.yaml b.yaml`, or a quoted pattern 'plans/*.yaml') run in one
     process on one token, one rate limiter (orders before reads, whatever the plan) and
     one feed; each keeps its own journal, lock and summary, its output lines start with
-    [its name], and the exit code is the worst of theirs. One process per app key: a
+    [its name], the run ends on one board (a row per plan: orders, filled/ordered,
+    average fill price, open, state, exit code), and the exit code is the worst of
+    theirs. One process per app key: a
     second `run` on the same key (on Kiwoom or --base-url) is refused; run the plans
     together instead.
 
@@ -328,7 +330,14 @@ def _run_several(
     from dataclasses import replace
 
     from planrunner.app.several import Member, members, run_several, worst
-    from planrunner.app.text import event_line, summary_json, summary_lines
+    from planrunner.app.text import (
+        board_lines,
+        board_row,
+        event_line,
+        exit_reason,
+        summary_json,
+        summary_lines,
+    )
     from planrunner.engine.events import RunResult
 
     group = members(paths, opts.params, adoptions)
@@ -344,6 +353,14 @@ def _run_several(
 
         return emit
 
+    def announce(event: Any) -> None:
+        """What concerns every plan of the process (the shared feed), said once."""
+        if fmt == "json":
+            data = {"plan": None, "plans": [m.name for m in group], **event.as_dict()}
+            say(json.dumps(data, ensure_ascii=False, default=str))
+        else:
+            say(f"[all plans] {event_line(event)}")
+
     def on_error(member: Member, exc: BaseException) -> int:
         code, text = error_text(exc, opts.state_dir)
         text = redact(text)
@@ -353,27 +370,35 @@ def _run_several(
             say(f"[{member.name}] error: {text}", err=True)
         return code
 
-    results = run_several(group, opts, emit_for=emit_for, on_error=on_error, stop=stop)
-    codes = {}
-    board: list[dict[str, Any]] = []
+    results = run_several(
+        group, opts, emit_for=emit_for, on_error=on_error, stop=stop, announce=announce
+    )
+    plans: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for member in group:
         got = results.get(member.name, 3)
-        codes[member.name] = got.exit_code if isinstance(got, RunResult) else got
         if isinstance(got, RunResult):
-            if fmt == "json":
-                board.append({"plan": member.name, "exit_code": got.exit_code, **summary_json(got)})
-            else:
+            plans.append({"plan": member.name, "exit_code": got.exit_code, **summary_json(got)})
+            orders = [o.as_dict() for o in got.orders]
+            rows.append(
+                board_row(
+                    member.name, orders, attention=len(got.attention), exit_code=got.exit_code
+                )
+            )
+            if fmt != "json":  # the plan's own details: its orders, jobs, triggers, items
                 say(f"== {member.name} ({member.path})")
-                for line in summary_lines(got):
+                for line in summary_lines(got, exit_line=False):
                     say(line)
-        elif fmt == "json":
-            board.append({"plan": member.name, "exit_code": got})
-    code = worst(codes.values())
+        else:
+            plans.append({"plan": member.name, "exit_code": got})
+            rows.append(board_row(member.name, [], attention=0, exit_code=got, error="see above"))
+    code = worst(r["exit_code"] for r in rows)
     if fmt == "json":
-        say(json.dumps({"plans": board, "exit_code": code}, ensure_ascii=False, default=str))
+        data = {"plans": plans, "board": rows, "exit_code": code, "why": exit_reason(code, rows)}
+        say(json.dumps(data, ensure_ascii=False, default=str))
     else:
-        each = ", ".join(f"{name} {c}" for name, c in codes.items())
-        say(f"{len(group)} plans, exit codes: {each}; exit {code}")
+        for line in board_lines(rows, code):
+            say(line)
     _flush()
     sys.exit(code)
 
@@ -416,15 +441,16 @@ def status(
 
     The list and the state names are the run's own (the same rule: see `run --help`).
     Several plans (or a quoted pattern) are shown one after the other, each under
-    `== name`; with --format json, as {"plans": [...]}.
+    `== name`, then one board with a row per plan (as `run` of several plans ends);
+    with --format json, as {"plans": [...], "board": [...]}.
 
     \b
     Exit: 0 nothing needs attention; 2 something is listed under "needs attention" (as
     the run that wrote the journal exits), or no journal for the plan and day.
     """
-    from planrunner.app.several import expand
+    from planrunner.app.several import expand, worst
     from planrunner.app.status import plan_status
-    from planrunner.app.text import status_lines
+    from planrunner.app.text import board_lines, board_row, exit_reason, status_lines
 
     paths = expand(plans)
 
@@ -449,25 +475,32 @@ def status(
             sys.exit(2)  # the run's rule: any item needs attention
         return
     shown: list[dict[str, Any]] = []
-    code = 0
+    rows: list[dict[str, Any]] = []
     for plan in paths:
         try:
             data = {"file": str(plan), **one(plan)}
         except PlanrunnerError as e:
             failed, text = error_text(e, state_dir)
-            code = max(code, failed)
             shown.append({"file": str(plan), "error": redact(text), "exit_code": failed})
+            rows.append(board_row(str(plan), [], attention=0, exit_code=failed, error="see above"))
             if fmt != "json":
                 click.echo(f"== {plan}\nerror: {redact(text)}")
             continue
-        code = max(code, 2 if data["attention"] else 0)
         shown.append(data)
+        found = len(data["attention"])
+        mine = 2 if found else 0
+        rows.append(board_row(data["plan"], data["orders"], attention=found, exit_code=mine))
         if fmt != "json":
             click.echo(f"== {plan}\n{data['journal']}")
             for line in status_lines(data):
                 click.echo(line)
+    code = worst(r["exit_code"] for r in rows)
     if fmt == "json":
-        click.echo(json.dumps({"plans": shown, "exit_code": code}, ensure_ascii=False, default=str))
+        out = {"plans": shown, "board": rows, "exit_code": code, "why": exit_reason(code, rows)}
+        click.echo(json.dumps(out, ensure_ascii=False, default=str))
+    else:
+        for line in board_lines(rows, code):
+            click.echo(line)
     sys.exit(code)
 
 

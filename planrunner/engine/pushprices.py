@@ -34,6 +34,7 @@ class PushPrices:
         on_order: Callable[[Any], None] | None = None,
         observe: Callable[[str, int], object] | None = None,
         free: Callable[[], bool] = lambda: True,  # a ka10001 could go now without waiting
+        say_state: bool = True,  # False: the process says the shared feed's state once
     ) -> None:
         self._poll = poll
         self._free = free
@@ -45,8 +46,8 @@ class PushPrices:
         self._changed: set[str] = set()
         self._cond = threading.Condition()
         self.up = False
-        self._was_up = False
-        self._said_never = False
+        self._notice = FeedNotice()
+        self._say_state = say_state
         self.polls = 0  # prices read by polling (the seed per symbol, and while down)
         self.pushed = 0  # prices taken from the feed
 
@@ -110,31 +111,46 @@ class PushPrices:
     def _state(self, up: bool, why: str) -> None:
         now = self._clock.now()
         with self._cond:
-            if not up and not self.up and not self._was_up:
-                if self._said_never:
-                    return
-                self._said_never = True
-                text = f"live feed not connected ({why}): polling prices until it connects"
-                kind = WARNING
-            elif up == self.up:
-                return
-            else:
+            changed, said = self._notice.change(up, why)
+            if changed:
                 self.up = up
                 if not up:
                     self._latest.clear()
                     self._changed.clear()
                 self._cond.notify_all()
-                was_up, self._was_up = self._was_up, self._was_up or up
-                if not up:
-                    text = f"live feed down ({why}): polling prices until it returns"
-                    kind = WARNING
-                elif was_up:
-                    text, kind = "live feed back: prices are pushed again", INFO
-                elif self._said_never:
-                    text, kind = "live feed connected: prices are pushed", INFO
-                else:
-                    return
-        self._emit(Event(kind=kind, at=now, message=text))
+        if said is not None and self._say_state:
+            self._emit(Event(kind=said[0], at=now, message=said[1]))
+
+
+class FeedNotice:
+    """What the output says when the feed's state changes: once per outage (`live feed
+    down`), once when it is back, once if the first connection fails and once when it
+    then connects. One per plan, or one per process when plans share the feed."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self._was_up = False
+        self._said_never = False
+
+    def change(self, up: bool, why: str) -> tuple[bool, tuple[str, str] | None]:
+        """(whether the state changed, (event kind, text) to say or None)."""
+        if not up and not self.up and not self._was_up:
+            if self._said_never:
+                return False, None
+            self._said_never = True
+            text = f"live feed not connected ({why}): polling prices until it connects"
+            return False, (WARNING, text)
+        if up == self.up:
+            return False, None
+        self.up = up
+        was_up, self._was_up = self._was_up, self._was_up or up
+        if not up:
+            return True, (WARNING, f"live feed down ({why}): polling prices until it returns")
+        if was_up:
+            return True, (INFO, "live feed back: prices are pushed again")
+        if self._said_never:
+            return True, (INFO, "live feed connected: prices are pushed")
+        return True, None
 
 
 class _Listener:

@@ -287,7 +287,7 @@ class KiwoomClient:
 
     def feed(self, listener: Listener, **options: Any) -> Feed:
         """The WebSocket feed that goes with this client's base URL and token (feed.py);
-        not started. `options`: Feed's idle_timeout, open_timeout, backoff."""
+        not started. `options`: Feed's idle_timeout, min_stall, open_timeout, backoff."""
         from planrunner.kiwoom.feed import Feed, ws_url_for  # websockets only when used
 
         return Feed(ws_url_for(self.base_url), self.tokens, listener, **options)

@@ -9,9 +9,12 @@
 The thread connects, sends `LOGIN` with the token and waits for its ack, then registers
 everything asked for (`REG`: `0B` prices in group 1, `00` order events in group 2) and
 reads. It echoes every `PING` unchanged. When the connection ends, fails, or stays
-silent for `idle_timeout` seconds (a stalled socket: the server PINGs while idle), it
-tells the listener the feed is down, waits (backoff from 0.2 s doubling to 5 s, with a
-little jitter, reset by a successful LOGIN) and connects again, registering the same
+silent too long (a stalled socket: the server PINGs while idle; `stall_after`: three of
+the server's PING intervals as learned from the connection, at least `min_stall`, at
+most `idle_timeout`, which is also the bound until two PINGs have been seen), it
+tells the listener the feed is down (at once: before closing the stalled socket),
+waits (backoff from 0.2 s doubling to 5 s, with a little jitter, reset by a successful
+LOGIN) and connects again, registering the same
 things again. A LOGIN refused with 8005 renews the token once (the TokenKeeper's
 single-flight refresh) before the next attempt. A frame that is not JSON, or not the
 shape Kiwoom sends, is counted and skipped.
@@ -26,10 +29,12 @@ Secrets: the LOGIN frame carries the token; websockets' own logger is kept at WA
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
 import random
+import statistics
 import threading
 import time
 from collections.abc import Iterable
@@ -49,6 +54,15 @@ _wire_log = logging.getLogger("planrunner.kiwoom.feed.websockets")
 _wire_log.setLevel(logging.WARNING)
 
 PATH = "/api/dostk/websocket"
+# Stall detection (docs/feed.md, "Reconnect"): silence longer than STALL_PINGS of the
+# server's PING intervals (learned; the simulator PINGs after 10 s of silence), never
+# shorter than MIN_STALL, never longer than IDLE_TIMEOUT (also the bound before the
+# interval is known: three 10 s intervals).
+STALL_PINGS = 3
+MIN_STALL = 5.0
+IDLE_TIMEOUT = 30.0
+MAX_PATIENCE = 120.0
+PING_SAMPLES = 8
 KIWOOM_HOSTS = ("api.kiwoom.com", "mockapi.kiwoom.com")
 KIWOOM_WS_PORT = 10000
 PRICE_GROUP = "1"
@@ -172,7 +186,8 @@ class Feed:
         tokens: Tokens,
         listener: Listener,
         *,
-        idle_timeout: float = 60.0,
+        idle_timeout: float = IDLE_TIMEOUT,
+        min_stall: float = MIN_STALL,
         open_timeout: float = 10.0,
         backoff: tuple[float, float] = (0.2, 5.0),
         close_timeout: float = 2.0,
@@ -181,6 +196,13 @@ class Feed:
         self._tokens = tokens
         self._listener = listener
         self.idle_timeout = idle_timeout
+        self.min_stall = min_stall
+        self._ping_gaps: collections.deque[float] = collections.deque(maxlen=PING_SAMPLES)
+        self._last_ping: float | None = None  # monotonic, on the current connection
+        # The longest silence allowed: idle_timeout, doubled (up to MAX_PATIENCE) each
+        # time a connection is taken for stalled before a single PING was seen on it
+        # (a server that PINGs less often than we assumed must not flap the feed).
+        self._patience = idle_timeout
         self.open_timeout = open_timeout
         self._backoff = backoff
         self.close_timeout = close_timeout
@@ -203,6 +225,23 @@ class Feed:
 
     def __repr__(self) -> str:
         return f"Feed(url={self.url!r}, up={self.up})"
+
+    @property
+    def ping_interval(self) -> float | None:
+        """The server's PING interval as seen: the median gap between two PINGs in a
+        row on one connection (of the last few), None until a gap has been seen."""
+        if not self._ping_gaps:
+            return None
+        return statistics.median(self._ping_gaps)
+
+    @property
+    def stall_after(self) -> float:
+        """Seconds without any frame (data or PING) after which the connection is taken
+        for stalled: STALL_PINGS PING intervals, within [min_stall, idle_timeout]."""
+        interval = self.ping_interval
+        if interval is None:
+            return self._patience
+        return min(self._patience, max(self.min_stall, STALL_PINGS * interval))
 
     # ---- what to receive ---------------------------------------------------------------
 
@@ -344,17 +383,26 @@ class Feed:
                 return msg
 
     def _read(self, ws: ClientConnection) -> str:
+        self._last_ping = None
         while not self._closed.is_set():
+            bound = self.stall_after
             try:
-                raw = ws.recv(timeout=self.idle_timeout)
+                raw = ws.recv(timeout=bound)
             except TimeoutError:
-                return f"nothing received for {self.idle_timeout:g} s (stalled)"
+                why = f"nothing received for {bound:g} s (stalled)"
+                if self._last_ping is None and self.ping_interval is None:
+                    self._patience = max(self._patience, min(2 * bound, MAX_PATIENCE))
+                self._down(why)  # polling takes over now, not after the close handshake
+                return why
             received = time.monotonic()
             msg = self._decode(raw)
             if msg is None:
                 continue
             trnm = msg.get("trnm")
             if trnm == "PING":
+                if self._last_ping is not None:
+                    self._ping_gaps.append(received - self._last_ping)
+                self._last_ping = received
                 self._echo(ws, msg)
             elif trnm == "REAL":
                 self._real(msg, received)

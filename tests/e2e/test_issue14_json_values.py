@@ -115,7 +115,18 @@ def test_issue14_status_and_report_json_carry_numbers_and_a_lineage_of_objects(r
         assert job["at"] is None or _stamp(job["at"])
     fill = data["fills"]["entry"]
     assert (fill["filled"], fill["avg_price"]) == (filled, value // filled)
+    # Cancelled after its fills: nothing open, the filled quantity kept (it said the
+    # open quantity of its last fill, as if the cancel had not happened).
+    assert fill["remaining"] == 0
+    [order] = data["orders"]
+    assert (order["filled"], order["remaining"], order["avg_fill_price"]) == (
+        filled,
+        0,
+        value // filled,
+    )
+    assert order["state"] == "partially filled, rest cancelled"
     text = run_cli("status", str(plan), "--state-dir", str(state))
+    assert f"\nentry: {filled} filled at an average {value // filled:,}, 0 open" in text.stdout
     first = data["lineage"]["entry"][0]["ord_no"]
     assert f"entry: {first} → " in text.stdout  # the text keeps its own words
     assert "(modify " in text.stdout and "(cancel " in text.stdout

@@ -158,3 +158,30 @@ def test_issue14_feed_that_never_connects_is_said_once_and_prices_are_polled(
         warnings = [e.message for e in events if e.kind == "warning"]
         assert len(warnings) == 1 and warnings[0].startswith("live feed not connected ("), warnings
         assert push.polls == 1
+
+
+def test_issue14_trigger_fires_across_a_stall_within_a_few_ping_intervals(
+    tmp_path: Path,
+) -> None:
+    """A stalled socket (open, silent: no data, no PING) used to blind the triggers for
+    60 s. The feed learns the server's PING interval and takes silence of three of them
+    (at least 5 s) for a stall: polling takes over and the trigger fires, once, well
+    within Recorder's 30 s bound (which main's 60 s could not meet)."""
+    scenario = """
+symbols:
+  "005930": {name: 삼성전자, base: 70000, walk: false}
+"""
+    with (
+        live_sim(scenario, ping_interval=0.5) as live,
+        watching(live, tmp_path) as (watcher, push, events),
+    ):
+        rec = Recorder()
+        rec.wait(lambda r: push.polls >= 1 and live.sim.hub.wants_prices())
+        rec.wait(lambda r: live.session().echoes >= 3)  # two PING gaps seen: learned
+        live.sim.faults.add("ws_stall:api=0B")  # for good: that socket says nothing more
+        live.sim.set_price("005930", 68900)  # the crossing's push is held by the stall
+        rec.wait(lambda r: _placed(live) == 1 and watcher.finished())
+        down = [e.message for e in events if e.message.startswith("live feed down")]
+        assert len(down) == 1 and "stalled" in down[0], [e.message for e in events]
+    assert _placed(live) == 1
+    assert [e.job for e in events if e.kind == "triggered"] == ["trigger:dip"]

@@ -229,9 +229,22 @@ def test_issue14_late_order_event_with_no_next_one_arrives_after_its_delay() -> 
 
 
 def test_issue14_short_stall_delays_the_pushes_and_keeps_the_connection() -> None:
-    with feed_up() as (live, rec, feed):  # idle_timeout 60 s: a 300 ms stall is no outage
+    with feed_up() as (live, rec, feed):  # a stall is 5 s of silence at least: 300 ms is none
         live.sim.faults.add("ws_stall:ms=300")
         live.sim.set_price("005930", 70100)  # held by the stall, then sent
         live.sim.set_price("005930", 70200)
         rec.wait(lambda r: r.prices() == [70100, 70200])
         assert feed.connects == 1 and rec.states == [(True, "connected")]
+
+
+def test_issue14_stall_bound_is_learned_from_the_pings_not_the_idle_timeout() -> None:
+    """With a generous idle_timeout (the bound before any PING is seen), a stall is still
+    taken as one after three PING intervals (at least min_stall), once they are known."""
+    with feed_up(idle_timeout=600.0, min_stall=1.0) as (live, rec, feed):
+        rec.wait(lambda r: feed.ping_interval is not None)
+        assert feed.stall_after < 600.0
+        live.sim.faults.add("ws_stall:api=0B")  # for good: nothing more on that socket
+        live.sim.set_price("005930", 70100)
+        rec.wait(lambda r: any(not up for up, _ in r.states))
+        [why] = [why for up, why in rec.states if not up]
+        assert "stalled" in why, rec.states
