@@ -327,6 +327,7 @@ def run_plan(
 
     emit = plain = steady(printer, output_failed)
     ended = False
+    started = False  # the start record is written: the journal is this run's
     setup: dt.datetime | None = None  # the rehearsal clock's hold while the run sets up
     closers: list[Callable[[], None]] = []  # the live feed and its server, last first
     try:
@@ -371,6 +372,7 @@ def run_plan(
             },
             sync=True,
         )
+        started = True
         warm_up(target, day)
         # A rehearsal's day starts here: what is left to set up (the live feed's
         # connection, the runner) takes no time on its clock, or a loaded machine would
@@ -493,6 +495,9 @@ def run_plan(
         if notifier is not None:
             for note in notifier.close():  # after the journal's stop: printed only
                 plain(Event(kind=WARNING, at=target.clock.now(), message=note))
-        journal.close()
+        if started:
+            journal.close()
+        else:  # refused before it began: no empty journal left behind (nor a set-aside one)
+            journal.abandon()
         if shared is None:
             target.client.close()
