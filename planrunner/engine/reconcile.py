@@ -160,9 +160,13 @@ class Rival:
         the POST listed, and stamped by the broker not before the request."""
         api = str(self.intent.get("api_id", ""))
         theirs = self.intent.get("body")
-        if api not in (codes.BUY, codes.SELL) or not isinstance(theirs, dict):
+        if api not in (codes.BUY, codes.SELL):
             return False
-        if not identical(row, api, theirs) or not _same_venue(theirs, body):
+        if not isinstance(theirs, dict):
+            # a place whose line was cut off before its fields: it may be any order
+            if not self.intent.get("torn"):
+                return False
+        elif not identical(row, api, theirs) or not _same_venue(theirs, body):
             return False
         twins = _twins(self.intent)
         if twins is not None and ord_key(row.ord_no) in twins:
@@ -173,11 +177,15 @@ class Rival:
 
     def describe(self) -> str:
         job = self.intent.get("job")
+        what = (
+            "identical request"
+            if isinstance(self.intent.get("body"), dict)
+            else ("request (its journal line cut off before its fields)")
+        )
         if self.own:
-            return f"this plan's identical request {job} is in doubt too and may have placed it"
+            return f"this plan's {what} {job} is in doubt too and may have placed it"
         return (
-            f"plan {self.plan}'s identical request {job} ({self.path}) is in doubt too and "
-            "may have placed it"
+            f"plan {self.plan}'s {what} {job} ({self.path}) is in doubt too and may have placed it"
         )
 
 
