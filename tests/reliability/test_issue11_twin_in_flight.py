@@ -12,6 +12,7 @@ request stays in doubt, as with two candidates, and the reason names the other p
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from tests.reliability.test_issue11_indoubt import (
     short_settle,  # noqa: F401 (autouse: a short settle window)
 )
 from tests.support.loopback import SimProcess, run_cli
-from tests.support.rehearsal import DAY, Rehearsal, entry_plan
+from tests.support.rehearsal import DAY, Rehearsal, entry_plan, until
 
 _PLAN = """\
 version: 1
@@ -83,6 +84,10 @@ def test_issue11_an_identical_order_another_plan_has_in_flight_is_not_claimed(tm
 
 
 # ---- the same rule, in process: each step of the evidence, deterministic ---------------
+
+
+class Died(BaseException):
+    """A plan's process ending right after its intent (as SIGKILL would)."""
 
 
 class Plans:
@@ -188,9 +193,6 @@ def test_issue11_a_rival_in_doubt_in_an_older_journal_format_counts_too(tmp_path
     r = Rehearsal(tmp_path, scenario=STILL)
     plans = Plans(r, tmp_path / "s")
 
-    class Died(BaseException):
-        """The process ending right after its intent (as SIGKILL would)."""
-
     def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
         raise Died
 
@@ -222,5 +224,39 @@ def test_issue11_a_rival_in_doubt_in_an_older_journal_format_counts_too(tmp_path
         said = plans.reconcile("b")
         assert plans.owned("b") == [], said
         assert any(only in m and "plan a's identical request" in m for m in said), said
+    finally:
+        plans.close()
+
+
+def test_issue11_a_rival_sent_after_the_candidate_was_stamped_does_not_hold_it(tmp_path):
+    """The control: the rule is no blanket doubt. Plan a's order reached the broker (its
+    answer lost); seconds later plan b's identical request dies in flight. b's request
+    came after a's candidate was stamped, so it cannot have placed it: a claims it, and
+    b, restarted, claims nothing (the number is a's now)."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    plans = Plans(r, tmp_path / "s")
+
+    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        inner.handle_request(request).read()  # executed; the answer is lost
+        return httpx.Response(500, text="Internal Server Error")
+
+    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        raise Died  # b's process stopped right after its intent
+
+    try:
+        a = plans.open("a", Answering(r.sim.transport(), "kt10000", lost))
+        with pytest.raises(InDoubt):
+            a.execute("entry.place", entry_plan().jobs[0].action)
+        (a_order,) = r.sim.orders()
+        later = plans.clock.now() + dt.timedelta(seconds=5)  # past any clock-skew margin
+        until(lambda: plans.clock.now() >= later)
+        b = plans.open("b", Answering(r.sim.transport(), "kt10000", died))
+        with contextlib.suppress(Died):
+            b.execute("entry.place", entry_plan().jobs[0].action)
+        said = plans.reconcile("a")
+        assert plans.owned("a") == [a_order], said
+        said = plans.reconcile("b")
+        assert plans.owned("b") == [] and any("not seen" in m for m in said), said
+        assert len(r.sent("kt10000")) == 1
     finally:
         plans.close()
