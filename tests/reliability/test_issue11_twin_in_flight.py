@@ -14,25 +14,33 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from planrunner.clock import Clock
+from planrunner.app.cancel_all import CancelAllResult, cancel_all
+from planrunner.app.targets import env_label
+from planrunner.clock import SEOUL, Clock, RealClock, VirtualClock
 from planrunner.engine.events import Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, journal_path
 from planrunner.engine.reconcile import reconcile
 from planrunner.kiwoom.client import KiwoomClient
+from planrunner.kiwoom.ratelimit import RateLimits
+from planrunner.plan.compile import compile_plan
+from planrunner.plan.rules import load_plan
+from planrunner.sim import Simulator, parse_scenario
 from tests.reliability.test_issue11_indoubt import (
     KEYS,
+    PLAN_YAML,
     STILL,
     Answering,
     short_settle,  # noqa: F401 (autouse: a short settle window)
 )
 from tests.support.loopback import SimProcess, run_cli
-from tests.support.rehearsal import DAY, Rehearsal, entry_plan, until
+from tests.support.rehearsal import DAY, OPEN, Rehearsal, entry_plan, until
 
 _PLAN = """\
 version: 1
@@ -260,3 +268,118 @@ def test_issue11_a_rival_sent_after_the_candidate_was_stamped_does_not_hold_it(t
         assert len(r.sent("kt10000")) == 1
     finally:
         plans.close()
+
+
+class Served:
+    """A simulator on 127.0.0.1 keeping its own hours, plans whose runners keep the real
+    clock (as under --dry-run --base-url), and their state directory."""
+
+    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tmp, self.state = tmp, tmp / "state"
+        self.sim = Simulator(
+            clock=VirtualClock(dt.datetime(2026, 11, 26, 9, 0, 1, tzinfo=SEOUL), 1.0),
+            scenario=parse_scenario(STILL),
+            env="mock",
+        )
+        self.server = self.sim.serve()
+        self.env = env_label(self.server.url, "mock")
+        monkeypatch.setenv("KIWOOM_APPKEY", KEYS["appkey"])
+        monkeypatch.setenv("KIWOOM_SECRETKEY", KEYS["secretkey"])
+
+    def place(self, name: str, change: Callable[..., httpx.Response] | None = None) -> None:
+        """Plan `name` (PLAN_YAML) places its order; `change`: what its POST meets."""
+        path = self.tmp / f"{name}.yaml"
+        path.write_text(PLAN_YAML.format(name=name))
+        compiled = compile_plan(load_plan(path), day=DAY, run_start=OPEN)
+        inner = httpx.HTTPTransport()
+        client = KiwoomClient(
+            env="mock",
+            base_url=self.server.url,
+            transport=inner if change is None else Answering(inner, "kt10000", change),
+            rate_limits=RateLimits.for_env("sim"),
+            clock=RealClock(),
+            **KEYS,
+        )
+        with self.journal(name) as journal, client:
+            journal.open()
+            ex = Executor(
+                plan=compiled,
+                client=client,
+                journal=journal,
+                clock=RealClock(),
+                emit=lambda e: None,
+                enforce_session=False,  # as under --dry-run --base-url: the server's hours
+            )
+            (j,) = compiled.jobs
+            with contextlib.suppress(Died, InDoubt):
+                ex.execute(j.id, j.action)
+
+    def journal(self, name: str) -> Journal:
+        return Journal(journal_path(self.state, name, DAY, self.env))
+
+    def cancel_all(self, name: str) -> CancelAllResult:
+        return cancel_all(
+            self.tmp / f"{name}.yaml",
+            state_dir=self.state,
+            live=False,
+            base_url=self.server.url,
+            day=DAY,
+            emit=lambda e: None,
+        )
+
+    def cancels(self) -> list[str]:
+        return [e.api_id for e in self.sim.log_snapshot() if e.api_id == "kt10003"]
+
+
+def test_issue11_cancel_all_does_not_cancel_a_twin_another_plan_has_in_doubt(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """The kill switch reconciles with the same rule. Plan a's runner died right after
+    its intent; plan b then placed the identical order, its answer lost. `cancel-all a`
+    found that one candidate, claimed it and cancelled b's order; now it stays in doubt,
+    names plan b, cancels nothing and exits 2."""
+    s = Served(tmp_path, monkeypatch)
+
+    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        inner.handle_request(request).read()  # executed; the answer is lost
+        return httpx.Response(500, text="Internal Server Error")
+
+    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        raise Died
+
+    try:
+        s.place("a", died)
+        s.place("b", lost)
+        (b_order,) = s.sim.orders()
+        done = s.cancel_all("a")
+    finally:
+        s.server.close()
+    assert s.cancels() == []
+    assert s.sim.order(b_order).remaining == 10  # plan b's order is still open
+    assert done.exit_code == 2
+    assert done.outcomes["x"].startswith("in doubt") and "plan b's" in done.outcomes["x"], done
+
+
+def test_issue11_cancel_all_compares_order_numbers_without_their_padding(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """Plan a placed its order (0000001 as the broker writes it); plan b's journal holds
+    the same number spelled 00001 (adopted, typed by hand). `cancel-all b` compared the
+    raw strings, found the number owned by no other journal and cancelled a's order."""
+    s = Served(tmp_path, monkeypatch)
+    try:
+        s.place("a")
+        (a_order,) = s.sim.orders()
+        spelled = a_order.lstrip("0").rjust(5, "0")
+        assert spelled != a_order
+        (tmp_path / "b.yaml").write_text(PLAN_YAML.format(name="b"))
+        with s.journal("b") as journal:
+            journal.open()
+            journal.append({"type": "adopt", "order": "x", "ord_no": spelled}, sync=True)
+        done = s.cancel_all("b")
+    finally:
+        s.server.close()
+    assert s.cancels() == []
+    assert s.sim.order(a_order).remaining == 10
+    assert done.exit_code == 2
+    assert done.outcomes["x"].startswith(f"refused: {spelled} is also owned by"), done
