@@ -10,7 +10,11 @@ open orders (ka10075) and today's orders with fills (ka10076).
   environment) already owns; and not one of the intent's `twins`, the identical orders
   the broker listed before the POST (execute.py reads them: an order stamped in the
   intent's own whole second cannot be told from ours by time). One candidate → adopted
-  (`ack`, reconciled). Two or more, one whose time the broker does not tell or that is
+  (`ack`, reconciled), unless another place still in doubt with the same fields could
+  have placed it (a `Rival`: another journal's of the state directory, a plan of this
+  process or another, read anew at each reconcile; or another request of this journal),
+  its request not after the candidate's stamp: then in doubt, naming it, until a later
+  read finds it settled (its number is then its plan's). Two or more, one whose time the broker does not tell or that is
   within CLOCK_SKEW_SECONDS before the intent, or one stamped in the intent's own second
   that the read before the POST could not have shown (the intent has no `twins`: an
   older journal, or the read failed; or it is no longer open and only the open orders
