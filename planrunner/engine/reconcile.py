@@ -14,14 +14,14 @@ open orders (ka10075) and today's orders with fills (ka10076).
   have placed it (a `Rival`: another journal's of the state directory, a plan of this
   process or another, read anew at each reconcile; or another request of this journal),
   its request not after the candidate's stamp: then in doubt, naming it, until a later
-  read finds it settled (its number is then its plan's). Two or more, one whose time the broker does not tell or that is
-  within CLOCK_SKEW_SECONDS before the intent, or one stamped in the intent's own second
-  that the read before the POST could not have shown (the intent has no `twins`: an
-  older journal, or the read failed; or it is no longer open and only the open orders
-  were read) → in doubt, reported, nothing claimed nor resent. Only twins at the broker:
-  in doubt, reported as such ("an identical order N was already open before our
-  request; ours not seen"). None:
-  the place stays in doubt, after an `unknown` outcome (the request left and no answer
+  read finds it settled (its number is then its plan's). Two or more, one whose time
+  the broker does not tell or that is within CLOCK_SKEW_SECONDS before the intent, or
+  one stamped in the intent's own second that the read before the POST could not have
+  shown (the intent has no `twins`: an older journal, or the read failed; or it is no
+  longer open and only the open orders were read) → in doubt, reported, nothing
+  claimed nor resent. Only twins at the broker: in doubt, reported as such ("an
+  identical order N was already open before our request; ours not seen"). None: the
+  place stays in doubt, after an `unknown` outcome (the request left and no answer
   came: timeout, dropped connection, an answer not known to mean "not executed") as
   after a crash between `intent` and outcome (the POST may have left, or be on its way):
   not finding it is no proof the broker never got it (it may still be working on it),
