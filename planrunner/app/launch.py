@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from planrunner.app.crashlog import write_crash_log
 from planrunner.app.identity import (
+    acted,
     compare,
     real_clock_day,
     refusal,
@@ -349,7 +350,9 @@ def run_plan(
             if old is not None:
                 raise renamed_refusal(path, name=plan.name, old=old)
             change = compare(state, path=path, sha256=sha, timeline=timeline_of(compiled))
-            if change and not opts.resume_changed:
+            # a journal under which nothing was done (a run refused after it started)
+            # binds no plan: the changed one goes on, saying what changed
+            if change and not opts.resume_changed and acted(state):
                 raise refusal(change, path=path, name=plan.name, journal=jpath)
             if change:
                 changed = list(change.lines)
@@ -413,7 +416,11 @@ def run_plan(
                     kind=WARNING,
                     at=now,
                     message="the plan changed since this day's journal "
-                    "was started; resuming with it (--resume-changed):",
+                    + (
+                        "was started; resuming with it (--resume-changed):"
+                        if opts.resume_changed
+                        else "was started, but nothing was done under it; going on with it:"
+                    ),
                 )
             )
             for line in changed:
