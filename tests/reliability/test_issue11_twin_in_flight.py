@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,8 +40,13 @@ from tests.reliability.test_issue11_indoubt import (
     Answering,
     short_settle,  # noqa: F401 (autouse: a short settle window)
 )
-from tests.support.loopback import SimProcess, run_cli
+from tests.support.loopback import RUNNER, SimProcess, run_cli, runner_env
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, entry_plan, until
+
+
+def _texts(folder: Path) -> list[str]:
+    return [p.read_text() for p in folder.glob("*.jsonl")] if folder.exists() else []
+
 
 _PLAN = """\
 version: 1
@@ -53,7 +59,11 @@ steps:
 
 
 @pytest.mark.slow
-def test_issue11_an_identical_order_another_plan_has_in_flight_is_not_claimed(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_issue11_an_identical_order_another_plan_has_in_flight_is_not_claimed(tmp_path, processes):
+    """`processes`: both plans in one `planrunner run`, or each in its own (another app
+    key of the same account: one process per key), rb started once ra's intent is on
+    disk, so that ra's request is the first the broker gets."""
     # ra's request reaches the broker 25 s late (after ra gave up at 10 s and read the
     # lists at 13 s); rb's 9 s late, and its answer is lost (drop): unknown too.
     sim = SimProcess(
@@ -72,7 +82,24 @@ def test_issue11_an_identical_order_another_plan_has_in_flight_is_not_claimed(tm
             plans.append(str(p))
         state = tmp_path / "s"
         args = ["--dry-run", "--base-url", sim.url, "--state-dir", str(state)]
-        run_cli("run", *plans, *args, timeout=240)
+        if processes == 1:
+            run_cli("run", *plans, *args, timeout=240)
+        else:
+            first = subprocess.Popen(
+                [*RUNNER, "run", plans[0], *args],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=runner_env(),
+            )
+            try:
+                until(lambda: '"intent"' in "".join(_texts(state / "ra")), timeout=120)
+                other_key = {"KIWOOM_APPKEY": "loopback-appkey-0002"}
+                run_cli("run", plans[1], *args, env=other_key, timeout=240)
+                first.wait(timeout=240)
+            finally:
+                if first.poll() is None:
+                    first.kill()
+                    first.wait()
         places = sorted(
             (e for e in sim.get("log")["log"] if e["api_id"] == "kt10000"),
             key=lambda e: e["received"],
