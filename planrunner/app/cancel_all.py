@@ -30,6 +30,7 @@ from planrunner.engine.journal import Journal, holder_pid, journal_path
 from planrunner.engine.outcome import Kind
 from planrunner.engine.reconcile import foreign_numbers, reconcile
 from planrunner.errors import ExitCode, RunError, UsageError
+from planrunner.kiwoom.types import ord_key
 from planrunner.model import Cancel
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
@@ -133,10 +134,11 @@ def cancel_all(
                 if order not in ex.orders or order in outcomes:
                     continue
                 newest = state.newest(order)
-                if newest is not None and newest in foreign:
+                owner = foreign.get(ord_key(newest)) if newest is not None else None
+                if owner is not None:  # 0000123 in one journal is 00123 in another
                     attention.add(order)
                     outcomes[order] = (
-                        f"refused: {newest} is also owned by {foreign[newest]}; "
+                        f"refused: {newest} is also owned by {owner}; "
                         "nothing cancelled (check which plan placed it)"
                     )
                     continue

@@ -163,6 +163,17 @@ def compare(state: Replay, *, path: Path, sha256: str, timeline: dict[str, str])
     return Change(other_file=other, content_changed=changed, lines=tuple(lines))
 
 
+# Records that say nothing was done for the plan: a journal of only these (a run refused
+# after it started, e.g. an `adopt` that does not match the broker) binds no plan.
+_INERT = frozenset({"start", "stop", "output", "price", "attention"})
+
+
+def acted(state: Replay) -> bool:
+    """Whether anything was done under the journal: a request, an adoption, a job's
+    outcome, a fill, a trigger's state. A changed plan is refused only then."""
+    return any(r.get("type") not in _INERT for r in state.records)
+
+
 def refusal(change: Change, *, path: Path, name: str, journal: Path) -> PlanChanged:
     if change.other_file is not None:
         head = (

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from planrunner.app.crashlog import write_crash_log
 from planrunner.app.identity import (
+    acted,
     compare,
     real_clock_day,
     refusal,
@@ -330,6 +331,7 @@ def run_plan(
 
     emit = plain = steady(printer, output_failed)
     ended = False
+    started = False  # the start record is written: the journal is this run's
     setup: dt.datetime | None = None  # the rehearsal clock's hold while the run sets up
     closers: list[Callable[[], None]] = []  # the live feed and its server, last first
     try:
@@ -351,7 +353,9 @@ def run_plan(
             if old is not None:
                 raise renamed_refusal(path, name=plan.name, old=old)
             change = compare(state, path=path, sha256=sha, timeline=timeline_of(compiled))
-            if change and not opts.resume_changed:
+            # a journal under which nothing was done (a run refused after it started)
+            # binds no plan: the changed one goes on, saying what changed
+            if change and not opts.resume_changed and acted(state):
                 raise refusal(change, path=path, name=plan.name, journal=jpath)
             if change:
                 changed = list(change.lines)
@@ -374,6 +378,7 @@ def run_plan(
             },
             sync=True,
         )
+        started = True
         warm_up(target, day)
         # A rehearsal's day starts here: what is left to set up (the live feed's
         # connection, the runner) takes no time on its clock, or a loaded machine would
@@ -414,7 +419,11 @@ def run_plan(
                     kind=WARNING,
                     at=now,
                     message="the plan changed since this day's journal "
-                    "was started; resuming with it (--resume-changed):",
+                    + (
+                        "was started; resuming with it (--resume-changed):"
+                        if opts.resume_changed
+                        else "was started, but nothing was done under it; going on with it:"
+                    ),
                 )
             )
             for line in changed:
@@ -499,6 +508,9 @@ def run_plan(
         if notifier is not None:
             for note in notifier.close():  # after the journal's stop: printed only
                 plain(Event(kind=WARNING, at=target.clock.now(), message=note))
-        journal.close()
+        if started:
+            journal.close()
+        else:  # refused before it began: no empty journal left behind (nor a set-aside one)
+            journal.abandon()
         if shared is None:
             target.client.close()

@@ -19,14 +19,10 @@ from __future__ import annotations
 from planrunner.engine.journal import Journal, holder_pid
 from planrunner.engine.reconcile import foreign_numbers
 from planrunner.kiwoom.client import KiwoomClient
-from planrunner.kiwoom.types import OpenOrder
+from planrunner.kiwoom.types import OpenOrder, ord_key
 from planrunner.model import PRICED_TYPES, CompiledPlan, OrderSpec
 
 _VENUES = {"1": "KRX", "2": "NXT"}  # stex_tp may come as a code
-
-
-def _number(ord_no: str) -> str:
-    return ord_no.strip().lstrip("0") or "0"
 
 
 def _venue(text: str) -> str:
@@ -70,12 +66,12 @@ def check_adoptions(plan: CompiledPlan, client: KiwoomClient, journal: Journal) 
     todo = [s for s in plan.orders.values() if s.adopt and not journal.state.lineage.get(s.id)]
     if not todo:
         return {}
-    rows = {_number(o.ord_no): o for o in client.open_orders()}
-    owners = {_number(no): path for no, path in foreign_numbers(journal).items()}
+    rows = {ord_key(o.ord_no): o for o in client.open_orders()}
+    owners = foreign_numbers(journal)  # without padding, as ord_key writes them
     problems: dict[str, str] = {}
     for spec in todo:
         assert spec.adopt is not None
-        owner = owners.get(_number(spec.adopt))
+        owner = owners.get(ord_key(spec.adopt))
         running = holder_pid(owner) if owner is not None else None
         if owner is not None and running is not None:
             who = f"pid {running}" if running > 0 else "another runner"
@@ -85,7 +81,7 @@ def check_adoptions(plan: CompiledPlan, client: KiwoomClient, journal: Journal) 
                 "let it finish, then adopt it)"
             )
             continue
-        row = rows.get(_number(spec.adopt))
+        row = rows.get(ord_key(spec.adopt))
         if row is None:
             problems[spec.id] = (
                 f"{spec.id}: adopt {spec.adopt} refused: no open order {spec.adopt} at the "

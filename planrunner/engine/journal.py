@@ -471,6 +471,7 @@ class Journal:
         self.state = Replay()
         self.failure: str | None = None  # set by the first failed write; nothing is sent after
         self.kept: Path | None = None  # the older journal `open(fresh=True)` set aside
+        self._made: tuple[bool, bool] = (False, False)  # open created (the file, its folder)
 
     def open(self, *, lock: bool = True, fresh: bool = False) -> Replay:
         """Lock and read the journal. `fresh`: an existing journal is renamed beside the
@@ -492,6 +493,7 @@ class Journal:
         finally:
             if old is not None:
                 os.close(old)
+        self._made = (not existed, made)
         if not existed or self.kept is not None:
             _fsync_dir(parent)  # the new file's name survives a power cut
         self.state = replay(self.path)
@@ -578,6 +580,32 @@ class Journal:
                 self.failure = self.failure or f"the journal {self.path} could not be synced ({e})"
             os.close(self._fd)  # releases the lock
             self._fd = None
+
+    def abandon(self) -> None:
+        """Close after an open that wrote nothing (a run refused before its first
+        record): the state directory is left as it was found. The empty file this open
+        created is removed (and the plan's folder, if this open made it and nothing else
+        is in it); a journal `open(fresh=True)` set aside is put back in its place. A
+        journal with any record is only closed."""
+        try:
+            if self._fd is not None and os.fstat(self._fd).st_size == 0 and self._is_ours(self._fd):
+                created, made = self._made
+                if self.kept is not None:
+                    os.rename(self.kept, self.path)  # over the empty one, under its lock
+                    self.kept = None
+                    _fsync_dir(self.path.parent)
+                elif created:
+                    os.unlink(self.path)
+                    if made:
+                        with contextlib.suppress(OSError):
+                            self.path.parent.rmdir()  # only if nothing else is in it
+                    _fsync_dir(
+                        self.path.parent if self.path.parent.exists() else self.path.parent.parent
+                    )
+        except OSError:
+            pass  # what could not be undone stays: an empty journal is read as a new one
+        finally:
+            self.close()
 
     def __enter__(self) -> Journal:
         return self

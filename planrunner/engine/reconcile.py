@@ -10,14 +10,18 @@ open orders (ka10075) and today's orders with fills (ka10076).
   environment) already owns; and not one of the intent's `twins`, the identical orders
   the broker listed before the POST (execute.py reads them: an order stamped in the
   intent's own whole second cannot be told from ours by time). One candidate → adopted
-  (`ack`, reconciled). Two or more, one whose time the broker does not tell or that is
-  within CLOCK_SKEW_SECONDS before the intent, or one stamped in the intent's own second
-  that the read before the POST could not have shown (the intent has no `twins`: an
-  older journal, or the read failed; or it is no longer open and only the open orders
-  were read) → in doubt, reported, nothing claimed nor resent. Only twins at the broker:
-  in doubt, reported as such ("an identical order N was already open before our
-  request; ours not seen"). None:
-  the place stays in doubt, after an `unknown` outcome (the request left and no answer
+  (`ack`, reconciled), unless another place still in doubt with the same fields could
+  have placed it (a `Rival`: another journal's of the state directory, a plan of this
+  process or another, read anew at each reconcile; or another request of this journal),
+  its request not after the candidate's stamp: then in doubt, naming it, until a later
+  read finds it settled (its number is then its plan's). Two or more, one whose time
+  the broker does not tell or that is within CLOCK_SKEW_SECONDS before the intent, or
+  one stamped in the intent's own second that the read before the POST could not have
+  shown (the intent has no `twins`: an older journal, or the read failed; or it is no
+  longer open and only the open orders were read) → in doubt, reported, nothing
+  claimed nor resent. Only twins at the broker: in doubt, reported as such ("an
+  identical order N was already open before our request; ours not seen"). None: the
+  place stays in doubt, after an `unknown` outcome (the request left and no answer
   came: timeout, dropped connection, an answer not known to mean "not executed") as
   after a crash between `intent` and outcome (the POST may have left, or be on its way):
   not finding it is no proof the broker never got it (it may still be working on it),
@@ -48,16 +52,19 @@ old before reading the lists.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from planrunner.clock import SEOUL, Clock
 from planrunner.engine.events import RECONCILED, WARNING, Emit, Event
-from planrunner.engine.journal import Journal, Record
+from planrunner.engine.journal import Journal, Record, Replay, replay_lines
+from planrunner.errors import RunError
 from planrunner.kiwoom import codes
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import deciding
@@ -136,13 +143,81 @@ def identical(row: OpenOrder | Fill, api_id: str, body: dict[str, str]) -> bool:
     return _same_type(row.order_type, str(body.get("trde_tp", "")).strip())
 
 
-def foreign_numbers(journal: Journal) -> dict[str, Path]:
-    """Order numbers the other journals of this state directory own for the same day and
-    environment (the broker numbers orders per account and day), each with its journal:
-    other plans', and this plan's journals set aside by --fresh."""
-    out: dict[str, Path] = {}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rival:
+    """A place request whose outcome is unknown (an intent without answer, or `unknown`):
+    the order it may have placed is at the broker unclaimed, under no journal's number."""
+
+    intent: Record
+    path: Path  # its journal
+    own: bool = False  # another request of the reconciling journal itself
+
+    @property
+    def plan(self) -> str:
+        return self.path.parent.name
+
+    def could_have_placed(
+        self, row: OpenOrder | Fill, body: dict[str, str], offset: float | None
+    ) -> bool:
+        """Whether `row`, which has `body`'s fields, may be this request's order: the
+        same fields and venue (SOR routes to either), not an order its own read before
+        the POST listed, and stamped by the broker not before the request."""
+        api = str(self.intent.get("api_id", ""))
+        theirs = self.intent.get("body")
+        if api not in (codes.BUY, codes.SELL):
+            return False
+        if not isinstance(theirs, dict):
+            # a place whose line was cut off before its fields: it may be any order
+            if not self.intent.get("torn"):
+                return False
+        elif not identical(row, api, theirs) or not _same_venue(theirs, body):
+            return False
+        twins = _twins(self.intent)
+        if twins is not None and ord_key(row.ord_no) in twins:
+            return False
+        stamped = _row_seconds(row.time)
+        since = _broker_seconds(self.intent, offset)
+        return stamped is None or since is None or since <= stamped
+
+    def describe(self) -> str:
+        job = self.intent.get("job")
+        what = (
+            "identical request"
+            if isinstance(self.intent.get("body"), dict)
+            else ("request (its journal line cut off before its fields)")
+        )
+        if self.own:
+            return f"this plan's {what} {job} is in doubt too and may have placed it"
+        return (
+            f"plan {self.plan}'s {what} {job} ({self.path}) is in doubt too and may have placed it"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Foreign:
+    """What the other journals of the state directory say (same day and environment):
+    the order numbers they own (without padding, each with its journal), and their
+    place requests still in doubt."""
+
+    numbers: dict[str, Path]
+    rivals: tuple[Rival, ...]
+
+
+def _same_venue(a: dict[str, str], b: dict[str, str]) -> bool:
+    va = str(a.get("dmst_stex_tp") or "KRX").strip().upper()
+    vb = str(b.get("dmst_stex_tp") or "KRX").strip().upper()
+    return va == vb or "SOR" in (va, vb)
+
+
+def foreign(journal: Journal) -> Foreign:
+    """The other journals of this state directory for the same day and environment (the
+    broker numbers orders per account and day): other plans', and this plan's journals
+    set aside by --fresh. Read from disk at each call: a plan of the same process, or
+    another process, may have settled a request since."""
+    numbers: dict[str, Path] = {}
+    rivals: list[Rival] = []
     if not _DAY_JOURNAL.fullmatch(journal.path.name):
-        return out  # not in a state directory's layout (<plan>/<day>.<env>.jsonl)
+        return Foreign(numbers=numbers, rivals=())  # not in a state directory's layout
     state_dir = journal.path.parent.parent
     stem = journal.path.name.removesuffix(".jsonl")  # <day>.<env>
     paths = set(state_dir.glob(f"*/{stem}.jsonl"))
@@ -157,16 +232,59 @@ def foreign_numbers(journal: Journal) -> dict[str, Path]:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             continue
-        for line in lines:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and rec.get("type") in ("ack", "adopt"):
+        for rec in _records(lines):
+            if rec.get("type") in ("ack", "adopt"):
                 no = rec.get("ord_no")
                 if isinstance(no, str) and no:
-                    out.setdefault(no, path)
+                    numbers.setdefault(ord_key(no), path)
+        rivals += (Rival(intent=r, path=path) for r in _places_in_doubt(lines))
+    return Foreign(numbers=numbers, rivals=tuple(rivals))
+
+
+def foreign_numbers(journal: Journal) -> dict[str, Path]:
+    """Order numbers (without padding: compare with `ord_key`) the other journals of
+    this state directory own, each with its journal (see `foreign`)."""
+    return foreign(journal).numbers
+
+
+def _records(lines: list[str]) -> list[Record]:
+    out: list[Record] = []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
     return out
+
+
+def _places_in_doubt(lines: list[str]) -> list[Record]:
+    """The place intents of a journal whose outcome it does not know. Replayed as a
+    journal is (a torn last intent counts, in doubt); one that cannot be replayed (a
+    newer format, a line being written) is read line by line: an intent without an
+    `ack`, `rejected` or `reconciled` for its request."""
+    try:
+        state = replay_lines(lines)
+    except RunError:
+        found = _unanswered(lines)
+    else:
+        found = []
+        for job, req, rec in state.in_doubt():
+            with contextlib.suppress(LookupError):
+                found.append(_intent_in(state, job, req, rec))
+    return [r for r in found if r.get("api_id") in (codes.BUY, codes.SELL)]
+
+
+def _unanswered(lines: list[str]) -> list[Record]:
+    pending: dict[tuple[object, object], Record] = {}
+    for rec in _records(lines):
+        key = (rec.get("job"), rec.get("req"))
+        if rec.get("type") == "intent":
+            pending[key] = rec
+        elif rec.get("type") in ("ack", "rejected", "reconciled"):
+            pending.pop(key, None)
+    return list(pending.values())
 
 
 def reconcile(
@@ -184,7 +302,7 @@ def reconcile(
     settle = SETTLE_SECONDS if settle is None else settle
     settled = 0
     claimed: set[str] = set()
-    foreign: dict[str, Path] | None = None
+    others: Foreign | None = None
     for job_id, req, rec in journal.state.in_doubt():
         if job is not None and job_id != job:
             continue
@@ -213,16 +331,19 @@ def reconcile(
             continue  # its answer arrived while we waited
         body: dict[str, str] = intent["body"]
         view = BrokerView.read(client, body["stk_cd"])
-        if foreign is None:
-            foreign = foreign_numbers(journal)
+        if others is None:
+            others = foreign(journal)
         known = {ord_key(link.ord_no) for links in journal.state.lineage.values() for link in links}
-        known |= {ord_key(n) for n in (claimed | set(foreign))}
+        known |= {ord_key(n) for n in claimed} | set(others.numbers)
+        # Another place still in doubt (another plan's, or this one's) with the same
+        # fields may have placed the one candidate: it proves nothing then.
+        rivals = [*others.rivals, *_own_rivals(journal, job_id, req)]
         ours = {ord_key(link.ord_no) for link in journal.state.lineage.get(intent["order"], [])}
         # What was at the broker before this order's places were sent is no child of it.
         known |= _order_twins(journal, intent["order"])
         base = {"job": job_id, "req": req, "order": intent["order"]}
         try:
-            outcome = _settle(intent, view, known, client.broker_offset, frozenset(ours))
+            outcome = _settle(intent, view, known, client.broker_offset, frozenset(ours), rivals)
             if outcome is None:
                 how = "left without an answer" if unknown else "may have left before a crash"
                 raise StillMissing(
@@ -274,6 +395,21 @@ def reconcile(
     return settled
 
 
+def _own_rivals(journal: Journal, job_id: str, req: int) -> list[Rival]:
+    """This journal's other place requests in doubt (never the request itself)."""
+    out: list[Rival] = []
+    for other, other_req, rec in journal.state.in_doubt():
+        if (other, other_req) == (job_id, req):
+            continue
+        try:
+            intent = _intent_of(journal, other, other_req, rec)
+        except LookupError:
+            continue
+        if intent.get("api_id") in (codes.BUY, codes.SELL):
+            out.append(Rival(intent=intent, path=journal.path, own=True))
+    return out
+
+
 def _note_doubt(journal: Journal, base: Record, why: str) -> None:
     """Journal why the request stays in doubt (the attention list says it), once per
     change: a run reads the broker again at every later step of the order."""
@@ -307,9 +443,14 @@ def _wait_until_settled(rec: Record, settle: float) -> None:
 
 
 def _intent_of(journal: Journal, job_id: str, req: int, rec: Record) -> Record:
+    return _intent_in(journal.state, job_id, req, rec)
+
+
+def _intent_in(state: Replay, job_id: str, req: int, rec: Record) -> Record:
+    """The intent of a request in doubt (`rec`: its intent, or its `unknown` line)."""
     if rec.get("type") == "intent":
         return rec
-    for r in reversed(journal.state.records):
+    for r in reversed(state.records):
         if r.get("type") == "intent" and r.get("job") == job_id and int(r.get("req", 0)) == req:
             return r
     raise LookupError(f"no intent for {job_id} request {req}")
@@ -321,12 +462,13 @@ def _settle(
     known: set[str],
     offset: float | None = None,
     ours: frozenset[str] = frozenset(),
+    rivals: Sequence[Rival] = (),
 ) -> tuple[str, int] | None:
     """`known`: every number the journal's lineages hold; `ours`: the intent's order's
-    (all compared without zero padding)."""
+    (all compared without zero padding); `rivals`: other place requests in doubt."""
     api, body = intent["api_id"], intent["body"]
     if api in (codes.BUY, codes.SELL):
-        return _settle_place(intent, view, known, offset)
+        return _settle_place(intent, view, known, offset, rivals)
     target = body["orig_ord_no"]
     # The new number names the target as orig_ord_no, or (some brokers) the lineage's root.
     parents = {ord_key(target)} | set(ours)
@@ -404,11 +546,16 @@ def _cancelled_qty(intent: Record, view: BrokerView, target: str) -> int:
 
 
 def _settle_place(
-    intent: Record, view: BrokerView, known: set[str], offset: float | None
+    intent: Record,
+    view: BrokerView,
+    known: set[str],
+    offset: float | None,
+    rivals: Sequence[Rival] = (),
 ) -> tuple[str, int] | None:
     """The one order at the broker that can only be this place's; None if there is none.
     `offset`: how far the broker's clock is ahead of ours (its `Date` header), if known.
-    Raises OnlyTwins when the only orders that fit were listed before the POST."""
+    `rivals`: other identical places in doubt; an order one of them may have placed is
+    no proof. Raises OnlyTwins when the only orders that fit were listed before the POST."""
     body = intent["body"]
     qty = _int(body, "ord_qty")
     since = _broker_seconds(intent, offset)
@@ -435,7 +582,13 @@ def _settle_place(
             continue
         stamped = _row_seconds(o.time)
         covered = twins is not None and (closed_read or ord_key(o.ord_no) in open_now)
-        if stamped is None or since is None:
+        rival = next((r for r in rivals if r.could_have_placed(o, body, offset)), None)
+        early = stamped is not None and since is not None and stamped < since - CLOCK_SKEW_SECONDS
+        if rival is not None and not early:
+            maybe.append(
+                f"{o.ord_no} (placed {o.time or 'at a time not told'}; {rival.describe()})"
+            )
+        elif stamped is None or since is None:
             maybe.append(f"{o.ord_no} (time not told)")
         elif not covered and latest is not None and since <= stamped <= latest:
             maybe.append(

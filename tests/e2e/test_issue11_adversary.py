@@ -170,6 +170,8 @@ def test_issue11_a_plan_file_renamed_the_same_day_does_not_start_over(sim, tmp_p
     assert again.returncode == 2, again.stdout + again.stderr
     assert "name: before" in again.stderr and "--fresh" in again.stderr, again.stderr
     assert _orders_sent(sim) == ["kt10000"]  # not placed a second time
+    # and the refused run left no empty journal under the new name behind
+    assert not (state / "after").exists(), list((state / "after").iterdir())
 
 
 STOP_LOSS = plan_of(

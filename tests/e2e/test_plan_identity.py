@@ -164,3 +164,24 @@ def test_issue11_item9_date_is_refused_for_a_plan_with_relative_times(tmp_path: 
     )
     assert out.exit_code == 1, out.output
     assert f"--date {other}: this plan has times relative to the run start" in out.output
+
+
+def test_issue11_a_plan_refused_after_it_started_can_be_fixed_and_run(
+    tmp_path: Path, sim: SimProcess, keys: None
+) -> None:
+    """A run refused once its journal was started (an `adopt` of a number the broker does
+    not have: nothing scheduled, nothing sent) left a journal that bound the plan: the
+    corrected plan was then refused as "changed" and needed --resume-changed. Nothing
+    was done under that journal: the corrected plan runs, saying what changed."""
+    plan = tmp_path / "p.yaml"
+    text = STEPS.format(name="ident-refused", extra="")
+    plan.write_text(text.replace('at: "+1s"}', 'adopt: "9999999"}'))
+    first, _ = _run(plan, sim, tmp_path)
+    assert first.exit_code == 2 and any("adopt 9999999 refused" in a for a in first.attention)
+    sent = len(sim.order_requests())
+    plan.write_text(text)  # the typo fixed: the plan places its own order
+    second, events = _run(plan, sim, tmp_path)
+    assert second.exit_code == 0, second.attention
+    assert second.jobs["entry.place"] == "done"
+    assert [r["api_id"] for r in sim.order_requests()[sent:]] == ["kt10000", "kt10003"]
+    assert any("nothing was done under it" in e for e in events), events

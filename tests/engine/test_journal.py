@@ -311,3 +311,34 @@ def test_issue13_impossible_transition_is_refused_before_writing(tmp_path):
         with pytest.raises(ImpossibleTransition, match="a finished job never sends again"):
             j.append(_intent(), sync=True)
         assert p.stat().st_size == size and j.state.in_doubt() == []
+
+
+def test_issue11_a_refused_open_leaves_the_state_directory_as_it_found_it(tmp_path):
+    """A run refused before its first record (a renamed plan, a changed one, a plan
+    error found once the journal is open) abandons its journal: the empty file it made
+    goes (with the plan's folder it made); a journal `--fresh` set aside comes back;
+    a journal with records stays."""
+    path = _path(tmp_path)
+    j = Journal(path)
+    j.open()
+    assert path.exists()
+    j.abandon()
+    assert not path.exists() and not path.parent.exists()
+
+    with Journal(path) as j:
+        j.open()
+        j.append({"type": "stop", "exit_code": 0}, sync=True)
+    before = path.read_bytes()
+    fresh = Journal(path)
+    fresh.open(fresh=True)
+    assert fresh.kept is not None and path.read_bytes() == b""
+    fresh.abandon()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # nothing set aside
+
+    again = Journal(path)
+    again.open()
+    again.abandon()
+    assert path.read_bytes() == before  # records: only closed
+    with Journal(path) as j:
+        j.open()  # the lock was released
