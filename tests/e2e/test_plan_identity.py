@@ -174,7 +174,7 @@ def test_issue11_a_plan_refused_after_it_started_can_be_fixed_and_run(
     corrected plan was then refused as "changed" and needed --resume-changed. Nothing
     was done under that journal: the corrected plan runs, saying what changed."""
     plan = tmp_path / "p.yaml"
-    text = STEPS.format(name="ident-refused", extra="")
+    text = _steps("ident-refused")
     plan.write_text(text.replace('at: "+1s"}', 'adopt: "9999999"}'))
     first, _ = _run(plan, sim, tmp_path)
     assert first.exit_code == 2 and any("adopt 9999999 refused" in a for a in first.attention)
