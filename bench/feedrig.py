@@ -64,6 +64,8 @@ class Rig:
         self.thread.join(20)
         if self.feed is not None:
             self.feed.close()
+        if self.runner.ex.standing is not None:
+            self.runner.ex.standing.close()
         self.journal.close()
         self.client.close()
         self.server.close()

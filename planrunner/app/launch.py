@@ -41,11 +41,13 @@ from planrunner.app.targets import (
     warm_up,
 )
 from planrunner.clock import SEOUL
+from planrunner.engine.checks import FILLS_ON_ARRIVAL
 from planrunner.engine.events import INFO, WARNING, Emit, Event, RunResult, steady
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import FORMAT, Journal, JournalWriteError, journal_path
 from planrunner.engine.pushprices import PushPrices
 from planrunner.engine.runner import Runner
+from planrunner.engine.standing import StandingTwins
 from planrunner.engine.triggers import symbols_of
 from planrunner.errors import RunError, UsageError
 from planrunner.kiwoom.codes import QUOTE
@@ -150,6 +152,12 @@ def feed_prices(executor: Executor) -> tuple[PushPrices, list[Callable[[Any], No
     down; each logged in its price book), and where the feed's order events go: to
     `executor`, then to each of the returned pokes (the run's order watch, once it is)."""
     pokes: list[Callable[[Any], None]] = []
+    # A place's twins from a standing read while the feed carries the order events
+    # (engine/standing.py); closed with the run (`executor.standing.close`).
+    executor.standing = StandingTwins(
+        executor.client,
+        fills=any(o.order_type in FILLS_ON_ARRIVAL for o in executor.plan.orders.values()),
+    )
 
     def on_order(event: Any) -> None:
         executor.note_pushed(event)
@@ -163,6 +171,7 @@ def feed_prices(executor: Executor) -> tuple[PushPrices, list[Callable[[Any], No
         on_order=on_order,
         observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
         free=lambda: executor.client.limiter.free(QUOTE),
+        standing=executor.standing,
     )
     return prices, pokes
 
@@ -435,6 +444,8 @@ def run_plan(
         pokes: list[Callable[[Any], None]] = []  # the order watch, once there is one
         if opts.feed:
             prices, pokes = feed_prices(executor)
+            if executor.standing is not None:
+                closers.append(executor.standing.close)
             if shared is not None:
                 symbols = {s for t in compiled.triggers for s in symbols_of(t.when)}
                 listener = prices.listener()

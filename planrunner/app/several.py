@@ -232,6 +232,12 @@ class Fanout:
             self._up = (up, why)
         self._each(lambda listener: listener.state(up, why))
 
+    def orders_live(self) -> None:
+        self._each(lambda listener: listener.orders_live())
+
+    def gap(self, why: str) -> None:
+        self._each(lambda listener: listener.gap(why))
+
 
 @dataclass(slots=True)
 class Shared:
