@@ -164,5 +164,6 @@ class _Listener:
             self._push.standing.live()
 
     def gap(self, why: str) -> None:
+        # Still up: the events flow again from here, so a new standing read counts.
         if self._push.standing is not None:
-            self._push.standing.gap()
+            self._push.standing.live()

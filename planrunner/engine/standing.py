@@ -85,8 +85,9 @@ class StandingTwins:
     # ---- the feed's side ---------------------------------------------------------------
 
     def live(self) -> None:
-        """The broker acknowledged the `00` registration: announcements count from now,
-        and a standing read is sent."""
+        """The broker acknowledged the `00` registration, or the feed (still up) skipped
+        a frame: what came before is forgotten, announcements count from now, and a new
+        standing read is sent."""
         with self._cond:
             if self._closed:
                 return
@@ -118,6 +119,18 @@ class StandingTwins:
             for number in (event.ord_no, event.orig_ord_no):
                 if number:
                     self._announced.setdefault(ord_key(number), (number, event.symbol))
+
+    @property
+    def ready(self) -> bool:
+        """A standing read is in and usable (for tests and benches)."""
+        with self._cond:
+            read = self._read
+            return self._live and read is not None and read.epoch == self._epoch
+
+    def announced(self) -> set[str]:
+        """The numbers announced since the acknowledgement, without padding."""
+        with self._cond:
+            return set(self._announced)
 
     def close(self) -> None:
         with self._cond:
