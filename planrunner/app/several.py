@@ -199,11 +199,16 @@ class Fanout:
         self._lock = threading.Lock()
         self._listeners: list[Any] = []
         self._up: tuple[bool, str] | None = None
+        self._orders_live = False  # the `00` registration of this connection acknowledged
 
     def add(self, listener: Any) -> None:
         with self._lock:
             self._listeners.append(listener)
             state = self._up
+            if self._orders_live:
+                # Its events flow from here on, so its standing read counts (under the
+                # lock: a drop's `state(False)` reaches it after this, never before).
+                listener.orders_live()
         if state is not None:
             listener.state(*state)  # it came after the feed said so
 
@@ -230,9 +235,12 @@ class Fanout:
     def state(self, up: bool, why: str) -> None:
         with self._lock:
             self._up = (up, why)
+            self._orders_live = self._orders_live and up
         self._each(lambda listener: listener.state(up, why))
 
     def orders_live(self) -> None:
+        with self._lock:
+            self._orders_live = True
         self._each(lambda listener: listener.orders_live())
 
     def gap(self, why: str) -> None:
