@@ -107,6 +107,8 @@ def start(plan_of: Callable[[dt.datetime], Any], *, feed: bool, limit: str, tmp:
     if feed:
         push, pokes = feed_prices(ex)
         live = open_feed(server.ws_url, client, plan, push)
+        if ex.standing is not None:
+            ex.standing.heard = lambda: live.heard
     runner = Runner(
         plan=plan,
         executor=ex,

@@ -453,6 +453,8 @@ def run_plan(
                 closers.append(lambda: shared.leave(listener))  # before its journal closes
             else:
                 live_feed = _start_feed(target, compiled, prices, closers)
+            if executor.standing is not None:
+                executor.standing.heard = lambda: live_feed.heard
             emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
         runner = Runner(
             plan=compiled,

@@ -24,7 +24,9 @@ stays up after the acknowledgement it followed: a drop, a stall, a re-login or a
 that could not be read (it may have been a `00`) ends it (`gap`), and until the feed is
 back and a new read is in, a place reads synchronously as before (`evidence` answers
 None). A read older than MAX_AGE_SECONDS (its refresh could not go) is not used either:
-it bounds the cost of an event the broker failed to push.
+it bounds the cost of an event the broker failed to push. Nor is the feed trusted when
+it has received nothing (no push, no PING) for QUIET_SECONDS: a stalled socket is told
+only after 60 s of silence.
 
     standing = StandingTwins(client, fills=True)     # started by the feed's `orders_live`
     listener: orders_live() -> standing.live(); gap/state(False) -> standing.gap()
@@ -49,6 +51,7 @@ from planrunner.model import WireRequest
 
 REFRESH_SECONDS = 45.0
 MAX_AGE_SECONDS = 60.0
+QUIET_SECONDS = 1.0  # a feed silent longer may be stalled (it is told only after 60 s)
 RETRY_SECONDS = 1.0  # after a standing read that failed
 
 
@@ -69,6 +72,8 @@ class StandingTwins:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        # When the feed last received a frame (Feed.heard), once it is known.
+        self.heard: Callable[[], float] | None = None
         self._fills = fills
         self._monotonic = monotonic
         self._cond = threading.Condition()
@@ -154,6 +159,7 @@ class StandingTwins:
                 or read.epoch != self._epoch
                 or (fills and not read.fills)
                 or self._monotonic() - read.sent > MAX_AGE_SECONDS
+                or (self.heard is not None and self._monotonic() - self.heard() > QUIET_SECONDS)
             ):
                 return None
             announced = list(self._announced.items())

@@ -212,6 +212,7 @@ class Feed:
         self.token_refreshes = 0
         self.attempts = 0  # connections tried
         self.listener_errors = 0  # events whose listener raised (each logged)
+        self.heard = 0.0  # time.monotonic() of the last frame received (any: PINGs too)
         self._logged_in = False
         self._told = False  # the listener heard the feed's state at least once
 
@@ -367,7 +368,7 @@ class Feed:
                 raw = ws.recv(timeout=self.idle_timeout)
             except TimeoutError:
                 return f"nothing received for {self.idle_timeout:g} s (stalled)"
-            received = time.monotonic()
+            received = self.heard = time.monotonic()
             msg = self._decode(raw)
             if msg is None:
                 continue

@@ -9,6 +9,7 @@ second: the case where only the twins tell a hand-placed order from ours.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 
 from planrunner.app.launch import feed_prices
 from planrunner.engine import reconcile as reconcile_module
+from planrunner.engine import standing as standing_module
 from planrunner.engine.events import Event
 from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, replay
@@ -95,6 +97,8 @@ def rig(
         feed = Feed(live.server.ws_url, client.tokens, push.listener(), backoff=backoff)
         feed.close_timeout = 0.2
         feed.watch_orders()
+        assert ex.standing is not None
+        ex.standing.heard = lambda: feed.heard  # as `planrunner run` wires it
         r = Rig(live, ex, feed, journal, events)
         r.first = r.hand()  # open before the feed: only the standing read can show it
         try:
@@ -199,6 +203,21 @@ def test_issue14_a_skipped_frame_makes_a_new_standing_read(tmp_path):
         r.place()
         intent = r.intent()
         assert intent["twins_from"] == "feed" and hand in intent["twins"], intent
+
+
+def test_issue14_a_silent_feed_is_not_trusted_with_the_twins(tmp_path):
+    """The socket stalls (nothing more arrives, PINGs neither): the feed stays "up" until
+    its 60 s idle timeout, but `00` events may be held back meanwhile, so after a second
+    of silence the place reads the open orders itself."""
+    with rig(tmp_path) as r:
+        r.live.sim.faults.add("ws_stall:api=00")
+        held = r.hand()  # its 00 push stalls the socket for good
+        until(lambda: time.monotonic() - r.feed.heard > 2 * standing_module.QUIET_SECONDS, WAIT)
+        assert r.feed.up
+        r.place()
+        assert "ka10075" in r.since(2), r.since(2)
+        intent = r.intent()
+        assert intent["twins_from"] == "read" and held in intent["twins"], intent
 
 
 @pytest.fixture
