@@ -64,6 +64,8 @@ class Rig:
         self.thread.join(20)
         if self.feed is not None:
             self.feed.close()
+        if self.runner.ex.standing is not None:
+            self.runner.ex.standing.close()
         self.journal.close()
         self.client.close()
         self.server.close()
@@ -105,6 +107,8 @@ def start(plan_of: Callable[[dt.datetime], Any], *, feed: bool, limit: str, tmp:
     if feed:
         push, pokes = feed_prices(ex)
         live = open_feed(server.ws_url, client, plan, push)
+        if ex.standing is not None:
+            ex.standing.heard = lambda: live.heard
     runner = Runner(
         plan=plan,
         executor=ex,

@@ -42,11 +42,13 @@ from planrunner.app.targets import (
     warm_up,
 )
 from planrunner.clock import SEOUL
+from planrunner.engine.checks import FILLS_ON_ARRIVAL
 from planrunner.engine.events import INFO, WARNING, Emit, Event, RunResult, steady
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import FORMAT, Journal, JournalWriteError, journal_path
 from planrunner.engine.pushprices import PushPrices
 from planrunner.engine.runner import Runner
+from planrunner.engine.standing import StandingTwins
 from planrunner.engine.triggers import symbols_of
 from planrunner.errors import RunError, UsageError
 from planrunner.kiwoom.codes import QUOTE
@@ -153,6 +155,12 @@ def feed_prices(
     down; each logged in its price book), and where the feed's order events go: to
     `executor`, then to each of the returned pokes (the run's order watch, once it is)."""
     pokes: list[Callable[[Any], None]] = []
+    # A place's twins from a standing read while the feed carries the order events
+    # (engine/standing.py); closed with the run (`executor.standing.close`).
+    executor.standing = StandingTwins(
+        executor.client,
+        fills=any(o.order_type in FILLS_ON_ARRIVAL for o in executor.plan.orders.values()),
+    )
 
     def on_order(event: Any) -> None:
         executor.note_pushed(event)
@@ -167,6 +175,7 @@ def feed_prices(
         observe=lambda s, p: executor.prices.observe(s, p, source="feed"),
         free=lambda: executor.client.limiter.free(QUOTE),
         say_state=say_state,
+        standing=executor.standing,
     )
     return prices, pokes
 
@@ -449,6 +458,8 @@ def run_plan(
             # Plans sharing a feed leave its state to the process, which says it once.
             alone = shared is None or shared.fanout.announce is None
             prices, pokes = feed_prices(executor, say_state=alone)
+            if executor.standing is not None:
+                closers.append(executor.standing.close)
             if shared is not None:
                 symbols = {s for t in compiled.triggers for s in symbols_of(t.when)}
                 listener = prices.listener()
@@ -456,6 +467,8 @@ def run_plan(
                 closers.append(lambda: shared.leave(listener))  # before its journal closes
             else:
                 live_feed = _start_feed(target, compiled, prices, closers)
+            if executor.standing is not None:
+                executor.standing.heard = lambda: live_feed.heard
             if alone:
                 emit(Event(kind=INFO, at=now, message=f"live feed: {live_feed.url}"))
         runner = Runner(

@@ -210,11 +210,16 @@ class Fanout:
         self.announce = announce
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._notice = FeedNotice()
+        self._orders_live = False  # the `00` registration of this connection acknowledged
 
     def add(self, listener: Any) -> None:
         with self._lock:
             self._listeners.append(listener)
             state = self._up
+            if self._orders_live:
+                # Its events flow from here on, so its standing read counts (under the
+                # lock: a drop's `state(False)` reaches it after this, never before).
+                listener.orders_live()
         if state is not None:
             listener.state(*state)  # it came after the feed said so
 
@@ -242,6 +247,7 @@ class Fanout:
         with self._lock:
             self._up = (up, why)
             _changed, said = self._notice.change(up, why)
+            self._orders_live = self._orders_live and up
         self._each(lambda listener: listener.state(up, why))
         if said is not None:
             self.say(said[0], said[1])
@@ -253,6 +259,14 @@ class Fanout:
             self.announce(Event(kind=kind, at=self._now(), message=text))
         except Exception:  # output is never what stops the feed
             _log.warning("the feed's state could not be said", exc_info=True)
+
+    def orders_live(self) -> None:
+        with self._lock:
+            self._orders_live = True
+        self._each(lambda listener: listener.orders_live())
+
+    def gap(self, why: str) -> None:
+        self._each(lambda listener: listener.gap(why))
 
 
 @dataclass(slots=True)

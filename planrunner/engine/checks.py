@@ -23,6 +23,7 @@ from planrunner.engine.journal import Journal, Record
 from planrunner.engine.outcome import Kind, SkipCode
 from planrunner.engine.prices import PriceLog
 from planrunner.engine.reconcile import identical
+from planrunner.engine.standing import StandingTwins
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.exceptions import KiwoomError
 from planrunner.kiwoom.types import Fill, OpenOrder, Quote, ord_key, same_ord_no
@@ -239,6 +240,7 @@ class BrokerChecks:
     _not_before: dict[str, dt.datetime]
     warn: Callable[[str], None]
     prices: PriceLog
+    standing: StandingTwins | None  # a place's twins while the feed is up (None: read)
 
     def quote(self, symbol: str, *, source: str = "check") -> Quote:
         """The broker's quote (ka10001); its price is offered to the journal's price log."""
@@ -613,8 +615,14 @@ class BrokerChecks:
         longer be open (`twins_read` says which were read). A read that fails costs the
         evidence, not the order: `{}`, and a reconcile then keeps a candidate stamped in
         the intent's own second in doubt (as it does one no longer open when only the
-        open orders were read)."""
+        open orders were read). While the live feed carries the account's order events,
+        they come from its standing read instead, with no read on the order's path
+        (standing.py; `twins_from` says which)."""
         fills = spec.order_type in FILLS_ON_ARRIVAL
+        if self.standing is not None:
+            found = self.standing.evidence(fills, request)
+            if found is not None:
+                return found
         try:
             rows: list[OpenOrder | Fill] = list(self.client.open_orders(symbol=spec.symbol))
             if fills:
@@ -622,7 +630,11 @@ class BrokerChecks:
         except KiwoomError:
             return {}
         same = {o.ord_no for o in rows if identical(o, request.api_id, request.body)}
-        return {"twins": sorted(same), "twins_read": "open+fills" if fills else "open"}
+        return {
+            "twins": sorted(same),
+            "twins_read": "open+fills" if fills else "open",
+            "twins_from": "read",
+        }
 
     def _check_session(self, order_type: str, exchange: str, job_id: str) -> None:
         """Whether the session takes this order type when the request will be sent."""

@@ -110,6 +110,7 @@ class Executor(BrokerChecks):
         self.emit = emit
         self.enforce_session = enforce_session
         self.warn = warn or (lambda _m: None)
+        self.standing = None
         self.orders: dict[str, OrderSpec] = dict(plan.orders)
         # The total size each order aims at now (a replace or a qty modify changes it).
         self.targets: dict[str, int] = {o.id: o.qty for o in plan.orders.values() if o.qty}

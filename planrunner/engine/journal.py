@@ -12,7 +12,9 @@ the wall-clock time; a torn line then still tells what it was):
     intent     job, req (index of the request within the job), order, kind, api_id, body,
                twins? (a place: the numbers of identical orders the broker listed before
                its POST; absent: not read, e.g. the read failed), twins_read? ("open" |
-               "open+fills": the lists read)
+               "open+fills": the lists read), twins_from? ("read": read before the POST;
+               "feed": the live feed's standing read and `00` events, engine/standing.py;
+               absent in older journals: read)
     ack        job, req, order, kind, ord_no, base_orig_ord_no, qty
     rejected   job, req, order, code, message
     unknown    job, req, order, error

@@ -10,7 +10,8 @@ from the feed alone. The watcher waits on `wait_change` and evaluates the trigge
 symbol as soon as its price arrives. When the feed goes down the pushed prices are
 forgotten (they would go stale) and every price is polled again, at the plan's
 `price_poll`; the output says so once per outage, and once when the feed is back.
-Order events (`00`) are handed to `on_order`, if given.
+Order events (`00`) are handed to `on_order`, if given, and with the feed's `00`
+registration and gaps to `standing` (standing.py: the twins of a place while up).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from planrunner.clock import Clock
 from planrunner.engine.events import INFO, WARNING, Emit, Event
+from planrunner.engine.standing import StandingTwins
 
 
 class PushPrices:
@@ -35,6 +37,7 @@ class PushPrices:
         observe: Callable[[str, int], object] | None = None,
         free: Callable[[], bool] = lambda: True,  # a ka10001 could go now without waiting
         say_state: bool = True,  # False: the process says the shared feed's state once
+        standing: StandingTwins | None = None,  # a place's twins, kept while the feed is up
     ) -> None:
         self._poll = poll
         self._free = free
@@ -42,6 +45,7 @@ class PushPrices:
         self._emit = emit
         self._clock = clock
         self.on_order = on_order
+        self.standing = standing
         self._latest: dict[str, int] = {}
         self._changed: set[str] = set()
         self._cond = threading.Condition()
@@ -161,8 +165,21 @@ class _Listener:
         self._push._pushed(tick.symbol, tick.price)
 
     def order(self, event: Any) -> None:
+        if self._push.standing is not None:
+            self._push.standing.announce(event)
         if self._push.on_order is not None:
             self._push.on_order(event)
 
     def state(self, up: bool, why: str) -> None:
+        if not up and self._push.standing is not None:
+            self._push.standing.gap()
         self._push._state(up, why)
+
+    def orders_live(self) -> None:
+        if self._push.standing is not None:
+            self._push.standing.live()
+
+    def gap(self, why: str) -> None:
+        # Still up: the events flow again from here, so a new standing read counts.
+        if self._push.standing is not None:
+            self._push.standing.live()

@@ -20,8 +20,10 @@ single-flight refresh) before the next attempt. A frame that is not JSON, or not
 shape Kiwoom sends, is counted and skipped.
 
 The listener is called on the feed's thread: `price(PriceTick)`, `order(OrderEvent)`,
-`state(up, why)` (once per change, and once if the first connection fails). It must
-return quickly.
+`state(up, why)` (once per change, and once if the first connection fails),
+`orders_live()` (the broker acknowledged the `00` registration of this connection) and
+`gap(why)` (a frame that could not be read while up: it may have been an order event).
+It must return quickly.
 
 Secrets: the LOGIN frame carries the token; websockets' own logger is kept at WARNING
 (its DEBUG lines quote frames), and every reason given to the listener is scrubbed.
@@ -128,6 +130,13 @@ class Listener(Protocol):
 
     def state(self, up: bool, why: str) -> None: ...
 
+    def orders_live(self) -> None:
+        """The broker acknowledged the `00` registration: from now until the next
+        `state(False, ...)` or `gap(...)`, every order event of the account is delivered."""
+
+    def gap(self, why: str) -> None:
+        """A frame could not be read while up: an event (a `00` too) may have been lost."""
+
 
 class Tokens(Protocol):
     def get(self) -> Token: ...
@@ -209,6 +218,10 @@ class Feed:
         self._prices: set[str] = set()
         self._orders = False
         self._lock = threading.Lock()  # the wanted registrations and the live connection
+        # REG/REMOVE sent on the live connection, oldest first, each answered in turn
+        # (the answer names no group): "00" for the order events' registration.
+        self._asked: collections.deque[str] = collections.deque()
+        self._send_lock = threading.Lock()  # a registration and its place in `_asked`
         self._ws: ClientConnection | None = None
         self._closed = threading.Event()
         self._up = threading.Event()
@@ -220,6 +233,7 @@ class Feed:
         self.token_refreshes = 0
         self.attempts = 0  # connections tried
         self.listener_errors = 0  # events whose listener raised (each logged)
+        self.heard = 0.0  # time.monotonic() of the last frame received (any: PINGs too)
         self._logged_in = False
         self._told = False  # the listener heard the feed's state at least once
 
@@ -253,7 +267,7 @@ class Feed:
             self._prices.update(new)
             ws = self._ws
         if ws is not None:
-            self._send(ws, _reg("REG", PRICE_GROUP, new, "0B"))
+            self._send(ws, _reg("REG", PRICE_GROUP, new, "0B"), "0B")
 
     def unwatch_prices(self, symbols: Iterable[str]) -> None:
         with self._lock:
@@ -263,7 +277,7 @@ class Feed:
             self._prices.difference_update(gone)
             ws = self._ws
         if ws is not None:
-            self._send(ws, _reg("REMOVE", PRICE_GROUP, gone, "0B"))
+            self._send(ws, _reg("REMOVE", PRICE_GROUP, gone, "0B"), "0B")
 
     def watch_orders(self) -> None:
         with self._lock:
@@ -272,7 +286,7 @@ class Feed:
             self._orders = True
             ws = self._ws
         if ws is not None:
-            self._send(ws, _reg("REG", ORDER_GROUP, [""], "00"))
+            self._send(ws, _reg("REG", ORDER_GROUP, [""], "00"), "00")
 
     # ---- running -----------------------------------------------------------------------
 
@@ -339,13 +353,17 @@ class Feed:
             max_size=2**22,
         ) as ws:
             self._login(ws)
-            with self._lock:
-                self._ws = ws
-                prices, orders = sorted(self._prices), self._orders
-            if prices:
-                ws.send(json.dumps(_reg("REG", PRICE_GROUP, prices, "0B")))
-            if orders:
-                ws.send(json.dumps(_reg("REG", ORDER_GROUP, [""], "00")))
+            with self._send_lock:
+                self._asked.clear()
+                with self._lock:
+                    self._ws = ws
+                    prices, orders = sorted(self._prices), self._orders
+                if prices:
+                    self._asked.append("0B")
+                    ws.send(json.dumps(_reg("REG", PRICE_GROUP, prices, "0B")))
+                if orders:
+                    self._asked.append("00")
+                    ws.send(json.dumps(_reg("REG", ORDER_GROUP, [""], "00")))
             self.connects += 1
             self._logged_in = True
             self._up.set()
@@ -394,7 +412,7 @@ class Feed:
                     self._patience = max(self._patience, min(2 * bound, MAX_PATIENCE))
                 self._down(why)  # polling takes over now, not after the close handshake
                 return why
-            received = time.monotonic()
+            received = self.heard = time.monotonic()
             msg = self._decode(raw)
             if msg is None:
                 continue
@@ -406,9 +424,17 @@ class Feed:
                 self._echo(ws, msg)
             elif trnm == "REAL":
                 self._real(msg, received)
-            elif trnm in ("REG", "REMOVE") and msg.get("return_code") not in (0, "0"):
-                log.warning("feed: %s refused: %s", trnm, redact(str(msg.get("return_msg", ""))))
+            elif trnm in ("REG", "REMOVE"):
+                self._answered(trnm, msg)
         return "closed"
+
+    def _answered(self, trnm: str, msg: dict[str, Any]) -> None:
+        with self._send_lock:
+            what = self._asked.popleft() if self._asked else ""
+        if msg.get("return_code") not in (0, "0"):
+            log.warning("feed: %s refused: %s", trnm, redact(str(msg.get("return_msg", ""))))
+        elif what == "00" and trnm == "REG":
+            self._hand(lambda _: self._listener.orders_live(), None)
 
     def _decode(self, raw: str | bytes) -> dict[str, Any] | None:
         try:
@@ -416,10 +442,17 @@ class Feed:
         except (ValueError, UnicodeDecodeError):
             msg = None
         if not isinstance(msg, dict):
-            self.malformed += 1
-            log.warning("feed: skipped a frame that is not a JSON object")
+            self._skipped("a frame that is not a JSON object")
             return None
         return msg
+
+    def _skipped(self, what: str) -> None:
+        """A frame (or a part of one) that could not be read: counted, logged, and the
+        listener told, since it may have been an order event."""
+        self.malformed += 1
+        log.warning("feed: skipped %s", what)
+        if self._up.is_set():
+            self._hand(self._listener.gap, f"skipped {what}")
 
     def _echo(self, ws: ClientConnection, msg: dict[str, Any]) -> None:
         ws.send(json.dumps(msg, ensure_ascii=False))
@@ -428,12 +461,12 @@ class Feed:
     def _real(self, msg: dict[str, Any], received: float) -> None:
         data = msg.get("data")
         if not isinstance(data, list):
-            self.malformed += 1
+            self._skipped("a REAL frame without data")
             return
         for item in data:
             values = item.get("values") if isinstance(item, dict) else None
             if not isinstance(values, dict):
-                self.malformed += 1
+                self._skipped("a REAL item without values")
                 continue
             kind = item.get("type")
             if kind == "0B":
@@ -448,11 +481,11 @@ class Feed:
                     )
                     self._hand(self._listener.price, tick)
                 else:
-                    self.malformed += 1
+                    self._skipped("a 0B item without a price or code")
             elif kind == "00":
                 event = parse_order(values, received)
                 if event is None:
-                    self.malformed += 1
+                    self._skipped("a 00 item of an unknown kind")
                 else:
                     self._hand(self._listener.order, event)
 
@@ -465,10 +498,14 @@ class Feed:
             self.listener_errors += 1
             log.warning("feed: the listener failed on an event", exc_info=True)
 
-    def _send(self, ws: ClientConnection, msg: dict[str, Any]) -> None:
+    def _send(self, ws: ClientConnection, msg: dict[str, Any], what: str) -> None:
         # A failed send means the connection is going: the reader reconnects and
         # registers everything wanted again.
-        with contextlib.suppress(Exception):
+        with self._send_lock, contextlib.suppress(Exception):
+            with self._lock:
+                if self._ws is not ws:  # a new connection registers everything itself
+                    return
+            self._asked.append(what)
             ws.send(json.dumps(msg))
 
     def _down(self, why: str) -> None:

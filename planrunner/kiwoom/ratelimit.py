@@ -4,7 +4,7 @@ Published limits disagree (about 1 request/s per api-id with a burst of 2 on moc
 5–20/s overall on live), so the shape is configurable and the defaults are cautious. A
 call takes a token from its api-id's bucket and from the overall bucket at once, when
 both have one; callers wait in one line ordered by priority (orders, then the reads that
-decide an order in flight, then polls), then by arrival.
+decide an order in flight, then polls, then background reads), then by arrival.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Attempts:
         return True
 
 
-ORDER, DECIDING, POLL = 0, 1, 2  # priorities: lower goes first
+ORDER, DECIDING, POLL, BACKGROUND = 0, 1, 2, 3  # priorities: lower goes first
 
 
 _RAISED: contextvars.ContextVar[int] = contextvars.ContextVar("rate_priority", default=POLL)
@@ -101,6 +101,18 @@ def priority_of(api_id: str) -> int:
     if api_id.startswith("kt"):
         return ORDER
     return _RAISED.get()
+
+
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    """The reads made in this block (this thread) only keep something ready ahead of
+    need (the standing list of open orders a place's twins come from while the live
+    feed is up): they go after everything else, trigger polls included."""
+    token = _RAISED.set(BACKGROUND)
+    try:
+        yield
+    finally:
+        _RAISED.reset(token)
 
 
 @contextlib.contextmanager

@@ -36,3 +36,27 @@ def test_plans_share_one_socket_and_each_hears_every_event() -> None:
         finally:
             if shared.feed is not None:
                 shared.feed.close()  # the client is live_sim's to close
+
+
+def test_a_plan_joining_after_the_order_events_are_registered_is_told_so() -> None:
+    """A plan's standing read of open orders (engine/standing.py) counts only from the
+    broker's acknowledgement of the `00` registration: a plan that joins the shared feed
+    after it is told at once (its events flow from then), and after a drop each plan
+    hears it again with the new connection's."""
+    with live_sim(TWO) as live:
+        target = Target(mode="dry-run", env="local", client=live.client, clock=live.clock)
+        shared = Shared(target)
+        first, second = Recorder(), Recorder()
+        try:
+            shared.feed_for(first, ["005930"])
+            first.wait(lambda r: r.orders_registered == 1)
+            shared.feed_for(second, ["000660"])
+            assert second.orders_registered == 1
+            live.sim.faults.add("ws_drop:api=00")
+            live.client.place("005930", "buy", 1, 69000, "limit")
+            for rec in (first, second):
+                rec.wait(lambda r: r.orders_registered == 2 and r.states[-1][0])
+                assert [up for up, _ in rec.states][-2:] == [False, True], rec.states
+        finally:
+            if shared.feed is not None:
+                shared.feed.close()

@@ -30,6 +30,8 @@ class Recorder:
         self.ticks: list[PriceTick] = []
         self.events: list[OrderEvent] = []
         self.states: list[tuple[bool, str]] = []
+        self.gaps: list[str] = []
+        self.orders_registered = 0  # `00` registrations the broker acknowledged
         self._cond = threading.Condition()
 
     def price(self, tick: PriceTick) -> None:
@@ -45,6 +47,16 @@ class Recorder:
     def state(self, up: bool, why: str) -> None:
         with self._cond:
             self.states.append((up, why))
+            self._cond.notify_all()
+
+    def orders_live(self) -> None:
+        with self._cond:
+            self.orders_registered += 1
+            self._cond.notify_all()
+
+    def gap(self, why: str) -> None:
+        with self._cond:
+            self.gaps.append(why)
             self._cond.notify_all()
 
     def wait(self, what: Callable[[Recorder], Any], timeout: float = WAIT) -> Any:
