@@ -180,6 +180,7 @@ class _Listener:
             self._push.standing.live()
 
     def gap(self, why: str) -> None:
-        # Still up: the events flow again from here, so a new standing read counts.
+        # Still up: the events flow again from here, so a new standing read counts
+        # (unless the `00` registration was never acknowledged: nothing flows then).
         if self._push.standing is not None:
-            self._push.standing.live()
+            self._push.standing.skipped()

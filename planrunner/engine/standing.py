@@ -29,7 +29,8 @@ it has received nothing (no push, no PING) for QUIET_SECONDS: a stalled socket i
 only after three of the server's PING intervals of silence (kiwoom/feed.py).
 
     standing = StandingTwins(client, fills=True)     # started by the feed's `orders_live`
-    listener: orders_live() -> standing.live(); gap/state(False) -> standing.gap()
+    listener: orders_live() -> standing.live(); gap -> standing.skipped();
+              state(False) -> standing.gap()
     order events -> standing.announce(event)
     executor.standing = standing; standing.close() at the end
 """
@@ -90,12 +91,13 @@ class StandingTwins:
     # ---- the feed's side ---------------------------------------------------------------
 
     def live(self) -> None:
-        """The broker acknowledged the `00` registration, or the feed (still up) skipped
-        a frame: what came before is forgotten, announcements count from now, and a new
-        standing read is sent."""
+        """The broker acknowledged the `00` registration: what came before is forgotten,
+        announcements count from now, and a new standing read is sent."""
         with self._cond:
-            if self._closed:
-                return
+            self._restart()
+
+    def _restart(self) -> None:  # under the lock
+        if not self._closed:
             self._epoch += 1
             self._live = True
             self._read = None
@@ -107,8 +109,15 @@ class StandingTwins:
                 self._thread.start()
             self._cond.notify_all()
 
+    def skipped(self) -> None:
+        """The feed (still up) skipped a frame, maybe a `00` event: while the events flow
+        (the registration acknowledged), as `live`; before, nothing flows to count from."""
+        with self._cond:
+            if self._live:
+                self._restart()
+
     def gap(self) -> None:
-        """The feed went down, or skipped a frame: an event may be lost."""
+        """The feed went down: an event may be lost."""
         with self._cond:
             self._epoch += 1
             self._live = False

@@ -70,10 +70,12 @@ def rig(
     *,
     backoff: tuple[float, float] = (0.05, 0.5),
     kt10000: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response] | None = None,
+    orders: bool = True,
 ) -> Iterator[Rig]:
     """The plan's executor with the feed up (its `00` registration acknowledged and a
     standing read in), after one identical order was placed by hand; `kt10000`: what
-    the plan's client hears for its own place."""
+    the plan's client hears for its own place; `orders=False`: the feed never registers
+    for the `00` events (as if the broker never acknowledged it), only the prices."""
     with live_sim() as live:
         client = live.client
         if kt10000 is not None:
@@ -96,7 +98,10 @@ def rig(
         push, _pokes = feed_prices(ex)
         feed = Feed(live.server.ws_url, client.tokens, push.listener(), backoff=backoff)
         feed.close_timeout = 0.2
-        feed.watch_orders()
+        if orders:
+            feed.watch_orders()
+        else:
+            feed.watch_prices(["005930"])
         assert ex.standing is not None
         ex.standing.heard = lambda: feed.heard  # as `planrunner run` wires it
         r = Rig(live, ex, feed, journal, events)
@@ -104,7 +109,10 @@ def rig(
         try:
             feed.start()
             assert ex.standing is not None
-            until(lambda: ex.standing is not None and ex.standing.ready, WAIT)
+            if orders:
+                until(lambda: ex.standing is not None and ex.standing.ready, WAIT)
+            else:
+                until(lambda: feed.up, WAIT)
             yield r
         finally:
             feed.close()
@@ -203,6 +211,27 @@ def test_issue14_a_skipped_frame_makes_a_new_standing_read(tmp_path):
         r.place()
         intent = r.intent()
         assert intent["twins_from"] == "feed" and hand in intent["twins"], intent
+
+
+def test_issue14_a_skipped_frame_without_the_00_registration_keeps_the_sync_read(tmp_path):
+    """The broker never acknowledged the `00` registration (no order event can arrive),
+    and the feed skips a frame it could not read (a price push here). The skipped frame
+    must not start a standing read as if the events flowed: an order placed by hand after
+    it is announced by nothing, so the place reads the open orders itself."""
+    with rig(tmp_path, orders=False) as r:
+        standing = r.executor.standing
+        assert standing is not None
+        r.live.sim.faults.add("ws_malformed:api=0B")
+        r.live.sim.set_price("005930", 70100)  # its push comes after a frame not JSON
+        until(lambda: r.feed.malformed > 0, WAIT)
+        # the skipped frame's gap is handed to the listener after it is counted
+        until(lambda: r.feed.up, WAIT)
+        hand = r.hand()
+        r.place()
+        intent = r.intent()
+        assert intent["twins_from"] == "read", intent
+        assert {r.first, hand} <= set(intent["twins"]), intent
+        assert standing.reads == 0
 
 
 def test_issue14_a_silent_feed_is_not_trusted_with_the_twins(tmp_path):
