@@ -285,7 +285,9 @@ def board_row(
     """One plan's row of the combined board, from its orders in the summary's terms
     (`OrderSummary.as_dict`, or `order_figures` for `status`): how many orders, shares
     filled of those ordered, the average fill price per symbol and side, what is left
-    open, its state, and its exit code."""
+    open, its state, and its exit code. `error`: the plan ended before its summary (a
+    refusal, a failure): what it has at the broker is not known here (None, shown `-`;
+    its journal, if any, says it: `planrunner status`), never 0."""
     prices: dict[tuple[str, str], list[int]] = {}
     for o in orders:
         if o["filled"] and o.get("avg_fill_price"):
@@ -316,7 +318,7 @@ def board_row(
         "state": state,
         "attention": attention,
         "exit_code": exit_code,
-    }
+    } | (dict.fromkeys(("orders", "ordered", "filled", "remaining")) if error else {})
 
 
 def exit_reason(code: int, rows: list[dict[str, Any]]) -> str:
@@ -345,12 +347,13 @@ def board_lines(rows: list[dict[str, Any]], code: int) -> list[str]:
     """The combined board: a row per plan; `code`: the process's exit code, explained."""
     table = [["plan", "orders", "filled/ordered", "avg price", "open", "state", "exit"]]
     for r in rows:
+        known = r["orders"] is not None  # None: the plan ended before its summary
         cells = [
             r["plan"],
-            str(r["orders"]),
-            f"{r['filled']}/{r['ordered']}",
+            str(r["orders"]) if known else "-",
+            f"{r['filled']}/{r['ordered']}" if known else "-",
             _avg_text(r),
-            str(r["remaining"]),
+            str(r["remaining"]) if known else "-",
             r["state"],
             str(r["exit_code"]),
         ]

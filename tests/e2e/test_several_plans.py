@@ -198,6 +198,10 @@ def test_a_plan_that_cannot_resume_ends_alone_and_the_others_run(sim, tmp_path):
     assert "[alpha] error: " in both.stderr and "changed since its journal" in both.stderr
     assert "3 plans" not in both.stdout and _exits(both.stdout) == ({"alpha": 2, "beta": 0}, 2)
     assert "[beta] " in both.stdout and "== beta" in both.stdout
+    # alpha's orders are in its journal, not in this run: its row says nothing of them
+    # (not "0 orders, 0/0, 0 open")
+    (alpha_row,) = [x.split() for x in both.stdout.splitlines() if x.strip().startswith("alpha ")]
+    assert alpha_row[1:5] == ["-", "-", "-", "-"], alpha_row
     assert len(sim.order_requests()) == 6  # alpha's three the first time, beta's three now
 
 
