@@ -212,7 +212,7 @@ def _same_venue(a: dict[str, str], b: dict[str, str]) -> bool:
 def foreign(journal: Journal) -> Foreign:
     """The other journals of this state directory for the same day and environment (the
     broker numbers orders per account and day): other plans', and this plan's journals
-    set aside by --fresh. Read from disk at each call: a plan of the same process, or
+    set aside by --fresh; none for a rehearsal (`.sim`: each had its own simulator). Read from disk at each call: a plan of the same process, or
     another process, may have settled a request since."""
     numbers: dict[str, Path] = {}
     rivals: list[Rival] = []
@@ -220,11 +220,13 @@ def foreign(journal: Journal) -> Foreign:
         return Foreign(numbers=numbers, rivals=())  # not in a state directory's layout
     state_dir = journal.path.parent.parent
     stem = journal.path.name.removesuffix(".jsonl")  # <day>.<env>
-    paths = set(state_dir.glob(f"*/{stem}.jsonl"))
-    if not stem.endswith(".sim"):
-        # Journals set aside by --fresh (<day>.<env>.<n>.jsonl) still name orders at the
-        # broker; a rehearsal's each had a simulator of its own, whose numbers are gone.
-        paths |= set(state_dir.glob(f"*/{stem}.*.jsonl"))
+    if stem.endswith(".sim"):
+        # Each rehearsal (`run --sim`) had a simulator of its own: another's numbers and
+        # requests in doubt are of a broker that is gone, never of this one.
+        return Foreign(numbers=numbers, rivals=())
+    # with the journals set aside by --fresh (<day>.<env>.<n>.jsonl): they still name
+    # orders at the broker
+    paths = set(state_dir.glob(f"*/{stem}.jsonl")) | set(state_dir.glob(f"*/{stem}.*.jsonl"))
     for path in sorted(paths):
         if path.resolve() == journal.path.resolve():
             continue

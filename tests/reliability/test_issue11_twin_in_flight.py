@@ -129,14 +129,14 @@ class Plans:
     """Plans a and b of one state directory on one simulator (a rehearsal's, in
     process): each with its own client, journal and executor, as several.py runs them."""
 
-    def __init__(self, r: Rehearsal, state: Path) -> None:
-        self.r, self.state = r, state
+    def __init__(self, r: Rehearsal, state: Path, env: str = "mock") -> None:
+        self.r, self.state, self.env = r, state, env
         self.journals: dict[str, Journal] = {}
         self.clients: dict[str, KiwoomClient] = {}
 
     def open(self, name: str, transport: httpx.BaseTransport | None = None) -> Executor:
         assert self.r.target is not None
-        journal = Journal(journal_path(self.state, name, DAY, "mock"))
+        journal = Journal(journal_path(self.state, name, DAY, self.env))
         journal.open()
         client = KiwoomClient(
             env="sim", transport=transport or self.r.sim.transport(), clock=self.clock, **KEYS
@@ -410,3 +410,33 @@ def test_issue11_cancel_all_compares_order_numbers_without_their_padding(
     assert s.sim.order(a_order).remaining == 10
     assert done.exit_code == 2
     assert done.outcomes["x"].startswith(f"refused: {spelled} is also owned by"), done
+
+
+def test_issue11_another_rehearsal_in_doubt_is_no_rival(tmp_path):
+    """Rehearsals (`run --sim`) each have a simulator of their own: plan b's place in
+    doubt in its `.sim` journal could not have placed an order on a's simulator, nor do
+    its numbers name a's orders. a's place, whose answer was lost, claims the one order
+    at its broker (its own), instead of staying in doubt because of b."""
+    r = Rehearsal(tmp_path, scenario=STILL)
+    plans = Plans(r, tmp_path / "s", env="sim")
+
+    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        raise Died  # b's rehearsal ended after its intent, on a simulator now gone
+
+    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        inner.handle_request(request).read()  # executed; the answer is lost
+        return httpx.Response(500, text="Internal Server Error")
+
+    try:
+        b = plans.open("b", Answering(r.sim.transport(), "kt10000", died))
+        with contextlib.suppress(Died):
+            b.execute("entry.place", entry_plan().jobs[0].action)
+        assert plans.journals["b"].state.in_doubt()
+        a = plans.open("a", Answering(r.sim.transport(), "kt10000", lost))
+        with pytest.raises(InDoubt):
+            a.execute("entry.place", entry_plan().jobs[0].action)
+        (only,) = r.sim.orders()
+        said = plans.reconcile("a")
+        assert plans.owned("a") == [only], said
+    finally:
+        plans.close()
