@@ -212,8 +212,9 @@ def _same_venue(a: dict[str, str], b: dict[str, str]) -> bool:
 def foreign(journal: Journal) -> Foreign:
     """The other journals of this state directory for the same day and environment (the
     broker numbers orders per account and day): other plans', and this plan's journals
-    set aside by --fresh; none for a rehearsal (`.sim`: each had its own simulator). Read from disk at each call: a plan of the same process, or
-    another process, may have settled a request since."""
+    set aside by --fresh; none for a rehearsal (`.sim`: each had its own simulator).
+    Read from disk at each call: a plan of the same process, or another process, may
+    have settled a request since."""
     numbers: dict[str, Path] = {}
     rivals: list[Rival] = []
     if not _DAY_JOURNAL.fullmatch(journal.path.name):
