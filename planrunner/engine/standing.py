@@ -37,6 +37,7 @@ only after three of the server's PING intervals of silence (kiwoom/feed.py).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,8 @@ from planrunner.kiwoom.exceptions import KiwoomError
 from planrunner.kiwoom.ratelimit import background
 from planrunner.kiwoom.types import Fill, OpenOrder, ord_key
 from planrunner.model import WireRequest
+
+_log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 45.0
 MAX_AGE_SECONDS = 60.0
@@ -203,8 +206,12 @@ class StandingTwins:
                     rows: list[OpenOrder | Fill] = list(self._client.open_orders())
                     if self._fills:
                         rows += self._client.fills()
-            except KiwoomError:
+            except Exception as exc:  # read again later; never a dead thread
                 with self._cond:
+                    if self._closed:
+                        return  # e.g. the client closed under it at the end of the run
+                    if not isinstance(exc, KiwoomError):
+                        _log.warning("standing read failed (%s: %s)", type(exc).__name__, exc)
                     self._cond.wait(RETRY_SECONDS)
                 continue
             with self._cond:

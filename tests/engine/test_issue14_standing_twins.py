@@ -71,15 +71,16 @@ def rig(
     backoff: tuple[float, float] = (0.05, 0.5),
     kt10000: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response] | None = None,
     orders: bool = True,
+    api: str = "kt10000",
 ) -> Iterator[Rig]:
     """The plan's executor with the feed up (its `00` registration acknowledged and a
     standing read in), after one identical order was placed by hand; `kt10000`: what
-    the plan's client hears for its own place; `orders=False`: the feed never registers
+    the plan's client hears for its own place (or for `api`); `orders=False`: the feed never registers
     for the `00` events (as if the broker never acknowledged it), only the prices."""
     with live_sim() as live:
         client = live.client
         if kt10000 is not None:
-            transport = Answering(httpx.HTTPTransport(), kt10000)
+            transport = Answering(httpx.HTTPTransport(), kt10000, api)
             client = KiwoomClient(
                 appkey="feed-appkey-1",
                 secretkey="feed-secret-1",
@@ -128,11 +129,12 @@ class Answering(httpx.BaseTransport):
         self,
         inner: httpx.BaseTransport,
         change: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response],
+        api: str = "kt10000",
     ) -> None:
-        self.inner, self.change = inner, change
+        self.inner, self.change, self.api = inner, change, api
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("api-id") == "kt10000":
+        if request.headers.get("api-id") == self.api:
             return self.change(request, self.inner)
         return self.inner.handle_request(request)
 
@@ -316,3 +318,20 @@ def test_issue14_a_hand_order_whose_00_event_is_late_is_never_claimed(tmp_path, 
         records = replay(r.journal.path).records
         claimed = [x for x in records if x["type"] in ("reconciled", "ack")]
         assert not claimed, (intent, claimed, hand)
+
+
+def test_issue14_an_unexpected_error_of_the_standing_read_does_not_end_it(tmp_path):
+    """The standing read's first ka10075 fails with an error the client does not turn
+    into a broker error (as a client closed under it raises at the end of a run): the
+    standing read is tried again (no thread dying with a traceback on stderr)."""
+    failed: list[str] = []
+
+    def odd(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        if not failed:
+            failed.append(request.url.path)
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        return inner.handle_request(request)
+
+    with rig(tmp_path, kt10000=odd, api="ka10075") as r:
+        standing = r.executor.standing
+        assert standing is not None and failed and standing.ready
