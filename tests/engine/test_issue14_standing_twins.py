@@ -75,8 +75,9 @@ def rig(
 ) -> Iterator[Rig]:
     """The plan's executor with the feed up (its `00` registration acknowledged and a
     standing read in), after one identical order was placed by hand; `kt10000`: what
-    the plan's client hears for its own place (or for `api`); `orders=False`: the feed never registers
-    for the `00` events (as if the broker never acknowledged it), only the prices."""
+    the plan's client hears for its own place (or for `api`); `orders=False`: the feed
+    never registers for the `00` events (as if the broker never acknowledged it), only
+    the prices."""
     with live_sim() as live:
         client = live.client
         if kt10000 is not None:
