@@ -567,6 +567,7 @@ def _settle_place(
     # read too (a type that fills on arrival): a limit twin that filled before the read
     # is in no list.
     closed_read = intent.get("twins_read") == "open+fills"
+    from_feed = intent.get("twins_from") == "feed"
     open_now = {ord_key(o.ord_no) for o in view.open}
     # Without a list read before the POST that would show it, an order stamped in the
     # intent's own second may have been there before it: the broker's HHmmss has no
@@ -584,7 +585,12 @@ def _settle_place(
         if ord_key(o.ord_no) in known:
             continue
         stamped = _row_seconds(o.time)
-        covered = twins is not None and (closed_read or ord_key(o.ord_no) in open_now)
+        # Twins from the live feed (standing.py) list an order accepted just before the
+        # POST only once its `00` push arrived, and a push can be late without a sign:
+        # they cover no order stamped in the intent's own second.
+        covered = (
+            twins is not None and not from_feed and (closed_read or ord_key(o.ord_no) in open_now)
+        )
         rival = next((r for r in rivals if r.could_have_placed(o, body, offset)), None)
         early = stamped is not None and since is not None and stamped < since - CLOCK_SKEW_SECONDS
         if rival is not None and not early:
@@ -594,9 +600,13 @@ def _settle_place(
         elif stamped is None or since is None:
             maybe.append(f"{o.ord_no} (time not told)")
         elif not covered and latest is not None and since <= stamped <= latest:
+            why = (
+                "the live feed may not have told of it yet when we sent ours"
+                if from_feed and twins is not None
+                else "nothing read before it says whether it was already there"
+            )
             maybe.append(
-                f"{o.ord_no} (placed {o.time}, in the same second as our request, and "
-                "nothing read before it says whether it was already there)"
+                f"{o.ord_no} (placed {o.time}, in the same second as our request, and {why})"
             )
         elif stamped >= since:
             ours.append(o.ord_no)

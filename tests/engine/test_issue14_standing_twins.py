@@ -289,12 +289,6 @@ def test_issue14_an_in_doubt_place_never_claims_a_twin_only_the_feed_announced(
         assert any(second in m and "already open before our request" in m for m in why), why
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the window docs/feed.md leaves ('What is left'): a place's twins from the feed "
-    "miss an order whose 00 push is still on its way (the sync read would list it); a lost "
-    "place's reconcile then claims it. A late push widens it without bound.",
-)
 def test_issue14_a_hand_order_whose_00_event_is_late_is_never_claimed(tmp_path, short_settle):
     """An identical order placed by hand just before ours, its `00` event still on its
     way (held 1.5 s) when our place takes its twins from the feed; ours never reaches
