@@ -607,7 +607,9 @@ class BrokerChecks:
             raise Skip(SkipCode.NOT_OPEN, "not open at the broker (cancelled)")
         return st
 
-    def twins(self, spec: OrderSpec, request: WireRequest) -> dict[str, Any]:
+    def twins(
+        self, spec: OrderSpec, request: WireRequest, *, fired: bool = False
+    ) -> dict[str, Any]:
         """Evidence for a reconcile, read right before a place's POST: the numbers of the
         orders already at the broker with the request's very fields (`{"twins": [...]}`,
         journaled with the intent; reconcile.py never claims them). Open orders (ka10075),
@@ -615,11 +617,13 @@ class BrokerChecks:
         longer be open (`twins_read` says which were read). A read that fails costs the
         evidence, not the order: `{}`, and a reconcile then keeps a candidate stamped in
         the intent's own second in doubt (as it does one no longer open when only the
-        open orders were read). While the live feed carries the account's order events,
-        they come from its standing read instead, with no read on the order's path
-        (standing.py; `twins_from` says which)."""
+        open orders were read). For a place a trigger `fired`, while the live feed carries
+        the account's order events, they come from its standing read instead, with no
+        read on the reaction's path (standing.py; `twins_from` says which); a reconcile
+        then cannot claim an order stamped in the intent's own second (a `00` push may be
+        late). A scheduled place reads before it waits for its instant: nothing to gain."""
         fills = spec.order_type in FILLS_ON_ARRIVAL
-        if self.standing is not None:
+        if fired and self.standing is not None:
             found = self.standing.evidence(fills, request)
             if found is not None:
                 return found

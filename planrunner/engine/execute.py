@@ -43,6 +43,7 @@ from planrunner.kiwoom.types import OpenOrder, ord_key, same_ord_no
 from planrunner.krx import instruments, ticks
 from planrunner.model import (
     PRICED_TYPES,
+    TRIGGER_JOB,
     Action,
     Cancel,
     CompiledPlan,
@@ -330,7 +331,7 @@ class Executor(BrokerChecks):
             spec.id,
             kind,
             request,
-            evidence=lambda: self.twins(spec, request),
+            evidence=lambda: self.twins(spec, request, fired=job_id.startswith(TRIGGER_JOB)),
             qty=n,
             **(extra or {}),
         )

@@ -28,11 +28,14 @@ from planrunner.engine.journal import Journal, replay
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.feed import Feed
 from planrunner.kiwoom.ratelimit import RateLimits
-from planrunner.model import Place
+from planrunner.model import Place, trigger_job
 from tests.support.feed import WAIT, Live, live_sim
 from tests.support.rehearsal import job, plan, spec, until
 
-ENTRY = plan([spec()], [job("entry.place", 60, Place(spec=spec()))])
+# A trigger's place: only a place a trigger fires takes its twins from the feed (a
+# scheduled place reads the lists before it waits for its instant).
+JOB = trigger_job("buy")
+ENTRY = plan([spec()], [job(JOB, 60, Place(spec=spec()))])
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Rig:
         return self.live.client.place("005930", "buy", 10, 69000, "limit").ord_no
 
     def place(self) -> None:
-        self.executor.execute("entry.place", ENTRY.jobs[0].action)
+        self.executor.execute(JOB, ENTRY.jobs[0].action)
 
     def intent(self) -> dict[str, Any]:
         (found,) = [r for r in replay(self.journal.path).records if r["type"] == "intent"]
@@ -165,6 +168,20 @@ def test_issue14_a_place_with_the_feed_up_reads_nothing_before_its_post(tmp_path
         # ours is at the broker and acked: the twins are the hand's, not ours
         (ack,) = [x for x in replay(r.journal.path).records if x["type"] == "ack"]
         assert ack["ord_no"] not in intent["twins"]
+
+
+def test_issue14_a_scheduled_place_reads_before_its_post_with_the_feed_up(tmp_path):
+    """Only a trigger's place takes its twins from the feed: a place the plan schedules
+    reads the lists (before it waits for its instant), so its reconcile can still claim
+    an order stamped in its own second."""
+    with rig(tmp_path) as r:
+        second = r.hand()
+        announced(r, second)
+        r.executor.execute("entry.place", ENTRY.jobs[0].action)
+        assert "ka10075" in r.since(2), r.since(2)  # the read, after the hand's kt10000
+        intent = r.intent()
+        assert intent["twins_from"] == "read", intent
+        assert {r.first, second} <= set(intent["twins"]), intent["twins"]
 
 
 def test_issue14_after_a_feed_drop_the_place_reads_synchronously(tmp_path):
@@ -285,7 +302,7 @@ def test_issue14_an_in_doubt_place_never_claims_a_twin_only_the_feed_announced(
         assert settled == 0
         records = replay(r.journal.path).records
         assert not [x for x in records if x["type"] in ("reconciled", "ack")], records
-        why = [e.message for e in r.events if e.job == "entry.place"]
+        why = [e.message for e in r.events if e.job == JOB]
         assert any(second in m and "already open before our request" in m for m in why), why
 
 
