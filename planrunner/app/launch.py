@@ -60,7 +60,7 @@ from planrunner.plan.rules import NOTIFY_EVENTS, Plan, load_plan
 from planrunner.redact import redact
 
 if TYPE_CHECKING:
-    from planrunner.app.several import Shared
+    from planrunner.app.several import KeyHold, Shared
     from planrunner.kiwoom.client import KiwoomClient
     from planrunner.kiwoom.feed import Feed
 
@@ -83,6 +83,7 @@ class RunOptions:
     notify_timeout: float = TIMEOUT  # seconds per notification message
     feed: bool = True  # prices and order events from the broker's WebSocket (--no-feed: poll)
     rate_limit: str | None = None  # --rate-limit mock|live|off; None: the target's own
+    key_hold: KeyHold | None = None  # the app key's lock: its budget spent by the run before
 
 
 def _day(plan_date: dt.date | None, opt: dt.date | None, *, strict: bool) -> dt.date:
@@ -212,7 +213,7 @@ def _start_feed(
 def remote_target(opts: RunOptions, live: bool) -> Target:
     """The client on Kiwoom (or --base-url) with the keys from the environment."""
     appkey, secret = keys_from_env()
-    return build_remote(
+    target = build_remote(
         live=live,
         base_url=opts.base_url,
         state_dir=opts.state_dir,
@@ -220,6 +221,9 @@ def remote_target(opts: RunOptions, live: bool) -> Target:
         secret=secret,
         rate_limit=opts.rate_limit,
     )
+    if opts.key_hold is not None:
+        opts.key_hold.take_over(target.client.limiter)
+    return target
 
 
 def _codes(plan: CompiledPlan) -> set[str]:

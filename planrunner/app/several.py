@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ from planrunner.plan.rules import load_plan
 if TYPE_CHECKING:
     from planrunner.app.launch import RunOptions
     from planrunner.kiwoom.feed import Feed
+    from planrunner.kiwoom.ratelimit import RateLimiter
 
 _log = logging.getLogger(__name__)
 
@@ -309,11 +311,65 @@ def key_file(state_dir: Path, env: str, appkey: str) -> Path:
     return state_dir / "keys" / f"{digest}.lock"
 
 
+LEDGER_HORIZON = 60.0  # seconds: a key's budget left by an older run is refilled by now
+
+
+class KeyHold:
+    """The app key's lock as this process holds it, with the key's rate budget across
+    processes: Kiwoom counts the key's requests, not a process's, so a run started right
+    after another (Ctrl-C, then `planrunner run A B` as the refusal advises) starts from
+    what the run before left spent (`owed`: seconds until each bucket is full, as of
+    now), and leaves its own when it ends. A run killed outright leaves nothing: the next
+    one may meet a 1700/1701 in its first seconds, which the client resends (a refused
+    request was not executed)."""
+
+    def __init__(self, path: Path, owed: dict[str, float]) -> None:
+        self.path = path
+        self.owed = owed
+        self._limiters: list[RateLimiter] = []
+
+    def take_over(self, limiter: RateLimiter) -> None:
+        """`limiter` (the run's client's) starts from what the run before left."""
+        limiter.owe(self.owed)
+        self._limiters.append(limiter)
+
+    def owing(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for limiter in self._limiters:
+            for name, seconds in limiter.owed().items():
+                out[name] = max(seconds, out.get(name, 0.0))
+        return out
+
+
+def _owed_now(note: dict[str, Any], now: float) -> dict[str, float]:
+    """What a lock note left (`ended`, `owed`) still owes at `now` (wall clock)."""
+    ended, owed = note.get("ended"), note.get("owed")
+    if not isinstance(ended, (int, float)) or not isinstance(owed, dict):
+        return {}
+    elapsed = max(0.0, now - ended)  # a clock set back counts as no time passed
+    if elapsed > LEDGER_HORIZON:
+        return {}
+    out = {}
+    for name, seconds in owed.items():
+        if isinstance(name, str) and isinstance(seconds, (int, float)) and seconds > elapsed:
+            out[name] = min(float(seconds), LEDGER_HORIZON) - elapsed
+    return out
+
+
+def _note(fd: int) -> dict[str, Any]:
+    try:
+        got = json.loads(os.pread(fd, 65536, 0) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
 @contextlib.contextmanager
-def hold_key(state_dir: Path, env: str, appkey: str, plans: Sequence[Path]) -> Iterator[Path]:
+def hold_key(state_dir: Path, env: str, appkey: str, plans: Sequence[Path]) -> Iterator[KeyHold]:
     """The one-process-per-key lock, held while the block runs; a second process on the
     same key gets KeyBusy (exit 2, like a plan's own lock) naming the first and the
-    multi-plan form."""
+    multi-plan form. The lock's note carries the key's spent budget from one run to the
+    next (KeyHold); the key itself is never written."""
     path = key_file(state_dir, env, appkey)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -322,19 +378,23 @@ def hold_key(state_dir: Path, env: str, appkey: str, plans: Sequence[Path]) -> I
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise KeyBusy(_busy(fd, plans)) from None
+        hold = KeyHold(path, _owed_now(_note(fd), time.time()))
+        note: dict[str, Any] = {"pid": os.getpid(), "plans": [str(p.resolve()) for p in plans]}
         os.ftruncate(fd, 0)
-        note = {"pid": os.getpid(), "plans": [str(p.resolve()) for p in plans]}
         os.pwrite(fd, json.dumps(note).encode(), 0)
-        yield path
+        try:
+            yield hold
+        finally:
+            note.update(ended=time.time(), owed=hold.owing())
+            with contextlib.suppress(OSError):  # a full disk costs the next run a resend
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(note).encode(), 0)
     finally:
         os.close(fd)  # releases the lock
 
 
 def _busy(fd: int, plans: Sequence[Path]) -> str:
-    try:
-        holder = json.loads(os.pread(fd, 65536, 0) or b"{}")
-    except (OSError, ValueError):
-        holder = {}
+    holder = _note(fd)
     pid = holder.get("pid", "?")
     theirs = [str(p) for p in holder.get("plans", [])]
     ours = [str(p) for p in plans]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -246,7 +247,8 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    with _one_process_per_key(opts, paths):
+    with _one_process_per_key(opts, paths) as hold:
+        opts = dataclasses.replace(opts, key_hold=hold)
         if len(paths) > 1:
             _run_several(paths, opts, adoptions, stop, fmt)
         plan = paths[0]
@@ -307,15 +309,15 @@ def _stop_requests(plan: Path, opts: Any, stop: Any) -> Any:
 def _one_process_per_key(opts: Any, paths: list[Path]) -> Any:
     """A run on Kiwoom or --base-url holds its app key's lock (app/several.py)."""
     if opts.mode == "sim":
-        yield
+        yield None
         return
     from planrunner.app.several import hold_key
     from planrunner.app.targets import keys_from_env
 
     appkey, _ = keys_from_env()
     env = "live" if opts.mode == "live" else "mock"
-    with hold_key(opts.state_dir, env, appkey, paths):
-        yield
+    with hold_key(opts.state_dir, env, appkey, paths) as hold:
+        yield hold
 
 
 def _run_several(

@@ -20,6 +20,8 @@ from typing import Literal
 
 log = logging.getLogger(__name__)
 
+OVERALL = "*"  # the overall bucket's name in `owed()`
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rate:
@@ -220,6 +222,35 @@ class RateLimiter:
             bucket.tokens -= 1.0
         self.granted[priority] = self.granted.get(priority, 0) + 1
         self._cond.notify_all()  # who deferred to this caller may go now
+
+    def owed(self) -> dict[str, float]:
+        """Seconds until each bucket not full is full again, by api-id (`OVERALL` for
+        the overall one): what this process leaves the next one on the same key, which
+        the broker counts as one (app/several.py `hold_key`)."""
+        with self._cond:
+            now = self._monotonic()
+            named = [(OVERALL, self._overall)] if self._overall is not None else []
+            out = {}
+            for name, bucket in [*named, *self._buckets.items()]:
+                bucket.refill(now)
+                short = bucket.rate.burst - bucket.tokens
+                if short > 1e-9:
+                    out[name] = short / bucket.rate.per_second
+            return out
+
+    def owe(self, owed: Mapping[str, float]) -> None:
+        """Start from what a process before this one left on the key (`owed()`, counted
+        from now): each bucket named holds only what it has refilled since, so a run
+        restarted at once does not spend a burst the broker still counts as spent."""
+        with self._cond:
+            now = self._monotonic()
+            for name, seconds in owed.items():
+                bucket = self._overall if name == OVERALL else self._bucket(name, now)
+                if bucket is None or seconds <= 0:
+                    continue
+                bucket.refill(now)
+                left = bucket.rate.burst - seconds * bucket.rate.per_second
+                bucket.tokens = min(bucket.tokens, max(0.0, left))
 
     @property
     def limited(self) -> bool:

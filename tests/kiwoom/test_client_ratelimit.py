@@ -190,3 +190,26 @@ def test_free_says_whether_a_call_could_go_now_and_takes_nothing() -> None:
     assert rl.free("ka10001") and rl.free("ka10001")  # asking twice takes nothing
     rl.acquire("ka10001")
     assert not rl.free("ka10001") and rl.free("kt10000")
+
+
+def test_a_limiter_starts_from_what_the_run_before_left_on_the_key() -> None:
+    """The broker counts a key's requests, not a process's: a run started right after
+    another does not spend a burst the broker still counts as spent."""
+    t = FakeTime()
+    mock = RateLimits.for_env("mock")  # 1/s with a burst of 2 per api-id; 3/s overall
+    before = limiter(mock, t)
+    assert [before.acquire("ka10075") for _ in range(2)] == [0.0, 0.0]
+    t.now += 0.25
+    owed = before.owed()
+    assert owed == pytest.approx({"ka10075": 1.75, "*": (3 - 1.75) / 3})
+    fresh = limiter(mock, t)  # a run that knows nothing of the one before: a whole burst
+    assert [fresh.acquire("ka10075") for _ in range(2)] == [0.0, 0.0]
+    t.now += 0.25
+    after = limiter(mock, t)
+    after.owe({name: seconds - 0.25 for name, seconds in owed.items()})
+    assert after.acquire("ka10075") == pytest.approx(0.5)  # 0.25 + 0.25 + 0.5 = 1 s refilled
+    assert after.acquire("ka10001") == 0.0  # another api-id's bucket owes nothing
+    assert after.owed()["ka10075"] == pytest.approx(2.0)  # empty again: 2 s to a burst
+    after.owe({"ka10075": 100.0, "kt10000": -1.0})  # more than a whole bucket: empty, no less
+    assert after.acquire("ka10075") == pytest.approx(1.0)
+    assert after.acquire("kt10000") == 0.0
