@@ -15,18 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.loopback import SimProcess, run_cli
-
-PLAN = """\
-version: 1
-name: {name}
-orders:
-  entry: {{symbol: "005930", side: buy, qty: 10, price: 69000, at: "+{place}s"}}
-steps:
-  - at: "+{modify}s"
-    modify: {{order: entry, price: 69100}}
-  - at: "+{cancel}s"
-    cancel: {{order: entry}}
-"""
+from tests.support.plan_text import reprice_then_cancel
 
 # At the limit: 3 fill on arrival; the reprice fills 3 more on arrival; the rest is cancelled.
 SCENARIO = """\
@@ -39,10 +28,10 @@ def _plans(tmp_path: Path, *, place: int = 1) -> list[str]:
     out = []
     for name in ("alpha", "beta"):
         p = tmp_path / f"{name}.yaml"
-        p.write_text(
-            PLAN.format(name=name, place=place, modify=place + 2, cancel=place + 4),
-            encoding="utf-8",
+        text = reprice_then_cancel(
+            name, price=69000, place=f"+{place}s", modify=f"+{place + 2}s", cancel=f"+{place + 4}s"
         )
+        p.write_text(text, encoding="utf-8")
         out.append(str(p))
     return out
 

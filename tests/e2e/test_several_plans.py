@@ -13,27 +13,21 @@ from pathlib import Path
 import pytest
 
 from tests.support.loopback import RUNNER, SimProcess, ending, run_cli, runner_env, start_planrunner
+from tests.support.plan_text import reprice_then_cancel
+
+WATCH = """\
+triggers:
+  - id: stop
+    when: {price: {symbol: "005930", below: 50000}}
+    between: ["00:00", "23:59"]
+    market: {order: entry}
+"""
 
 
 def _plan(name: str, *, cancel_at: str = "+3s") -> str:
     """Place, modify and cancel a buy far below the market, a second apart, while a price
     trigger on the same symbol polls ka10001 all day (its window spans any hour)."""
-    return f"""\
-version: 1
-name: {name}
-orders:
-  entry: {{symbol: "005930", side: buy, qty: 10, price: 60000, at: "+1s"}}
-steps:
-  - at: "+2s"
-    modify: {{order: entry, price: 60100}}
-  - at: "{cancel_at}"
-    cancel: {{order: entry}}
-triggers:
-  - id: stop
-    when: {{price: {{symbol: "005930", below: 50000}}}}
-    between: ["00:00", "23:59"]
-    market: {{order: entry}}
-"""
+    return reprice_then_cancel(name, price=60000, cancel=cancel_at, more=WATCH)
 
 
 def _plans(tmp_path: Path, *names: str, **kw: str) -> list[str]:

@@ -29,6 +29,7 @@ from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.feed import Feed
 from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.model import Place, trigger_job
+from tests.support.faults import Answering
 from tests.support.feed import WAIT, Live, live_sim
 from tests.support.rehearsal import job, plan, spec, until
 
@@ -84,7 +85,7 @@ def rig(
     with live_sim() as live:
         client = live.client
         if kt10000 is not None:
-            transport = Answering(httpx.HTTPTransport(), kt10000, api)
+            transport = Answering(httpx.HTTPTransport(), api, kt10000)
             client = KiwoomClient(
                 appkey="feed-appkey-1",
                 secretkey="feed-secret-1",
@@ -126,24 +127,6 @@ def rig(
             journal.close()
             if client is not live.client:
                 client.close()
-
-
-class Answering(httpx.BaseTransport):
-    def __init__(
-        self,
-        inner: httpx.BaseTransport,
-        change: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response],
-        api: str = "kt10000",
-    ) -> None:
-        self.inner, self.change, self.api = inner, change, api
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("api-id") == self.api:
-            return self.change(request, self.inner)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def announced(r: Rig, number: str) -> None:

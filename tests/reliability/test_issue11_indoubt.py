@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypedDict
 
@@ -31,6 +31,7 @@ from planrunner.model import Cancel, CompiledPlan, Modify
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
 from planrunner.sim import Simulator, parse_scenario
+from tests.support.faults import Answering
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, entry_plan, run_with
 
 
@@ -60,27 +61,6 @@ def committed(sim: Simulator, api_id: str) -> list[dict[str, str]]:
 def run(compiled: CompiledPlan, client: KiwoomClient, clock: VirtualClock, tmp: Path) -> RunResult:
     events: list[Event] = []
     return run_with(compiled, client, clock, Journal(tmp / "journal.jsonl"), events.append)
-
-
-class Answering(httpx.BaseTransport):
-    """The simulator, but `change` decides what the client hears for one api-id (the
-    request itself reaches the simulator first, unless `change` says otherwise)."""
-
-    def __init__(
-        self,
-        inner: httpx.BaseTransport,
-        api_id: str,
-        change: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response],
-    ) -> None:
-        self.inner, self.api_id, self.change = inner, api_id, change
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("api-id") == self.api_id:
-            return self.change(request, self.inner)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def with_transport(r: Rehearsal, transport: httpx.BaseTransport) -> KiwoomClient:

@@ -8,10 +8,10 @@ import httpx
 
 from planrunner.model import Cancel, Modify
 from tests.reliability.test_issue11_indoubt import (  # short_settle: autouse, a fast window
-    Answering,
     short_settle,  # noqa: F401
     with_transport,
 )
+from tests.support.faults import Answering
 from tests.support.rehearsal import Rehearsal, entry_plan
 
 

@@ -31,12 +31,12 @@ from planrunner.sim.behaviour import Behaviour
 from tests.reliability.test_issue11_indoubt import (
     KEYS,
     STILL,
-    Answering,
     committed,
     run,
     short_settle,  # noqa: F401 (autouse: a short settle window)
     with_transport,
 )
+from tests.support.faults import Answering
 from tests.support.rehearsal import OPEN, Rehearsal, entry_plan
 
 SWITCHES = [Behaviour(), *Behaviour.each_unusual()]

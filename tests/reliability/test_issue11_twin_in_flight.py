@@ -37,9 +37,9 @@ from tests.reliability.test_issue11_indoubt import (
     KEYS,
     PLAN_YAML,
     STILL,
-    Answering,
     short_settle,  # noqa: F401 (autouse: a short settle window)
 )
+from tests.support.faults import Answering, Died, answer_lost, died, server_executor
 from tests.support.loopback import RUNNER, SimProcess, run_cli, runner_env
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, entry_plan, until
 
@@ -121,8 +121,7 @@ def test_issue11_an_identical_order_another_plan_has_in_flight_is_not_claimed(tm
 # ---- the same rule, in process: each step of the evidence, deterministic ---------------
 
 
-class Died(BaseException):
-    """A plan's process ending right after its intent (as SIGKILL would)."""
+Changed = Callable[[httpx.Request, httpx.BaseTransport], httpx.Response]
 
 
 class Plans:
@@ -149,6 +148,14 @@ class Plans:
             clock=self.clock,
             emit=self.r.events.append,
         )
+
+    def place(self, name: str, change: Changed) -> None:
+        """Plan `name` opens and runs its place, hearing `change` for its kt10000: a
+        process that dies after its intent (`died`) or one left in doubt (InDoubt)."""
+        ex = self.open(name, Answering(self.r.sim.transport(), "kt10000", change))
+        expected: type[BaseException] = Died if change is died else InDoubt
+        with pytest.raises(expected):
+            ex.execute("entry.place", entry_plan().jobs[0].action)
 
     @property
     def clock(self) -> Clock:
@@ -228,17 +235,8 @@ def test_issue11_a_rival_in_doubt_in_an_older_journal_format_counts_too(tmp_path
     r = Rehearsal(tmp_path, scenario=STILL)
     plans = Plans(r, tmp_path / "s")
 
-    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        raise Died
-
-    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        inner.handle_request(request).read()  # executed; the answer is lost
-        return httpx.Response(500, text="Internal Server Error")
-
     try:
-        b = plans.open("b", Answering(r.sim.transport(), "kt10000", died))
-        with contextlib.suppress(Died):
-            b.execute("entry.place", entry_plan().jobs[0].action)
+        plans.place("b", died)
         plans.journals["b"].close()
         path = plans.journals["b"].path
         records = [json.loads(x) for x in path.read_text().splitlines()]
@@ -247,9 +245,7 @@ def test_issue11_a_rival_in_doubt_in_an_older_journal_format_counts_too(tmp_path
             x.pop("twins_read", None)
         start = {"type": "start", "format": 4, "run_start": records[0]["t"], "t": records[0]["t"]}
         path.write_text("".join(json.dumps(x) + "\n" for x in [start, *records]))
-        a = plans.open("a", Answering(r.sim.transport(), "kt10000", lost))
-        with pytest.raises(InDoubt):
-            a.execute("entry.place", entry_plan().jobs[0].action)
+        plans.place("a", answer_lost)
         (only,) = r.sim.orders()
         said = plans.reconcile("a")
         assert plans.owned("a") == [], said
@@ -271,23 +267,12 @@ def test_issue11_a_rival_sent_after_the_candidate_was_stamped_does_not_hold_it(t
     r = Rehearsal(tmp_path, scenario=STILL)
     plans = Plans(r, tmp_path / "s")
 
-    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        inner.handle_request(request).read()  # executed; the answer is lost
-        return httpx.Response(500, text="Internal Server Error")
-
-    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        raise Died  # b's process stopped right after its intent
-
     try:
-        a = plans.open("a", Answering(r.sim.transport(), "kt10000", lost))
-        with pytest.raises(InDoubt):
-            a.execute("entry.place", entry_plan().jobs[0].action)
+        plans.place("a", answer_lost)
         (a_order,) = r.sim.orders()
         later = plans.clock.now() + dt.timedelta(seconds=5)  # past any clock-skew margin
         until(lambda: plans.clock.now() >= later)
-        b = plans.open("b", Answering(r.sim.transport(), "kt10000", died))
-        with contextlib.suppress(Died):
-            b.execute("entry.place", entry_plan().jobs[0].action)
+        plans.place("b", died)
         said = plans.reconcile("a")
         assert plans.owned("a") == [a_order], said
         said = plans.reconcile("b")
@@ -329,14 +314,7 @@ class Served:
         )
         with self.journal(name) as journal, client:
             journal.open()
-            ex = Executor(
-                plan=compiled,
-                client=client,
-                journal=journal,
-                clock=RealClock(),
-                emit=lambda e: None,
-                enforce_session=False,  # as under --dry-run --base-url: the server's hours
-            )
+            ex = server_executor(compiled, client, journal)
             (j,) = compiled.jobs
             with contextlib.suppress(Died, InDoubt):
                 ex.execute(j.id, j.action)
@@ -367,16 +345,9 @@ def test_issue11_cancel_all_does_not_cancel_a_twin_another_plan_has_in_doubt(
     names plan b, cancels nothing and exits 2."""
     s = Served(tmp_path, monkeypatch)
 
-    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        inner.handle_request(request).read()  # executed; the answer is lost
-        return httpx.Response(500, text="Internal Server Error")
-
-    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        raise Died
-
     try:
         s.place("a", died)
-        s.place("b", lost)
+        s.place("b", answer_lost)
         (b_order,) = s.sim.orders()
         done = s.cancel_all("a")
     finally:
@@ -420,21 +391,10 @@ def test_issue11_another_rehearsal_in_doubt_is_no_rival(tmp_path):
     r = Rehearsal(tmp_path, scenario=STILL)
     plans = Plans(r, tmp_path / "s", env="sim")
 
-    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        raise Died  # b's rehearsal ended after its intent, on a simulator now gone
-
-    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        inner.handle_request(request).read()  # executed; the answer is lost
-        return httpx.Response(500, text="Internal Server Error")
-
     try:
-        b = plans.open("b", Answering(r.sim.transport(), "kt10000", died))
-        with contextlib.suppress(Died):
-            b.execute("entry.place", entry_plan().jobs[0].action)
+        plans.place("b", died)
         assert plans.journals["b"].state.in_doubt()
-        a = plans.open("a", Answering(r.sim.transport(), "kt10000", lost))
-        with pytest.raises(InDoubt):
-            a.execute("entry.place", entry_plan().jobs[0].action)
+        plans.place("a", answer_lost)
         (only,) = r.sim.orders()
         said = plans.reconcile("a")
         assert plans.owned("a") == [only], said

@@ -24,7 +24,7 @@ import pytest
 
 from planrunner.app.cancel_all import cancel_all
 from planrunner.app.targets import env_label
-from planrunner.clock import SEOUL, Clock, RealClock, VirtualClock
+from planrunner.clock import SEOUL, Clock, VirtualClock
 from planrunner.engine.events import RunResult
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal, journal_path, replay
@@ -38,16 +38,12 @@ from tests.reliability.test_issue11_indoubt import (
     KEYS,
     PLAN_YAML,
     STILL,
-    Answering,
     run,
     short_settle,  # noqa: F401 (autouse: a short settle window)
     with_transport,
 )
+from tests.support.faults import Answering, Died, died, server_executor
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, job, plan, spec
-
-
-class Died(BaseException):
-    """The runner's process ending right after its intent (as SIGKILL would)."""
 
 
 def twin_plan(at: dt.datetime, price: int = 69000) -> CompiledPlan:
@@ -157,9 +153,6 @@ def test_issue11_hand_twin_in_the_intents_second_is_not_claimed_on_restart(tmp_p
     assert r.target is not None
     held, hand = one_second(r)
 
-    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        raise Died
-
     first = with_transport(r, Answering(r.sim.transport(), "kt10000", died))
     first.token()
     compiled = twin_plan(held)
@@ -259,9 +252,6 @@ def test_issue11_cancel_all_leaves_a_twin_listed_before_the_post_alone(tmp_path,
     path.write_text(PLAN_YAML.format(name="b"))
     compiled = compile_plan(load_plan(path), day=DAY, run_start=OPEN)
 
-    def died(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
-        raise Died
-
     try:
         with KiwoomClient(
             env="mock", base_url=server.url, rate_limits=RateLimits.for_env("sim"), **KEYS
@@ -278,14 +268,7 @@ def test_issue11_cancel_all_leaves_a_twin_listed_before_the_post_alone(tmp_path,
             Journal(journal_path(state, "b", DAY, env_label(server.url, "mock"))) as journal,
         ):
             journal.open()
-            ex = Executor(
-                plan=compiled,
-                client=client,
-                journal=journal,
-                clock=RealClock(),
-                emit=lambda _e: None,
-                enforce_session=False,  # as under --dry-run --base-url: the server's hours
-            )
+            ex = server_executor(compiled, client, journal)
             (j,) = compiled.jobs
             with contextlib.suppress(Died):
                 ex.execute(j.id, j.action)

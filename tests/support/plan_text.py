@@ -42,6 +42,30 @@ steps:
 """
 
 
+def reprice_then_cancel(
+    name: str,
+    *,
+    price: int,
+    place: str = "+1s",
+    modify: str = "+2s",
+    cancel: str = "+3s",
+    more: str = "",
+) -> str:
+    """`entry` bids 10 005930 at `price` at `place`, is raised 100 at `modify` and
+    cancelled at `cancel`; `more`: plan text after the steps (a `triggers:` block)."""
+    return f"""\
+version: 1
+name: {name}
+orders:
+  entry: {{symbol: "005930", side: buy, qty: 10, price: {price}, at: "{place}"}}
+steps:
+  - at: "{modify}"
+    modify: {{order: entry, price: {price + 100}}}
+  - at: "{cancel}"
+    cancel: {{order: entry}}
+{more}"""
+
+
 def problems(tmp_path: Path, text: str, *, day: dt.date | None = DAY) -> list[str]:
     """Every problem of a plan text, as `line:col: $.path: message` lines."""
     f = tmp_path / "p.yaml"

@@ -1,0 +1,66 @@
+"""What the client hears, changed for one api-id, for the in-doubt tests: a transport
+that hands that api-id's requests to a function, and the endings those tests share (the
+runner's process died right after its intent; the broker executed the request and its
+answer was lost)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NoReturn
+
+import httpx
+
+from planrunner.clock import RealClock
+from planrunner.engine.execute import Executor
+from planrunner.engine.journal import Journal
+from planrunner.kiwoom.client import KiwoomClient
+from planrunner.model import CompiledPlan
+
+
+class Died(BaseException):
+    """The runner's process ending right after its intent (as SIGKILL would)."""
+
+
+class Answering(httpx.BaseTransport):
+    """The simulator, but `change` decides what the client hears for one api-id (the
+    request itself reaches the simulator first, unless `change` says otherwise)."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        api_id: str,
+        change: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response],
+    ) -> None:
+        self.inner, self.api_id, self.change = inner, api_id, change
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("api-id") == self.api_id:
+            return self.change(request, self.inner)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def died(request: httpx.Request, inner: httpx.BaseTransport) -> NoReturn:
+    """The request never leaves: the process died after its intent."""
+    raise Died
+
+
+def answer_lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+    """The broker executes the request; its answer is lost (an HTTP 500 instead)."""
+    inner.handle_request(request).read()
+    return httpx.Response(500, text="Internal Server Error")
+
+
+def server_executor(plan: CompiledPlan, client: KiwoomClient, journal: Journal) -> Executor:
+    """An executor on a real clock against a server on this machine, as under
+    `--dry-run --base-url`: the server keeps its own hours."""
+    return Executor(
+        plan=plan,
+        client=client,
+        journal=journal,
+        clock=RealClock(),
+        emit=lambda _e: None,
+        enforce_session=False,
+    )
