@@ -117,7 +117,9 @@ def rig(
             assert ex.standing is not None
             if orders:
                 until(lambda: ex.standing is not None and ex.standing.ready, WAIT)
-            else:
+            else:  # up, and the simulator has taken the price registration
+                hub = live.sim.hub
+                until(lambda: any(s.wants("0B", "005930") for s in hub.sessions()), WAIT)
                 until(lambda: feed.up, WAIT)
             yield r
         finally:
