@@ -110,7 +110,8 @@ def test_issue14_reconnect_and_register_again_after_a_drop() -> None:
     with feed_up(orders=True) as (live, rec, _feed):
         live.sim.faults.add("ws_drop:api=0B")
         live.sim.set_price("005930", 70100)  # this push drops the connection instead
-        rec.wait(lambda r: len(r.states) == 3 and live.sim.hub.wants_prices())
+        rec.wait(lambda r: len(r.states) == 3 and r.orders_registered == 2)  # 00 again
+        rec.wait(lambda r: live.sim.hub.wants_prices())
         assert [up for up, _ in rec.states] == [True, False, True]
         live.sim.set_price("005930", 70200)
         rec.wait(lambda r: 70200 in r.prices())

@@ -133,6 +133,6 @@ def feed_up(
             assert feed.wait_up(WAIT)
             if prices:
                 rec.wait(lambda r: live.sim.hub.wants_prices())
-            else:
-                rec.wait(lambda r: live.sim.hub.sessions() and live.session().wants("00", ""))
+            if orders:  # the simulator took the registration, and the feed heard it did
+                rec.wait(lambda r: r.orders_registered > 0 and live.session().wants("00", ""))
             yield live, rec, feed
