@@ -322,20 +322,28 @@ class KeyHold:
     what the run before left spent (`owed`: seconds until each bucket is full, as of
     now), and leaves its own when it ends. A run killed outright leaves nothing: the next
     one may meet a 1700/1701 in its first seconds, which the client resends (a refused
-    request was not executed)."""
+    request was not executed). What the run before left counts down from when its note
+    was read: a client built later (after a confirmation) owes only what is left, and a
+    run that ends before it built one passes what is left on."""
 
     def __init__(self, path: Path, owed: dict[str, float]) -> None:
         self.path = path
         self.owed = owed
+        self._read = time.monotonic()
         self._limiters: list[RateLimiter] = []
+
+    def left(self) -> dict[str, float]:
+        """What the run before left that is still owed now."""
+        elapsed = time.monotonic() - self._read
+        return {name: s - elapsed for name, s in self.owed.items() if s > elapsed}
 
     def take_over(self, limiter: RateLimiter) -> None:
         """`limiter` (the run's client's) starts from what the run before left."""
-        limiter.owe(self.owed)
+        limiter.owe(self.left())
         self._limiters.append(limiter)
 
     def owing(self) -> dict[str, float]:
-        out: dict[str, float] = {}
+        out = self.left()
         for limiter in self._limiters:
             for name, seconds in limiter.owed().items():
                 out[name] = max(seconds, out.get(name, 0.0))

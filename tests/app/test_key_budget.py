@@ -96,3 +96,21 @@ def test_a_note_no_run_of_ours_wrote_never_stops_a_run(tmp_path: Path):
             with pytest.raises(KeyBusy) as busy, hold_key(tmp_path, "mock", KEY, [plan]):
                 pass
             assert str(plan) in str(busy.value) and "(a, b, c)" not in str(busy.value)
+
+
+def test_a_run_that_ends_before_its_client_passes_the_budget_on(tmp_path: Path):
+    """Run A stops (Ctrl-C) after a burst; run B starts at once and ends before it built
+    its client (a plan error, a refused check): the broker still counts A's burst, so
+    run C, started right after B, must still start from it. And a client built a while
+    after the lock was taken (a confirmation prompt) owes only what is left by then."""
+    path = key_file(tmp_path, "mock", KEY)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"pid": 1, "ended": time.time(), "owed": {"ka10075": 1.9}}))
+    with hold_key(tmp_path, "mock", KEY, []) as hold:  # run B: no client
+        assert 0.9 < hold.owed["ka10075"] <= 1.9
+    with hold_key(tmp_path, "mock", KEY, []) as hold:  # run C
+        assert 0.9 < hold.owed.get("ka10075", 0.0) <= 1.9, hold.owed
+        time.sleep(0.6)  # at the prompt: the broker's bucket refills meanwhile
+        ticks = Ticks()
+        limiter = _limiter(hold, ticks)
+        assert limiter.owed()["ka10075"] <= 1.3 + 1e-6, limiter.owed()
