@@ -74,7 +74,7 @@ def rig(
     backoff: tuple[float, float] = (0.05, 0.5),
     kt10000: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response] | None = None,
     orders: bool = True,
-    api: str = "kt10000",
+    api: str | tuple[str, ...] = "kt10000",
 ) -> Iterator[Rig]:
     """The plan's executor with the feed up (its `00` registration acknowledged and a
     standing read in), after one identical order was placed by hand; `kt10000`: what
@@ -133,12 +133,13 @@ class Answering(httpx.BaseTransport):
         self,
         inner: httpx.BaseTransport,
         change: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response],
-        api: str = "kt10000",
+        api: str | tuple[str, ...] = "kt10000",
     ) -> None:
-        self.inner, self.change, self.api = inner, change, api
+        self.inner, self.change = inner, change
+        self.apis = (api,) if isinstance(api, str) else api
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("api-id") == self.api:
+        if request.headers.get("api-id") in self.apis:
             return self.change(request, self.inner)
         return self.inner.handle_request(request)
 
@@ -387,3 +388,41 @@ def test_a_scheduled_place_never_claims_a_hand_order_placed_while_it_waited(tmp_
         records = replay(r.journal.path).records
         claimed = [x for x in records if x["type"] in ("reconciled", "ack")]
         assert not claimed, (intent, claimed, placed)
+
+
+def test_a_slow_answer_to_the_reconcile_read_does_not_move_the_same_second(tmp_path, short_settle):
+    """As above (a hand order just before ours, its `00` late; ours lost), and the
+    answer to the reconcile's own read of the open orders spends 1.5 s on its way after
+    the broker dated it. Taken as the broker's clock now, that `Date` puts the broker 1 s
+    behind us: our intent's second moves a second earlier and the hand's order, stamped
+    in the true one, looks placed after our request. The broker's clock is known only to
+    within the time the answer took: the hand's order is still never claimed."""
+    armed: list[bool] = []
+    live: list[Live] = []
+
+    def answer(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        if request.headers.get("api-id") == "kt10000":
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        response = inner.handle_request(request)
+        if armed:
+            response.read()
+            live[0].clock.advance(1.5)  # on its way, after the broker dated it
+        return response
+
+    with rig(tmp_path, kt10000=answer, api=("kt10000", "ka10075", "ka10076")) as r:
+        live.append(r.live)
+        r.live.sim.faults.add("ws_late:api=00,ms=1500")
+        hand = r.hand()
+        with pytest.raises(InDoubt):
+            r.place()
+        intent = r.intent()
+        armed.append(True)
+        reconcile_module.reconcile(
+            journal=r.journal,
+            client=r.executor.client,
+            clock=r.live.clock,
+            emit=r.events.append,
+        )
+        records = replay(r.journal.path).records
+        claimed = [x for x in records if x["type"] in ("reconciled", "ack")]
+        assert not claimed, (intent, claimed, hand, r.executor.client.broker_offset)
