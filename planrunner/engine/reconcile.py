@@ -649,13 +649,18 @@ def _broker_seconds(
     is half a second before the estimate (else our own order, stamped in the same
     second, looks older than its request); `latest`: the latest it can have read, also
     `took` later (the answer that told the offset was dated somewhere in its round trip,
-    and one slow on its way makes the broker's clock look behind)."""
+    and one slow on its way makes the broker's clock look behind); without an offset,
+    the allowed skew later."""
     sent = _intent_time(intent)
     if sent is not None and offset is not None:
         sign = 1 if latest else -1
         sent += dt.timedelta(seconds=offset + sign * DATE_UNCERTAINTY_SECONDS)
         if latest:
             sent += dt.timedelta(seconds=took)
+    elif sent is not None and latest:
+        # No `Date` told the broker's clock: it may be the allowed skew ahead of ours, as
+        # an order stamped up to that much before the request may be (`early`).
+        sent += dt.timedelta(seconds=CLOCK_SKEW_SECONDS)
     return _seconds_of_day(sent)
 
 
