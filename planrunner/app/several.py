@@ -30,6 +30,7 @@ import glob
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -321,20 +322,28 @@ class KeyHold:
     what the run before left spent (`owed`: seconds until each bucket is full, as of
     now), and leaves its own when it ends. A run killed outright leaves nothing: the next
     one may meet a 1700/1701 in its first seconds, which the client resends (a refused
-    request was not executed)."""
+    request was not executed). What the run before left counts down from when its note
+    was read: a client built later (after a confirmation) owes only what is left, and a
+    run that ends before it built one passes what is left on."""
 
     def __init__(self, path: Path, owed: dict[str, float]) -> None:
         self.path = path
         self.owed = owed
+        self._read = time.monotonic()
         self._limiters: list[RateLimiter] = []
+
+    def left(self) -> dict[str, float]:
+        """What the run before left that is still owed now."""
+        elapsed = time.monotonic() - self._read
+        return {name: s - elapsed for name, s in self.owed.items() if s > elapsed}
 
     def take_over(self, limiter: RateLimiter) -> None:
         """`limiter` (the run's client's) starts from what the run before left."""
-        limiter.owe(self.owed)
+        limiter.owe(self.left())
         self._limiters.append(limiter)
 
     def owing(self) -> dict[str, float]:
-        out: dict[str, float] = {}
+        out = self.left()
         for limiter in self._limiters:
             for name, seconds in limiter.owed().items():
                 out[name] = max(seconds, out.get(name, 0.0))
@@ -343,23 +352,35 @@ class KeyHold:
 
 def _owed_now(note: dict[str, Any], now: float) -> dict[str, float]:
     """What a lock note left (`ended`, `owed`) still owes at `now` (wall clock)."""
-    ended, owed = note.get("ended"), note.get("owed")
-    if not isinstance(ended, (int, float)) or not isinstance(owed, dict):
+    ended, owed = _number(note.get("ended")), note.get("owed")
+    if ended is None or not isinstance(owed, dict):
         return {}
     elapsed = max(0.0, now - ended)  # a clock set back counts as no time passed
     if elapsed > LEDGER_HORIZON:
         return {}
     out = {}
-    for name, seconds in owed.items():
-        if isinstance(name, str) and isinstance(seconds, (int, float)) and seconds > elapsed:
-            out[name] = min(float(seconds), LEDGER_HORIZON) - elapsed
+    for name, value in owed.items():
+        seconds = _number(value)
+        if isinstance(name, str) and seconds is not None and seconds > elapsed:
+            out[name] = min(seconds, LEDGER_HORIZON) - elapsed
     return out
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from a note (which any program may have written), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:  # an int past a float's range
+        return None
+    return out if math.isfinite(out) else None
 
 
 def _note(fd: int) -> dict[str, Any]:
     try:
         got = json.loads(os.pread(fd, 65536, 0) or b"{}")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nesting too deep
         return {}
     return got if isinstance(got, dict) else {}
 
@@ -395,8 +416,10 @@ def hold_key(state_dir: Path, env: str, appkey: str, plans: Sequence[Path]) -> I
 
 def _busy(fd: int, plans: Sequence[Path]) -> str:
     holder = _note(fd)
-    pid = holder.get("pid", "?")
-    theirs = [str(p) for p in holder.get("plans", [])]
+    pid = holder.get("pid")
+    pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else "?"
+    listed = holder.get("plans")
+    theirs = [str(p) for p in listed if isinstance(p, str)] if isinstance(listed, list) else []
     ours = [str(p) for p in plans]
     together = " ".join(dict.fromkeys([*theirs, *ours]))
     return (

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any, assert_never
 
 from planrunner.clock import Clock
+from planrunner.engine.attention import late_text
 from planrunner.engine.checks import BrokerChecks, Doubt, OrderStatus, Refused, Skip, lineage_rows
 from planrunner.engine.events import (
     ACKED,
@@ -119,6 +120,11 @@ class Executor(BrokerChecks):
         self._locks_guard = threading.Lock()
         self._day_limits: dict[str, tuple[int, int]] = {}
         self._not_before: dict[str, dt.datetime] = {}
+        # How late past its instant (or its start, when it started later) a job's first
+        # request may still leave: the runner's misfire grace (None: no bound). Its
+        # checks read the broker first; answers slower than that make it late.
+        self.grace: dt.timedelta | None = None
+        self._deadlines: dict[str, dt.datetime] = {}
         self._held: dict[str, dt.datetime] = {}  # job -> the instant it holds the clock at
         self._held_guard = threading.Lock()
         # Jobs sharing an instant send as one salvo (salvo.py).
@@ -224,6 +230,8 @@ class Executor(BrokerChecks):
         with self.lock_for(order), deciding():  # its reads go before trigger polls
             if not_before is not None:
                 self._not_before[job_id] = not_before
+                if self.grace is not None:
+                    self._deadlines[job_id] = max(not_before, self.clock.now()) + self.grace
             try:
                 match action:
                     case Place():
@@ -285,6 +293,7 @@ class Executor(BrokerChecks):
                 return Outcome(kind=Kind.REJECTED, reason=str(e))
             finally:
                 self._not_before.pop(job_id, None)
+                self._deadlines.pop(job_id, None)
         self.journal.append({"type": "done", "job": job_id})
         return DONE
 
@@ -656,6 +665,7 @@ class Executor(BrokerChecks):
             raise Refused(f"the {kind} request cannot be sent: {e}") from None
         if evidence is not None:
             extra = {**extra, **evidence()}
+        self._check_late(job_id)
         # Journal first: the intent is on disk before the request leaves. When the job
         # started early, the intent is written now and only the POST waits for the instant.
         when = self._not_before.get(job_id)
@@ -734,6 +744,21 @@ class Executor(BrokerChecks):
         self.emit(self._event(ACKED, text, job_id, order, {"ord_no": ack.ord_no, "kind": kind}))
         self.replay_early(ack.ord_no)  # pushed fills that came before this answer
         return rec
+
+    def _check_late(self, job_id: str) -> None:
+        """A job whose checks (the broker's answers to its reads, a place's twins) took
+        it past its instant and the grace is not sent late, as one that started late is
+        not (runner.py): skipped, `late`. Only its first request: one that follows a
+        request already sent (a market's order after its cancel) is owed."""
+        deadline = self._deadlines.pop(job_id, None)
+        now = self.clock.now()
+        if deadline is None or now <= deadline or self.journal.state.job(job_id).acked_reqs:
+            return
+        late = now - self._not_before.get(job_id, now)
+        raise Skip(
+            SkipCode.LATE,
+            f"late by {late_text(late)}: the broker answered its checks' reads only then",
+        )
 
     def _wait_for(self, job_id: str, prepared: Prepared | None) -> None:
         when = self._not_before.get(job_id)

@@ -346,7 +346,8 @@ def reconcile(
         known |= _order_twins(journal, intent["order"])
         base = {"job": job_id, "req": req, "order": intent["order"]}
         try:
-            outcome = _settle(intent, view, known, client.broker_offset, frozenset(ours), rivals)
+            offset, took = client.broker_clock or (None, 0.0)
+            outcome = _settle(intent, view, known, offset, frozenset(ours), rivals, took)
             if outcome is None:
                 how = "left without an answer" if unknown else "may have left before a crash"
                 raise StillMissing(
@@ -466,12 +467,14 @@ def _settle(
     offset: float | None = None,
     ours: frozenset[str] = frozenset(),
     rivals: Sequence[Rival] = (),
+    took: float = 0.0,
 ) -> tuple[str, int] | None:
     """`known`: every number the journal's lineages hold; `ours`: the intent's order's
-    (all compared without zero padding); `rivals`: other place requests in doubt."""
+    (all compared without zero padding); `rivals`: other place requests in doubt;
+    `took`: how long the answer that told `offset` took."""
     api, body = intent["api_id"], intent["body"]
     if api in (codes.BUY, codes.SELL):
-        return _settle_place(intent, view, known, offset, rivals)
+        return _settle_place(intent, view, known, offset, rivals, took)
     target = body["orig_ord_no"]
     # The new number names the target as orig_ord_no, or (some brokers) the lineage's root.
     parents = {ord_key(target)} | set(ours)
@@ -554,9 +557,11 @@ def _settle_place(
     known: set[str],
     offset: float | None,
     rivals: Sequence[Rival] = (),
+    took: float = 0.0,
 ) -> tuple[str, int] | None:
     """The one order at the broker that can only be this place's; None if there is none.
-    `offset`: how far the broker's clock is ahead of ours (its `Date` header), if known.
+    `offset`: how far the broker's clock is ahead of ours (its `Date` header), if known;
+    `took`: how long that answer took (the broker's clock may be that much further ahead).
     `rivals`: other identical places in doubt; an order one of them may have placed is
     no proof. Raises OnlyTwins when the only orders that fit were listed before the POST."""
     body = intent["body"]
@@ -572,7 +577,7 @@ def _settle_place(
     # Without a list read before the POST that would show it, an order stamped in the
     # intent's own second may have been there before it: the broker's HHmmss has no
     # fraction and its clock is known to half a second.
-    latest = _broker_seconds(intent, offset, latest=True)
+    latest = _broker_seconds(intent, offset, latest=True, took=took)
     ours: list[str] = []
     maybe: list[str] = []
     listed: list[str] = []
@@ -635,16 +640,27 @@ def _twins(intent: Record) -> frozenset[str] | None:
     return frozenset(ord_key(str(n)) for n in listed)
 
 
-def _broker_seconds(intent: Record, offset: float | None, *, latest: bool = False) -> int | None:
+def _broker_seconds(
+    intent: Record, offset: float | None, *, latest: bool = False, took: float = 0.0
+) -> int | None:
     """The intent's time as a second of the day on the broker's clock, as its lists are
     (None if unknown). The offset read from a whole-second `Date` is known to half a
     second, so the earliest the broker's clock can have read when the intent was written
     is half a second before the estimate (else our own order, stamped in the same
-    second, looks older than its request); `latest`: the latest it can have read."""
+    second, looks older than its request); `latest`: the latest it can have read, also
+    `took` later (the answer that told the offset was dated somewhere in its round trip,
+    and one slow on its way makes the broker's clock look behind); without an offset,
+    the allowed skew later."""
     sent = _intent_time(intent)
     if sent is not None and offset is not None:
         sign = 1 if latest else -1
         sent += dt.timedelta(seconds=offset + sign * DATE_UNCERTAINTY_SECONDS)
+        if latest:
+            sent += dt.timedelta(seconds=took)
+    elif sent is not None and latest:
+        # No `Date` told the broker's clock: it may be the allowed skew ahead of ours, as
+        # an order stamped up to that much before the request may be (`early`).
+        sent += dt.timedelta(seconds=CLOCK_SKEW_SECONDS)
     return _seconds_of_day(sent)
 
 

@@ -201,6 +201,7 @@ class Runner:
         # Jobs start this much early: their checks read the broker's state first, and the
         # order request alone waits for the plan's instant (on a compressed clock, at most
         # a virtual second early, so the checks do not see a stale market).
+        executor.grace = self.grace  # a job its checks make late is not sent either
         self.lead = min(dt.timedelta(seconds=PREP_LEAD * speed), dt.timedelta(seconds=1))
         if speed <= 1:
             self.lead = dt.timedelta(seconds=PREP_LEAD)
@@ -699,6 +700,8 @@ class Runner:
             outcome = self.ex.execute(job.id, job.action, not_before=job.at)
             if outcome.kind is Kind.IN_DOUBT:
                 self._blocked[job.order] = f"{job.order} is in doubt: nothing more is sent for it"
+            if outcome.code is SkipCode.LATE and self.plan.policy.on_late == "fail":
+                self._fatal = f"{job.id} was {outcome.reason} and the plan says on_late: fail"
             return str(outcome)
         except InDoubt:
             return self._settle(job.id, job.order, job.action)

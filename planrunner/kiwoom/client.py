@@ -125,11 +125,26 @@ class KiwoomClient:
         self.tokens = TokenKeeper(self._issue, clock=self.clock, file=tfile)
         # How far the broker's clock is ahead of ours (seconds), from the `Date` header of
         # its latest answer; None until one tells. Reconciliation reads the order times
-        # the broker lists on its own clock.
-        self.broker_offset: float | None = None
+        # the broker lists on its own clock. With it, how long that answer took (from our
+        # send to its arrival): the broker dated it somewhere in that time, so its clock
+        # may be up to that much further ahead (`broker_clock`).
+        self._broker_clock: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         return f"KiwoomClient(env={self.env!r}, base_url={self.base_url!r})"
+
+    @property
+    def broker_offset(self) -> float | None:
+        """The broker's clock ahead of ours as the latest answer's `Date` tells (read
+        at the answer's arrival, the whole second as its middle); None until one tells."""
+        told = self._broker_clock
+        return told[0] if told is not None else None
+
+    @property
+    def broker_clock(self) -> tuple[float, float] | None:
+        """(`broker_offset`, the seconds the answer that told it took): the broker's clock
+        may be up to that much further ahead than the offset says."""
+        return self._broker_clock
 
     def __enter__(self) -> KiwoomClient:
         return self
@@ -382,6 +397,7 @@ class KiwoomClient:
                     ready = None
                 if not (isinstance(send, Prepared) and send.written):  # else admitted
                     self.limiter.acquire(req.api_id)
+                sent_at = self.clock.now()
                 resp = send.send() if isinstance(send, Prepared) else self._post(send)
             except httpx.LocalProtocolError:
                 # Refused while the request was built, before a byte left; its text quotes
@@ -406,7 +422,7 @@ class KiwoomClient:
                 if tries.again("read"):
                     continue
                 raise e.ServerError(f"{what}. {e.ServerError.advice}", api_id=req.api_id) from exc
-            self._note_date(resp.headers.get("date"))
+            self._note_date(resp.headers.get("date"), sent_at)
             data = body_of(resp.content)
             # The raw text of an answer to au10001/au10002 may carry a token: never echoed.
             raw = resp.content[:200].decode("utf-8", "replace") if auth else ""
@@ -489,7 +505,7 @@ class KiwoomClient:
             msg = "The broker accepted the order but its answer was unreadable."
             raise e.UnknownOutcome(f"{msg} {e.UnknownOutcome.advice}", request=req) from None
 
-    def _note_date(self, header: str | None) -> None:
+    def _note_date(self, header: str | None, sent_at: dt.datetime) -> None:
         if not header:
             return
         try:
@@ -500,7 +516,9 @@ class KiwoomClient:
             return
         # A Date has whole seconds: the broker's clock stood somewhere in [told, told + 1).
         told += dt.timedelta(seconds=0.5)
-        self.broker_offset = (told - self.clock.now()).total_seconds()
+        now = self.clock.now()
+        took = max(0.0, (now - sent_at).total_seconds())
+        self._broker_clock = ((told - now).total_seconds(), took)
 
     def _scrub(self, text: str, sent: Token | None) -> str:
         """Blank out keys and tokens should a broker message ever echo them."""

@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -26,8 +28,9 @@ from planrunner.app.cancel_all import cancel_all
 from planrunner.app.targets import env_label
 from planrunner.clock import SEOUL, Clock, VirtualClock
 from planrunner.engine.events import RunResult
-from planrunner.engine.execute import Executor
+from planrunner.engine.execute import Executor, InDoubt
 from planrunner.engine.journal import Journal, journal_path, replay
+from planrunner.engine.reconcile import reconcile
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
 from planrunner.model import CompiledPlan, Market, Place
@@ -284,3 +287,49 @@ def test_issue11_cancel_all_leaves_a_twin_listed_before_the_post_alone(tmp_path,
     assert done.exit_code == 2
     assert done.outcomes["x"].startswith("in doubt"), done.outcomes
     assert f"identical order {hand} was already open before" in done.outcomes["x"], done.outcomes
+
+
+def test_issue11_without_a_date_the_clock_skew_holds_both_ways(tmp_path):
+    """No Date header tells the broker's clock, which runs 1.2 s ahead of ours (within
+    the 2 s of skew a reconcile allows for an order stamped before the request); the
+    read of the twins fails. An identical order placed by hand just before our POST,
+    whose answer is lost, is stamped a second after our intent's: nothing proves it is
+    ours (it may be as much as the skew early), so it is not claimed."""
+    real_start = time.time()
+    ours = VirtualClock(OPEN, 1.0, real_start=real_start)
+    sim = Simulator(
+        clock=VirtualClock(OPEN + dt.timedelta(seconds=1.2), 1.0, real_start=real_start),
+        scenario=parse_scenario(STILL),
+        env="mock",
+    )
+    inner = sim.transport()
+    by_hand = sim_client(sim, inner, ours)
+    placed: list[str] = []
+
+    def lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
+        placed.append(by_hand.place("005930", "buy", 10, 69000, "limit").ord_no)
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    sim.faults.add("5xx:api=ka10075,count=3")  # the twins read fails
+    client = sim_client(sim, NoDate(Answering(inner, "kt10000", lost)), ours)
+    compiled = plan([spec()], [job("entry.place", 0, Place(spec=spec()))])
+    events: list[Any] = []
+    with client, Journal(tmp_path / "journal.jsonl") as journal:
+        journal.open()
+        ex = Executor(
+            plan=compiled,
+            client=client,
+            journal=journal,
+            clock=ours,
+            emit=events.append,
+            enforce_session=False,
+        )
+        with pytest.raises(InDoubt):
+            ex.execute("entry.place", compiled.jobs[0].action)
+        (intent,) = [x for x in replay(journal.path).records if x["type"] == "intent"]
+        assert "twins" not in intent, intent
+        reconcile(journal=journal, client=client, clock=ours, emit=events.append)
+        records = replay(journal.path).records
+    assert client.broker_offset is None
+    claimed = [x for x in records if x["type"] in ("reconciled", "ack")]
+    assert not claimed, (intent, claimed, placed)

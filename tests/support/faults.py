@@ -22,19 +22,21 @@ class Died(BaseException):
 
 
 class Answering(httpx.BaseTransport):
-    """The simulator, but `change` decides what the client hears for one api-id (the
-    request itself reaches the simulator first, unless `change` says otherwise)."""
+    """The simulator, but `change` decides what the client hears for one api-id (or
+    each of several; the request itself reaches the simulator first, unless `change`
+    says otherwise)."""
 
     def __init__(
         self,
         inner: httpx.BaseTransport,
-        api_id: str,
+        api_id: str | tuple[str, ...],
         change: Callable[[httpx.Request, httpx.BaseTransport], httpx.Response],
     ) -> None:
-        self.inner, self.api_id, self.change = inner, api_id, change
+        self.inner, self.change = inner, change
+        self.api_ids = (api_id,) if isinstance(api_id, str) else api_id
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("api-id") == self.api_id:
+        if request.headers.get("api-id") in self.api_ids:
             return self.change(request, self.inner)
         return self.inner.handle_request(request)
 
