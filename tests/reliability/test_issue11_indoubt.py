@@ -23,7 +23,6 @@ from planrunner.app.targets import env_label
 from planrunner.clock import SEOUL, RealClock, VirtualClock
 from planrunner.engine import reconcile as reconcile_module
 from planrunner.engine.events import Event, RunResult
-from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal, journal_path, replay
 from planrunner.kiwoom.client import KiwoomClient
 from planrunner.kiwoom.ratelimit import RateLimits
@@ -31,7 +30,7 @@ from planrunner.model import Cancel, CompiledPlan, Modify
 from planrunner.plan.compile import compile_plan
 from planrunner.plan.rules import load_plan
 from planrunner.sim import Simulator, parse_scenario
-from tests.support.faults import Answering
+from tests.support.faults import Answering, server_executor
 from tests.support.rehearsal import DAY, OPEN, Rehearsal, entry_plan, run_with
 
 
@@ -228,14 +227,7 @@ def test_issue11_item2_cancel_all_acts_only_on_its_own_journals_numbers(
         journal = Journal(journal_path(state, name, DAY, env))
         journal.open()
         try:
-            ex = Executor(
-                plan=compiled,
-                client=client,
-                journal=journal,
-                clock=clock,
-                emit=seen.append,
-                enforce_session=False,  # as under --dry-run --base-url: the server's hours
-            )
+            ex = server_executor(compiled, client, journal, clock, seen.append)
             (j,) = compiled.jobs
             with contextlib.suppress(Died):
                 ex.execute(j.id, j.action)

@@ -316,14 +316,7 @@ def test_issue11_without_a_date_the_clock_skew_holds_both_ways(tmp_path):
     events: list[Any] = []
     with client, Journal(tmp_path / "journal.jsonl") as journal:
         journal.open()
-        ex = Executor(
-            plan=compiled,
-            client=client,
-            journal=journal,
-            clock=ours,
-            emit=events.append,
-            enforce_session=False,
-        )
+        ex = server_executor(compiled, client, journal, ours, events.append)
         with pytest.raises(InDoubt):
             ex.execute("entry.place", compiled.jobs[0].action)
         (intent,) = [x for x in replay(journal.path).records if x["type"] == "intent"]

@@ -10,7 +10,8 @@ from typing import NoReturn
 
 import httpx
 
-from planrunner.clock import RealClock
+from planrunner.clock import Clock, RealClock
+from planrunner.engine.events import Event
 from planrunner.engine.execute import Executor
 from planrunner.engine.journal import Journal
 from planrunner.kiwoom.client import KiwoomClient
@@ -55,14 +56,20 @@ def answer_lost(request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Res
     return httpx.Response(500, text="Internal Server Error")
 
 
-def server_executor(plan: CompiledPlan, client: KiwoomClient, journal: Journal) -> Executor:
-    """An executor on a real clock against a server on this machine, as under
-    `--dry-run --base-url`: the server keeps its own hours."""
+def server_executor(
+    plan: CompiledPlan,
+    client: KiwoomClient,
+    journal: Journal,
+    clock: Clock | None = None,
+    emit: Callable[[Event], None] | None = None,
+) -> Executor:
+    """An executor against a server on this machine, as under `--dry-run --base-url`
+    (the server keeps its own hours), on a real clock unless told otherwise."""
     return Executor(
         plan=plan,
         client=client,
         journal=journal,
-        clock=RealClock(),
-        emit=lambda _e: None,
+        clock=clock or RealClock(),
+        emit=emit or (lambda _e: None),
         enforce_session=False,
     )
