@@ -326,8 +326,7 @@ class KeyHold:
     was read: a client built later (after a confirmation) owes only what is left, and a
     run that ends before it built one passes what is left on."""
 
-    def __init__(self, path: Path, owed: dict[str, float]) -> None:
-        self.path = path
+    def __init__(self, owed: dict[str, float]) -> None:
         self.owed = owed
         self._read = time.monotonic()
         self._limiters: list[RateLimiter] = []
@@ -399,7 +398,7 @@ def hold_key(state_dir: Path, env: str, appkey: str, plans: Sequence[Path]) -> I
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise KeyBusy(_busy(fd, plans)) from None
-        hold = KeyHold(path, _owed_now(_note(fd), time.time()))
+        hold = KeyHold(_owed_now(_note(fd), time.time()))
         note: dict[str, Any] = {"pid": os.getpid(), "plans": [str(p.resolve()) for p in plans]}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(note).encode(), 0)
